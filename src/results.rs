@@ -1,0 +1,1 @@
+//! results store (to be written)
