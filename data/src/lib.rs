@@ -9,8 +9,17 @@
 //! - [`DataError`]: the one error type; every variant names the file/line and the fix.
 
 pub mod error;
+pub mod rng;
+pub mod span;
+pub mod synth_image;
+pub mod synth_text;
+pub mod text;
 pub mod stream;
 pub mod vocab;
 
 pub use error::DataError;
+pub use span::SpanCorruption;
+pub use synth_image::{SyntheticImageConfig, SyntheticImages};
+pub use synth_text::{SyntheticText, SyntheticTextConfig};
+pub use text::TextShape;
 pub use stream::{ImageBatch, ImageShape, ImageStream, Stream, StreamPosition, TextBatch, TextStream};
