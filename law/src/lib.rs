@@ -10,6 +10,7 @@
 
 pub mod expr;
 pub mod law;
+pub mod compile;
 
 pub use expr::{parse, BinOp, EvalError, Expr, Func, ParseError};
 pub use law::{Law, LawError};
