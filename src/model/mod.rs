@@ -33,8 +33,15 @@
 //! [`classify`] implements the rule, so the sparsity code and the tests share one definition.
 
 
+pub mod attention;
+pub mod layers;
+pub mod vit;
+
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
+
+pub use attention::relative_position_bucket;
+pub use vit::{Pooling, Vit, VitConfig, VitRef};
 
 
 /// A batch of images, NCHW, row-major (`pixels[((b*C + c)*H + y)*W + x]`), one label per image.
