@@ -35,12 +35,14 @@
 
 pub mod attention;
 pub mod layers;
+pub mod t5;
 pub mod vit;
 
 use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use attention::relative_position_bucket;
+pub use t5::{T5Config, T5Ref, T5};
 pub use vit::{Pooling, Vit, VitConfig, VitRef};
 
 
