@@ -23,7 +23,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::config::TrainConfig;
 use super::optim::Slot;
 use super::LossPoint;
 
@@ -103,8 +102,9 @@ pub enum CheckpointError {
 pub struct Checkpoint {
     /// Optimizer steps completed.
     pub step: u64,
-    /// The config of the run that wrote it.
-    pub config: TrainConfig,
+    /// The config of the run that wrote it, as JSON text (compared as text on resume: parsing
+    /// decimal floats back is not always exact).
+    pub config: String,
     /// Position of the training stream before the next batch.
     pub data_position: serde_json::Value,
     /// The pruner's state.
@@ -131,7 +131,7 @@ pub struct Checkpoint {
 #[serde(deny_unknown_fields)]
 struct Meta {
     step: u64,
-    config: TrainConfig,
+    config: String,
     data_position: serde_json::Value,
     pruner: serde_json::Value,
     /// f64 bits of (step, loss) pairs.

@@ -212,7 +212,7 @@ fn write_checkpoint<M: TrainModel, S: BatchStream, P: Sparsifier<M>>(
     })?;
     let ck = Checkpoint {
         step: st.step,
-        config: cfg.clone(),
+        config: config_text(cfg),
         data_position,
         pruner: pruner_state,
         train_loss: st.train_loss.clone(),
@@ -237,10 +237,11 @@ fn restore<M: TrainModel, S: BatchStream, P: Sparsifier<M>>(
     pruner: &mut P,
 ) -> Result<RunState, TrainError> {
     let mismatch = |detail: String| CheckpointError::Mismatch { path: path.to_path_buf(), detail };
-    if ck.config != *cfg {
+    let ours = config_text(cfg);
+    if ck.config != ours {
         return Err(mismatch(format!(
-            "it was written under another training config ({:?}, this run has {:?})",
-            ck.config, cfg
+            "it was written under another training config ({}; this run has {ours})",
+            ck.config
         ))
         .into());
     }
@@ -295,4 +296,9 @@ fn restore<M: TrainModel, S: BatchStream, P: Sparsifier<M>>(
         elapsed_s: ck.elapsed_s,
         resumed_from: Some(ck.step),
     })
+}
+
+/// The config as JSON text (serde_json prints every float in its shortest exact form).
+fn config_text(cfg: &TrainConfig) -> String {
+    serde_json::to_string(cfg).unwrap_or_else(|e| format!("unprintable config: {e}"))
 }
