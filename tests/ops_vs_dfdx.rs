@@ -472,3 +472,23 @@ fn one_and_two_threads_give_identical_bits() {
         assert_eq!(a, b, "output {i} differs between 1 and 2 threads");
     }
 }
+
+#[test]
+fn add_matches_dfdx_including_a_tensor_added_to_itself() {
+    let d = dev(12);
+    let shape = (301, 67);
+    let a: Tensor<Dyn2, f32, _> = d.sample_normal_like(&shape);
+    let b: Tensor<Dyn2, f32, _> = d.sample_normal_like(&shape);
+    let r: Tensor<Dyn2, f32, _> = d.sample_normal_like(&shape);
+    let ours = ops::add(a.leaky_trace(), b.leaky_trace());
+    let ref_ = a.leaky_trace() + b.leaky_trace();
+    assert_close("out", &ours.as_vec(), &ref_.as_vec(), 0.0, 0.0);
+    let g1 = weighted_sum(ours, &r).backward();
+    let g2 = weighted_sum(ref_, &r).backward();
+    assert_close("da", &g1.get(&a).as_vec(), &g2.get(&a).as_vec(), 0.0, 0.0);
+    assert_close("db", &g1.get(&b).as_vec(), &g2.get(&b).as_vec(), 0.0, 0.0);
+    let twice = ops::add(a.leaky_trace(), a.leaky_trace());
+    let g = weighted_sum(twice, &r).backward().get(&a).as_vec();
+    let want: Vec<f32> = r.as_vec().iter().map(|v| 2.0 * v).collect();
+    assert_close("d(a+a)", &g, &want, 0.0, 0.0);
+}

@@ -321,3 +321,48 @@ where
 {
     try_gated_gelu(a, gate, kind).unwrap_or_else(|e| panic!("gated_gelu: {e}"))
 }
+
+/// Fallible [`add`].
+pub fn try_add<S: Shape, T, Tb>(
+    a: Tensor<S, f32, Cpu, T>,
+    b: Tensor<S, f32, Cpu, Tb>,
+) -> Result<Tensor<S, f32, Cpu, T>, CpuError>
+where
+    T: Tape<f32, Cpu> + Merge<Tb>,
+    Tb: Tape<f32, Cpu>,
+{
+    assert_eq!(a.shape().concrete(), b.shape().concrete(), "add: shapes differ");
+    let (a, at) = a.try_contiguous()?.split_tape();
+    let (b, bt) = b.try_contiguous()?.split_tape();
+    let mut tape = at.merge(bt);
+    let dev = a.device().clone();
+    let mut y = Buf::copy_of(&a)?;
+    let bv = Buf::copy_of(&b)?;
+    par::add_into(&mut y, &bv);
+    drop(bv);
+    let out = tensor_of(&dev, y, *a.shape())?;
+    if T::OWNS_TAPE {
+        let (a_g, b_g, out_g) = (a.ghost(), b.ghost(), out.ghost());
+        tape.add_backward_op(move |grads| {
+            let go = take_grad!(grads, &out_g);
+            add_grad!(grads, &a_g, &go);
+            add_grad!(grads, &b_g, &go);
+            put_grad!(grads, &out_g, go);
+            Ok(())
+        });
+    }
+    Ok(out.put_tape(tape))
+}
+
+/// Element-wise `a + b` of the same shape (residual connections), on all threads; the
+/// gradient flows unchanged to both (also when `a` and `b` are the same tensor).
+///
+/// # Panics
+/// If the shapes differ, or on allocation failure.
+pub fn add<S: Shape, T, Tb>(a: Tensor<S, f32, Cpu, T>, b: Tensor<S, f32, Cpu, Tb>) -> Tensor<S, f32, Cpu, T>
+where
+    T: Tape<f32, Cpu> + Merge<Tb>,
+    Tb: Tape<f32, Cpu>,
+{
+    try_add(a, b).unwrap_or_else(|e| panic!("add: {e}"))
+}

@@ -22,6 +22,7 @@
 //! | [`rms_norm`] | `x: S` (last axis `D`), `γ: (D,)`, `eps` → `S` |
 //! | [`softmax`] | `x: S`, `bias: Option<S>`, `causal` → `S` (over the last axis) |
 //! | [`attention`] | `q: (B, Sq, D)`, `k, v: (B, Sk, D)`, `heads`, `scale`, `bias: Option<(heads, Sq, Sk)>`, `causal` → `(B, Sq, D)` |
+//! | [`add`] | `a: S`, `b: S` → `S`: residual add |
 //! | [`cross_entropy`] | `logits: (M, C)`, `targets: &[usize]`, `z_loss` → scalar mean loss |
 //!
 //! Each has a `try_` twin returning `Result<_, CpuError>`; the plain ones panic only on an
@@ -55,7 +56,9 @@ mod norm;
 mod par;
 mod softmax;
 
-pub use gelu::{bias_gelu, gated_gelu, gelu, try_bias_gelu, try_gated_gelu, try_gelu, Gelu};
+pub use gelu::{
+    add, bias_gelu, gated_gelu, gelu, try_add, try_bias_gelu, try_gated_gelu, try_gelu, Gelu,
+};
 pub use linear::{linear, linear_no_bias, try_linear};
 pub use norm::{layer_norm, rms_norm, try_layer_norm, try_rms_norm};
 pub use softmax::{
