@@ -492,3 +492,31 @@ fn add_matches_dfdx_including_a_tensor_added_to_itself() {
     let want: Vec<f32> = r.as_vec().iter().map(|v| 2.0 * v).collect();
     assert_close("d(a+a)", &g, &want, 0.0, 0.0);
 }
+
+#[test]
+fn attention_with_a_per_batch_bias_matches_dfdx() {
+    const B: usize = 3;
+    const S: usize = 7;
+    const H: usize = 2;
+    const DH: usize = 4;
+    const D: usize = 8;
+    let d = dev(13);
+    let q: Tensor<Rank3<B, S, D>, f32, _> = d.sample_normal();
+    let k: Tensor<Rank3<B, S, D>, f32, _> = d.sample_normal();
+    let v: Tensor<Rank3<B, S, D>, f32, _> = d.sample_normal();
+    let bias: Tensor<Rank4<B, H, S, S>, f32, _> = d.sample_normal();
+    let r: Tensor<Rank3<B, S, D>, f32, _> = d.sample_normal();
+    let flat = bias.clone().reshape::<Rank3<{ B * H }, S, S>>();
+    let ours = ops::attention(q.leaky_trace(), k.leaky_trace(), v.leaky_trace(), H, 0.5, Some(flat.leaky_trace()), false);
+    // reference: per-head bias composed with dfdx
+    let qh = q.leaky_trace().reshape::<Rank4<B, S, H, DH>>().permute::<Rank4<B, H, S, DH>, _>();
+    let kh = k.leaky_trace().reshape::<Rank4<B, S, H, DH>>().permute::<Rank4<B, H, DH, S>, _>();
+    let vh = v.leaky_trace().reshape::<Rank4<B, S, H, DH>>().permute::<Rank4<B, H, S, DH>, _>();
+    let p = (qh.matmul(kh) * 0.5 + bias.leaky_trace()).softmax::<Axis<3>>();
+    let ref_ = p.matmul(vh).permute::<Rank4<B, S, H, DH>, _>().reshape::<Rank3<B, S, D>>();
+    assert_close("out", &ours.as_vec(), &ref_.as_vec(), RTOL, ATOL);
+    let g1 = weighted_sum(ours, &r).backward();
+    let g2 = weighted_sum(ref_, &r).backward();
+    assert_close("dbias", &g1.get(&flat).as_vec(), &g2.get(&bias).as_vec(), RTOL, ATOL);
+    assert_close("dk", &g1.get(&k).as_vec(), &g2.get(&k).as_vec(), RTOL, ATOL);
+}

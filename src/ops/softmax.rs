@@ -356,10 +356,9 @@ where
     let bias = match bias {
         Some(bb) => {
             let (hh, s1, s2) = *bb.shape();
-            assert_eq!(
-                (hh.size(), s1.size(), s2.size()),
-                (heads, sq, sk),
-                "attention: bias must be (heads, q length, k length)"
+            assert!(
+                (hh.size() == heads || hh.size() == b * heads) && (s1.size(), s2.size()) == (sq, sk),
+                "attention: bias must be (heads, q length, k length) or (batch·heads, q length, k length)"
             );
             let (bb, bt) = bb.try_contiguous()?.split_tape();
             tape = tape.merge(bt);
@@ -379,8 +378,11 @@ where
     let mut probs = Buf::zeros(&dev, b * heads * sq * sk)?;
     let pb = heads * sq * sk;
     let cost = 4 * heads * sq * sk * a.dh;
+    // A bias with one (heads, sq, sk) block per batch element, or one block shared by all.
+    let per_batch = bv.as_ref().is_some_and(|v| v.len() == b * pb && b > 1);
     {
         let bslice: &[f32] = bv.as_deref().unwrap_or(&[]);
+        let bias_of = |bi: usize| if per_batch { &bslice[bi * pb..(bi + 1) * pb] } else { bslice };
         par::for_rows2(&mut out, sq * d, &mut probs, pb, cost, |b0, os, ps| {
             for (i, (o, p)) in os.chunks_exact_mut(sq * d).zip(ps.chunks_exact_mut(pb)).enumerate() {
                 let bi = b0 + i;
@@ -389,7 +391,7 @@ where
                     &qv[bi * sq * d..(bi + 1) * sq * d],
                     &kv[bi * sk * d..(bi + 1) * sk * d],
                     &vv[bi * sk * d..(bi + 1) * sk * d],
-                    bslice,
+                    bias_of(bi),
                     o,
                     p,
                 );
@@ -443,7 +445,9 @@ where
             add_grad!(grads, &q_g, &dq);
             add_grad!(grads, &k_g, &dk);
             add_grad!(grads, &v_g, &dv);
-            if let Some(b_g) = &b_g {
+            if let (Some(b_g), true) = (&b_g, per_batch) {
+                add_grad!(grads, b_g, &ds);
+            } else if let Some(b_g) = &b_g {
                 let db = par::reduce_rows(b, pb, pb, |r0, r1, acc| {
                     for r in r0..r1 {
                         for (a, v) in acc.iter_mut().zip(&ds[r * pb..(r + 1) * pb]) {
@@ -468,8 +472,9 @@ where
 /// linear layer returns: no head permutes needed. The output `(B, Sq, D)` has the same layout
 /// (ready for the output projection). `scale` is `1/√(D/heads)` for ViT and 1 for T5.1.1;
 /// `bias: (heads, Sq, Sk)` is added to the scores of every batch element (T5's relative
-/// position bias; its gradient is summed over the batch); with `causal`, key `j > i` is
-/// masked for query `i`. Saves the probabilities (`B·heads·Sq·Sk` floats) for the backward pass.
+/// position bias; its gradient is summed over the batch), or `bias: (B·heads, Sq, Sk)` holds
+/// one block per batch element (relative bias plus padding masks, `-1e9` where masked); with
+/// `causal`, key `j > i` is masked for query `i` (probability exactly 0). Saves the probabilities (`B·heads·Sq·Sk` floats) for the backward pass.
 ///
 /// # Panics
 /// On inconsistent shapes (heads not dividing `D`, `k`/`v`/bias shapes), or on allocation
