@@ -520,3 +520,25 @@ fn attention_with_a_per_batch_bias_matches_dfdx() {
     assert_close("dbias", &g1.get(&flat).as_vec(), &g2.get(&bias).as_vec(), RTOL, ATOL);
     assert_close("dk", &g1.get(&k).as_vec(), &g2.get(&k).as_vec(), RTOL, ATOL);
 }
+
+#[test]
+fn cross_entropy_ignoring_pad_rows_matches_a_weighted_dfdx_loss() {
+    let d = dev(14);
+    let (m, c) = (23, 11);
+    let x: Tensor<Dyn2, f32, _> = d.sample_normal_like(&(m, c));
+    let targets: Vec<usize> = (0..m).map(|i| if i % 4 == 0 { 0 } else { 1 + (i * 5) % (c - 1) }).collect();
+    let n = targets.iter().filter(|t| **t != 0).count();
+    let w: Vec<f32> = targets.iter().map(|t| if *t == 0 { 0.0 } else { 1.0 / n as f32 }).collect();
+    let ours = ops::cross_entropy_ignoring(x.leaky_trace(), &targets, Some(0), 0.01);
+    let idx: Tensor<(usize,), usize, _> = d.tensor_from_vec(targets.clone(), (m,));
+    let wt: Tensor<(usize,), f32, _> = d.tensor_from_vec(w, (m,));
+    let lse = x.leaky_trace().logsumexp::<(usize,), Axis<1>>();
+    let zl = x.leaky_trace().logsumexp::<(usize,), Axis<1>>().square() * 0.01;
+    let picked = x.leaky_trace().select(idx);
+    let ref_ = ((lse - picked + zl) * wt).sum();
+    assert_close("loss", &[ours.array()], &[ref_.array()], RTOL, 1e-6);
+    let g1 = ours.backward();
+    let g2 = ref_.backward();
+    assert_close("dx", &g1.get(&x).as_vec(), &g2.get(&x).as_vec(), RTOL, 1e-6);
+    assert!(g1.get(&x).as_vec()[..c].iter().all(|v| *v == 0.0), "an ignored row gets no gradient");
+}

@@ -24,6 +24,7 @@
 //! | [`attention`] | `q: (B, Sq, D)`, `k, v: (B, Sk, D)`, `heads`, `scale`, `bias: Option<(heads, Sq, Sk)>`, `causal` → `(B, Sq, D)` |
 //! | [`add`] | `a: S`, `b: S` → `S`: residual add |
 //! | [`cross_entropy`] | `logits: (M, C)`, `targets: &[usize]`, `z_loss` → scalar mean loss |
+//! | [`cross_entropy_ignoring`] | as above plus `ignore: Option<usize>` (T5's PAD): mean over the other rows |
 //!
 //! Each has a `try_` twin returning `Result<_, CpuError>`; the plain ones panic only on an
 //! allocation failure or on inconsistent runtime shapes (as dfdx's own ops do). The tape of
@@ -62,7 +63,8 @@ pub use gelu::{
 pub use linear::{linear, linear_no_bias, try_linear};
 pub use norm::{layer_norm, rms_norm, try_layer_norm, try_rms_norm};
 pub use softmax::{
-    attention, cross_entropy, softmax, try_attention, try_cross_entropy, try_softmax,
+    attention, cross_entropy, cross_entropy_ignoring, softmax, try_attention, try_cross_entropy,
+    try_cross_entropy_ignoring, try_softmax,
 };
 
 /// Raw kernels exposed for the benchmarks and tests of this crate only (not a stable API).
