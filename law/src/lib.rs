@@ -1,2 +1,3 @@
 //! placeholder
 pub mod analysis;
+pub mod plot;
