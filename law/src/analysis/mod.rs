@@ -22,8 +22,10 @@
 
 mod paper;
 mod roots;
+mod symbolic;
 
 pub use paper::PaperCoefficients;
+pub use symbolic::{SymbolicSurface, DEFAULT_COST};
 
 use roots::{bracket_outward, brent, rising_crossings, RootFail};
 use serde::{Deserialize, Serialize};
