@@ -11,8 +11,13 @@
 pub mod expr;
 pub mod law;
 pub mod compile;
+pub mod data;
+pub mod fit;
 
 pub use expr::{parse, BinOp, EvalError, Expr, Func, ParseError};
+pub use compile::Tape;
+pub use data::{CsvMapping, DataError, Observations};
+pub use fit::{fit, FitError, FitOptions, FitResult, Residual};
 pub use law::{Law, LawError};
 
 pub mod analysis;
