@@ -22,3 +22,5 @@ pub use law::{Law, LawError};
 
 pub mod analysis;
 pub mod plot;
+#[cfg(any(test, feature = "proptest"))]
+pub mod strategies;
