@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use super::fit::{fit_from_args, write_json, CliError, DataArgs, FitArgs, Preset};
-use sparse_scaling_law::analysis::{Analysis, AnalysisReport, FitRecord, PredictionPoint, ReportSettings, DEFAULT_COST};
+use sparse_scaling_law::analysis::{Analysis, AnalysisReport, FitRecord, PredictionPoint, ReportSettings, SymbolicSurface, DEFAULT_COST};
 use sparse_scaling_law::plot::{contours_svg, write_svg};
 
 /// Arguments of `sparse-scaling analyse`.
@@ -60,7 +60,7 @@ pub fn read_record(path: &Path) -> Result<FitRecord, CliError> {
     let text = std::fs::read_to_string(path).map_err(|e| CliError::Io { path: path.to_path_buf(), message: format!("cannot read: {e}") })?;
     let r: FitRecord = serde_json::from_str(&text).map_err(|e| CliError::Io {
         path: path.to_path_buf(),
-        message: format!("not a fit written by `sparse-scaling fit --json`: {e} (line {}, column {})", e.line(), e.column()),
+        message: format!("not a fit written by `sparse-scaling fit --json`: {e}"),
     })?;
     if r.format != FitRecord::FORMAT {
         return Err(CliError::Io { path: path.to_path_buf(), message: format!("fit format {} is not supported (expected {}); refit with this version", r.format, FitRecord::FORMAT) });
@@ -110,6 +110,8 @@ fn contour_plot(record: &FitRecord, report: &AnalysisReport, cost: &str) -> Resu
 
 /// Runs `sparse-scaling analyse`.
 pub fn run(args: Args) -> super::CliResult {
+    // check the cost model before any fitting
+    SymbolicSurface::cost_model(&args.cost).map_err(|e| CliError::Usage(format!("--cost: {e}")))?;
     let is_json = args.input.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"));
     let record = if is_json {
         if !args.data.is_empty() || !args.fit.is_empty() {

@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 
 use sparse_scaling_law::analysis::{FitRecord, LawSpec, PredictionPoint};
 use sparse_scaling_law::plot::{predicted_vs_measured_svg, write_svg, FitPoint, PlotError};
-use sparse_scaling_law::{fit, CsvMapping, DataError, FitError, FitOptions, Law, LawError, Observations, Residual};
+use sparse_scaling_law::law::{BUILTINS, DEFAULT_VARS};
+use sparse_scaling_law::{fit, parse, CsvMapping, DataError, FitError, FitOptions, Law, LawError, Observations, Residual};
 
 /// Named data + procedure presets; each cites its source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -109,7 +110,7 @@ pub struct FitArgs {
     #[arg(long, value_name = "NAME|FORMULA")]
     pub law: Option<String>,
     /// Huber δ of the objective (default 1e-3, the T5 procedure).
-    #[arg(long, value_name = "DELTA")]
+    #[arg(long, value_name = "DELTA", allow_negative_numbers = true)]
     pub huber_delta: Option<f64>,
     /// Huber loss on log residuals `log pred − log y` (the default; T5 procedure).
     #[arg(long, conflicts_with = "raw")]
@@ -198,10 +199,24 @@ pub enum CliError {
     Usage(String),
 }
 
-/// Resolves the law: `--law`, else the preset's, else `paper-normalised`.
+/// Resolves the law: `--law`, else the preset's, else `paper-normalised`. A formula's variables
+/// are S, N, D, C and every name given with `--var`; its other symbols are parameters.
 pub fn resolve_law(data: &DataArgs, fit: &FitArgs) -> Result<Law, CliError> {
     let spec = fit.law.clone().unwrap_or_else(|| data.preset.map_or("paper-normalised", Preset::law).to_string());
-    Law::from_name_or_formula(&spec).map_err(CliError::Law)
+    if BUILTINS.iter().any(|b| b.name == spec) {
+        return Law::builtin(&spec).map_err(CliError::Law);
+    }
+    let mut vars: Vec<String> = DEFAULT_VARS.iter().map(|v| v.to_string()).collect();
+    for a in &data.vars {
+        if let Some((v, _)) = a.split_once('=') {
+            let v = v.trim().to_string();
+            if !v.is_empty() && !vars.contains(&v) {
+                vars.push(v);
+            }
+        }
+    }
+    let vars: Vec<&str> = vars.iter().map(String::as_str).filter(|v| parse(&spec).map_or(true, |e| e.contains(v))).collect();
+    Law::parse(&spec, &vars).map_err(CliError::Law)
 }
 
 /// Resolves the fit options: the preset's (or the T5 procedure) with the flags applied.
