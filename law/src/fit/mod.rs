@@ -283,9 +283,16 @@ impl FitResult {
     /// Percentile interval (at the bootstrap's confidence) of any quantity derived from the
     /// parameters; non-finite values are dropped. `None` without a bootstrap.
     ///
-    /// ```no_run
-    /// # let result: sparse_scaling_law::FitResult = todo!();
-    /// let ratio = result.ci_of(|p| p[0] / p[2]);
+    /// ```
+    /// use sparse_scaling_law::{fit, FitOptions, Law, Observations};
+    /// let law = Law::parse("E + A/N^alpha", &[]).unwrap();
+    /// let n: Vec<f64> = (1..=10).map(|i| i as f64).collect();
+    /// let loss: Vec<f64> = n.iter().enumerate().map(|(i, n)| (1.5 + 0.8 / n.powf(0.3)) * (1.0 + 1e-3 * (i % 3) as f64)).collect();
+    /// let obs = Observations::new(vec!["N".into()], vec![n], loss, None).unwrap();
+    /// let r = fit(&law, &obs, &FitOptions { starts: 4, bootstrap: 30, ..FitOptions::default() }).unwrap();
+    /// // Interval of the loss predicted at N = 100, a quantity derived from the parameters.
+    /// let (lo, hi) = r.ci_of(|p| p[0] + p[1] / 100f64.powf(p[2])).unwrap();
+    /// assert!(lo < hi);
     /// ```
     pub fn ci_of(&self, f: impl Fn(&[f64]) -> f64 + Sync) -> Option<(f64, f64)> {
         let b = self.bootstrap.as_ref()?;
