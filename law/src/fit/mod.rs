@@ -113,6 +113,22 @@ impl FitOptions {
         FitOptions { huber_delta: 1e-2, residual: Residual::Raw, seed: 0, ..FitOptions::default() }
     }
 
+    /// Reads options from JSON (unknown fields are errors, missing ones take the defaults)
+    /// and validates them.
+    ///
+    /// ```
+    /// use sparse_scaling_law::FitOptions;
+    /// let o = FitOptions::from_json(r#"{"huber_delta": 0.01, "residual": "raw"}"#).unwrap();
+    /// assert_eq!(o.starts, 25);
+    /// assert!(FitOptions::from_json(r#"{"starts": 25, "hubr_delta": 0.01}"#).is_err());
+    /// ```
+    pub fn from_json(text: &str) -> Result<FitOptions, FitError> {
+        let opts: FitOptions = serde_json::from_str(text)
+            .map_err(|e| FitError::Options { field: "(json)".into(), message: e.to_string() })?;
+        opts.validate()?;
+        Ok(opts)
+    }
+
     /// Checks the values (not the parameter names; [`fit`] checks those against the law).
     pub fn validate(&self) -> Result<(), FitError> {
         let bad = |field: &str, message: String| Err(FitError::Options { field: field.to_string(), message });
@@ -141,7 +157,7 @@ impl FitOptions {
         }
         for (name, b) in &self.bounds {
             if let (Some(l), Some(u)) = (b.lower, b.upper) {
-                if !(l < u) {
+                if l >= u || l.is_nan() || u.is_nan() {
                     return bad("bounds", format!("bounds of `{name}`: lower {l} must be below upper {u}"));
                 }
             }
@@ -637,8 +653,15 @@ fn fit_prepared(prep: &Prepared, obs: &Observations, opts: &FitOptions) -> Resul
             iterations: r.4,
             evaluations: r.5,
         });
-        if r.1.is_finite() && best.map_or(true, |b| r.1 < runs[b].1) {
+        if r.1.is_finite() && !best.is_some_and(|b| r.1 >= runs[b].1) {
             best = Some(i);
+        }
+    }
+    // Among starts that reached the same objective (to 1e-12 relative), prefer a converged one.
+    if let Some(b) = best {
+        if !runs[b].3.converged() {
+            let tie = runs.iter().position(|r| r.3.converged() && r.1 <= runs[b].1 * (1.0 + 1e-12));
+            best = tie.or(best);
         }
     }
     let best = best.ok_or(FitError::NoValidStart { starts: starts.len() })?;
