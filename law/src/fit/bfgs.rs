@@ -14,6 +14,10 @@ pub enum StopReason {
     Gradient,
     /// The objective stopped changing relative to its size (converged).
     ObjectiveChange,
+    /// The line search failed where the quasi-Newton model predicts a decrease below
+    /// `1e-14 · |f|`, which floating point cannot resolve: a minimum to machine precision
+    /// (converged).
+    Precision,
     /// No step along the search direction lowered the objective (not converged, usually
     /// the limit of floating-point precision near a minimum or a non-finite region).
     LineSearch,
@@ -26,7 +30,7 @@ pub enum StopReason {
 impl StopReason {
     /// Whether this reason means convergence.
     pub fn converged(self) -> bool {
-        matches!(self, StopReason::Gradient | StopReason::ObjectiveChange)
+        matches!(self, StopReason::Gradient | StopReason::ObjectiveChange | StopReason::Precision)
     }
 }
 
@@ -96,6 +100,8 @@ pub fn minimize(fg: &mut dyn FnMut(&[f64], &mut [f64]) -> f64, x0: &[f64], s: &B
     };
     reset(&mut h);
     let mut first = true;
+    let mut retried = false;
+    let mut gamma = 1.0;
     let mut small_changes = 0;
     let mut p = vec![0.0; n];
     for it in 0..s.max_iter {
@@ -114,12 +120,19 @@ pub fn minimize(fg: &mut dyn FnMut(&[f64], &mut [f64]) -> f64, x0: &[f64], s: &B
         }
         let a0 = if first { 0.1 / inf_norm(&p).max(1e-300) } else { 1.0 };
         let next = match line_search(&mut |x| eval(x, &mut evals), &cur, &p, dphi0, a0) {
-            Some(pt) => pt,
+            Some(pt) => {
+                retried = false;
+                pt
+            }
             None => {
-                if !first {
-                    // Retry once along steepest descent with a fresh Hessian.
+                if -0.5 * dphi0 <= 1e-14 * cur.f.abs() {
+                    return done(cur, it, evals, StopReason::Precision);
+                }
+                if !first && !retried {
+                    // Retry once along scaled steepest descent.
                     reset(&mut h);
-                    first = true;
+                    h.iter_mut().for_each(|v| *v *= gamma);
+                    retried = true;
                     continue;
                 }
                 return done(cur, it, evals, StopReason::LineSearch);
@@ -145,6 +158,7 @@ pub fn minimize(fg: &mut dyn FnMut(&[f64], &mut [f64]) -> f64, x0: &[f64], s: &B
                 h.iter_mut().for_each(|v| *v *= scale);
                 first = false;
             }
+            gamma = sy / dot(&yv, &yv);
             // H <- (I - ρ s yᵀ) H (I - ρ y sᵀ) + ρ s sᵀ
             let rho = 1.0 / sy;
             let hy: Vec<f64> = (0..n).map(|i| (0..n).map(|j| h[i * n + j] * yv[j]).sum()).collect();

@@ -113,6 +113,22 @@ impl FitOptions {
         FitOptions { huber_delta: 1e-2, residual: Residual::Raw, seed: 0, ..FitOptions::default() }
     }
 
+    /// Reads options from JSON (unknown fields are errors, missing ones take the defaults)
+    /// and validates them.
+    ///
+    /// ```
+    /// use sparse_scaling_law::FitOptions;
+    /// let o = FitOptions::from_json(r#"{"huber_delta": 0.01, "residual": "raw"}"#).unwrap();
+    /// assert_eq!(o.starts, 25);
+    /// assert!(FitOptions::from_json(r#"{"starts": 25, "hubr_delta": 0.01}"#).is_err());
+    /// ```
+    pub fn from_json(text: &str) -> Result<FitOptions, FitError> {
+        let opts: FitOptions = serde_json::from_str(text)
+            .map_err(|e| FitError::Options { field: "(json)".into(), message: e.to_string() })?;
+        opts.validate()?;
+        Ok(opts)
+    }
+
     /// Checks the values (not the parameter names; [`fit`] checks those against the law).
     pub fn validate(&self) -> Result<(), FitError> {
         let bad = |field: &str, message: String| Err(FitError::Options { field: field.to_string(), message });
@@ -141,7 +157,7 @@ impl FitOptions {
         }
         for (name, b) in &self.bounds {
             if let (Some(l), Some(u)) = (b.lower, b.upper) {
-                if !(l < u) {
+                if l >= u || l.is_nan() || u.is_nan() {
                     return bad("bounds", format!("bounds of `{name}`: lower {l} must be below upper {u}"));
                 }
             }
@@ -283,9 +299,16 @@ impl FitResult {
     /// Percentile interval (at the bootstrap's confidence) of any quantity derived from the
     /// parameters; non-finite values are dropped. `None` without a bootstrap.
     ///
-    /// ```no_run
-    /// # let result: sparse_scaling_law::FitResult = todo!();
-    /// let ratio = result.ci_of(|p| p[0] / p[2]);
+    /// ```
+    /// use sparse_scaling_law::{fit, FitOptions, Law, Observations};
+    /// let law = Law::parse("E + A/N^alpha", &[]).unwrap();
+    /// let n: Vec<f64> = (1..=10).map(|i| i as f64).collect();
+    /// let loss: Vec<f64> = n.iter().enumerate().map(|(i, n)| (1.5 + 0.8 / n.powf(0.3)) * (1.0 + 1e-3 * (i % 3) as f64)).collect();
+    /// let obs = Observations::new(vec!["N".into()], vec![n], loss, None).unwrap();
+    /// let r = fit(&law, &obs, &FitOptions { starts: 4, bootstrap: 30, ..FitOptions::default() }).unwrap();
+    /// // Interval of the loss predicted at N = 100, a quantity derived from the parameters.
+    /// let (lo, hi) = r.ci_of(|p| p[0] + p[1] / 100f64.powf(p[2])).unwrap();
+    /// assert!(lo < hi);
     /// ```
     pub fn ci_of(&self, f: impl Fn(&[f64]) -> f64 + Sync) -> Option<(f64, f64)> {
         let b = self.bootstrap.as_ref()?;
@@ -630,8 +653,15 @@ fn fit_prepared(prep: &Prepared, obs: &Observations, opts: &FitOptions) -> Resul
             iterations: r.4,
             evaluations: r.5,
         });
-        if r.1.is_finite() && best.map_or(true, |b| r.1 < runs[b].1) {
+        if r.1.is_finite() && !best.is_some_and(|b| r.1 >= runs[b].1) {
             best = Some(i);
+        }
+    }
+    // Among starts that reached the same objective (to 1e-12 relative), prefer a converged one.
+    if let Some(b) = best {
+        if !runs[b].3.converged() {
+            let tie = runs.iter().position(|r| r.3.converged() && r.1 <= runs[b].1 * (1.0 + 1e-12));
+            best = tie.or(best);
         }
     }
     let best = best.ok_or(FitError::NoValidStart { starts: starts.len() })?;
