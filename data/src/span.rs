@@ -89,7 +89,7 @@ impl SpanCorruption {
             return Err(DataError::Config {
                 field: "input_len/target_len",
                 value: format!("{input_len}/{target_len}"),
-                reason: "too short for span corruption; use input_len >= 8 and target_len >= 6"
+                reason: "too short for span corruption; use input_len >= 3 and target_len >= 3 (T5 uses 512 and 114)"
                     .into(),
             });
         }
