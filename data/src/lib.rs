@@ -17,7 +17,7 @@
 //! use sparse_scaling_data::{Stream, SyntheticImages, SyntheticImageConfig};
 //! let mut s = SyntheticImages::new(SyntheticImageConfig::default())?;
 //! let b = s.next_batch(4)?;
-//! assert_eq!(b.pixels.len(), 4 * 3 * 16 * 16);
+//! assert_eq!(b.pixels.len(), 4 * 28 * 28);
 //! let pos = s.position();              // store in a checkpoint (serde)
 //! let next = s.next_batch(4)?;
 //! s.seek(&pos)?;                       // resume: the same examples again

@@ -82,8 +82,8 @@ fn image_batches_have_the_promised_shape_and_normalisation() {
     let mut s = images(3);
     let shape = s.shape();
     let b = s.next_batch(256).unwrap();
-    assert_eq!((b.batch, b.channels, b.height, b.width), (256, 3, 16, 16));
-    assert_eq!(b.pixels.len(), 256 * 3 * 16 * 16);
+    assert_eq!((b.batch, b.channels, b.height, b.width), (256, 1, 28, 28));
+    assert_eq!(b.pixels.len(), 256 * 28 * 28);
     assert_eq!(b.labels.len(), 256);
     assert!(b.labels.iter().all(|&l| (l as usize) < shape.classes));
     assert!(b.pixels.iter().all(|v| v.is_finite()));
