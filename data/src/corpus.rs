@@ -107,7 +107,7 @@ pub fn load_jsonl(cfg: &JsonlConfig) -> Result<TextCorpus, DataError> {
     }
     let mut corpus = TextCorpus { bytes: Vec::new(), offsets: vec![0] };
     for file in &cfg.files {
-        if cfg.max_documents.map_or(false, |m| corpus.len() >= m) {
+        if cfg.max_documents.is_some_and(|m| corpus.len() >= m) {
             break;
         }
         read_jsonl_file(file, &cfg.field, cfg.max_documents, &mut corpus)?;
@@ -177,7 +177,7 @@ fn read_jsonl_file(
             None => return Err(err(format!("no field \"{field}\""))),
         };
         corpus.push(text.as_bytes());
-        if max_docs.map_or(false, |m| corpus.len() >= m) {
+        if max_docs.is_some_and(|m| corpus.len() >= m) {
             return Ok(());
         }
     }

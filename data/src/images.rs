@@ -116,7 +116,7 @@ pub fn load_image_folder(cfg: &ImageFolderConfig) -> Result<ImageDataset, DataEr
         });
     }
     for (field, v) in [("height", cfg.height), ("width", cfg.width)] {
-        if matches!(v, Some(0)) || v.map_or(false, |v| v > 65_535) {
+        if matches!(v, Some(0)) || v.is_some_and(|v| v > 65_535) {
             return Err(DataError::Config {
                 field,
                 value: format!("{v:?}"),

@@ -356,8 +356,11 @@ impl SyntheticImages {
         let contrast = (0.25 * rng.normal()).exp();
         for ch in 0..c {
             let bright = 0.25 * rng.normal();
-            for v in out[ch * h * w..(ch + 1) * h * w].iter_mut() {
-                *v = *v * contrast + bright + cfg.noise_std * rng.normal();
+            for pair in out[ch * h * w..(ch + 1) * h * w].chunks_mut(2) {
+                let (n0, n1) = rng.normal_pair();
+                for (v, n) in pair.iter_mut().zip([n0, n1]) {
+                    *v = *v * contrast + bright + cfg.noise_std * n;
+                }
             }
         }
 

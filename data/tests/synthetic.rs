@@ -242,7 +242,7 @@ fn bad_configs_are_errors_not_panics() {
         SyntheticImageConfig { classes: 1, ..Default::default() },
         SyntheticImageConfig { channels: 0, ..Default::default() },
         SyntheticImageConfig { height: 2, ..Default::default() },
-        SyntheticImageConfig { max_shift: 16, ..Default::default() },
+        SyntheticImageConfig { max_shift: 28, ..Default::default() },
         SyntheticImageConfig { label_noise: 1.5, ..Default::default() },
         SyntheticImageConfig { noise_std: f32::NAN, ..Default::default() },
     ] {
