@@ -44,3 +44,6 @@ pub use fit::{fit, FitError, FitOptions, FitResult, Residual};
 pub use law::{Law, LawError};
 
 pub mod analysis;
+pub mod plot;
+#[cfg(any(test, feature = "proptest"))]
+pub mod strategies;
