@@ -12,6 +12,7 @@ use train_support::*;
 fn cfg() -> TrainConfig {
     TrainConfig {
         steps: 6,
+        batch_size: 8,
         optimizer: OptimizerConfig::AdamW(AdamWConfig { warmup: Warmup::Steps(1), ..Default::default() }),
         grad_clip: Some(1.0),
         eval_every: 3,

@@ -8,7 +8,7 @@ use sparse_scaling::train::lr::{adafactor_rho, adamw_lr};
 use sparse_scaling::train::optim::{optimizer_step, OptState};
 use sparse_scaling::train::params::for_each_grad;
 use sparse_scaling::train::{
-    train, AdafactorConfig, AdamWConfig, Dense, OptimizerConfig, RunOptions, TrainConfig, TrainError, TrainModel,
+    train, AdafactorConfig, AdamWConfig, Dense, OptimizerConfig, RunOptions, TrainConfig, TrainError,
     Warmup,
 };
 use train_support::*;
@@ -60,8 +60,9 @@ fn adafactor_schedule_at_known_steps() {
 fn grads_of(model: &Tiny, scale: f32) -> Gradients<f32, Cpu> {
     let mut stream = Stream::new(1, 32);
     stream.scale = scale;
-    use sparse_scaling::train::BatchStream;
-    let b = stream.next_batch().unwrap();
+    use sparse_scaling::data::Stream as _;
+    use sparse_scaling::model::SparseModel;
+    let b = stream.next_batch(32).unwrap();
     let dev = Cpu::default();
     let scalar: Tensor<(), f32, Cpu> = dev.zeros();
     let (_, tape) = scalar.traced(model.alloc_grads()).split_tape();
@@ -114,11 +115,12 @@ fn clipping_bounds_the_global_norm() {
 
 #[test]
 fn configs_validate_and_reject_unknown_fields() {
-    let ok = TrainConfig::new(100, OptimizerConfig::default(), Some(1.0), 10, 0);
+    let ok = TrainConfig::new(100, 32, OptimizerConfig::default(), Some(1.0), 10, 0);
     let e = ok.unwrap_err().to_string(); // 1k warm-up does not fit in 100 steps
     assert!(e.contains("optimizer.AdamW.warmup") && e.contains("Fraction"), "{e}");
     let c = TrainConfig::new(
         100,
+        32,
         OptimizerConfig::AdamW(AdamWConfig { warmup: Warmup::Fraction(0.1), ..Default::default() }),
         Some(1.0),
         10,
@@ -127,6 +129,7 @@ fn configs_validate_and_reject_unknown_fields() {
     assert!(c.is_ok());
     for (bad, field) in [
         (TrainConfig { steps: 0, ..Default::default() }, "steps"),
+        (TrainConfig { batch_size: 0, steps: 2000, ..Default::default() }, "batch_size"),
         (TrainConfig { eval_every: 0, steps: 2000, ..Default::default() }, "eval_every"),
         (TrainConfig { grad_clip: Some(-1.0), steps: 2000, ..Default::default() }, "grad_clip"),
         (
@@ -163,7 +166,7 @@ fn learns(optimizer: OptimizerConfig) -> f64 {
     let mut model = tiny(8);
     let mut stream = Stream::new(30, 32);
     let val = stream.validation(4);
-    let cfg = TrainConfig { steps: 300, optimizer, grad_clip: Some(1.0), eval_every: 100, seed: 0 };
+    let cfg = TrainConfig { steps: 300, batch_size: 32, optimizer, grad_clip: Some(1.0), eval_every: 100, seed: 0 };
     let s = train(&mut model, &mut stream, &val, &cfg, &mut Dense, &RunOptions::default()).unwrap();
     assert_eq!(s.val_curve.len(), 3);
     eprintln!("val curve {:?}, {:.0} steps/s", s.val_curve, s.steps_per_s);
