@@ -115,6 +115,9 @@ fn clipping_bounds_the_global_norm() {
 
 #[test]
 fn configs_validate_and_reject_unknown_fields() {
+    TrainConfig::default().validate().unwrap();
+    let adafactor = OptimizerConfig::Adafactor(AdafactorConfig::default());
+    TrainConfig { optimizer: adafactor, ..Default::default() }.validate().unwrap();
     let ok = TrainConfig::new(100, 32, OptimizerConfig::default(), Some(1.0), 10, 0);
     let e = ok.unwrap_err().to_string(); // 1k warm-up does not fit in 100 steps
     assert!(e.contains("optimizer.AdamW.warmup") && e.contains("Fraction"), "{e}");

@@ -151,11 +151,11 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
-            steps: 1000,
+            steps: 10_000,
             batch_size: 128,
             optimizer: OptimizerConfig::default(),
             grad_clip: Some(1.0),
-            eval_every: 100,
+            eval_every: 500,
             seed: 0,
         }
     }
