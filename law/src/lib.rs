@@ -15,3 +15,4 @@ pub mod compile;
 pub use expr::{parse, BinOp, EvalError, Expr, Func, ParseError};
 pub use law::{Law, LawError};
 
+pub mod analysis;
