@@ -74,9 +74,6 @@ pub enum ResultsError {
         /// The families present.
         families: String,
     },
-    /// The law crate rejected the observations.
-    #[error("results store: the records do not form valid observations: {0}")]
-    Observations(#[from] crate::law::DataError),
     /// CSV output failed.
     #[error("results store: cannot write CSV: {0}")]
     Csv(#[from] csv::Error),
@@ -477,11 +474,24 @@ pub fn d_unit_name(f: Family) -> &'static str {
     }
 }
 
-/// Observations (variables S, N, D; loss = final validation loss) for the law crate, with
+/// Normalised columns of records, ready for the law crate's observations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitColumns {
+    /// Sparsity.
+    pub s: Vec<f64>,
+    /// N / n_unit.
+    pub n: Vec<f64>,
+    /// D / d_unit.
+    pub d: Vec<f64>,
+    /// Final validation loss.
+    pub loss: Vec<f64>,
+}
+
+/// Columns (variables S, N, D; loss = final validation loss) for the law crate, with
 /// N divided by `n_unit` and D (in the family's unit) divided by `d_unit` — e.g. the
 /// authors' N/1e6 and, for ViT, examples/1e9, for T5, steps/1e5 (`PAPER.md` §1). All
 /// records must be of one family.
-pub fn observations(records: &[Record], n_unit: f64, d_unit: f64) -> Result<crate::law::Observations, ResultsError> {
+pub fn observation_columns(records: &[Record], n_unit: f64, d_unit: f64) -> Result<FitColumns, ResultsError> {
     let Some(first) = records.first() else {
         return Err(ResultsError::Empty { dir: PathBuf::from("<records>") });
     };
@@ -495,5 +505,5 @@ pub fn observations(records: &[Record], n_unit: f64, d_unit: f64) -> Result<crat
     let n: Vec<f64> = records.iter().map(|r| r.n() / n_unit).collect();
     let d: Vec<f64> = records.iter().map(|r| r.data_seen / d_unit).collect();
     let loss: Vec<f64> = records.iter().map(|r| r.outcome.final_val_loss).collect();
-    Ok(crate::law::Observations::new(vec!["S".into(), "N".into(), "D".into()], vec![s, n, d], loss, None)?)
+    Ok(FitColumns { s, n, d, loss })
 }

@@ -328,12 +328,12 @@ impl Experiment {
                     out.push(issue("optimizer.weight_decay", "weight decay is negative", "use 0 or a small positive value"));
                 }
             }
-            Optimizer::Adafactor { lr, decay_rate, clip_threshold } => {
-                if !(lr.is_finite() && lr > 0.0) {
-                    out.push(issue("optimizer.lr", format!("learning rate {lr} is not positive"), "use e.g. 1e-2"));
+            Optimizer::Adafactor { scale, decay_exponent, clip_threshold } => {
+                if !(scale.is_finite() && scale > 0.0) {
+                    out.push(issue("optimizer.scale", format!("scale {scale} is not positive"), "use e.g. 1.0"));
                 }
-                if !(decay_rate > 0.0 && decay_rate <= 1.0) {
-                    out.push(issue("optimizer.decay_rate", "decay rate outside (0, 1]", "use e.g. 0.8"));
+                if !(decay_exponent > 0.0 && decay_exponent <= 1.0) {
+                    out.push(issue("optimizer.decay_exponent", "decay exponent outside (0, 1]", "use e.g. 0.8"));
                 }
                 if !(clip_threshold > 0.0) {
                     out.push(issue("optimizer.clip_threshold", "clip threshold must be positive", "use e.g. 1.0"));
@@ -420,7 +420,6 @@ impl Experiment {
                         optimizer: self.optimizer.clone(),
                         lr: PointLr {
                             warmup_steps: self.lr_schedule.warmup.resolve(c.steps),
-                            decay: self.lr_schedule.decay,
                             min_lr_ratio: self.lr_schedule.min_lr_ratio,
                             grad_clip: self.lr_schedule.grad_clip,
                         },

@@ -20,7 +20,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::schema::{Data, Decay, Family, Optimizer, T5Shape, VitShape};
+use crate::schema::{Data, Family, Optimizer, T5Shape, VitShape};
 
 /// Version tag mixed into every hash; bump it when the meaning of a field changes.
 pub const HASH_VERSION: &str = "sparse-scaling point v1";
@@ -100,8 +100,6 @@ impl PointPruning {
 pub struct PointLr {
     /// Warm-up steps.
     pub warmup_steps: u64,
-    /// Decay shape.
-    pub decay: Decay,
     /// Final lr / peak lr.
     pub min_lr_ratio: f64,
     /// Gradient-norm clip.

@@ -193,7 +193,8 @@ impl Default for VitShape {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct T5Shape {
-    /// Vocabulary size. Default 259 (ByT5-style: 256 bytes + pad, eos, sentinel base).
+    /// Vocabulary size. Default 384 (the data crate's byte-level vocabulary: PAD, EOS, UNK,
+    /// 256 bytes, sentinels).
     #[serde(default = "d_vocab")]
     pub vocab: usize,
     /// Encoder input length in tokens. Default 64.
@@ -204,7 +205,7 @@ pub struct T5Shape {
     pub target_len: usize,
 }
 fn d_vocab() -> usize {
-    259
+    384
 }
 fn d_input_len() -> usize {
     64
@@ -351,12 +352,13 @@ pub enum Optimizer {
     /// Adafactor-style RMS-scaled updates whose statistics count only non-zero weights
     /// (`PAPER.md` §5).
     Adafactor {
-        /// Peak learning rate. Default 1e-2.
-        #[serde(default = "d_lr_adafactor")]
-        lr: f64,
-        /// Decay of the second-moment estimate. Default 0.8.
-        #[serde(default = "d_decay_rate")]
-        decay_rate: f64,
+        /// Multiplier of the rsqrt schedule: relative step ρ = scale / √max(step, warm-up).
+        /// Default 1.0 (T5X).
+        #[serde(default = "d_one")]
+        scale: f64,
+        /// Exponent of the second-moment decay β2_t = 1 − t^(−decay_exponent). Default 0.8.
+        #[serde(default = "d_decay_exponent")]
+        decay_exponent: f64,
         /// Update clipping threshold (RMS). Default 1.0.
         #[serde(default = "d_one")]
         clip_threshold: f64,
@@ -374,10 +376,7 @@ fn d_beta2() -> f64 {
 fn d_eps() -> f64 {
     1e-8
 }
-fn d_lr_adafactor() -> f64 {
-    1e-2
-}
-fn d_decay_rate() -> f64 {
+fn d_decay_exponent() -> f64 {
     0.8
 }
 fn d_one() -> f64 {
@@ -389,31 +388,16 @@ impl Default for Optimizer {
     }
 }
 
-/// Shape of the learning-rate decay after warm-up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum Decay {
-    /// Cosine from the peak to `min_lr_ratio × peak` at the last step.
-    #[default]
-    Cosine,
-    /// Linear to `min_lr_ratio × peak`.
-    Linear,
-    /// 1/√step after warm-up (T5's schedule).
-    Rsqrt,
-    /// Constant after warm-up.
-    Constant,
-}
-
-/// Learning-rate schedule.
+/// Learning-rate schedule. AdamW: linear warm-up to `lr`, then cosine decay to
+/// `min_lr_ratio × lr` at the last step (`PAPER.md` §5, the authors' generic example).
+/// Adafactor: the T5X rsqrt schedule, constant during warm-up, then ∝ 1/√step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LrSchedule {
     /// Linear warm-up from 0 to the peak. Default `Fraction(0.05)`.
     #[serde(default = "d_warmup")]
     pub warmup: At,
-    /// Decay after warm-up. Default `Cosine`.
-    #[serde(default)]
-    pub decay: Decay,
-    /// Final learning rate as a fraction of the peak. Default 0.0.
+    /// Final learning rate as a fraction of the peak (AdamW). Default 0.0.
     #[serde(default)]
     pub min_lr_ratio: f64,
     /// Clip the global gradient norm to this (none: no clipping). Default 1.0.
@@ -428,7 +412,7 @@ fn d_clip() -> Option<f64> {
 }
 impl Default for LrSchedule {
     fn default() -> Self {
-        LrSchedule { warmup: d_warmup(), decay: Decay::Cosine, min_lr_ratio: 0.0, grad_clip: d_clip() }
+        LrSchedule { warmup: d_warmup(), min_lr_ratio: 0.0, grad_clip: d_clip() }
     }
 }
 
