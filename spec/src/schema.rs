@@ -466,7 +466,9 @@ impl Default for Validation {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Analysis {
-    /// A built-in law's name (e.g. `"paper"`) or a formula in S, N, D. Default `"paper"`.
+    /// A built-in law's name or a formula in S, N, D. Default `"paper-normalised"`: the
+    /// paper's law in the authors' fitting form `(a·(1−S)^b + c)·N^(−d) + e·D^(−f) + g`
+    /// (`PAPER.md` §1).
     #[serde(default = "d_law")]
     pub law: String,
     /// Huber δ. Default 0.01 (ViT procedure, `PAPER.md` §2).
@@ -503,7 +505,7 @@ pub struct Analysis {
     pub s_opt_budgets: Vec<f64>,
 }
 fn d_law() -> String {
-    "paper".to_string()
+    "paper-normalised".to_string()
 }
 fn d_huber() -> f64 {
     0.01
