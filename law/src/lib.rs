@@ -43,3 +43,7 @@ pub use data::{CsvMapping, DataError, Observations};
 pub use fit::{fit, FitError, FitOptions, FitResult, Residual};
 pub use law::{Law, LawError};
 
+pub mod analysis;
+pub mod plot;
+#[cfg(any(test, feature = "proptest"))]
+pub mod strategies;
