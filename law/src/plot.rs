@@ -232,12 +232,12 @@ pub fn contours_svg(map: &ContourMap, title: &str, n_label: &str, c_label: &str)
             .map_err(draw_err(WHAT))?;
         // colour bar
         let mut cb = ChartBuilder::on(&bar)
-            .margin_top(60)
+            .margin_top(40)
             .margin_bottom(64)
             .margin_right(40)
             .y_label_area_size(0)
             .right_y_label_area_size(36)
-            .caption("S_opt", ("sans-serif", 14))
+            .caption("S_opt", ("sans-serif", 16))
             .build_cartesian_2d(0.0..1.0, 0.0..1.0)
             .map_err(draw_err(WHAT))?;
         cb.configure_mesh()
