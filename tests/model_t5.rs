@@ -202,6 +202,25 @@ fn forward_and_loss_match_naive_reference() {
 }
 
 #[test]
+fn padded_batches_match_naive_reference() {
+    // Trailing PAD inputs in every row (3 and 1) and trailing PAD targets in every row (2 and 1):
+    // the model drops the common padding; the naive reference keeps everything.
+    let b = TextBatch {
+        batch: 2,
+        input_len: 6,
+        target_len: 5,
+        inputs: vec![5, 3, 1, 0, 0, 0, 6, 8, 2, 9, 1, 0],
+        targets: vec![4, 10, 1, 0, 0, 9, 5, 7, 1, 0],
+    };
+    let m = tiny(1e-4);
+    let want = naive(&m, &b);
+    let got = m.logits(&b, NoneTape).unwrap().as_vec();
+    assert_close("padded logits", &got, &want.logits, 1e-4);
+    let loss = m.loss(&b, NoneTape).unwrap().array() as f64;
+    assert!((loss - want.loss).abs() < 1e-4 * (1.0 + want.loss), "loss {loss} vs {}", want.loss);
+}
+
+#[test]
 fn z_loss_changes_the_loss() {
     let b = batch();
     let a = tiny(0.0).loss(&b, NoneTape).unwrap().array();

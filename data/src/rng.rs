@@ -82,6 +82,16 @@ impl Rng {
         ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
     }
 
+    /// Two independent standard normals (both outputs of Box–Muller).
+    #[inline]
+    pub fn normal_pair(&mut self) -> (f32, f32) {
+        let u1 = 1.0 - self.uniform();
+        let u2 = self.uniform();
+        let r = (-2.0 * u1.ln()).sqrt();
+        let (s, c) = (std::f64::consts::TAU * u2).sin_cos();
+        ((r * c) as f32, (r * s) as f32)
+    }
+
     /// Samples an index from a cumulative distribution (last entry = total weight).
     #[inline]
     pub fn categorical_cdf(&mut self, cdf: &[f64]) -> usize {

@@ -390,6 +390,7 @@ impl Bound {
 
     /// Reverse sweep after [`Bound::forward`], with `seed[i]` the adjoint of the output at
     /// point i. Afterwards [`Bound::input_adjoint`] gives per-point adjoints of free inputs.
+    #[allow(clippy::neg_multiply)]
     pub fn backward(&self, ws: &mut Workspace, seed: &[f64]) {
         let n = self.n;
         let m = self.tape.ops.len();
@@ -434,17 +435,17 @@ impl Bound {
                     }
                 }
                 Op::Const(_) => {}
-                Op::Neg(a) => acc!(a, |p| -1.0),
+                Op::Neg(a) => acc!(a, |_p| -1.0),
                 Op::Bin(op, a, b) => {
                     let (x, y) = (val(a), val(b));
                     match op {
                         BinOp::Add => {
-                            acc!(a, |p| 1.0);
-                            acc!(b, |p| 1.0);
+                            acc!(a, |_p| 1.0);
+                            acc!(b, |_p| 1.0);
                         }
                         BinOp::Sub => {
-                            acc!(a, |p| 1.0);
-                            acc!(b, |p| -1.0);
+                            acc!(a, |_p| 1.0);
+                            acc!(b, |_p| -1.0);
                         }
                         BinOp::Mul => {
                             if a == b {

@@ -28,7 +28,7 @@ fn paper_law_tape_matches_tree_and_gradient() {
     bound.backward(&mut ws, &seed);
     let mut g = vec![0.0; 7];
     bound.input_adjoint_sums(&ws, &mut g);
-    for k in 0..7 {
+    for (k, gk) in g.iter().enumerate() {
         // Compare with the symbolic partial, evaluated per point.
         let partial = law.partial(&law.param_names()[k]);
         let mut want = 0.0;
@@ -39,7 +39,7 @@ fn paper_law_tape_matches_tree_and_gradient() {
                 .collect();
             want += seed[i] * partial.eval_with(&vals).unwrap();
         }
-        assert!(rel_close(g[k], want, 1e-12), "param {k}: {} vs {}", g[k], want);
+        assert!(rel_close(*gk, want, 1e-12), "param {k}: {} vs {}", gk, want);
     }
 }
 

@@ -46,46 +46,12 @@ pub use t5::{T5Config, T5Ref, T5};
 pub use vit::{Pooling, Vit, VitConfig, VitRef};
 
 
-/// A batch of images, NCHW, row-major (`pixels[((b*C + c)*H + y)*W + x]`), one label per image.
-///
-/// Same fields as `sparse_scaling_data::ImageBatch` (the data crate's type replaces this alias
-/// target once it exists; the field layout is the agreed contract).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ImageBatch {
-    /// Number of images.
-    pub batch: usize,
-    /// Channels per image.
-    pub channels: usize,
-    /// Image height in pixels.
-    pub height: usize,
-    /// Image width in pixels.
-    pub width: usize,
-    /// `batch × channels × height × width` values, NCHW.
-    pub pixels: Vec<f32>,
-    /// One class index per image.
-    pub labels: Vec<u32>,
-}
+/// Batches come from the data crate: [`ImageBatch`] (NCHW pixels + labels) for ViT and
+/// [`TextBatch`] (row-major `batch × len` token ids, PAD = 0, EOS = 1) for T5.
+pub use sparse_scaling_data::{ImageBatch, TextBatch};
 
-/// A batch of token sequences for an encoder–decoder, row-major `batch × len`, PAD = 0, EOS = 1.
-///
-/// Same fields as `sparse_scaling_data::TextBatch`. The decoder input is `targets` shifted right
-/// with PAD as the start token; PAD targets are ignored by the loss.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TextBatch {
-    /// Number of sequences.
-    pub batch: usize,
-    /// Encoder sequence length.
-    pub input_len: usize,
-    /// Decoder sequence length.
-    pub target_len: usize,
-    /// `batch × input_len` token ids.
-    pub inputs: Vec<u32>,
-    /// `batch × target_len` token ids.
-    pub targets: Vec<u32>,
-}
-
-/// Token id of padding (also the decoder start token).
-pub const PAD: u32 = 0;
+/// Token id of padding (also the decoder start token); `sparse_scaling_data::vocab::PAD`.
+pub const PAD: u32 = sparse_scaling_data::vocab::PAD;
 
 /// Which architecture a model is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -562,12 +562,12 @@ impl<
     }
 
     /// Encoder self-attention bias `(batch, H, ti, ti)`: relative bias + key-padding mask.
-    fn encoder_bias<T: Tape<f32, Cpu>>(&self, dev: &Cpu, b: &TextBatch) -> Result<ScoreBias<T>, CpuError> {
-        let (bsz, ti) = (b.batch, b.input_len);
+    fn encoder_bias<T: Tape<f32, Cpu>>(&self, dev: &Cpu, p: &Prepared) -> Result<ScoreBias<T>, CpuError> {
+        let (bsz, ti) = (p.bsz, p.ti);
         let rel = self.encoder.rel_bias.forward::<T>(dev, ti, ti, true, self.config.relative_max_distance)?;
         let full = rel.try_broadcast_like::<_, Axis<0>>(&(bsz, H, ti, ti))?;
-        if b.inputs.contains(&PAD) {
-            let mask = key_padding_mask(dev, &b.inputs, bsz, ti, ti)?;
+        if p.pad_keys {
+            let mask = key_padding_mask(dev, &p.inputs, bsz, ti, ti)?;
             full.try_add(mask.try_broadcast_like::<_, Axis<1>>(&(bsz, H, ti, ti))?)
         } else {
             Ok(full)
@@ -588,37 +588,27 @@ impl<
         rel.try_broadcast_like::<_, Axis<0>>(&(bsz, H, to, to))
     }
 
-    /// Logits `(batch·target_len, V)` of the teacher-forced decoder, recorded on `tape`.
-    pub fn logits<T: Tape<f32, Cpu>>(
-        &self,
-        b: &TextBatch,
-        tape: T,
-    ) -> Result<Tensor<(usize, Const<V>), f32, Cpu, T>, ModelError> {
-        self.check_batch(b)?;
+    /// Final decoder states `(batch·p.to, D)` of a prepared batch, recorded on `tape`.
+    fn decoder_states<T: Tape<f32, Cpu>>(&self, p: &Prepared, tape: T) -> Result<Act<D, T>, ModelError> {
         let dev = self.lm_head.weight.device().clone();
-        let (bsz, ti, to) = (b.batch, b.input_len, b.target_len);
+        let (bsz, ti, to) = (p.bsz, p.ti, p.to);
 
         // Encoder.
-        let idx = dev.try_tensor_from_vec(b.inputs.iter().map(|&t| t as usize).collect(), (bsz * ti,))?;
+        let idx = dev.try_tensor_from_vec(p.inputs.clone(), (bsz * ti,))?;
         let x = self.tok_embed.weight.clone().put_tape(tape).try_gather(idx)?;
-        let (enc_bias, mut x) = hand_over_tape(self.encoder_bias::<T>(&dev, b)?, x);
+        let (enc_bias, mut x) = hand_over_tape(self.encoder_bias::<T>(&dev, p)?, x);
         for layer in &self.encoder.layers.modules {
             x = layer.forward(x, bsz, ti, H, &enc_bias)?;
         }
         let enc = self.encoder.final_norm.forward(x)?;
 
-        // Decoder input: targets shifted right, PAD as the start token.
-        let mut dec_in = Vec::with_capacity(bsz * to);
-        for r in 0..bsz {
-            dec_in.push(PAD as usize);
-            dec_in.extend(b.targets[r * to..(r + 1) * to - 1].iter().map(|&t| t as usize));
-        }
-        let idx = dev.try_tensor_from_vec(dec_in, (bsz * to,))?;
+        // Decoder.
+        let idx = dev.try_tensor_from_vec(p.dec_in.clone(), (bsz * to,))?;
         let y = self.tok_embed.weight.retaped::<T>().try_gather(idx)?;
         let (enc, y) = hand_over_tape(enc, y);
         let (self_bias, y) = hand_over_tape(self.decoder_bias::<T>(&dev, bsz, to)?, y);
-        let cross_bias = if b.inputs.contains(&PAD) {
-            let m = key_padding_mask(&dev, &b.inputs, bsz, to, ti)?;
+        let cross_bias = if p.pad_keys {
+            let m = key_padding_mask(&dev, &p.inputs, bsz, to, ti)?;
             Some(m.try_broadcast_like::<_, Axis<1>>(&(bsz, H, to, ti))?)
         } else {
             None
@@ -627,7 +617,18 @@ impl<
         for layer in &self.decoder.layers.modules {
             y = layer.forward(y, &enc, bsz, to, ti, H, &self_bias, cross_bias.as_ref())?;
         }
-        let y = self.decoder.final_norm.forward(y)?;
+        Ok(self.decoder.final_norm.forward(y)?)
+    }
+
+    /// Logits `(batch·target_len, V)` of the teacher-forced decoder, recorded on `tape`.
+    pub fn logits<T: Tape<f32, Cpu>>(
+        &self,
+        b: &TextBatch,
+        tape: T,
+    ) -> Result<Tensor<(usize, Const<V>), f32, Cpu, T>, ModelError> {
+        self.check_batch(b)?;
+        let p = Prepared::new(b, false);
+        let y = self.decoder_states(&p, tape)?;
         Ok(self.lm_head.forward(y)?)
     }
 
@@ -642,17 +643,62 @@ impl<
     }
 }
 
+/// A batch reduced to what the model's outputs depend on. Exact, not an approximation:
+/// * input positions that are PAD in every row at the end of the sequence are dropped (they are
+///   masked keys everywhere, and their own outputs only feed masked positions);
+/// * for the loss, target positions after the last non-PAD target of every row are dropped
+///   (their targets are ignored and, the decoder being causal, they feed no earlier position).
+struct Prepared {
+    bsz: usize,
+    /// Kept input length.
+    ti: usize,
+    /// `bsz × ti` input ids.
+    inputs: Vec<usize>,
+    /// Whether a kept input is PAD (then a key-padding mask is needed).
+    pad_keys: bool,
+    /// Kept decoder length.
+    to: usize,
+    /// `bsz × to` decoder input ids (targets shifted right, PAD first).
+    dec_in: Vec<usize>,
+}
+
+impl Prepared {
+    fn new(b: &TextBatch, trim_targets: bool) -> Self {
+        let (bsz, ti0, to0) = (b.batch, b.input_len, b.target_len);
+        let trailing = |row: &[u32]| row.iter().rev().take_while(|&&t| t == PAD).count();
+        let common_pad = (0..bsz).map(|r| trailing(&b.inputs[r * ti0..(r + 1) * ti0])).min().unwrap_or(0);
+        let ti = (ti0 - common_pad).max(1);
+        let mut inputs = Vec::with_capacity(bsz * ti);
+        for r in 0..bsz {
+            inputs.extend(b.inputs[r * ti0..r * ti0 + ti].iter().map(|&t| t as usize));
+        }
+        let pad_keys = inputs.contains(&(PAD as usize));
+        let to = if trim_targets {
+            let last = (0..bsz).map(|r| to0 - trailing(&b.targets[r * to0..(r + 1) * to0])).max().unwrap_or(to0);
+            last.max(1)
+        } else {
+            to0
+        };
+        let mut dec_in = Vec::with_capacity(bsz * to);
+        for r in 0..bsz {
+            dec_in.push(PAD as usize);
+            dec_in.extend(b.targets[r * to0..r * to0 + to - 1].iter().map(|&t| t as usize));
+        }
+        Self { bsz, ti, inputs, pad_keys, to, dec_in }
+    }
+}
+
 /// `(batch, tq, tk)` mask: `MASKED` where the key token is PAD, else 0.
 fn key_padding_mask(
     dev: &Cpu,
-    keys: &[u32],
+    keys: &[usize],
     bsz: usize,
     tq: usize,
     tk: usize,
 ) -> Result<Tensor<(usize, usize, usize), f32, Cpu>, CpuError> {
     let mut m = Vec::with_capacity(bsz * tq * tk);
     for r in 0..bsz {
-        let row: Vec<f32> = keys[r * tk..(r + 1) * tk].iter().map(|&t| if t == PAD { MASKED } else { 0.0 }).collect();
+        let row: Vec<f32> = keys[r * tk..(r + 1) * tk].iter().map(|&t| if t == PAD as usize { MASKED } else { 0.0 }).collect();
         for _ in 0..tq {
             m.extend_from_slice(&row);
         }
@@ -683,12 +729,20 @@ impl<
                 fix: "every batch needs at least one target token that is not PAD (0)".into(),
             });
         }
-        let logits = self.logits(b, tape)?;
-        let dev = logits.device().clone();
-        let rows = b.targets.len();
-        let w: Vec<f32> = b.targets.iter().map(|&t| if t == PAD { 0.0 } else { 1.0 / n as f32 }).collect();
-        let w = dev.try_tensor_from_vec(w, (rows,))?;
-        let idx = dev.try_tensor_from_vec(b.targets.iter().map(|&t| t as usize).collect(), (rows,))?;
+        let p = Prepared::new(b, true);
+        let y = self.decoder_states(&p, tape)?;
+        // Only rows with a non-PAD target enter the loss: gather them, then project.
+        let (rows, targets): (Vec<usize>, Vec<usize>) = (0..p.bsz)
+            .flat_map(|r| (0..p.to).map(move |i| (r, i)))
+            .filter_map(|(r, i)| {
+                let t = b.targets[r * b.target_len + i];
+                (t != PAD).then_some((r * p.to + i, t as usize))
+            })
+            .unzip();
+        let dev = y.device().clone();
+        let y = y.try_gather(dev.try_tensor_from_vec(rows, (n,))?)?;
+        let logits = self.lm_head.forward(y)?;
+        let idx = dev.try_tensor_from_vec(targets, (n,))?;
         let lse = logits.retaped::<T>().try_logsumexp::<(usize,), Axis<1>>()?;
         let picked = logits.try_select(idx)?;
         let z = self.config.z_loss;
@@ -698,7 +752,7 @@ impl<
         } else {
             lse.try_sub(picked)?
         };
-        Ok(per_token.try_mul(w)?.try_sum()?)
+        Ok(per_token.try_mean()?)
     }
 
     fn info(&self) -> ModelInfo {

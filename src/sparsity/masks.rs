@@ -237,6 +237,12 @@ impl Masks {
         Ok(())
     }
 
+    /// The first path that occurs twice, if any (a model naming bug: masks are addressed by path).
+    pub fn duplicate_path(&self) -> Option<&str> {
+        let mut seen = std::collections::HashSet::new();
+        self.params.iter().map(|p| p.path.as_str()).find(|p| !seen.insert(*p))
+    }
+
     /// Check that these masks describe `model` (same paths and shapes, same order).
     pub fn check_matches<M: TensorCollection<f32, Cpu>>(&self, model: &M) -> Result<(), SparsityError> {
         let params = list_params(model);
@@ -271,12 +277,8 @@ impl Masks {
 
     /// Read the weights of every masked parameter (`None` for the others), in visitor order.
     pub fn read_weights<M: TensorCollection<f32, Cpu>>(&self, model: &M) -> Vec<Option<Vec<f32>>> {
-        let mut v = ReadMasked { masks: &self.params, idx: 0, out: Vec::with_capacity(self.params.len()) };
-        let r = M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut v });
-        match r {
-            Ok(_) => v.out,
-            Err(never) => match never {},
-        }
+        let select: Vec<bool> = self.params.iter().map(|p| p.mask.is_some()).collect();
+        self.read_selected(model, &select)
     }
 
     /// Write back weights read by [`Masks::read_weights`] (entries that are `None` are skipped).
@@ -289,10 +291,12 @@ impl Masks {
         }
     }
 
-    /// Zero every pruned weight of `model` (one read, mask, write pass over masked parameters
-    /// whose mask prunes something).
+    /// Zero every pruned weight of `model` (one read, mask, write pass over the parameters whose
+    /// mask prunes something).
     pub fn apply<M: TensorCollection<f32, Cpu>>(&self, model: &mut M) {
-        let mut bufs = self.read_weights_if(model, |p| p.kept() < p.numel());
+        let select: Vec<bool> =
+            self.params.iter().map(|p| p.mask.as_ref().is_some_and(|m| m.count_ones() < m.len())).collect();
+        let mut bufs = self.read_selected(model, &select);
         use rayon::prelude::*;
         bufs.par_iter_mut().zip(self.params.par_iter()).for_each(|(b, p)| {
             if let (Some(b), Some(m)) = (b.as_mut(), &p.mask) {
@@ -302,18 +306,9 @@ impl Masks {
         self.write_weights(model, &bufs);
     }
 
-    /// Like [`Masks::read_weights`] but only for masked parameters satisfying `pred`.
-    pub(crate) fn read_weights_if<M: TensorCollection<f32, Cpu>>(
-        &self,
-        model: &M,
-        pred: impl Fn(&ParamMask) -> bool,
-    ) -> Vec<Option<Vec<f32>>> {
-        let selected: Vec<ParamMask> = self
-            .params
-            .iter()
-            .map(|p| ParamMask { mask: if pred(p) { p.mask.clone() } else { None }, ..p.clone_meta() })
-            .collect();
-        let mut v = ReadMasked { masks: &selected, idx: 0, out: Vec::with_capacity(self.params.len()) };
+    /// Read the weights of the parameters with `select[i]`.
+    fn read_selected<M: TensorCollection<f32, Cpu>>(&self, model: &M, select: &[bool]) -> Vec<Option<Vec<f32>>> {
+        let mut v = ReadMasked { masks: &self.params, select, idx: 0, out: Vec::with_capacity(self.params.len()) };
         let r = M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut v });
         match r {
             Ok(_) => v.out,
@@ -330,13 +325,6 @@ impl Masks {
             Ok(_) => {}
             Err(never) => match never {},
         }
-    }
-}
-
-impl ParamMask {
-    /// A copy without the mask bits.
-    fn clone_meta(&self) -> ParamMask {
-        ParamMask { path: self.path.clone(), shape: self.shape.clone(), role: self.role, target: self.target, mask: None }
     }
 }
 
@@ -404,6 +392,7 @@ impl TensorVisitor<f32, Cpu> for CountZeros {
 
 struct ReadMasked<'a> {
     masks: &'a [ParamMask],
+    select: &'a [bool],
     idx: usize,
     out: Vec<Option<Vec<f32>>>,
 }
@@ -419,10 +408,10 @@ impl TensorVisitor<f32, Cpu> for ReadMasked<'_> {
         _opts: TensorOptions<S, f32, Cpu>,
         (name, t): <Self::Viewer as TensorViewer>::View<'_, Tensor<S, f32, Cpu>>,
     ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
-        let m = self.masks.get(self.idx);
+        let i = self.idx;
         self.idx += 1;
-        let buf = match m {
-            Some(m) if m.mask.is_some() && m.path == name => {
+        let buf = match (self.masks.get(i), self.select.get(i)) {
+            (Some(m), Some(true)) if m.path == name => {
                 let mut buf = vec![0.0f32; t.shape().num_elements()];
                 t.copy_into(&mut buf);
                 Some(buf)

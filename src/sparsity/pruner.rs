@@ -146,6 +146,9 @@ impl Pruner {
             let paths: Vec<&str> = masks.params.iter().take(8).map(|p| p.path.as_str()).collect();
             return Err(SparsityError::NoPrunable { paths: paths.join(", ") });
         }
+        if let Some(path) = masks.duplicate_path() {
+            return Err(SparsityError::DuplicatePath { path: path.into() });
+        }
         for p in &masks.params {
             if p.mask.is_some() {
                 check_size(&p.path, p.numel())?;
@@ -247,6 +250,15 @@ impl Pruner {
     /// The step whose schedule value the masks hold (`None` before the first update).
     pub fn last_update(&self) -> Option<u64> {
         self.last_update
+    }
+
+    /// The sparsity the pruned layers' masks currently hold (cheap; for progress bars).
+    pub fn current_sparsity(&self) -> f64 {
+        match &self.plan {
+            Plan::Dense => 0.0,
+            Plan::Gradual { schedule, .. } => self.last_update.map_or(0.0, |u| schedule.sparsity_at(u)),
+            Plan::OneShotNm { nm } => nm.sparsity(),
+        }
     }
 
     /// Per-layer and overall sparsity, N and total parameters (N counted from the masks; the

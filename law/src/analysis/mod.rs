@@ -21,9 +21,13 @@
 //! S_opt = 0 when the derivative is non-negative at 0, else its root.
 
 mod paper;
+mod report;
 mod roots;
+mod symbolic;
 
 pub use paper::PaperCoefficients;
+pub use report::{AnalysisReport, DenseEquivalentRow, FitRecord, LawSpec, OptimalSparsityRow, PaysRow, PredictionPoint, PredictionRow, ReportError, ReportSettings, SlopeRow};
+pub use symbolic::{SymbolicSurface, DEFAULT_COST};
 
 use roots::{bracket_outward, brent, rising_crossings, RootFail};
 use serde::{Deserialize, Serialize};

@@ -149,14 +149,10 @@ fn call_or_symbol(input: &str) -> Res<'_, Expr> {
     let (rest, _) = expect("'(' after a function name", preceded(multispace0, ch('(')))(rest).map_err(fail)?;
     let (mut rest, first) = expr(rest).map_err(fail)?;
     let mut args = vec![first];
-    loop {
-        if let Ok((r, _)) = ch::<&str, PErr>(',')(rest) {
-            let (r, a) = expr(r).map_err(fail)?;
-            args.push(a);
-            rest = r;
-        } else {
-            break;
-        }
+    while let Ok((r, _)) = ch::<&str, PErr>(',')(rest) {
+        let (r, a) = expr(r).map_err(fail)?;
+        args.push(a);
+        rest = r;
     }
     let (rest, _) = expect("',' or ')'", ch(')'))(rest).map_err(fail)?;
     if args.len() != func.arity() {

@@ -50,7 +50,7 @@ impl Expr {
 
 fn simplify_neg(e: Expr) -> Expr {
     match e {
-        Expr::Num(v) if v == 0.0 => Expr::Num(0.0),
+        Expr::Num(0.0) => Expr::Num(0.0),
         Expr::Neg(inner) => *inner,
         // -(a - b) = b - a
         Expr::Bin(BinOp::Sub, a, b) => Expr::Bin(BinOp::Sub, b, a),
