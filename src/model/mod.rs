@@ -1,1 +1,228 @@
-//! model (to be written)
+//! Models: ViT and T5.1.1 written on dfdx 0.13, pre-norm, with the blocks the paper's models use
+//! (PAPER.md §5; Frantar et al. 2023, §2 "Experimental setup"). Dense dfdx's built-in transformer is
+//! post-norm with ReLU and no masks or relative bias, so the blocks are our own.
+//!
+//! Every model implements [`SparseModel`]: a dfdx [`TensorCollection`] (so one visitor pass can
+//! prune, count, optimise or checkpoint it) that computes the mean training loss of a batch.
+//!
+//! Weight shapes are const generic parameters (dfdx needs parameter shapes known at compile time);
+//! batch size and sequence length are runtime, as are the parts of the configuration that do not
+//! change a parameter's shape (ViT heads, patch size, pooling; T5 relative-attention max distance,
+//! z-loss). Depth is a const parameter because dfdx's `TensorCollection::iter_tensors` has no
+//! access to the value being visited, so the number of blocks must be known from the type.
+//!
+//! # Parameter naming contract
+//!
+//! The sparsity code classifies parameters by the dotted path dfdx's visitor gives them
+//! (`ViewTensorName`), never by model type. Every model in this module keeps to these rules:
+//!
+//! * **Prunable** (attention q, k, v, o and MLP matrices; counted in N): the path has a component
+//!   exactly `attn`, `self_attn`, `cross_attn` or `mlp`, its last component is exactly `weight`, and
+//!   the tensor is rank 2 stored as `(out, in)` like dfdx's `Linear` (input axis last, so n:m groups
+//!   run along the last axis). Example: `blocks.3.attn.q.weight`, `decoder.layers.0.mlp.wi_0.weight`.
+//! * **Embedding-like** (optionally pruned at 1 − √(1 − S), never counted in N): the path has a
+//!   component exactly `embed`, `tok_embed`, `patch_embed`, `lm_head` or `head`, its last component
+//!   is `weight`, rank 2, `(out, in)` for projections and `(vocab, width)` for the token table.
+//!   Example: `tok_embed.weight`, `patch_embed.weight`, `head.weight`, `lm_head.weight`.
+//! * **Everything else** matches neither rule: norm gains are `gamma` / `beta` under components
+//!   such as `norm1`, `final_norm`; biases end in `bias`; positions are `positions`; the class token
+//!   is `cls_token`; the T5 relative-position bias is `encoder.rel_bias.table` /
+//!   `decoder.rel_bias.table`. None of these lies under an `attn`/`mlp`/embedding component with
+//!   last component `weight`.
+//!
+//! [`classify`] implements the rule, so the sparsity code and the tests share one definition.
+
+
+pub mod attention;
+pub mod layers;
+pub mod t5;
+pub mod vit;
+
+use dfdx::prelude::*;
+use serde::{Deserialize, Serialize};
+
+pub use attention::relative_position_bucket;
+pub use t5::{T5Config, T5Ref, T5};
+pub use vit::{Pooling, Vit, VitConfig, VitRef};
+
+
+/// Batches come from the data crate: [`ImageBatch`] (NCHW pixels + labels) for ViT and
+/// [`TextBatch`] (row-major `batch × len` token ids, PAD = 0, EOS = 1) for T5.
+pub use sparse_scaling_data::{ImageBatch, TextBatch};
+
+/// Token id of padding (also the decoder start token); `sparse_scaling_data::vocab::PAD`.
+pub const PAD: u32 = sparse_scaling_data::vocab::PAD;
+
+/// Which architecture a model is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Family {
+    /// Vision Transformer, classification.
+    Vit,
+    /// T5.1.1 encoder–decoder.
+    T5,
+}
+
+/// Sizes and parameter counts of a built model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// Architecture.
+    pub family: Family,
+    /// Embedding (model) width.
+    pub width: usize,
+    /// Hidden width of the MLPs.
+    pub mlp_width: usize,
+    /// Attention heads per attention layer.
+    pub heads: usize,
+    /// Blocks in the encoder (ViT: all blocks).
+    pub encoder_layers: usize,
+    /// Blocks in the decoder (ViT: 0).
+    pub decoder_layers: usize,
+    /// Output classes (ViT) or vocabulary size (T5).
+    pub outputs: usize,
+    /// All trainable scalars.
+    pub total_params: usize,
+    /// Scalars in prunable matrices (attention and MLP weights): N of the paper at density 1.
+    pub prunable_params: usize,
+    /// Scalars in embedding-like matrices (token/patch embedding, output head).
+    pub embedding_params: usize,
+}
+
+/// Errors of model construction and of the forward pass.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// A configuration value is not usable with this model type.
+    #[error("invalid model config: `{field}` = {value}: {reason}")]
+    InvalidConfig {
+        /// Name of the config field.
+        field: &'static str,
+        /// The value given.
+        value: String,
+        /// Why it is invalid and how to fix it.
+        reason: String,
+    },
+    /// A batch does not have the shape the model was built for.
+    #[error("batch shape mismatch in `{what}`: expected {expected}, got {actual}; {fix}")]
+    BatchShape {
+        /// Which quantity disagrees.
+        what: &'static str,
+        /// What the model needs.
+        expected: String,
+        /// What the batch has.
+        actual: String,
+        /// How to fix it.
+        fix: String,
+    },
+    /// A label or token id is outside the model's output range.
+    #[error("{what} {value} at index {index} is out of range (must be < {limit}); {fix}")]
+    OutOfRange {
+        /// "label" or "token".
+        what: &'static str,
+        /// The offending value.
+        value: u32,
+        /// Flat index into the batch vector.
+        index: usize,
+        /// Exclusive upper bound.
+        limit: usize,
+        /// How to fix it.
+        fix: String,
+    },
+    /// dfdx's CPU device failed (out of memory or a wrong element count).
+    #[error("tensor device error: {0}")]
+    Device(#[from] dfdx::tensor::CpuError),
+}
+
+/// A model the training loop can train and the pruner can sparsify.
+///
+/// `TensorCollection` gives the named-parameter visitor (see the naming contract in the module
+/// docs); `loss` is the mean training loss of one batch, recorded on `tape` (pass
+/// `OwnedTape` from `model.alloc_grads()` / `.traced()` to train, `NoneTape` to evaluate).
+pub trait SparseModel: TensorCollection<f32, Cpu> + Clone + Send {
+    /// The batch type (ViT: [`ImageBatch`], T5: [`TextBatch`]).
+    type Batch;
+
+    /// Mean training loss of a batch. ViT: softmax cross-entropy of the labels. T5: teacher-forced
+    /// cross-entropy averaged over non-PAD target tokens, plus `z_loss · mean(logsumexp²)` over the
+    /// same tokens when the config's z-loss is non-zero.
+    fn loss<T: Tape<f32, Cpu>>(
+        &self,
+        batch: &Self::Batch,
+        tape: T,
+    ) -> Result<Tensor<(), f32, Cpu, T>, ModelError>;
+
+    /// Family, sizes and parameter counts.
+    fn info(&self) -> ModelInfo;
+}
+
+/// How the sparsity code treats a parameter, by its visitor path (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    /// Attention or MLP weight matrix: pruned, counted in N.
+    Prunable,
+    /// Token/patch embedding or output head matrix: optionally pruned, not counted in N.
+    Embedding,
+    /// Norms, biases, positions, class token, relative-position bias: never pruned.
+    Other,
+}
+
+/// Classifies a parameter by its dotted visitor path and rank, per the naming contract.
+///
+/// ```
+/// use sparse_scaling::model::{classify, ParamKind};
+/// assert_eq!(classify("blocks.0.attn.q.weight", 2), ParamKind::Prunable);
+/// assert_eq!(classify("blocks.0.attn.q.bias", 1), ParamKind::Other);
+/// assert_eq!(classify("tok_embed.weight", 2), ParamKind::Embedding);
+/// assert_eq!(classify("encoder.rel_bias.table", 2), ParamKind::Other);
+/// ```
+pub fn classify(path: &str, rank: usize) -> ParamKind {
+    let parts: Vec<&str> = path.split('.').collect();
+    if rank != 2 || parts.last() != Some(&"weight") {
+        return ParamKind::Other;
+    }
+    let has = |names: &[&str]| parts.iter().any(|p| names.contains(p));
+    if has(&["attn", "self_attn", "cross_attn", "mlp"]) {
+        ParamKind::Prunable
+    } else if has(&["embed", "tok_embed", "patch_embed", "lm_head", "head"]) {
+        ParamKind::Embedding
+    } else {
+        ParamKind::Other
+    }
+}
+
+/// Paper width scaling (PAPER.md §5: "embedding and MLP width × √scale, depth and heads fixed").
+///
+/// Returns `(width, mlp_width)` for a base model scaled by `scale`, each rounded to the nearest
+/// multiple of `multiple` (use the head count, or a multiple of it, so heads still divide the
+/// width). Errors when `scale` is not positive and finite or `multiple` is 0.
+///
+/// ```
+/// use sparse_scaling::model::scaled_widths;
+/// // ViT-B-like base (768, 3072) at scale 0.25 -> × 0.5.
+/// assert_eq!(scaled_widths(768, 3072, 0.25, 12).unwrap(), (384, 1536));
+/// ```
+pub fn scaled_widths(
+    base_width: usize,
+    base_mlp: usize,
+    scale: f64,
+    multiple: usize,
+) -> Result<(usize, usize), ModelError> {
+    if !(scale.is_finite() && scale > 0.0) {
+        return Err(ModelError::InvalidConfig {
+            field: "scale",
+            value: format!("{scale}"),
+            reason: "the width scale must be a positive finite number, e.g. 0.25 or 2".into(),
+        });
+    }
+    if multiple == 0 {
+        return Err(ModelError::InvalidConfig {
+            field: "multiple",
+            value: "0".into(),
+            reason: "round widths to a multiple ≥ 1 (usually the number of heads)".into(),
+        });
+    }
+    let f = scale.sqrt();
+    let round = |w: usize| {
+        let m = multiple as f64;
+        (((w as f64 * f) / m).round() as usize).max(1) * multiple
+    };
+    Ok((round(base_width), round(base_mlp)))
+}

@@ -1,0 +1,145 @@
+//! Cost of mask maintenance (PAPER.md §4) on a ViT-width-128-like parameter set:
+//! 12 blocks × (4 attention matrices 128×128 + MLP 128×512 and 512×128) = 2,359,296 prunable
+//! weights, plus norms and biases that the pruner must skip.
+//!
+//! - `recompute_gmp`: one mask update (read weights, per-layer top-k at the schedule's
+//!   sparsity, write masked weights), as done every `update_freq` steps.
+//! - `recompute_gradual_nm_2_4`: the same for gradual 2:4.
+//! - `reapply`: what every other step costs (zero pruned weights again).
+//! - `reference_linear_fwd_bwd_1024_tokens`: for scale, measured in the same run: forward and
+//!   backward through the same 72 weight matrices for 1024 tokens (e.g. 16 images × 64 patches),
+//!   token-flattened. This is only the linear-layer part of a training step (no attention scores,
+//!   norms, optimizer), so mask cost / this is an upper bound on mask cost / step.
+//!
+//! Run: `cargo bench -p sparse-scaling --bench mask_update -- --warm-up-time 1 --measurement-time 4`.
+//!
+//! Measured 2026-11-26 on the 2-core project machine while ~8 other builds ran (load average
+//! ≈ 16, so all four numbers are inflated alike; the ratios are what matter):
+//! recompute_gmp 54.9 ms, recompute_gradual_nm_2_4 105 ms, reapply 10.1 ms,
+//! reference_linear_fwd_bwd_1024_tokens 993 ms. Per step with the paper's update_freq = 100:
+//! reapply + recompute/100 ≈ 10.6 ms ≈ 1.1% of the linear layers' forward+backward alone.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use dfdx::nn::modules::{LayerNorm1D, Linear, Repeated};
+use dfdx::nn::tensor_collection::*;
+use dfdx::prelude::*;
+use sparse_scaling::sparsity::*;
+
+const D: usize = 128;
+const F: usize = 512;
+
+struct Attn<E: Dtype, Dv: Device<E>> {
+    q: Linear<D, D, E, Dv>,
+    k: Linear<D, D, E, Dv>,
+    v: Linear<D, D, E, Dv>,
+    o: Linear<D, D, E, Dv>,
+}
+struct Mlp<E: Dtype, Dv: Device<E>> {
+    fc1: Linear<D, F, E, Dv>,
+    fc2: Linear<F, D, E, Dv>,
+}
+struct Block<E: Dtype, Dv: Device<E>> {
+    norm1: LayerNorm1D<D, E, Dv>,
+    attn: Attn<E, Dv>,
+    norm2: LayerNorm1D<D, E, Dv>,
+    mlp: Mlp<E, Dv>,
+}
+struct Vit<E: Dtype, Dv: Device<E>> {
+    blocks: Repeated<Block<E, Dv>, 12>,
+}
+
+impl TensorCollection<f32, Cpu> for Attn<f32, Cpu> {
+    type To<E2: Dtype, D2: Device<E2>> = Attn<E2, D2>;
+    fn iter_tensors<V: ModuleVisitor<Self, f32, Cpu>>(v: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+        v.visit_fields(
+            (
+                Self::module("q", |s| &s.q, |s| &mut s.q),
+                Self::module("k", |s| &s.k, |s| &mut s.k),
+                Self::module("v", |s| &s.v, |s| &mut s.v),
+                Self::module("o", |s| &s.o, |s| &mut s.o),
+            ),
+            |(q, k, v, o)| Attn { q, k, v, o },
+        )
+    }
+}
+impl TensorCollection<f32, Cpu> for Mlp<f32, Cpu> {
+    type To<E2: Dtype, D2: Device<E2>> = Mlp<E2, D2>;
+    fn iter_tensors<V: ModuleVisitor<Self, f32, Cpu>>(v: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+        v.visit_fields(
+            (Self::module("fc1", |s| &s.fc1, |s| &mut s.fc1), Self::module("fc2", |s| &s.fc2, |s| &mut s.fc2)),
+            |(fc1, fc2)| Mlp { fc1, fc2 },
+        )
+    }
+}
+impl TensorCollection<f32, Cpu> for Block<f32, Cpu> {
+    type To<E2: Dtype, D2: Device<E2>> = Block<E2, D2>;
+    fn iter_tensors<V: ModuleVisitor<Self, f32, Cpu>>(v: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+        v.visit_fields(
+            (
+                Self::module("norm1", |s| &s.norm1, |s| &mut s.norm1),
+                Self::module("attn", |s| &s.attn, |s| &mut s.attn),
+                Self::module("norm2", |s| &s.norm2, |s| &mut s.norm2),
+                Self::module("mlp", |s| &s.mlp, |s| &mut s.mlp),
+            ),
+            |(norm1, attn, norm2, mlp)| Block { norm1, attn, norm2, mlp },
+        )
+    }
+}
+impl TensorCollection<f32, Cpu> for Vit<f32, Cpu> {
+    type To<E2: Dtype, D2: Device<E2>> = Vit<E2, D2>;
+    fn iter_tensors<V: ModuleVisitor<Self, f32, Cpu>>(v: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+        v.visit_fields(Self::module("blocks", |s| &s.blocks, |s| &mut s.blocks), |blocks| Vit { blocks })
+    }
+}
+
+fn ramp(nm: Option<(usize, usize)>) -> SparsityConfig {
+    // A long ramp with update_freq 1, so that every bench iteration is a real mask update.
+    let r = RampConfig { start: StepPoint::Step(0), end: StepPoint::Step(1_000_000), update_freq: 1 };
+    let method = match nm {
+        None => Method::Gmp { schedule: r.with_sparsity(0.9) },
+        Some((n, m)) => Method::NM { n, m, gradual: Some(r) },
+    };
+    SparsityConfig { method, prune_embeddings: false }
+}
+
+fn bench(c: &mut Criterion) {
+    let dev = Cpu::seed_from_u64(0);
+    let mut model = Vit::<f32, Cpu>::build(&dev);
+    let mut g = c.benchmark_group("mask_update_vit_w128");
+    g.sample_size(20);
+    for (name, nm) in [("recompute_gmp", None), ("recompute_gradual_nm_2_4", Some((2, 4)))] {
+        let cfg = ramp(nm);
+        let mut pruner = Pruner::new(&model, &cfg, 1_000_000).expect("valid config");
+        assert_eq!(pruner.stats(&model).prunable_params, 12 * (4 * D * D + 2 * D * F));
+        // start mid-ramp so the masks prune a realistic fraction
+        let mut step = 200_000u64;
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                step += 1;
+                pruner.on_step(&mut model, step).expect("update")
+            })
+        });
+    }
+    let cfg = SparsityConfig { method: Method::Gmp { schedule: ScheduleConfig::paper(0.75) }, prune_embeddings: false };
+    let mut pruner = Pruner::new(&model, &cfg, 1000).expect("valid config");
+    pruner.on_step(&mut model, 999).expect("update");
+    g.bench_function("reapply", |b| b.iter(|| pruner.on_step(&mut model, 999).expect("apply")));
+
+    let x: Tensor<(usize, Const<D>), f32, Cpu> = dev.sample_normal_like(&(1024, Const));
+    g.sample_size(10);
+    g.bench_function("reference_linear_fwd_bwd_1024_tokens", |b| {
+        b.iter(|| {
+            let grads = model.alloc_grads();
+            let mut h = x.clone().traced(grads);
+            for blk in &model.blocks.modules {
+                h = blk.attn.o.forward(blk.attn.v.forward(blk.attn.k.forward(blk.attn.q.forward(h))));
+                h = blk.mlp.fc2.forward(blk.mlp.fc1.forward(h));
+            }
+            h.square().mean().backward()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,303 @@
+//! Laws: an expression plus which of its symbols are variables (S, N, D, C, …) and which are
+//! parameters to fit. Built-in laws cite their source (PAPER.md §1–2, Chinchilla, §4).
+
+use crate::expr::{parse, Expr, ParseError};
+
+/// Variables recognised when a law is parsed without declared variables.
+pub const DEFAULT_VARS: [&str; 4] = ["S", "N", "D", "C"];
+
+/// Errors building a [`Law`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LawError {
+    /// The formula text does not parse.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// No built-in law has this name.
+    #[error("no built-in law named `{name}`; built-in laws are: {known}")]
+    UnknownBuiltin {
+        /// The name asked for.
+        name: String,
+        /// Comma-separated names of the built-in laws.
+        known: String,
+    },
+    /// A symbol is neither a declared variable nor a declared parameter.
+    #[error("unknown symbol `{name}` in law `{text}`: declare it as a variable (one of {vars}) or as a parameter, or fix its spelling")]
+    UnknownSymbol {
+        /// The symbol.
+        name: String,
+        /// The law's text.
+        text: String,
+        /// Comma-separated declared variables.
+        vars: String,
+    },
+    /// A variable the law needs is missing (e.g. from the data).
+    #[error("the law uses variable `{name}` but it is not available (available: {available}); map a data column to `{name}`")]
+    UnknownVariable {
+        /// The variable.
+        name: String,
+        /// Comma-separated available names.
+        available: String,
+    },
+    /// The formula uses none of the variables.
+    #[error("law `{text}` uses none of the variables {vars}; write the law in terms of them or declare its variables")]
+    NoVariables {
+        /// The law's text.
+        text: String,
+        /// Comma-separated variables looked for.
+        vars: String,
+    },
+    /// The formula has no parameter to fit.
+    #[error("law `{text}` has no parameters to fit: every symbol is a variable ({vars})")]
+    NoParameters {
+        /// The law's text.
+        text: String,
+        /// Comma-separated variables.
+        vars: String,
+    },
+    /// A name was declared twice, or as both variable and parameter.
+    #[error("`{name}` is declared twice (variables and parameters must be distinct names)")]
+    DuplicateName {
+        /// The name.
+        name: String,
+    },
+}
+
+/// A scaling law: an expression, its variables and its parameters.
+///
+/// ```
+/// use sparse_scaling_law::Law;
+/// let law = Law::builtin("paper-normalised").unwrap();
+/// assert_eq!(law.param_names(), ["a", "b", "c", "d", "e", "f", "g"]);
+/// assert_eq!(law.var_names(), ["S", "N", "D"]);
+/// assert_eq!(law.partial("g").to_string(), "1");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Law {
+    name: Option<String>,
+    text: String,
+    expr: Expr,
+    vars: Vec<String>,
+    params: Vec<String>,
+}
+
+/// A built-in law: name, formula, variables, and where it comes from.
+#[derive(Debug, Clone, Copy)]
+pub struct Builtin {
+    /// Name for [`Law::builtin`].
+    pub name: &'static str,
+    /// The formula.
+    pub text: &'static str,
+    /// Its variables.
+    pub vars: &'static [&'static str],
+    /// Source and notes.
+    pub source: &'static str,
+}
+
+/// The built-in laws.
+pub const BUILTINS: &[Builtin] = &[
+    Builtin {
+        name: "paper",
+        text: "(a_S*(1 - S)^b_S + c_S) * (1/N)^b_N + (a_D/D)^b_D + c",
+        vars: &["S", "N", "D"],
+        source: "PAPER.md §1, Eq. 1 of Frantar et al. (ICLR 2024), raw units: N non-zero parameters, D data seen. \
+                 Published T5 coefficients (Table 1): a_S=16.8, b_S=0.722, c_S=45.0, b_N=0.245, a_D=6.90e8, b_D=0.203, c=0.651.",
+    },
+    Builtin {
+        name: "paper-normalised",
+        text: "(a*(1 - S)^b + c) * N^(-d) + e*D^(-f) + g",
+        vars: &["S", "N", "D"],
+        source: "PAPER.md §1, the authors' fitting form in google-research/jaxpruner projects/bigsparse \
+                 (sparsity-scaling.ipynb), with N/1e6 and D normalised (ViT: examples/1e9, T5: steps/1e5).",
+    },
+    Builtin {
+        name: "chinchilla",
+        text: "E + A/N^alpha + B/D^beta",
+        vars: &["N", "D"],
+        source: "Hoffmann et al. (2022), 'Training Compute-Optimal Large Language Models', Eq. 2: the dense law.",
+    },
+    Builtin {
+        name: "nm",
+        text: "(a*(1 - q*S)^b + c) * N^(-d) + e*D^(-f) + g",
+        vars: &["S", "N", "D"],
+        source: "n:m sparsity (PAPER.md §4; paper §4.1 'n:m sparsity'): the paper finds 2:4 and 4:8 close to unstructured \
+                 at equal S. Here S = 1 - n/m and q is the fraction of unstructured sparsity the pattern is worth \
+                 (q = 1: as good as unstructured). Fit q with a..g fixed from an unstructured fit (FitOptions::fixed).",
+    },
+    Builtin {
+        name: "from-dense",
+        text: "(a*(1 - S)^b + c) * N^(-d) + e*(k*D)^(-f) + g",
+        vars: &["S", "N", "D"],
+        source: "Pruning a pretrained dense model (PAPER.md §4; paper §4.2): D counts data after the dense checkpoint and k \
+                 is the data multiplier relative to sparse-from-scratch (paper: from scratch needs 4.90x, 4.27x, 2.45x \
+                 more data at 50%, 75%, 87.5%). Fit k per sparsity level with a..g fixed from a from-scratch fit.",
+    },
+];
+
+fn join(names: &[String]) -> String {
+    names.join(", ")
+}
+
+impl Law {
+    /// Parses a law. `vars` names the variables; empty means [`DEFAULT_VARS`] (S, N, D, C),
+    /// of which those that occur become the law's variables (in that order). Declared
+    /// variables are kept in the given order even if the formula does not use them. Every
+    /// other symbol is a parameter, in order of first appearance.
+    ///
+    /// ```
+    /// use sparse_scaling_law::Law;
+    /// let law = Law::parse("E + A/N^alpha + B/D^beta", &[]).unwrap();
+    /// assert_eq!(law.var_names(), ["N", "D"]);
+    /// assert_eq!(law.param_names(), ["E", "A", "alpha", "B", "beta"]);
+    /// ```
+    pub fn parse(text: &str, vars: &[&str]) -> Result<Law, LawError> {
+        let expr = parse(text)?;
+        Law::from_expr(text, expr, vars)
+    }
+
+    /// Builds a law from an already-parsed expression (see [`Law::parse`]).
+    pub fn from_expr(text: &str, expr: Expr, vars: &[&str]) -> Result<Law, LawError> {
+        let symbols = expr.symbols();
+        let vars: Vec<String> = if vars.is_empty() {
+            DEFAULT_VARS.iter().filter(|v| symbols.iter().any(|s| s == *v)).map(|v| v.to_string()).collect()
+        } else {
+            let mut out: Vec<String> = Vec::new();
+            for v in vars {
+                if out.iter().any(|o| o == v) {
+                    return Err(LawError::DuplicateName { name: v.to_string() });
+                }
+                out.push(v.to_string());
+            }
+            out
+        };
+        let looked_for = if vars.is_empty() { DEFAULT_VARS.join(", ") } else { join(&vars) };
+        if !vars.iter().any(|v| symbols.contains(v)) {
+            return Err(LawError::NoVariables { text: text.to_string(), vars: looked_for });
+        }
+        let params: Vec<String> = symbols.into_iter().filter(|s| !vars.contains(s)).collect();
+        if params.is_empty() {
+            return Err(LawError::NoParameters { text: text.to_string(), vars: join(&vars) });
+        }
+        Ok(Law { name: None, text: text.to_string(), expr, vars, params })
+    }
+
+    /// Parses a law whose parameters are declared too: a symbol that is neither in `vars`
+    /// nor in `params` is an error ([`LawError::UnknownSymbol`]), which catches typos.
+    /// Parameters keep the declared order.
+    pub fn parse_declared(text: &str, vars: &[&str], params: &[&str]) -> Result<Law, LawError> {
+        let expr = parse(text)?;
+        for p in params {
+            if vars.contains(p) || params.iter().filter(|q| *q == p).count() > 1 {
+                return Err(LawError::DuplicateName { name: p.to_string() });
+            }
+        }
+        for s in expr.symbols() {
+            if !vars.contains(&s.as_str()) && !params.contains(&s.as_str()) {
+                return Err(LawError::UnknownSymbol {
+                    name: s,
+                    text: text.to_string(),
+                    vars: vars.join(", "),
+                });
+            }
+        }
+        let mut law = Law::from_expr(text, expr, vars)?;
+        law.params = params.iter().map(|p| p.to_string()).collect();
+        Ok(law)
+    }
+
+    /// A built-in law by name (see [`BUILTINS`] for the list and sources).
+    pub fn builtin(name: &str) -> Result<Law, LawError> {
+        let b = BUILTINS.iter().find(|b| b.name == name).ok_or_else(|| LawError::UnknownBuiltin {
+            name: name.to_string(),
+            known: BUILTINS.iter().map(|b| b.name).collect::<Vec<_>>().join(", "),
+        })?;
+        let mut law = Law::parse(b.text, b.vars)?;
+        law.name = Some(b.name.to_string());
+        Ok(law)
+    }
+
+    /// A built-in law's name, or else parses `spec` as a formula with default variables.
+    pub fn from_name_or_formula(spec: &str) -> Result<Law, LawError> {
+        match BUILTINS.iter().find(|b| b.name == spec) {
+            Some(_) => Law::builtin(spec),
+            None => Law::parse(spec, &[]),
+        }
+    }
+
+    /// The built-in name, if this law is a built-in.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The formula text as given.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The expression tree.
+    pub fn expr(&self) -> &Expr {
+        &self.expr
+    }
+
+    /// Parameter names, in order of first appearance (or as declared).
+    pub fn param_names(&self) -> &[String] {
+        &self.params
+    }
+
+    /// Variable names.
+    pub fn var_names(&self) -> &[String] {
+        &self.vars
+    }
+
+    /// Index of a parameter.
+    pub fn param_index(&self, name: &str) -> Option<usize> {
+        self.params.iter().position(|p| p == name)
+    }
+
+    /// Index of a variable.
+    pub fn var_index(&self, name: &str) -> Option<usize> {
+        self.vars.iter().position(|p| p == name)
+    }
+
+    /// The simplified symbolic derivative with respect to a parameter or variable.
+    pub fn partial(&self, symbol: &str) -> Expr {
+        self.expr.diff(symbol)
+    }
+
+    /// Evaluates at one point: `vars` in [`Law::var_names`] order, `params` in
+    /// [`Law::param_names`] order. Slow (tree walk); for many points use
+    /// [`crate::compile::Tape`].
+    pub fn eval(&self, vars: &[f64], params: &[f64]) -> f64 {
+        let lookup = |s: &str| {
+            self.var_index(s)
+                .and_then(|i| vars.get(i).copied())
+                .or_else(|| self.param_index(s).and_then(|i| params.get(i).copied()))
+        };
+        self.expr.eval(&lookup).unwrap_or(f64::NAN)
+    }
+
+    /// Checks that every variable the formula uses is in `available` (e.g. data columns).
+    pub fn check_vars_available(&self, available: &[String]) -> Result<(), LawError> {
+        for v in &self.vars {
+            if self.expr.contains(v) && !available.contains(v) {
+                return Err(LawError::UnknownVariable { name: v.clone(), available: join(available) });
+            }
+        }
+        Ok(())
+    }
+
+    /// A copy with some parameters replaced by constants (they are no longer parameters).
+    pub fn with_fixed(&self, fixed: &[(&str, f64)]) -> Law {
+        let mut expr = self.expr.clone();
+        for (n, v) in fixed {
+            expr = expr.substitute(n, &Expr::num(*v));
+        }
+        let params = self.params.iter().filter(|p| !fixed.iter().any(|(n, _)| n == *p)).cloned().collect();
+        Law { name: None, text: expr.to_string(), expr, vars: self.vars.clone(), params }
+    }
+}
+
+impl std::fmt::Display for Law {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.expr)
+    }
+}

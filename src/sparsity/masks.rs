@@ -1,0 +1,515 @@
+//! Masks on every prunable weight, and the one pass over a model's parameters that reads, masks and
+//! writes them (dfdx 0.13's `TensorCollection::iter_tensors` with a `TensorVisitor`), PAPER.md §4:
+//! "masks … re-applied after every optimizer step".
+//!
+//! The visitors here work for any model implementing `TensorCollection<f32, Cpu>`: they see each
+//! parameter's dot-joined path (`blocks.0.attn.q.weight`) and its tensor, and nothing is written
+//! per model. Masks are bit-packed (one bit per weight, 1 = kept) and serialisable for checkpoints.
+
+use dfdx::nn::tensor_collection::{
+    RecursiveWalker, TensorCollection, TensorOptions, TensorViewer, TensorVisitor, ViewTensorMut,
+    ViewTensorName, ViewTensorRef,
+};
+use dfdx::prelude::{Cpu, Gradients, Shape, Tensor};
+use dfdx::shapes::HasShape;
+use serde::{Deserialize, Serialize};
+
+use super::roles::{role_of, ParamRole};
+use super::SparsityError;
+
+/// One bit per weight, 1 = kept, packed little-endian into `u64` words.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "BitMaskRepr", into = "BitMaskRepr")]
+pub struct BitMask {
+    len: usize,
+    words: Vec<u64>,
+}
+
+/// Serialised form of a [`BitMask`]: checked on load.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BitMaskRepr {
+    len: usize,
+    words: Vec<u64>,
+}
+
+impl TryFrom<BitMaskRepr> for BitMask {
+    type Error = SparsityError;
+    fn try_from(r: BitMaskRepr) -> Result<Self, SparsityError> {
+        let need = r.len.div_ceil(64);
+        if r.words.len() != need {
+            return Err(SparsityError::CorruptMask {
+                detail: format!("a mask of {} bits needs {need} words, found {}", r.len, r.words.len()),
+            });
+        }
+        if r.len % 64 != 0 {
+            let tail = r.words[need - 1] >> (r.len % 64);
+            if tail != 0 {
+                return Err(SparsityError::CorruptMask {
+                    detail: format!("bits set beyond the mask's length {}", r.len),
+                });
+            }
+        }
+        Ok(BitMask { len: r.len, words: r.words })
+    }
+}
+
+impl From<BitMask> for BitMaskRepr {
+    fn from(m: BitMask) -> Self {
+        BitMaskRepr { len: m.len, words: m.words }
+    }
+}
+
+impl BitMask {
+    /// All weights kept.
+    pub fn ones(len: usize) -> Self {
+        let mut words = vec![u64::MAX; len.div_ceil(64)];
+        if len % 64 != 0 {
+            if let Some(last) = words.last_mut() {
+                *last = (1u64 << (len % 64)) - 1;
+            }
+        }
+        BitMask { len, words }
+    }
+
+    /// All weights pruned.
+    pub fn zeros(len: usize) -> Self {
+        BitMask { len, words: vec![0; len.div_ceil(64)] }
+    }
+
+    /// Number of bits.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the mask has no bits.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether weight `i` is kept.
+    #[inline]
+    pub fn get(&self, i: usize) -> bool {
+        (self.words[i / 64] >> (i % 64)) & 1 == 1
+    }
+
+    /// Keep (`true`) or prune weight `i`.
+    #[inline]
+    pub fn set(&mut self, i: usize, keep: bool) {
+        let w = &mut self.words[i / 64];
+        if keep {
+            *w |= 1 << (i % 64);
+        } else {
+            *w &= !(1 << (i % 64));
+        }
+    }
+
+    /// Number of kept weights.
+    pub fn count_ones(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// The packed words (bit `i` of word `j` is weight `64 j + i`).
+    pub fn words(&self) -> &[u64] {
+        &self.words
+    }
+
+    /// Zero every value whose bit is 0. `values.len()` must equal `self.len()` (checked by callers).
+    pub fn zero_pruned(&self, values: &mut [f32]) {
+        debug_assert_eq!(values.len(), self.len);
+        for (chunk, &w) in values.chunks_mut(64).zip(&self.words) {
+            if w == u64::MAX {
+                continue;
+            }
+            if w == 0 {
+                chunk.iter_mut().for_each(|v| *v = 0.0);
+                continue;
+            }
+            let mut pruned = !w;
+            while pruned != 0 {
+                let b = pruned.trailing_zeros() as usize;
+                if b >= chunk.len() {
+                    break;
+                }
+                chunk[b] = 0.0;
+                pruned &= pruned - 1;
+            }
+        }
+    }
+}
+
+/// The mask state of one parameter.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParamMask {
+    /// Dot-joined path, e.g. `blocks.0.attn.q.weight`.
+    pub path: String,
+    /// Dimensions (weights are `(out, in)`).
+    pub shape: Vec<usize>,
+    /// What the pruner does with it.
+    pub role: ParamRole,
+    /// Sparsity the current mask was computed for (0 for untouched parameters).
+    pub target: f64,
+    /// The mask; `None` for parameters this pruner never touches (Dense roles, and embeddings
+    /// unless `prune_embeddings`).
+    pub mask: Option<BitMask>,
+}
+
+impl ParamMask {
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Number of kept (unmasked) elements; all of them when there is no mask.
+    pub fn kept(&self) -> usize {
+        self.mask.as_ref().map_or(self.numel(), BitMask::count_ones)
+    }
+
+    /// Measured sparsity of the mask: pruned / size.
+    pub fn sparsity(&self) -> f64 {
+        let n = self.numel();
+        if n == 0 {
+            0.0
+        } else {
+            (n - self.kept()) as f64 / n as f64
+        }
+    }
+}
+
+/// The masks of a whole model, in the order dfdx's visitor walks its parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Masks {
+    /// One entry per parameter tensor of the model.
+    pub params: Vec<ParamMask>,
+}
+
+/// A parameter as the visitor sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParamInfo {
+    /// Dot-joined path.
+    pub path: String,
+    /// Dimensions.
+    pub shape: Vec<usize>,
+}
+
+impl Masks {
+    /// Masks for `model`: every parameter with its role; masks of all ones on prunable weights
+    /// (and on embeddings when `prune_embeddings`), none elsewhere.
+    pub fn for_model<M: TensorCollection<f32, Cpu>>(model: &M, prune_embeddings: bool) -> Self {
+        let params = list_params(model)
+            .into_iter()
+            .map(|p| {
+                let role = role_of(&p.path, &p.shape);
+                let numel: usize = p.shape.iter().product();
+                let mask = match role {
+                    ParamRole::Prunable => Some(BitMask::ones(numel)),
+                    ParamRole::Embedding if prune_embeddings => Some(BitMask::ones(numel)),
+                    _ => None,
+                };
+                ParamMask { path: p.path, shape: p.shape, role, target: 0.0, mask }
+            })
+            .collect();
+        Masks { params }
+    }
+
+    /// The entry for `path`.
+    pub fn get(&self, path: &str) -> Option<&ParamMask> {
+        self.params.iter().find(|p| p.path == path)
+    }
+
+    /// Zero the values of `buf` (a flat buffer of the parameter's shape: the weights, their
+    /// gradient, an Adam moment, …) where `path`'s mask prunes. Parameters without a mask are left
+    /// alone.
+    pub fn zero_pruned(&self, path: &str, buf: &mut [f32]) -> Result<(), SparsityError> {
+        let p = self.get(path).ok_or_else(|| SparsityError::UnknownParam { path: path.into() })?;
+        if buf.len() != p.numel() {
+            return Err(SparsityError::LengthMismatch {
+                path: path.into(),
+                expected: p.numel(),
+                got: buf.len(),
+            });
+        }
+        if let Some(m) = &p.mask {
+            m.zero_pruned(buf);
+        }
+        Ok(())
+    }
+
+    /// The first path that occurs twice, if any (a model naming bug: masks are addressed by path).
+    pub fn duplicate_path(&self) -> Option<&str> {
+        let mut seen = std::collections::HashSet::new();
+        self.params.iter().map(|p| p.path.as_str()).find(|p| !seen.insert(*p))
+    }
+
+    /// Check that these masks describe `model` (same paths and shapes, same order).
+    pub fn check_matches<M: TensorCollection<f32, Cpu>>(&self, model: &M) -> Result<(), SparsityError> {
+        let params = list_params(model);
+        if params.len() != self.params.len() {
+            return Err(SparsityError::StateMismatch {
+                detail: format!(
+                    "the masks list {} parameters, the model has {}",
+                    self.params.len(),
+                    params.len()
+                ),
+            });
+        }
+        for (p, m) in params.iter().zip(&self.params) {
+            if p.path != m.path || p.shape != m.shape {
+                return Err(SparsityError::StateMismatch {
+                    detail: format!(
+                        "the masks have `{}` {:?} where the model has `{}` {:?}",
+                        m.path, m.shape, p.path, p.shape
+                    ),
+                });
+            }
+            if let Some(b) = &m.mask {
+                if b.len() != m.numel() {
+                    return Err(SparsityError::StateMismatch {
+                        detail: format!("mask of `{}` has {} bits for {} weights", m.path, b.len(), m.numel()),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Read the weights of every masked parameter (`None` for the others), in visitor order.
+    pub fn read_weights<M: TensorCollection<f32, Cpu>>(&self, model: &M) -> Vec<Option<Vec<f32>>> {
+        let select: Vec<bool> = self.params.iter().map(|p| p.mask.is_some()).collect();
+        self.read_selected(model, &select)
+    }
+
+    /// Write back weights read by [`Masks::read_weights`] (entries that are `None` are skipped).
+    pub fn write_weights<M: TensorCollection<f32, Cpu>>(&self, model: &mut M, bufs: &[Option<Vec<f32>>]) {
+        let mut v = WriteMasked { masks: &self.params, bufs, idx: 0 };
+        let r = M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut v });
+        match r {
+            Ok(_) => {}
+            Err(never) => match never {},
+        }
+    }
+
+    /// Zero every pruned weight of `model`: one visitor pass that, for each parameter whose mask
+    /// prunes something, copies the weights into a small reused scratch buffer (one layer, stays
+    /// in cache), zeroes the pruned entries and copies them back.
+    pub fn apply<M: TensorCollection<f32, Cpu>>(&self, model: &mut M) {
+        let mut v = ApplyMasks { masks: &self.params, scratch: Vec::new(), idx: 0 };
+        let r = M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut v });
+        match r {
+            Ok(_) => {}
+            Err(never) => match never {},
+        }
+    }
+
+    /// Read the weights of the parameters with `select[i]`.
+    fn read_selected<M: TensorCollection<f32, Cpu>>(&self, model: &M, select: &[bool]) -> Vec<Option<Vec<f32>>> {
+        let mut v = ReadMasked { masks: &self.params, select, idx: 0, out: Vec::with_capacity(self.params.len()) };
+        let r = M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut v });
+        match r {
+            Ok(_) => v.out,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Zero the gradients of pruned weights in dfdx `Gradients` (so an optimizer that reads them
+    /// cannot move pruned weights).
+    pub fn mask_gradients<M: TensorCollection<f32, Cpu>>(&self, model: &M, grads: &mut Gradients<f32, Cpu>) {
+        let mut v = MaskGrads { masks: &self.params, grads, idx: 0 };
+        let r = M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut v });
+        match r {
+            Ok(_) => {}
+            Err(never) => match never {},
+        }
+    }
+}
+
+/// Every parameter tensor of `model`: path and shape, in visitor order.
+pub fn list_params<M: TensorCollection<f32, Cpu>>(model: &M) -> Vec<ParamInfo> {
+    let mut v = ListParams(Vec::new());
+    let r = M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut v });
+    match r {
+        Ok(_) => v.0,
+        Err(never) => match never {},
+    }
+}
+
+/// Count exact zeros in every parameter (for checking masks against the weights themselves).
+pub fn count_zeros<M: TensorCollection<f32, Cpu>>(model: &M) -> Vec<(String, usize, usize)> {
+    let mut v = CountZeros(Vec::new());
+    let r = M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut v });
+    match r {
+        Ok(_) => v.0,
+        Err(never) => match never {},
+    }
+}
+
+fn dims<S: Shape>(s: &S) -> Vec<usize> {
+    s.concrete().into()
+}
+
+struct ListParams(Vec<ParamInfo>);
+
+impl TensorVisitor<f32, Cpu> for ListParams {
+    type Viewer = (ViewTensorName, ViewTensorRef);
+    type Err = std::convert::Infallible;
+    type E2 = f32;
+    type D2 = Cpu;
+
+    fn visit<S: Shape>(
+        &mut self,
+        _opts: TensorOptions<S, f32, Cpu>,
+        (name, t): <Self::Viewer as TensorViewer>::View<'_, Tensor<S, f32, Cpu>>,
+    ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
+        self.0.push(ParamInfo { path: name, shape: dims(t.shape()) });
+        Ok(None)
+    }
+}
+
+struct CountZeros(Vec<(String, usize, usize)>);
+
+impl TensorVisitor<f32, Cpu> for CountZeros {
+    type Viewer = (ViewTensorName, ViewTensorRef);
+    type Err = std::convert::Infallible;
+    type E2 = f32;
+    type D2 = Cpu;
+
+    fn visit<S: Shape>(
+        &mut self,
+        _opts: TensorOptions<S, f32, Cpu>,
+        (name, t): <Self::Viewer as TensorViewer>::View<'_, Tensor<S, f32, Cpu>>,
+    ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
+        let v = t.as_vec();
+        let zeros = v.iter().filter(|x| **x == 0.0).count();
+        self.0.push((name, zeros, v.len()));
+        Ok(None)
+    }
+}
+
+struct ReadMasked<'a> {
+    masks: &'a [ParamMask],
+    select: &'a [bool],
+    idx: usize,
+    out: Vec<Option<Vec<f32>>>,
+}
+
+impl TensorVisitor<f32, Cpu> for ReadMasked<'_> {
+    type Viewer = (ViewTensorName, ViewTensorRef);
+    type Err = std::convert::Infallible;
+    type E2 = f32;
+    type D2 = Cpu;
+
+    fn visit<S: Shape>(
+        &mut self,
+        _opts: TensorOptions<S, f32, Cpu>,
+        (name, t): <Self::Viewer as TensorViewer>::View<'_, Tensor<S, f32, Cpu>>,
+    ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
+        let i = self.idx;
+        self.idx += 1;
+        let buf = match (self.masks.get(i), self.select.get(i)) {
+            (Some(m), Some(true)) if m.path == name => {
+                let mut buf = vec![0.0f32; t.shape().num_elements()];
+                t.copy_into(&mut buf);
+                Some(buf)
+            }
+            _ => None,
+        };
+        self.out.push(buf);
+        Ok(None)
+    }
+}
+
+struct WriteMasked<'a> {
+    masks: &'a [ParamMask],
+    bufs: &'a [Option<Vec<f32>>],
+    idx: usize,
+}
+
+impl TensorVisitor<f32, Cpu> for WriteMasked<'_> {
+    type Viewer = (ViewTensorName, ViewTensorMut);
+    type Err = std::convert::Infallible;
+    type E2 = f32;
+    type D2 = Cpu;
+
+    fn visit<S: Shape>(
+        &mut self,
+        _opts: TensorOptions<S, f32, Cpu>,
+        (name, t): <Self::Viewer as TensorViewer>::View<'_, Tensor<S, f32, Cpu>>,
+    ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
+        let i = self.idx;
+        self.idx += 1;
+        if let (Some(m), Some(Some(buf))) = (self.masks.get(i), self.bufs.get(i)) {
+            if m.path == name && buf.len() == t.shape().num_elements() {
+                t.copy_from(buf);
+            }
+        }
+        Ok(None)
+    }
+}
+
+struct ApplyMasks<'a> {
+    masks: &'a [ParamMask],
+    scratch: Vec<f32>,
+    idx: usize,
+}
+
+impl TensorVisitor<f32, Cpu> for ApplyMasks<'_> {
+    type Viewer = (ViewTensorName, ViewTensorMut);
+    type Err = std::convert::Infallible;
+    type E2 = f32;
+    type D2 = Cpu;
+
+    fn visit<S: Shape>(
+        &mut self,
+        _opts: TensorOptions<S, f32, Cpu>,
+        (name, t): <Self::Viewer as TensorViewer>::View<'_, Tensor<S, f32, Cpu>>,
+    ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
+        let i = self.idx;
+        self.idx += 1;
+        if let Some(ParamMask { path, mask: Some(mask), .. }) = self.masks.get(i) {
+            let n = t.shape().num_elements();
+            if *path == name && mask.len() == n && mask.count_ones() < n {
+                self.scratch.resize(n, 0.0);
+                let buf = &mut self.scratch[..n];
+                t.copy_into(buf);
+                mask.zero_pruned(buf);
+                t.copy_from(buf);
+            }
+        }
+        Ok(None)
+    }
+}
+
+struct MaskGrads<'a> {
+    masks: &'a [ParamMask],
+    grads: &'a mut Gradients<f32, Cpu>,
+    idx: usize,
+}
+
+impl TensorVisitor<f32, Cpu> for MaskGrads<'_> {
+    type Viewer = (ViewTensorName, ViewTensorRef);
+    type Err = std::convert::Infallible;
+    type E2 = f32;
+    type D2 = Cpu;
+
+    fn visit<S: Shape>(
+        &mut self,
+        _opts: TensorOptions<S, f32, Cpu>,
+        (name, t): <Self::Viewer as TensorViewer>::View<'_, Tensor<S, f32, Cpu>>,
+    ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
+        let i = self.idx;
+        self.idx += 1;
+        if let Some(ParamMask { path, mask: Some(mask), .. }) = self.masks.get(i) {
+            if *path == name && mask.count_ones() < mask.len() {
+                if let Ok(g) = self.grads.get_or_alloc_mut(t) {
+                    let g: &mut Vec<f32> = g;
+                    if g.len() == mask.len() {
+                        mask.zero_pruned(g);
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+}
