@@ -56,6 +56,17 @@ fn parse_errors_point_at_the_column() {
     assert!(parse("").is_err());
     assert!(parse("`unclosed").is_err());
     assert!(parse("max(a)").is_err());
+    // Absurdly nested input is an error, not a stack overflow.
+    let deep = format!("{}x{}", "(".repeat(100_000), ")".repeat(100_000));
+    assert!(parse(&deep).is_err());
+    assert!(parse(&"-".repeat(100_000)).is_err());
+    let ok = format!("{}x{}", "(".repeat(256), ")".repeat(256));
+    assert_eq!(parse(&ok).unwrap(), Expr::sym("x"));
+    let e = parse(&format!("{}x", "-".repeat(256))).unwrap();
+    assert_eq!(e.diff("x").simplify(), Expr::Num(1.0));
+    let e = parse(&format!("{}x", "x^".repeat(256))).unwrap();
+    assert_eq!(parse(&e.to_string()).unwrap(), e);
+    assert!(e.diff("x").eval_with(&[("x", 1.0)]).unwrap().is_finite());
 }
 
 #[test]

@@ -76,3 +76,38 @@ fn vit_procedure_bounds_and_fixed_parameters() {
     assert!(r.param("d").unwrap() >= 0.25);
     assert!(r.objective > 4.8802e-6);
 }
+
+#[test]
+fn grid_starts_weights_and_honest_convergence() {
+    let obs = t5();
+    let law = Law::builtin("paper-normalised").unwrap();
+    // Grid starts only: 2 levels for 7 parameters = 128 starts.
+    let grid = FitOptions { starts: 0, grid: Some(vec![0.3, 0.7]), ..FitOptions::t5_paper() };
+    let r = fit(&law, &obs, &grid).unwrap();
+    assert_eq!(r.starts.len(), 128);
+    assert!(r.converged && r.objective <= 4.881e-6);
+    // Too many grid points is an error, not a hang.
+    let huge = FitOptions { grid: Some(vec![0.1; 10]), ..FitOptions::t5_paper() };
+    assert!(fit(&law, &obs, &huge).is_err());
+
+    // Weight 2 on a point is the same objective as listing it twice.
+    let mut w = vec![1.0; obs.len()];
+    w[5] = 2.0;
+    let weighted = Observations { weights: Some(w), ..obs.clone() };
+    let mut rows: Vec<usize> = (0..obs.len()).collect();
+    rows.push(5);
+    let doubled = obs.select(&rows);
+    let opts = FitOptions { starts: 4, ..FitOptions::t5_paper() };
+    let a = fit(&law, &weighted, &opts).unwrap();
+    let b = fit(&law, &doubled, &opts).unwrap();
+    assert!((a.objective - b.objective).abs() < 1e-12 * a.objective, "{} vs {}", a.objective, b.objective);
+    let plain = fit(&law, &obs, &opts).unwrap();
+    assert!((a.objective - plain.objective).abs() > 1e-9);
+
+    // Stopped early: reported as not converged, with the reason.
+    let short = FitOptions { starts: 2, max_iter: 3, ..FitOptions::t5_paper() };
+    let r = fit(&law, &obs, &short).unwrap();
+    assert!(!r.converged);
+    assert_eq!(r.stop, sparse_scaling_law::fit::bfgs::StopReason::MaxIterations);
+    assert!(r.grad_norm > 1e-8);
+}

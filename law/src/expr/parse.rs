@@ -246,6 +246,9 @@ fn expr(input: &str) -> Res<'_, Expr> {
     left_assoc(input, "+-", term)
 }
 
+/// Most `(`, `-` and `^` a formula may contain (bounds the parser's recursion).
+pub const MAX_NESTING: usize = 256;
+
 /// Parses a formula into an [`Expr`].
 ///
 /// ```
@@ -256,6 +259,15 @@ fn expr(input: &str) -> Res<'_, Expr> {
 /// assert_eq!(err.column, 10);
 /// ```
 pub fn parse(text: &str) -> Result<Expr, ParseError> {
+    // The parser (and every tree walk) recurses once per nesting level; bound it so that no
+    // input can exhaust the stack.
+    if let Some((i, _)) = text.char_indices().filter(|(_, c)| matches!(c, '(' | '-' | '^')).nth(MAX_NESTING) {
+        return Err(ParseError {
+            text: text.to_string(),
+            column: text[..i].chars().count() + 1,
+            expected: format!("a smaller formula (at most {MAX_NESTING} of '(', '-' and '^')"),
+        });
+    }
     let column_of = |rest: &str| text[..text.len() - rest.len()].chars().count() + 1;
     let to_error = |e: PErr<'_>| ParseError {
         text: text.to_string(),
