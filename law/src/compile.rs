@@ -50,13 +50,11 @@ pub enum Input<'a> {
     Scalar(f64),
 }
 
-impl Input<'_> {
-    fn get(&self, i: usize) -> f64 {
-        match self {
-            Input::Column(c) => c[i],
-            Input::Scalar(v) => *v,
-        }
-    }
+/// Values of the free inputs for one forward sweep.
+#[derive(Clone, Copy)]
+enum Free<'a> {
+    Scalars(&'a [f64]),
+    Inputs(&'a [Input<'a>]),
 }
 
 /// Error of the tape's evaluation API: wrong numbers of inputs or points.
@@ -333,17 +331,17 @@ impl Bound {
                 }
             }
         }
-        self.forward_unchecked(&|j, i| free[j].get(i), ws);
+        self.forward_unchecked(Free::Inputs(free), ws);
         Ok(())
     }
 
     /// Evaluates with all free inputs scalars (the parameters, when fitting).
     pub fn forward_scalars(&self, free: &[f64], ws: &mut Workspace) {
         assert_eq!(free.len(), self.free.len(), "forward_scalars: one value per free input");
-        self.forward_unchecked(&|j, _| free[j], ws);
+        self.forward_unchecked(Free::Scalars(free), ws);
     }
 
-    fn forward_unchecked(&self, free: &dyn Fn(usize, usize) -> f64, ws: &mut Workspace) {
+    fn forward_unchecked(&self, free: Free<'_>, ws: &mut Workspace) {
         let n = self.n;
         let vals = &mut ws.vals;
         for i in 0..self.tape.ops.len() {
@@ -362,15 +360,19 @@ impl Bound {
             match self.tape.ops[i] {
                 Op::Input(k) => {
                     let j = self.free.iter().position(|f| *f == k).unwrap_or(0);
-                    out.iter_mut().enumerate().for_each(|(p, o)| *o = free(j, p));
+                    match free {
+                        Free::Scalars(v) => out.fill(v[j]),
+                        Free::Inputs(inputs) => match inputs[j] {
+                            Input::Scalar(v) => out.fill(v),
+                            Input::Column(c) => out.copy_from_slice(c),
+                        },
+                    }
                 }
-                Op::Bin(BinOp::Pow, _, b) if self.ln_base[i].is_some() => {
+                Op::Bin(BinOp::Pow, a, b) if self.ln_base[i].is_some() => {
                     let ln = self.ln_base[i].as_deref().unwrap_or(&[]);
-                    let Op::Bin(_, a, _) = self.tape.ops[i] else { unreachable!() };
-                    let base = get(a);
+                    let (base, e) = (get(a), get(b));
                     for (p, o) in out.iter_mut().enumerate() {
-                        let e = get(b)[p];
-                        *o = if base[p] > 0.0 { (e * ln[p]).exp() } else { base[p].powf(e) };
+                        *o = if base[p] > 0.0 { (e[p] * ln[p]).exp() } else { base[p].powf(e[p]) };
                     }
                 }
                 op => forward_op(op, &get, out),

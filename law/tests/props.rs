@@ -142,12 +142,17 @@ proptest! {
         let opts = FitOptions { starts: 6, ..FitOptions::default() };
         let a = fit(&law, &obs, &opts).unwrap();
         let b = fit(&law, &shuffled, &opts).unwrap();
-        prop_assert!((a.objective - b.objective).abs() <= 1e-9 * a.objective, "{} vs {}", a.objective, b.objective);
-        for (x, y) in a.params.iter().zip(&b.params) {
-            prop_assert!((x - y).abs() < 1e-4 * (1.0 + x.abs()), "{:?} vs {:?}", a.params, b.params);
-        }
+        // Bit for bit: the fit works on the points in a canonical order.
+        prop_assert_eq!(a.objective, b.objective);
+        prop_assert_eq!(&a.params, &b.params);
         for (k, &i) in order.iter().enumerate() {
-            prop_assert!((a.predictions[i] - b.predictions[k]).abs() < 1e-6);
+            prop_assert_eq!(a.predictions[i], b.predictions[k]);
+            prop_assert_eq!(a.residuals[i], b.residuals[k]);
         }
+        // The bootstrap too.
+        let boot = FitOptions { bootstrap: 8, ..opts };
+        let a = fit(&law, &obs, &boot).unwrap();
+        let b = fit(&law, &shuffled, &boot).unwrap();
+        prop_assert_eq!(a.bootstrap_samples(), b.bootstrap_samples());
     }
 }

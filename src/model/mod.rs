@@ -30,7 +30,8 @@
 //!   `decoder.rel_bias.table`. None of these lies under an `attn`/`mlp`/embedding component with
 //!   last component `weight`.
 //!
-//! [`classify`] implements the rule, so the sparsity code and the tests share one definition.
+//! [`classify`] applies the rule (it delegates to `crate::sparsity::role_of`, the pruner's own
+//! implementation of this contract), so models, pruner and tests share one definition.
 
 
 pub mod attention;
@@ -52,6 +53,19 @@ pub use sparse_scaling_data::{ImageBatch, TextBatch};
 
 /// Token id of padding (also the decoder start token); `sparse_scaling_data::vocab::PAD`.
 pub const PAD: u32 = sparse_scaling_data::vocab::PAD;
+
+/// Which kernels a model's forward and backward passes use. Both compute the same function
+/// (the tests check both against an independent naive implementation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kernels {
+    /// Plain dfdx 0.13 ops: the reference.
+    Reference,
+    /// The fused, multi-threaded ops of [`crate::ops`] (linear, bias+GELU, gated GELU,
+    /// LayerNorm, RMSNorm, attention, cross-entropy). The default.
+    #[default]
+    Fused,
+}
 
 /// Which architecture a model is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +179,7 @@ pub enum ParamKind {
 }
 
 /// Classifies a parameter by its dotted visitor path and rank, per the naming contract.
+/// Delegates to [`crate::sparsity::role_of`], so the models and the pruner share one rule.
 ///
 /// ```
 /// use sparse_scaling::model::{classify, ParamKind};
@@ -174,17 +189,12 @@ pub enum ParamKind {
 /// assert_eq!(classify("encoder.rel_bias.table", 2), ParamKind::Other);
 /// ```
 pub fn classify(path: &str, rank: usize) -> ParamKind {
-    let parts: Vec<&str> = path.split('.').collect();
-    if rank != 2 || parts.last() != Some(&"weight") {
-        return ParamKind::Other;
-    }
-    let has = |names: &[&str]| parts.iter().any(|p| names.contains(p));
-    if has(&["attn", "self_attn", "cross_attn", "mlp"]) {
-        ParamKind::Prunable
-    } else if has(&["embed", "tok_embed", "patch_embed", "lm_head", "head"]) {
-        ParamKind::Embedding
-    } else {
-        ParamKind::Other
+    // role_of only looks at the rank (the length of the shape), not the sizes.
+    let shape = vec![1usize; rank];
+    match crate::sparsity::role_of(path, &shape) {
+        crate::sparsity::ParamRole::Prunable => ParamKind::Prunable,
+        crate::sparsity::ParamRole::Embedding => ParamKind::Embedding,
+        crate::sparsity::ParamRole::Dense => ParamKind::Other,
     }
 }
 

@@ -682,9 +682,16 @@ fn fit_prepared(prep: &Prepared, obs: &Observations, opts: &FitOptions) -> Resul
 /// ```
 pub fn fit(law: &Law, obs: &Observations, opts: &FitOptions) -> Result<FitResult, FitError> {
     let prep = prepare(law, obs, opts)?;
-    let (best_free, starts, best) = fit_prepared(&prep, obs, opts)?;
-    let obj = prep.objective(obs, opts)?;
-    let predictions = obj.predictions(&best_free);
+    // Fit the points in a canonical order, so that the order of the input cannot change a
+    // single bit of the result (floating-point sums depend on order).
+    let order = canonical_order(obs);
+    let sorted = obs.select(&order);
+    let (best_free, starts, best) = fit_prepared(&prep, &sorted, opts)?;
+    let obj = prep.objective(&sorted, opts)?;
+    let mut predictions = vec![0.0; obs.len()];
+    for (k, p) in obj.predictions(&best_free).into_iter().enumerate() {
+        predictions[order[k]] = p;
+    }
     let residuals: Vec<f64> = predictions.iter().zip(&obs.loss).map(|(p, y)| p - y).collect();
     let n = obs.len() as f64;
     let mean = obs.loss.iter().sum::<f64>() / n;
@@ -717,9 +724,27 @@ pub fn fit(law: &Law, obs: &Observations, opts: &FitOptions) -> Result<FitResult
         bootstrap: None,
     };
     if opts.bootstrap > 0 {
-        result.bootstrap = Some(bootstrap(&prep, obs, opts, &result.params)?);
+        result.bootstrap = Some(bootstrap(&prep, &sorted, opts, &result.params)?);
     }
     Ok(result)
+}
+
+/// Row indices that sort the points by (variables, loss, weight), compared bit-exactly.
+fn canonical_order(obs: &Observations) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..obs.len()).collect();
+    let key = |i: usize| -> Vec<f64> {
+        let mut k: Vec<f64> = obs.columns.iter().map(|c| c[i]).collect();
+        k.push(obs.loss[i]);
+        if let Some(w) = &obs.weights {
+            k.push(w[i]);
+        }
+        k
+    };
+    order.sort_by(|&a, &b| {
+        let (ka, kb) = (key(a), key(b));
+        ka.iter().zip(&kb).map(|(x, y)| x.total_cmp(y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
+    });
+    order
 }
 
 /// Bootstrap: `opts.bootstrap` resamples of the points with replacement, each refitted from
