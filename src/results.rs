@@ -1,1 +1,509 @@
-//! results store (to be written)
+//! The results store: one JSON record per finished sweep point.
+//!
+//! Layout of a results directory:
+//!
+//! ```text
+//! <results>/points/<hash>.json     the record of a finished point (see [`Record`])
+//! <results>/points/<hash>.claim    a runner is working on the point (pid, host, time)
+//! <results>/checkpoints/<hash>/    checkpoints of an unfinished point (removed when done)
+//! <results>/report/                tables and plots written by `report`
+//! ```
+//!
+//! **Atomic records.** A record is written to a uniquely named temporary file in `points/`,
+//! flushed to disk (`fsync`), renamed over `<hash>.json` (atomic on POSIX file systems,
+//! including NFS for a rename within one directory), and the directory is synced. A point
+//! counts as finished only if its record exists *and parses*, so a crash at any moment
+//! leaves either no record or a whole one.
+//!
+//! **Claims.** Before training a point a runner creates `<hash>.claim` with `O_EXCL`
+//! (`create_new`), so among concurrent runners (several `--shard`s, Slurm tasks, `--jobs`)
+//! exactly one trains each point. A claim is *stale* when its process is gone (same host:
+//! `/proc/<pid>` does not exist) or, on another host, when it is older than the stale
+//! timeout; a stale claim is taken over by renaming it away (only one runner's rename can
+//! succeed) and claiming again. A runner whose claim was taken over (it was presumed dead)
+//! still writes a whole record, so at worst a point is trained twice with identical results,
+//! never lost or corrupted.
+//!
+//! **Units in records and exports.** N is the number of non-zero weights in the pruned layers
+//! (attention and MLP matrices), as the trained model reports it. D is in the family's unit:
+//! examples seen for ViT (steps × batch size), optimizer steps for T5 (`PAPER.md` §1); for
+//! pruning from a dense checkpoint D counts the sparse phase only.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec::{Family, PointSpec};
+
+/// Version of the record format.
+pub const RECORD_FORMAT: u32 = 1;
+
+/// Errors of the results store.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    /// A file or directory operation failed.
+    #[error("results store: cannot {action} {}: {source}\n  fix: check that the results directory exists, is writable and its disk is not full", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// A record could not be encoded.
+    #[error("results store: cannot encode the record of point {hash}: {source}")]
+    Encode {
+        /// The point.
+        hash: String,
+        /// The cause.
+        source: serde_json::Error,
+    },
+    /// No records to build observations from.
+    #[error("results store: no finished points in {}\n  fix: run the experiment first (`sparse-scaling run <exp.ron> --results {}`)", dir.display(), dir.display())]
+    Empty {
+        /// The results directory.
+        dir: PathBuf,
+    },
+    /// Records of several families cannot be fitted together.
+    #[error("results store: records of several model families ({families}) cannot be fitted with one law\n  fix: use one results directory per family, or select a family")]
+    MixedFamilies {
+        /// The families present.
+        families: String,
+    },
+    /// CSV output failed.
+    #[error("results store: cannot write CSV: {0}")]
+    Csv(#[from] csv::Error),
+}
+
+fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> ResultsError + 'a {
+    move |source| ResultsError::Io { action, path: path.to_path_buf(), source }
+}
+
+/// One validation measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    /// Optimizer step (after this many steps).
+    pub step: u64,
+    /// Validation loss.
+    pub loss: f64,
+}
+
+/// What training a point produced: deterministic given the point (same seed → same numbers),
+/// so a resumed run has the same outcome as an uninterrupted one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// N: non-zero weights in the pruned layers of the final model.
+    pub nonzero_params: u64,
+    /// Weights in the pruned layers (dense count).
+    pub prunable_params: u64,
+    /// All parameters of the model (embeddings, norms, head included).
+    pub total_params: u64,
+    /// Measured sparsity of each pruned layer, by name.
+    pub layer_sparsity: Vec<(String, f64)>,
+    /// Validation loss at the end of training.
+    pub final_val_loss: f64,
+    /// Lowest validation loss seen.
+    pub best_val_loss: f64,
+    /// Validation loss over training.
+    pub val_curve: Vec<CurvePoint>,
+}
+
+/// How a point's training went (not deterministic: timings, host).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// Wall-clock seconds of the last (possibly resumed) session of this point.
+    pub wall_seconds: f64,
+    /// Optimizer steps per second in that session.
+    pub steps_per_second: f64,
+    /// Step the last session resumed from (0: started fresh).
+    pub resumed_from_step: u64,
+    /// Host that finished the point.
+    pub host: String,
+    /// Process id that finished the point.
+    pub pid: u32,
+    /// Seconds since the Unix epoch when the record was written.
+    pub finished_at: u64,
+}
+
+/// The record of a finished point, `<results>/points/<hash>.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    /// [`RECORD_FORMAT`].
+    pub format: u32,
+    /// The point's content hash.
+    pub hash: String,
+    /// Name of the experiment that ran it (informational: not part of the hash).
+    pub experiment: String,
+    /// The point's index in that experiment.
+    pub index: usize,
+    /// The resolved point.
+    pub spec: PointSpec,
+    /// D in the family's unit (ViT: examples; T5: steps).
+    pub data_seen: f64,
+    /// Results.
+    pub outcome: Outcome,
+    /// Timings and provenance.
+    pub run: RunInfo,
+}
+
+impl Record {
+    /// Target sparsity S.
+    pub fn sparsity(&self) -> f64 {
+        self.spec.sparsity
+    }
+    /// Model family.
+    pub fn family(&self) -> Family {
+        self.spec.family
+    }
+    /// N (non-zero weights in pruned layers).
+    pub fn n(&self) -> f64 {
+        self.outcome.nonzero_params as f64
+    }
+}
+
+/// A results directory.
+#[derive(Debug, Clone)]
+pub struct ResultsDir {
+    root: PathBuf,
+}
+
+/// A held claim on a point; released (its file removed) on drop.
+#[derive(Debug)]
+pub struct Claim {
+    path: PathBuf,
+    token: String,
+}
+
+impl Claim {
+    /// The claim file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    /// Whether the claim file is still ours (not taken over as stale).
+    pub fn still_held(&self) -> bool {
+        fs::read_to_string(&self.path).map(|s| s == self.token).unwrap_or(false)
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if self.still_held() {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Contents of a claim file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimInfo {
+    /// Process id.
+    pub pid: u32,
+    /// Host name.
+    pub host: String,
+    /// Seconds since the Unix epoch.
+    pub time: u64,
+    /// Random nonce making every claim's content unique.
+    pub nonce: u64,
+}
+
+/// This machine's host name (`/etc/hostname`, else `$HOSTNAME`, else `localhost`).
+pub fn host_name() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| fs::read_to_string("/etc/hostname"))
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn process_alive(pid: u32) -> bool {
+    let proc_root = Path::new("/proc");
+    if !proc_root.join("self").exists() {
+        return true; // cannot tell: assume alive, fall back to the age rule
+    }
+    match fs::read_to_string(proc_root.join(pid.to_string()).join("stat")) {
+        // a zombie (state Z) has exited
+        Ok(stat) => !stat.rsplit(')').next().map(|r| r.trim_start().starts_with('Z')).unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+fn sync_dir(dir: &Path) {
+    // Directory fsync makes the rename durable; not supported everywhere, so best effort.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+impl ResultsDir {
+    /// Opens (creating if needed) a results directory.
+    pub fn open(root: impl Into<PathBuf>) -> Result<ResultsDir, ResultsError> {
+        let root = root.into();
+        let points = root.join("points");
+        fs::create_dir_all(&points).map_err(io_err("create", &points))?;
+        Ok(ResultsDir { root })
+    }
+
+    /// The directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `points/<hash>.json`.
+    pub fn record_path(&self, hash: &str) -> PathBuf {
+        self.root.join("points").join(format!("{hash}.json"))
+    }
+
+    /// `points/<hash>.claim`.
+    pub fn claim_path(&self, hash: &str) -> PathBuf {
+        self.root.join("points").join(format!("{hash}.claim"))
+    }
+
+    /// `checkpoints/<hash>/`: where a running point keeps its checkpoints.
+    pub fn checkpoint_dir(&self, hash: &str) -> PathBuf {
+        self.root.join("checkpoints").join(hash)
+    }
+
+    /// `report/`.
+    pub fn report_dir(&self) -> PathBuf {
+        self.root.join("report")
+    }
+
+    /// The record of `hash`, if the point is finished (its record exists and parses).
+    pub fn load(&self, hash: &str) -> Option<Record> {
+        let text = fs::read_to_string(self.record_path(hash)).ok()?;
+        serde_json::from_str::<Record>(&text).ok().filter(|r| r.hash == hash)
+    }
+
+    /// Whether the point is finished.
+    pub fn is_finished(&self, hash: &str) -> bool {
+        self.load(hash).is_some()
+    }
+
+    /// Writes a record atomically (temporary file, fsync, rename, directory fsync).
+    pub fn write(&self, record: &Record) -> Result<(), ResultsError> {
+        let json = serde_json::to_string_pretty(record).map_err(|source| ResultsError::Encode { hash: record.hash.clone(), source })?;
+        let dir = self.root.join("points");
+        let tmp = dir.join(format!(".{}.{}.{}.tmp", record.hash, std::process::id(), unique()));
+        let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
+        f.write_all(json.as_bytes()).map_err(io_err("write", &tmp))?;
+        f.write_all(b"\n").map_err(io_err("write", &tmp))?;
+        f.sync_all().map_err(io_err("sync", &tmp))?;
+        drop(f);
+        let dst = self.record_path(&record.hash);
+        fs::rename(&tmp, &dst).map_err(io_err("rename into place", &dst))?;
+        sync_dir(&dir);
+        Ok(())
+    }
+
+    /// Every finished record, sorted by (family, N, S, D, hash). Files that do not parse
+    /// (not records) are skipped.
+    pub fn records(&self) -> Result<Vec<Record>, ResultsError> {
+        let dir = self.root.join("points");
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(io_err("list", &dir))? {
+            let entry = entry.map_err(io_err("list", &dir))?;
+            let p = entry.path();
+            let Some(name) = p.file_name().and_then(|n| n.to_str()) else { continue };
+            if name.starts_with('.') || !name.ends_with(".json") {
+                continue;
+            }
+            let hash = name.trim_end_matches(".json");
+            if let Some(r) = self.load(hash) {
+                out.push(r);
+            }
+        }
+        out.sort_by(|a, b| {
+            a.family()
+                .cmp(&b.family())
+                .then(a.outcome.nonzero_params.cmp(&b.outcome.nonzero_params))
+                .then(a.sparsity().total_cmp(&b.sparsity()))
+                .then(a.data_seen.total_cmp(&b.data_seen))
+                .then(a.hash.cmp(&b.hash))
+        });
+        Ok(out)
+    }
+
+    /// Tries to claim a point. `Ok(None)`: another live runner holds it (or the point is
+    /// finished). A stale claim (dead process on this host, or older than `stale_after`) is
+    /// taken over.
+    pub fn try_claim(&self, hash: &str, stale_after: Duration) -> Result<Option<Claim>, ResultsError> {
+        let path = self.claim_path(hash);
+        for _attempt in 0..3 {
+            if self.is_finished(hash) {
+                return Ok(None);
+            }
+            let info = ClaimInfo { pid: std::process::id(), host: host_name(), time: now_secs(), nonce: unique() };
+            let token = serde_json::to_string(&info).map_err(|source| ResultsError::Encode { hash: hash.to_string(), source })?;
+            match OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut f) => {
+                    f.write_all(token.as_bytes()).map_err(io_err("write", &path))?;
+                    f.sync_all().map_err(io_err("sync", &path))?;
+                    // a runner may have finished the point between our check and the claim
+                    if self.is_finished(hash) {
+                        let _ = fs::remove_file(&path);
+                        return Ok(None);
+                    }
+                    return Ok(Some(Claim { path, token }));
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    let Ok(text) = fs::read_to_string(&path) else { continue };
+                    if !self.claim_is_stale(&text, &path, stale_after) {
+                        return Ok(None);
+                    }
+                    // Take over: move the stale claim away. Only one runner's rename can
+                    // succeed; check that what we moved is what we judged stale, else put
+                    // it back (hard link fails if a new claim already exists).
+                    let aside = path.with_extension(format!("claim.stale.{}.{}", std::process::id(), unique()));
+                    if fs::rename(&path, &aside).is_ok() {
+                        let moved = fs::read_to_string(&aside).unwrap_or_default();
+                        if moved != text {
+                            let _ = fs::hard_link(&aside, &path);
+                        }
+                        let _ = fs::remove_file(&aside);
+                    }
+                }
+                Err(e) => return Err(io_err("create", &path)(e)),
+            }
+        }
+        Ok(None)
+    }
+
+    fn claim_is_stale(&self, text: &str, path: &Path, stale_after: Duration) -> bool {
+        let age = fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .unwrap_or(Duration::ZERO);
+        match serde_json::from_str::<ClaimInfo>(text) {
+            Ok(info) if info.host == host_name() => !process_alive(info.pid) || age > stale_after,
+            Ok(_) => age > stale_after,
+            // an empty or partial claim: its writer died between create and write, or is
+            // writing right now; give it a moment
+            Err(_) => age > Duration::from_secs(10),
+        }
+    }
+
+    /// Claims currently present: (hash, info).
+    pub fn claims(&self) -> Vec<(String, Option<ClaimInfo>)> {
+        let dir = self.root.join("points");
+        let mut out = Vec::new();
+        if let Ok(rd) = fs::read_dir(&dir) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if let Some(name) = p.file_name().and_then(|n| n.to_str()) {
+                    if let Some(hash) = name.strip_suffix(".claim") {
+                        let info = fs::read_to_string(&p).ok().and_then(|t| serde_json::from_str(&t).ok());
+                        out.push((hash.to_string(), info));
+                    }
+                }
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let t = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    t ^ (COUNTER.fetch_add(1, Ordering::Relaxed) << 48) ^ ((std::process::id() as u64) << 32)
+}
+
+/// Writes records as CSV in the paper's column layout (`PAPER.md` §2: the authors'
+/// `t5-data.csv` has `,sparsity,scale,val-loss,steps`), followed by explicit columns so no
+/// one needs to decode `scale`:
+///
+/// `,sparsity,scale,val-loss,steps,family,width,mlp_width,depth,pruning,seed,N,D,D_unit,total_params,best-val-loss,hash`
+///
+/// `scale` is the dense size of the pruned layers relative to the smallest dense model of
+/// the same family among the records (the paper's `scale`: T5-base = 1/128 … ), so that
+/// N = scale · base · (1 − S) as in the paper; `N` is the measured non-zero count and `D` is
+/// in `D_unit` (examples for ViT, steps for T5).
+pub fn write_csv<W: Write>(records: &[Record], out: W) -> Result<(), ResultsError> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record([
+        "", "sparsity", "scale", "val-loss", "steps", "family", "width", "mlp_width", "depth", "pruning", "seed", "N", "D",
+        "D_unit", "total_params", "best-val-loss", "hash",
+    ])?;
+    let base = |f: Family| {
+        records.iter().filter(|r| r.family() == f).map(|r| r.outcome.prunable_params).min().unwrap_or(1).max(1) as f64
+    };
+    for (i, r) in records.iter().enumerate() {
+        let s = &r.spec;
+        w.write_record([
+            i.to_string(),
+            format!("{:?}", s.sparsity),
+            format!("{:?}", r.outcome.prunable_params as f64 / base(r.family())),
+            format!("{:?}", r.outcome.final_val_loss),
+            format!("{:?}", s.steps as f64),
+            r.family().to_string(),
+            s.dims.width.to_string(),
+            s.dims.mlp_width.to_string(),
+            s.dims.depth.to_string(),
+            s.pruning.label(),
+            s.seed.to_string(),
+            r.outcome.nonzero_params.to_string(),
+            format!("{:?}", r.data_seen),
+            d_unit_name(r.family()).to_string(),
+            r.outcome.total_params.to_string(),
+            format!("{:?}", r.outcome.best_val_loss),
+            r.hash.clone(),
+        ])?;
+    }
+    w.flush().map_err(|e| ResultsError::Csv(e.into()))?;
+    Ok(())
+}
+
+/// The unit of D for a family: `examples` (ViT) or `steps` (T5).
+pub fn d_unit_name(f: Family) -> &'static str {
+    match f {
+        Family::Vit => "examples",
+        Family::T5 => "steps",
+    }
+}
+
+/// Normalised columns of records, ready for the law crate's observations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitColumns {
+    /// Sparsity.
+    pub s: Vec<f64>,
+    /// N / n_unit.
+    pub n: Vec<f64>,
+    /// D / d_unit.
+    pub d: Vec<f64>,
+    /// Final validation loss.
+    pub loss: Vec<f64>,
+}
+
+/// Columns (variables S, N, D; loss = final validation loss) for the law crate, with
+/// N divided by `n_unit` and D (in the family's unit) divided by `d_unit` — e.g. the
+/// authors' N/1e6 and, for ViT, examples/1e9, for T5, steps/1e5 (`PAPER.md` §1). All
+/// records must be of one family.
+pub fn observation_columns(records: &[Record], n_unit: f64, d_unit: f64) -> Result<FitColumns, ResultsError> {
+    let Some(first) = records.first() else {
+        return Err(ResultsError::Empty { dir: PathBuf::from("<records>") });
+    };
+    if records.iter().any(|r| r.family() != first.family()) {
+        let mut fams: Vec<&str> = records.iter().map(|r| r.family().name()).collect();
+        fams.sort();
+        fams.dedup();
+        return Err(ResultsError::MixedFamilies { families: fams.join(", ") });
+    }
+    let s: Vec<f64> = records.iter().map(|r| r.sparsity()).collect();
+    let n: Vec<f64> = records.iter().map(|r| r.n() / n_unit).collect();
+    let d: Vec<f64> = records.iter().map(|r| r.data_seen / d_unit).collect();
+    let loss: Vec<f64> = records.iter().map(|r| r.outcome.final_val_loss).collect();
+    Ok(FitColumns { s, n, d, loss })
+}

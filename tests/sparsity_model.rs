@@ -88,6 +88,21 @@ impl TensorCollection<f32, Cpu> for Anon<f32, Cpu> {
     }
 }
 
+/// A model whose two fields report the same path.
+struct Dup<E: Dtype, Dev: Device<E>> {
+    a: Linear<D, D, E, Dev>,
+    b: Linear<D, D, E, Dev>,
+}
+impl TensorCollection<f32, Cpu> for Dup<f32, Cpu> {
+    type To<E2: Dtype, D2: Device<E2>> = Dup<E2, D2>;
+    fn iter_tensors<V: ModuleVisitor<Self, f32, Cpu>>(v: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+        v.visit_fields(
+            (Self::module("attn", |s| &s.a, |s| &mut s.a), Self::module("attn", |s| &s.b, |s| &mut s.b)),
+            |(a, b)| Dup { a, b },
+        )
+    }
+}
+
 type Model = TestModel<f32, Cpu>;
 
 fn model(seed: u64) -> Model {
@@ -142,6 +157,10 @@ fn dump(m: &Model) -> Vec<(String, Vec<f32>)> {
     d.0
 }
 
+fn b_path<'a>(masks: &'a Masks, m: &BitMask) -> &'a str {
+    masks.params.iter().find(|p| p.mask.as_ref() == Some(m)).map_or("?", |p| p.path.as_str())
+}
+
 const PRUNABLE: [&str; 8] = [
     "blocks.0.attn.q.weight",
     "blocks.0.attn.o.weight",
@@ -194,10 +213,27 @@ fn run_gmp_and_check(freq: u64, emb: bool) {
     let mut rng = Perturb(StdRng::seed_from_u64(2));
     for step in 0..steps {
         perturb(&mut m, &mut rng);
+        let old_masks = pr.masks().clone();
         let before = dump(&m);
         let changed = pr.on_step(&mut m, step).unwrap();
-        assert_eq!(changed, sched.is_update_step(step) && sched.sparsity_at(step) > 0.0, "step {step}");
+        let counts = |ms: &Masks| ms.params.iter().map(ParamMask::kept).collect::<Vec<_>>();
+        if changed {
+            assert!(sched.is_update_step(step), "masks changed off an update step ({step})");
+        }
+        if counts(&old_masks) != counts(pr.masks()) {
+            assert!(changed && sched.is_update_step(step), "step {step}");
+        }
+        if !sched.is_update_step(step) {
+            assert_eq!(&old_masks, pr.masks());
+        }
+        // pruned weights are never regrown, although `perturb` moved them
+        for (a, b) in old_masks.params.iter().zip(&pr.masks().params) {
+            if let (Some(a), Some(b)) = (&a.mask, &b.mask) {
+                assert!((0..a.len()).all(|i| a.get(i) || !b.get(i)), "{} regrew a weight at step {step}", b_path(&old_masks, a));
+            }
+        }
         let target = sched.effective_sparsity(step);
+        assert_eq!(pr.current_sparsity(), target);
         if freq == 1 {
             assert_eq!(target, if step >= start { sched.sparsity_at(step) } else { 0.0 });
         }
@@ -381,6 +417,9 @@ fn bad_input_is_an_error_not_a_panic() {
     let e = Pruner::new(&anon, &gmp(0.5, 0, 4, 1, false), 5).unwrap_err();
     assert!(matches!(&e, SparsityError::NoPrunable { paths } if paths.contains("lin.weight")), "{e}");
     assert!(Pruner::new(&anon, &SparsityConfig::dense(), 5).is_ok());
+    let dup = Dup::<f32, Cpu>::build(&Cpu::default());
+    let e = Pruner::new(&dup, &gmp(0.5, 0, 4, 1, false), 5).unwrap_err();
+    assert_eq!(e, SparsityError::DuplicatePath { path: "attn.weight".into() });
 }
 
 #[test]

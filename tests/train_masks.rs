@@ -19,7 +19,7 @@ fn run(optimizer: OptimizerConfig) -> (TestPruner, Tiny, sparse_scaling::train::
     let mut stream = Stream::new(3, 16);
     stream.scale = 1e4; // gradients of order 1e4
     let val = stream.validation(2);
-    let cfg = TrainConfig { steps: 12, optimizer, grad_clip: None, eval_every: 6, seed: 0 };
+    let cfg = TrainConfig { steps: 12, batch_size: 16, optimizer, grad_clip: None, eval_every: 6, seed: 0 };
     let opts = RunOptions { checkpoint: Some(ck.clone()), ..Default::default() };
     let summary = train(&mut model, &mut stream, &val, &cfg, &mut pruner, &opts).unwrap();
     assert_ne!(before, weights(&model), "the run must actually move the weights");
@@ -84,6 +84,7 @@ fn dense_run_counts_weight_matrices() {
     let val = stream.validation(1);
     let cfg = TrainConfig {
         steps: 3,
+        batch_size: 8,
         optimizer: OptimizerConfig::AdamW(AdamWConfig { warmup: Warmup::Steps(1), ..Default::default() }),
         eval_every: 2,
         ..Default::default()

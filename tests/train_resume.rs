@@ -14,7 +14,7 @@ use train_support::*;
 const STEPS: u64 = 20;
 
 fn cfg(optimizer: OptimizerConfig) -> TrainConfig {
-    TrainConfig { steps: STEPS, optimizer, grad_clip: Some(1.0), eval_every: 4, seed: 11 }
+    TrainConfig { steps: STEPS, batch_size: 16, optimizer, grad_clip: Some(1.0), eval_every: 4, seed: 11 }
 }
 
 /// One segment of a run: fresh objects every time, as after a process restart.

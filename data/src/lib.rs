@@ -2,24 +2,50 @@
 //!
 //! Data for sparse scaling runs (Frantar et al., ICLR 2024; PAPER.md §4): infinite, seeded,
 //! never-repeating streams so that runs live in the paper's "massive data" regime, and loaders
-//! for real formats as users have them.
+//! for real formats as users have them. No dfdx here: batches are plain `Vec<f32>`/`Vec<u32>`.
 //!
-//! - [`stream`]: [`ImageBatch`], [`TextBatch`], [`StreamPosition`] and the [`Stream`] trait.
-//! - [`vocab`]: byte-level ids (ByT5 style) with T5 sentinels.
+//! - [`stream`]: [`ImageBatch`], [`TextBatch`], [`StreamPosition`] and the [`Stream`] trait
+//!   (with [`ImageStream`] / [`TextStream`] adding shapes).
+//! - Synthetic: [`SyntheticImages`] (ViT) and [`SyntheticText`] (T5); example `i` is a pure
+//!   function of `(seed, i)`.
+//! - Real formats: [`load_image_folder`], [`load_cifar10`] → [`ImageDataStream`];
+//!   [`load_jsonl`] (`.jsonl`, `.jsonl.gz`, C4) → [`TextCorpusStream`].
+//! - [`vocab`]: byte-level ids (ByT5 style) with T5 sentinels; [`span`]: T5 span corruption.
 //! - [`DataError`]: the one error type; every variant names the file/line and the fix.
+//!
+//! ```
+//! use sparse_scaling_data::{Stream, SyntheticImages, SyntheticImageConfig};
+//! let mut s = SyntheticImages::new(SyntheticImageConfig::default())?;
+//! let b = s.next_batch(4)?;
+//! assert_eq!(b.pixels.len(), 4 * 28 * 28);
+//! let pos = s.position();              // store in a checkpoint (serde)
+//! let next = s.next_batch(4)?;
+//! s.seek(&pos)?;                       // resume: the same examples again
+//! assert_eq!(s.next_batch(4)?, next);
+//! # Ok::<(), sparse_scaling_data::DataError>(())
+//! ```
 
+pub mod corpus;
 pub mod error;
+pub mod images;
 pub mod rng;
 pub mod span;
+pub mod stream;
 pub mod synth_image;
 pub mod synth_text;
 pub mod text;
-pub mod stream;
 pub mod vocab;
 
+pub use corpus::{load_jsonl, JsonlConfig, TextCorpus, TextCorpusConfig, TextCorpusStream};
 pub use error::DataError;
+pub use images::{
+    load_cifar10, load_image_folder, ImageDataConfig, ImageDataStream, ImageDataset,
+    ImageFolderConfig,
+};
 pub use span::SpanCorruption;
+pub use stream::{
+    ImageBatch, ImageShape, ImageStream, Stream, StreamPosition, TextBatch, TextStream,
+};
 pub use synth_image::{SyntheticImageConfig, SyntheticImages};
 pub use synth_text::{SyntheticText, SyntheticTextConfig};
 pub use text::TextShape;
-pub use stream::{ImageBatch, ImageShape, ImageStream, Stream, StreamPosition, TextBatch, TextStream};

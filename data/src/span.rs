@@ -64,7 +64,12 @@ impl SpanCorruption {
     pub fn counts(&self, length: usize) -> SpanCounts {
         let length = length.max(2);
         let noise = ((length as f64 * self.noise_density).round() as usize).clamp(1, length - 1);
-        let spans = ((noise as f64 / self.mean_span).round() as usize).max(1);
+        // T5 takes `max(1, round(noise / mean_span))`; we also cap it by the non-noise count
+        // so that both segmentations exist (only matters for densities above ~0.5), and by the
+        // number of sentinel ids so that every span has its own (only matters beyond ~2,500
+        // raw tokens at T5's settings).
+        let cap = noise.min(length - noise).min(vocab::NUM_SENTINELS);
+        let spans = ((noise as f64 / self.mean_span).round() as usize).clamp(1, cap);
         SpanCounts { noise_tokens: noise, spans }
     }
 
@@ -89,7 +94,7 @@ impl SpanCorruption {
             return Err(DataError::Config {
                 field: "input_len/target_len",
                 value: format!("{input_len}/{target_len}"),
-                reason: "too short for span corruption; use input_len >= 8 and target_len >= 6"
+                reason: "too short for span corruption; use input_len >= 3 and target_len >= 3 (T5 uses 512 and 114)"
                     .into(),
             });
         }
@@ -112,8 +117,8 @@ impl SpanCorruption {
         let nonnoise_lengths = random_segmentation(padded - c.noise_tokens, c.spans, rng);
         let mut mask = Vec::with_capacity(padded);
         for (nn, n) in nonnoise_lengths.iter().zip(&noise_lengths) {
-            mask.extend(std::iter::repeat(false).take(*nn));
-            mask.extend(std::iter::repeat(true).take(*n));
+            mask.resize(mask.len() + nn, false);
+            mask.resize(mask.len() + n, true);
         }
         mask.truncate(length);
         mask

@@ -63,13 +63,14 @@ pub struct SyntheticImageConfig {
 }
 
 impl Default for SyntheticImageConfig {
-    /// 3×16×16 images (patch 4 → 16 tokens), 10 classes × 32 Zipf modes × 3 parts.
+    /// 1×28×28 images (patch 7 → 16 tokens of 49 values, the shape of
+    /// `shared/reference/vit_cpu.py`), 10 classes × 32 Zipf modes × 3 parts.
     fn default() -> Self {
         SyntheticImageConfig {
             seed: 0,
-            channels: 3,
-            height: 16,
-            width: 16,
+            channels: 1,
+            height: 28,
+            width: 28,
             classes: 10,
             modes_per_class: 32,
             mode_zipf: 1.0,
@@ -355,8 +356,10 @@ impl SyntheticImages {
         let contrast = (0.25 * rng.normal()).exp();
         for ch in 0..c {
             let bright = 0.25 * rng.normal();
-            for v in out[ch * h * w..(ch + 1) * h * w].iter_mut() {
-                *v = *v * contrast + bright + cfg.noise_std * rng.normal();
+            for quad in out[ch * h * w..(ch + 1) * h * w].chunks_mut(4) {
+                for (v, n) in quad.iter_mut().zip(rng.normal4()) {
+                    *v = *v * contrast + bright + cfg.noise_std * n;
+                }
             }
         }
 

@@ -1,1 +1,143 @@
-//! placeholder
+//! # sparse-scaling-spec
+//!
+//! Experiment files for sparse scaling studies (Frantar et al., ICLR 2024): a `.ron` file
+//! declares model family and sizes × sparsity levels × pruning methods × training lengths ×
+//! seeds, the training recipe, and the fit and analysis to run afterwards (`PAPER.md` §1–5).
+//!
+//! - [`schema`]: the types of a file, with their defaults.
+//! - [`ExperimentFile::load`]: reads a file; RON syntax and schema errors carry the file, line,
+//!   column and a fix.
+//! - [`ExperimentFile::validate`]: checks values (0 ≤ S < 1, n < m, m divides the input
+//!   widths, heads divide the width, start < end ≤ steps, non-empty axes, law formula parses)
+//!   and reports every problem with its field path, position and fix.
+//! - [`Experiment::expand`]: the points, each fully resolved, with a stable content hash
+//!   ([`point`] documents what the hash covers).
+//!
+//! ```
+//! use sparse_scaling_spec::ExperimentFile;
+//! let src = r#"(name: "bad", model: (family: Vit, sizes: Widths([32])), sparsity: [1.0], steps: [10])"#;
+//! let err = ExperimentFile::from_str("bad.ron", src).and_then(|f| f.validate()).unwrap_err();
+//! assert!(err.to_string().contains("bad.ron:1:"));
+//! assert!(err.to_string().contains("outside [0, 1)"));
+//! ```
+
+pub mod error;
+mod expand;
+pub mod formula;
+pub mod point;
+pub mod schema;
+pub mod span;
+
+use std::path::{Path, PathBuf};
+
+pub use error::{Issue, SpecError};
+pub use point::{Dims, Point, PointLr, PointPruning, PointSpec};
+pub use schema::*;
+pub use span::{Pos, SpanIndex};
+
+/// RON options used for every experiment file: `implicit_some` is on, so optional fields
+/// are written `depth: 4` rather than `depth: Some(4)`.
+pub fn ron_options() -> ron::Options {
+    ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+}
+
+/// An experiment together with the file it came from (for error positions).
+#[derive(Debug, Clone)]
+pub struct ExperimentFile {
+    /// The file (or a label such as `<string>`).
+    pub path: PathBuf,
+    /// Its text.
+    pub source: String,
+    /// The parsed experiment.
+    pub experiment: Experiment,
+    spans: SpanIndex,
+}
+
+impl ExperimentFile {
+    /// Reads and parses `path`.
+    pub fn load(path: impl AsRef<Path>) -> Result<ExperimentFile, SpecError> {
+        let path = path.as_ref();
+        let source = std::fs::read_to_string(path).map_err(|source| SpecError::Io { path: path.to_path_buf(), source })?;
+        Self::from_str(path, &source)
+    }
+
+    /// Parses `source`, labelling errors with `path`.
+    pub fn from_str(path: impl AsRef<Path>, source: &str) -> Result<ExperimentFile, SpecError> {
+        let path = path.as_ref().to_path_buf();
+        let experiment: Experiment = ron_options().from_str(source).map_err(|e| SpecError::Syntax {
+            path: path.clone(),
+            line: e.position.line.max(1),
+            column: e.position.col.max(1),
+            message: e.code.to_string(),
+            fix: error::hint(&e.code),
+        })?;
+        Ok(ExperimentFile { path, source: source.to_string(), experiment, spans: SpanIndex::build(source) })
+    }
+
+    /// Every problem, positioned in the file and sorted by position.
+    pub fn issues(&self) -> Vec<Issue> {
+        let mut issues = self.experiment.issues();
+        for i in &mut issues {
+            let p = self.spans.find(&i.field);
+            i.line = p.line;
+            i.column = p.column;
+        }
+        issues.sort_by_key(|i| (i.line, i.column));
+        issues
+    }
+
+    /// `Ok` when the experiment is valid, else [`SpecError::Invalid`] listing every problem.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        let issues = self.issues();
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(SpecError::Invalid { path: self.path.clone(), issues })
+        }
+    }
+
+    /// Validates, then expands into points.
+    pub fn expand(&self) -> Result<Vec<Point>, SpecError> {
+        self.validate()?;
+        Ok(self.experiment.expand_unchecked())
+    }
+
+    /// The directory relative paths in the file (data files) are resolved against.
+    pub fn base_dir(&self) -> PathBuf {
+        self.path.parent().map(Path::to_path_buf).unwrap_or_default()
+    }
+
+    /// Position of a field path (or its nearest ancestor) in the file.
+    pub fn position(&self, field: &str) -> Pos {
+        self.spans.find(field)
+    }
+}
+
+impl Experiment {
+    /// Parses RON text (errors are labelled `<string>`).
+    pub fn from_ron_str(source: &str) -> Result<Experiment, SpecError> {
+        ExperimentFile::from_str("<string>", source).map(|f| f.experiment)
+    }
+
+    /// `Ok` when valid, else every problem (without positions; use [`ExperimentFile`] for
+    /// positions).
+    pub fn validate(&self) -> Result<(), SpecError> {
+        let issues = self.issues();
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(SpecError::Invalid { path: PathBuf::from("<experiment>"), issues })
+        }
+    }
+
+    /// Validates, then expands into points.
+    pub fn expand(&self) -> Result<Vec<Point>, SpecError> {
+        self.validate()?;
+        Ok(self.expand_unchecked())
+    }
+
+    /// Pretty RON text of this experiment (all defaults written out).
+    pub fn to_ron(&self) -> String {
+        ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::default()).unwrap_or_default()
+    }
+}

@@ -1,10 +1,104 @@
-//! `sparse-scaling plan` (to be written).
+//! `sparse-scaling plan <exp.ron> [--results DIR] [--slurm out.sh]`: expands an experiment
+//! into points and shows each point's status in a results directory (done, running,
+//! pending); with `--slurm` writes a Slurm job-array script whose task i runs point i.
+
+use std::path::{Path, PathBuf};
+
+use crate::results::ResultsDir;
+use crate::runner::slurm::{self, SlurmOptions};
+use crate::spec::ExperimentFile;
 
 /// Arguments of `sparse-scaling plan`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The experiment file (.ron).
+    pub experiment: PathBuf,
+    /// Results directory (default: `results/<experiment name>`).
+    #[arg(long)]
+    pub results: Option<PathBuf>,
+    /// Write a Slurm job-array script here (task i runs point i against `--results`).
+    #[arg(long)]
+    pub slurm: Option<PathBuf>,
+    /// Slurm job name (default: the experiment's name).
+    #[arg(long)]
+    pub job_name: Option<String>,
+    /// Slurm `--cpus-per-task`.
+    #[arg(long, default_value_t = 2)]
+    pub cpus_per_task: usize,
+    /// Slurm `--time`.
+    #[arg(long, default_value = "04:00:00")]
+    pub time: String,
+    /// Slurm `--partition`.
+    #[arg(long)]
+    pub partition: Option<String>,
+    /// At most this many array tasks at once.
+    #[arg(long)]
+    pub max_parallel: Option<usize>,
+}
+
+/// The default results directory of an experiment: `results/<name>`.
+pub fn default_results(name: &str) -> PathBuf {
+    let safe: String = name.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    Path::new("results").join(safe)
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+    }
+}
 
 /// Runs `sparse-scaling plan`.
-pub fn run(_args: Args) -> super::CliResult {
-    Err("not implemented yet".into())
+pub fn run(args: Args) -> super::CliResult {
+    let file = ExperimentFile::load(&args.experiment)?;
+    let points = file.expand()?;
+    let results = args.results.clone().unwrap_or_else(|| default_results(&file.experiment.name));
+    if let Some(out) = &args.slurm {
+        let binary = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "sparse-scaling".into());
+        let opts = SlurmOptions {
+            job_name: args.job_name.clone().unwrap_or_else(|| file.experiment.name.clone()),
+            cpus_per_task: args.cpus_per_task,
+            time: args.time.clone(),
+            partition: args.partition.clone(),
+            max_parallel: args.max_parallel,
+            binary,
+        };
+        let text = slurm::script(&absolute(&args.experiment), &absolute(&results), points.len(), &opts);
+        std::fs::write(out, text).map_err(|e| format!("cannot write {}: {e}\n  fix: check that its directory exists and is writable", out.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(out, std::fs::Permissions::from_mode(0o755));
+        }
+        println!(
+            "wrote {}: Slurm job array 0-{} ({} points) against {}\n  submit with: sbatch {}",
+            out.display(),
+            points.len().saturating_sub(1),
+            points.len(),
+            results.display(),
+            out.display()
+        );
+        return Ok(());
+    }
+    let store = if results.join("points").is_dir() { Some(ResultsDir::open(&results)?) } else { None };
+    let claims = store.as_ref().map(|s| s.claims()).unwrap_or_default();
+    print!("{}", super::check::points_table(&points));
+    let mut done = 0;
+    let mut running = 0;
+    for p in &points {
+        if store.as_ref().is_some_and(|s| s.is_finished(&p.hash)) {
+            done += 1;
+        } else if claims.iter().any(|c| c.0 == p.hash) {
+            running += 1;
+        }
+    }
+    println!(
+        "{} points: {done} done, {running} claimed by a runner, {} pending (results: {})",
+        points.len(),
+        points.len() - done - running,
+        results.display()
+    );
+    Ok(())
 }

@@ -1,1 +1,344 @@
-//! runner (to be written)
+//! Plans and runs experiments: selects points (`--point i`, `--shard i/n`), skips finished
+//! ones, claims each point so that concurrent runners never train the same point twice,
+//! trains it (resuming from its checkpoint if one exists), writes its record atomically, and
+//! when every point of the experiment has a record runs the experiment's fit and analysis
+//! and writes the report (`DESIGN.md`, "Scale-out"; `PAPER.md` §1–3).
+//!
+//! Training a point is behind [`PointExecutor`], so the runner's bookkeeping is tested with
+//! a deterministic fake, and the real executor dispatches to
+//! the monomorphised training code of the compiled sizes ([`registry`]).
+
+pub mod executor;
+pub mod registry;
+pub mod slurm;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::results::{host_name, Outcome, Record, ResultsDir, ResultsError, RunInfo, RECORD_FORMAT};
+use crate::spec::{Point, SpecError};
+
+/// Errors of planning and running.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The experiment file is malformed or invalid.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// The results store failed.
+    #[error(transparent)]
+    Results(#[from] ResultsError),
+    /// `--point` is out of range.
+    #[error("--point {index} is out of range: the experiment has {count} points (0..={last})\n  fix: list them with `sparse-scaling check <exp.ron>`", last = count.saturating_sub(1))]
+    PointOutOfRange {
+        /// Requested index.
+        index: usize,
+        /// Number of points.
+        count: usize,
+    },
+    /// `--shard` is malformed.
+    #[error("--shard `{given}` is invalid: {why}\n  fix: write `--shard i/n` with 0 ≤ i < n, e.g. `--shard 0/4`")]
+    BadShard {
+        /// What was given.
+        given: String,
+        /// Why it is invalid.
+        why: String,
+    },
+    /// A size of the experiment has no compiled training code.
+    #[error("{0}")]
+    Unsupported(#[from] registry::UnsupportedSize),
+    /// Training a point failed.
+    #[error("point {index} ({hash}) failed: {message}")]
+    Point {
+        /// Index.
+        index: usize,
+        /// Hash.
+        hash: String,
+        /// The executor's error.
+        message: String,
+    },
+}
+
+/// Which points of an experiment a runner takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Selection {
+    /// All points.
+    #[default]
+    All,
+    /// One point by index (Slurm task i).
+    Point(usize),
+    /// Points whose index ≡ `index` (mod `count`).
+    Shard {
+        /// This shard, 0-based.
+        index: usize,
+        /// Number of shards.
+        count: usize,
+    },
+}
+
+impl Selection {
+    /// Parses `i/n`.
+    pub fn parse_shard(s: &str) -> Result<Selection, RunError> {
+        let bad = |why: &str| RunError::BadShard { given: s.to_string(), why: why.to_string() };
+        let (a, b) = s.split_once('/').ok_or_else(|| bad("no `/`"))?;
+        let index: usize = a.trim().parse().map_err(|_| bad("i is not a whole number"))?;
+        let count: usize = b.trim().parse().map_err(|_| bad("n is not a whole number"))?;
+        if count == 0 {
+            return Err(bad("n must be at least 1"));
+        }
+        if index >= count {
+            return Err(bad("i must be smaller than n"));
+        }
+        Ok(Selection::Shard { index, count })
+    }
+
+    /// The selected points.
+    pub fn select<'a>(&self, points: &'a [Point]) -> Result<Vec<&'a Point>, RunError> {
+        Ok(match *self {
+            Selection::All => points.iter().collect(),
+            Selection::Point(i) => {
+                vec![points.get(i).ok_or(RunError::PointOutOfRange { index: i, count: points.len() })?]
+            }
+            Selection::Shard { index, count } => points.iter().filter(|p| p.index % count == index).collect(),
+        })
+    }
+}
+
+/// Progress of a running point, reported by executors.
+pub trait PointProgress: Sync {
+    /// `step` of `total` steps done; the latest validation loss if any.
+    fn update(&self, step: u64, total: u64, val_loss: Option<f64>);
+}
+
+/// Where and how a point runs.
+pub struct ExecContext<'a> {
+    /// The point's checkpoint directory (exists; empty when starting fresh).
+    pub checkpoint_dir: &'a Path,
+    /// Relative data paths in the experiment are resolved against this.
+    pub base_dir: &'a Path,
+    /// Progress sink.
+    pub progress: &'a dyn PointProgress,
+}
+
+/// What executing a point returns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Execution {
+    /// The deterministic results.
+    pub outcome: Outcome,
+    /// Wall-clock seconds of this session.
+    pub wall_seconds: f64,
+    /// Steps per second.
+    pub steps_per_second: f64,
+    /// Step this session resumed from (0: fresh).
+    pub resumed_from_step: u64,
+}
+
+/// Trains one point. Implementations must be deterministic in the point (same point → same
+/// [`Outcome`]) and resume from the checkpoint directory if it holds a checkpoint.
+pub trait PointExecutor: Sync {
+    /// Whether this executor can run the point at all (e.g. its size is compiled in).
+    fn supports(&self, point: &Point) -> Result<(), registry::UnsupportedSize>;
+    /// Trains the point.
+    fn execute(&self, point: &Point, ctx: &ExecContext<'_>) -> Result<Execution, Box<dyn std::error::Error + Send + Sync>>;
+}
+
+/// Options of [`run`].
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Results directory.
+    pub results: PathBuf,
+    /// Which points.
+    pub selection: Selection,
+    /// Points trained at once.
+    pub jobs: usize,
+    /// A claim older than this from another host counts as abandoned.
+    pub stale_after: Duration,
+    /// Show progress bars (hidden anyway when stderr is not a terminal).
+    pub progress: bool,
+    /// Keep going after a point fails (its error is reported at the end).
+    pub keep_going: bool,
+}
+
+impl RunOptions {
+    /// Defaults: all points, one job, claims stale after 24 h, progress on.
+    pub fn new(results: impl Into<PathBuf>) -> RunOptions {
+        RunOptions {
+            results: results.into(),
+            selection: Selection::All,
+            jobs: 1,
+            stale_after: Duration::from_secs(24 * 3600),
+            progress: true,
+            keep_going: false,
+        }
+    }
+}
+
+/// What happened to each selected point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PointStatus {
+    /// Trained by this runner now.
+    Trained,
+    /// Already had a record.
+    AlreadyDone,
+    /// Another live runner holds its claim.
+    ClaimedElsewhere,
+    /// Training failed (with `keep_going`).
+    Failed(String),
+}
+
+/// Summary of a [`run`].
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// (index, hash, status) for every selected point, by index.
+    pub points: Vec<(usize, String, PointStatus)>,
+    /// Whether every point of the experiment now has a record.
+    pub all_finished: bool,
+}
+
+impl RunReport {
+    /// Number of points with this status.
+    pub fn count(&self, f: impl Fn(&PointStatus) -> bool) -> usize {
+        self.points.iter().filter(|p| f(&p.2)).count()
+    }
+}
+
+struct BarProgress {
+    bar: ProgressBar,
+}
+
+impl PointProgress for BarProgress {
+    fn update(&self, step: u64, total: u64, val_loss: Option<f64>) {
+        self.bar.set_length(total);
+        self.bar.set_position(step);
+        if let Some(l) = val_loss {
+            self.bar.set_message(format!("val {l:.4}"));
+        }
+    }
+}
+
+/// Runs the selected points of `points` (the full expansion of the experiment; `base_dir`
+/// resolves its relative data paths) with `executor`.
+pub fn run(experiment_name: &str, points: &[Point], base_dir: &Path, executor: &dyn PointExecutor, opts: &RunOptions) -> Result<RunReport, RunError> {
+    let selected = opts.selection.select(points)?;
+    for p in &selected {
+        executor.supports(p)?;
+    }
+    let store = ResultsDir::open(&opts.results)?;
+    let multi = MultiProgress::with_draw_target(if opts.progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+    let sweep = multi.add(ProgressBar::new(selected.len() as u64));
+    sweep.set_style(
+        ProgressStyle::with_template("sweep {bar:30.cyan/blue} {pos}/{len} points {msg} [{elapsed_precise}]")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let point_style = ProgressStyle::with_template("  {prefix} {bar:30} {pos}/{len} steps {msg} ({per_sec}, eta {eta})")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+
+    let next = AtomicUsize::new(0);
+    let statuses: Mutex<Vec<(usize, String, PointStatus)>> = Mutex::new(Vec::new());
+    let first_error: Mutex<Option<RunError>> = Mutex::new(None);
+    let jobs = opts.jobs.max(1).min(selected.len().max(1));
+
+    let worker = || loop {
+        if !opts.keep_going && first_error.lock().map(|e| e.is_some()).unwrap_or(true) {
+            return;
+        }
+        let i = next.fetch_add(1, Ordering::SeqCst);
+        let Some(point) = selected.get(i) else { return };
+        let status = match run_one(experiment_name, point, base_dir, executor, &store, opts, &multi, &point_style) {
+            Ok(s) => s,
+            Err(e) => {
+                let msg = e.to_string();
+                if let Ok(mut fe) = first_error.lock() {
+                    if fe.is_none() {
+                        *fe = Some(e);
+                    }
+                }
+                PointStatus::Failed(msg)
+            }
+        };
+        let line = match &status {
+            PointStatus::Trained => "trained",
+            PointStatus::AlreadyDone => "already done",
+            PointStatus::ClaimedElsewhere => "claimed by another runner",
+            PointStatus::Failed(_) => "FAILED",
+        };
+        sweep.println(format!("point {} {}: {line}", point.index, point.hash));
+        sweep.inc(1);
+        if let Ok(mut s) = statuses.lock() {
+            s.push((point.index, point.hash.clone(), status));
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(worker);
+        }
+    });
+    sweep.finish_and_clear();
+
+    let mut points_status = statuses.into_inner().unwrap_or_default();
+    points_status.sort_by_key(|p| p.0);
+    if !opts.keep_going {
+        if let Some(e) = first_error.into_inner().ok().flatten() {
+            return Err(e);
+        }
+    }
+    let all_finished = points.iter().all(|p| store.is_finished(&p.hash));
+    Ok(RunReport { points: points_status, all_finished })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_one(
+    experiment_name: &str,
+    point: &Point,
+    base_dir: &Path,
+    executor: &dyn PointExecutor,
+    store: &ResultsDir,
+    opts: &RunOptions,
+    multi: &MultiProgress,
+    style: &ProgressStyle,
+) -> Result<PointStatus, RunError> {
+    if store.is_finished(&point.hash) {
+        return Ok(PointStatus::AlreadyDone);
+    }
+    let Some(claim) = store.try_claim(&point.hash, opts.stale_after)? else {
+        return Ok(if store.is_finished(&point.hash) { PointStatus::AlreadyDone } else { PointStatus::ClaimedElsewhere });
+    };
+    let ckpt = store.checkpoint_dir(&point.hash);
+    std::fs::create_dir_all(&ckpt).map_err(|source| ResultsError::Io { action: "create", path: ckpt.clone(), source })?;
+    let bar = multi.add(ProgressBar::new(point.spec.steps));
+    bar.set_style(style.clone());
+    bar.set_prefix(format!("#{} {} w{} S={} D={}", point.index, point.spec.family, point.spec.dims.width, point.spec.sparsity, point.spec.steps));
+    let progress = BarProgress { bar: bar.clone() };
+    let ctx = ExecContext { checkpoint_dir: &ckpt, base_dir, progress: &progress };
+    let started = Instant::now();
+    let result = executor.execute(point, &ctx);
+    bar.finish_and_clear();
+    multi.remove(&bar);
+    let exec = result.map_err(|e| RunError::Point { index: point.index, hash: point.hash.clone(), message: e.to_string() })?;
+    let wall = if exec.wall_seconds > 0.0 { exec.wall_seconds } else { started.elapsed().as_secs_f64() };
+    let record = Record {
+        format: RECORD_FORMAT,
+        hash: point.hash.clone(),
+        experiment: experiment_name.to_string(),
+        index: point.index,
+        spec: point.spec.clone(),
+        data_seen: point.spec.data_seen(),
+        outcome: exec.outcome,
+        run: RunInfo {
+            wall_seconds: wall,
+            steps_per_second: exec.steps_per_second,
+            resumed_from_step: exec.resumed_from_step,
+            host: host_name(),
+            pid: std::process::id(),
+            finished_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        },
+    };
+    store.write(&record)?;
+    // the record is durable: the checkpoints are no longer needed
+    let _ = std::fs::remove_dir_all(&ckpt);
+    drop(claim);
+    Ok(PointStatus::Trained)
+}

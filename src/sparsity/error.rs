@@ -83,6 +83,12 @@ pub enum SparsityError {
         /// A sample of the paths that were seen.
         paths: String,
     },
+    /// Two parameters with the same path.
+    #[error("two parameters of the model have the path `{path}`; masks are addressed by path, so give the fields distinct names in the model's TensorCollection impl")]
+    DuplicatePath {
+        /// The repeated path.
+        path: String,
+    },
     /// A parameter path that the pruner does not know.
     #[error("no parameter `{path}` in this pruner's masks; use one of the paths of the model the pruner was built for (see Pruner::masks())")]
     UnknownParam {

@@ -237,6 +237,12 @@ impl Masks {
         Ok(())
     }
 
+    /// The first path that occurs twice, if any (a model naming bug: masks are addressed by path).
+    pub fn duplicate_path(&self) -> Option<&str> {
+        let mut seen = std::collections::HashSet::new();
+        self.params.iter().map(|p| p.path.as_str()).find(|p| !seen.insert(*p))
+    }
+
     /// Check that these masks describe `model` (same paths and shapes, same order).
     pub fn check_matches<M: TensorCollection<f32, Cpu>>(&self, model: &M) -> Result<(), SparsityError> {
         let params = list_params(model);
@@ -271,12 +277,8 @@ impl Masks {
 
     /// Read the weights of every masked parameter (`None` for the others), in visitor order.
     pub fn read_weights<M: TensorCollection<f32, Cpu>>(&self, model: &M) -> Vec<Option<Vec<f32>>> {
-        let mut v = ReadMasked { masks: &self.params, idx: 0, out: Vec::with_capacity(self.params.len()) };
-        let r = M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut v });
-        match r {
-            Ok(_) => v.out,
-            Err(never) => match never {},
-        }
+        let select: Vec<bool> = self.params.iter().map(|p| p.mask.is_some()).collect();
+        self.read_selected(model, &select)
     }
 
     /// Write back weights read by [`Masks::read_weights`] (entries that are `None` are skipped).
@@ -289,31 +291,21 @@ impl Masks {
         }
     }
 
-    /// Zero every pruned weight of `model` (one read, mask, write pass over masked parameters
-    /// whose mask prunes something).
+    /// Zero every pruned weight of `model`: one visitor pass that, for each parameter whose mask
+    /// prunes something, copies the weights into a small reused scratch buffer (one layer, stays
+    /// in cache), zeroes the pruned entries and copies them back.
     pub fn apply<M: TensorCollection<f32, Cpu>>(&self, model: &mut M) {
-        let mut bufs = self.read_weights_if(model, |p| p.kept() < p.numel());
-        use rayon::prelude::*;
-        bufs.par_iter_mut().zip(self.params.par_iter()).for_each(|(b, p)| {
-            if let (Some(b), Some(m)) = (b.as_mut(), &p.mask) {
-                m.zero_pruned(b);
-            }
-        });
-        self.write_weights(model, &bufs);
+        let mut v = ApplyMasks { masks: &self.params, scratch: Vec::new(), idx: 0 };
+        let r = M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut v });
+        match r {
+            Ok(_) => {}
+            Err(never) => match never {},
+        }
     }
 
-    /// Like [`Masks::read_weights`] but only for masked parameters satisfying `pred`.
-    pub(crate) fn read_weights_if<M: TensorCollection<f32, Cpu>>(
-        &self,
-        model: &M,
-        pred: impl Fn(&ParamMask) -> bool,
-    ) -> Vec<Option<Vec<f32>>> {
-        let selected: Vec<ParamMask> = self
-            .params
-            .iter()
-            .map(|p| ParamMask { mask: if pred(p) { p.mask.clone() } else { None }, ..p.clone_meta() })
-            .collect();
-        let mut v = ReadMasked { masks: &selected, idx: 0, out: Vec::with_capacity(self.params.len()) };
+    /// Read the weights of the parameters with `select[i]`.
+    fn read_selected<M: TensorCollection<f32, Cpu>>(&self, model: &M, select: &[bool]) -> Vec<Option<Vec<f32>>> {
+        let mut v = ReadMasked { masks: &self.params, select, idx: 0, out: Vec::with_capacity(self.params.len()) };
         let r = M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut v });
         match r {
             Ok(_) => v.out,
@@ -330,13 +322,6 @@ impl Masks {
             Ok(_) => {}
             Err(never) => match never {},
         }
-    }
-}
-
-impl ParamMask {
-    /// A copy without the mask bits.
-    fn clone_meta(&self) -> ParamMask {
-        ParamMask { path: self.path.clone(), shape: self.shape.clone(), role: self.role, target: self.target, mask: None }
     }
 }
 
@@ -404,6 +389,7 @@ impl TensorVisitor<f32, Cpu> for CountZeros {
 
 struct ReadMasked<'a> {
     masks: &'a [ParamMask],
+    select: &'a [bool],
     idx: usize,
     out: Vec<Option<Vec<f32>>>,
 }
@@ -419,10 +405,10 @@ impl TensorVisitor<f32, Cpu> for ReadMasked<'_> {
         _opts: TensorOptions<S, f32, Cpu>,
         (name, t): <Self::Viewer as TensorViewer>::View<'_, Tensor<S, f32, Cpu>>,
     ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
-        let m = self.masks.get(self.idx);
+        let i = self.idx;
         self.idx += 1;
-        let buf = match m {
-            Some(m) if m.mask.is_some() && m.path == name => {
+        let buf = match (self.masks.get(i), self.select.get(i)) {
+            (Some(m), Some(true)) if m.path == name => {
                 let mut buf = vec![0.0f32; t.shape().num_elements()];
                 t.copy_into(&mut buf);
                 Some(buf)
@@ -455,6 +441,39 @@ impl TensorVisitor<f32, Cpu> for WriteMasked<'_> {
         self.idx += 1;
         if let (Some(m), Some(Some(buf))) = (self.masks.get(i), self.bufs.get(i)) {
             if m.path == name && buf.len() == t.shape().num_elements() {
+                t.copy_from(buf);
+            }
+        }
+        Ok(None)
+    }
+}
+
+struct ApplyMasks<'a> {
+    masks: &'a [ParamMask],
+    scratch: Vec<f32>,
+    idx: usize,
+}
+
+impl TensorVisitor<f32, Cpu> for ApplyMasks<'_> {
+    type Viewer = (ViewTensorName, ViewTensorMut);
+    type Err = std::convert::Infallible;
+    type E2 = f32;
+    type D2 = Cpu;
+
+    fn visit<S: Shape>(
+        &mut self,
+        _opts: TensorOptions<S, f32, Cpu>,
+        (name, t): <Self::Viewer as TensorViewer>::View<'_, Tensor<S, f32, Cpu>>,
+    ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
+        let i = self.idx;
+        self.idx += 1;
+        if let Some(ParamMask { path, mask: Some(mask), .. }) = self.masks.get(i) {
+            let n = t.shape().num_elements();
+            if *path == name && mask.len() == n && mask.count_ones() < n {
+                self.scratch.resize(n, 0.0);
+                let buf = &mut self.scratch[..n];
+                t.copy_into(buf);
+                mask.zero_pruned(buf);
                 t.copy_from(buf);
             }
         }

@@ -146,6 +146,9 @@ impl Pruner {
             let paths: Vec<&str> = masks.params.iter().take(8).map(|p| p.path.as_str()).collect();
             return Err(SparsityError::NoPrunable { paths: paths.join(", ") });
         }
+        if let Some(path) = masks.duplicate_path() {
+            return Err(SparsityError::DuplicatePath { path: path.into() });
+        }
         for p in &masks.params {
             if p.mask.is_some() {
                 check_size(&p.path, p.numel())?;
@@ -191,6 +194,9 @@ impl Pruner {
 
     /// Call after optimizer step `step` (0-based): recomputes masks if an update is due (or was
     /// missed), then re-applies them. Returns whether any mask changed.
+    ///
+    /// A recompute ranks the weights *after* zeroing those already pruned, so the pruned set only
+    /// grows during a ramp (weights are never regrown), as in Zhu & Gupta's GMP.
     pub fn on_step<M: TensorCollection<f32, Cpu>>(&mut self, model: &mut M, step: u64) -> Result<bool, SparsityError> {
         let due = match &self.plan {
             Plan::Gradual { schedule, .. } => schedule.last_update_at_or_before(step),
@@ -202,6 +208,9 @@ impl Pruner {
             };
             let s = schedule.sparsity_at(u);
             let mut weights = self.masks.read_weights(model);
+            // Rank the masked weights (Zhu & Gupta: pruned weights score 0), so a weight the
+            // optimizer moved while pruned is not regrown, whatever the optimizer did.
+            self.zero_buffers(&mut weights);
             let changed = self.recompute(&weights, s)?;
             self.last_update = due;
             self.zero_buffers(&mut weights);
@@ -247,6 +256,15 @@ impl Pruner {
     /// The step whose schedule value the masks hold (`None` before the first update).
     pub fn last_update(&self) -> Option<u64> {
         self.last_update
+    }
+
+    /// The sparsity the pruned layers' masks currently hold (cheap; for progress bars).
+    pub fn current_sparsity(&self) -> f64 {
+        match &self.plan {
+            Plan::Dense => 0.0,
+            Plan::Gradual { schedule, .. } => self.last_update.map_or(0.0, |u| schedule.sparsity_at(u)),
+            Plan::OneShotNm { nm } => nm.sparsity(),
+        }
     }
 
     /// Per-layer and overall sparsity, N and total parameters (N counted from the masks; the

@@ -134,6 +134,8 @@ impl Default for OptimizerConfig {
 pub struct TrainConfig {
     /// Number of optimizer steps (one batch each).
     pub steps: u64,
+    /// Examples per batch (PAPER.md §5: 128 for T5).
+    pub batch_size: usize,
     /// The optimizer and its schedule.
     pub optimizer: OptimizerConfig,
     /// Global-norm gradient clipping threshold (PAPER.md §5: 1.0); `None` disables it.
@@ -149,10 +151,11 @@ pub struct TrainConfig {
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
-            steps: 1000,
+            steps: 10_000,
+            batch_size: 128,
             optimizer: OptimizerConfig::default(),
             grad_clip: Some(1.0),
-            eval_every: 100,
+            eval_every: 500,
             seed: 0,
         }
     }
@@ -166,12 +169,13 @@ impl TrainConfig {
     /// A validated config.
     pub fn new(
         steps: u64,
+        batch_size: usize,
         optimizer: OptimizerConfig,
         grad_clip: Option<f64>,
         eval_every: u64,
         seed: u64,
     ) -> Result<Self, TrainError> {
-        let c = TrainConfig { steps, optimizer, grad_clip, eval_every, seed };
+        let c = TrainConfig { steps, batch_size, optimizer, grad_clip, eval_every, seed };
         c.validate()?;
         Ok(c)
     }
@@ -180,6 +184,9 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<(), TrainError> {
         if self.steps == 0 {
             return Err(bad("steps", "0".into(), "train for at least one step"));
+        }
+        if self.batch_size == 0 {
+            return Err(bad("batch_size", "0".into(), "use at least one example per batch"));
         }
         if self.eval_every == 0 {
             return Err(bad("eval_every", "0".into(), "validate every n ≥ 1 steps"));

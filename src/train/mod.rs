@@ -13,7 +13,11 @@
 //! * [`optim`]: one step over a whole model (mask, clip, update) via dfdx's tensor visitor;
 //! * [`params`]: walks over a model's parameters by path name;
 //! * [`checkpoint`]: the checkpoint file (magic, version, checksum, atomic write);
-//! * [`trainer`]: the loop itself; [`progress`]: the progress bar.
+//! * [`trainer`]: the loop itself; [`progress`]: the progress bar;
+//! * [`pruner`]: the sparsity module's `Pruner` as the loop's [`Sparsifier`].
+//!
+//! Models are any [`SparseModel`] (ViT, T5), data any [`Stream`] of the data crate whose
+//! batches know their [`DataUnits`].
 //!
 //! Pruned weights stay exactly zero: gradients of pruned weights are zeroed before clipping,
 //! their optimizer state is zeroed before each update (so it cannot revive them), every
@@ -33,13 +37,13 @@ pub mod lr;
 pub mod optim;
 pub mod params;
 pub mod progress;
+pub mod pruner;
 pub mod trainer;
 
 use std::path::PathBuf;
 
 use dfdx::nn::tensor_collection::TensorCollection;
-use dfdx::prelude::{Cpu, Merge, NoneTape, Tape, Tensor};
-use serde::de::DeserializeOwned;
+use dfdx::prelude::Cpu;
 use serde::{Deserialize, Serialize};
 
 pub use checkpoint::CheckpointError;
@@ -49,40 +53,26 @@ pub use trainer::train;
 /// A boxed error from a component the trainer calls (model, data stream, pruner).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// A model the loop can train: a dfdx tensor collection with a scalar training loss.
-///
-/// Same shape as the model module's `SparseModel` (which gets this trait by a blanket
-/// implementation once it lands), so tests can train small local models too.
-pub trait TrainModel: TensorCollection<f32, Cpu> + Clone + Send {
-    /// One batch of training or validation data.
-    type Batch;
-    /// What `loss` can fail with (e.g. a batch of the wrong shape).
-    type Error: std::error::Error + Send + Sync + 'static;
-    /// Mean loss of `batch`, recorded on `tape` (an `OwnedTape` for training steps,
-    /// `NoneTape` for validation).
-    fn loss<T: Tape<f32, Cpu> + Merge<NoneTape>>(
-        &self,
-        batch: &Self::Batch,
-        tape: T,
-    ) -> Result<Tensor<(), f32, Cpu, T>, Self::Error>;
+pub use crate::model::SparseModel;
+pub use sparse_scaling_data::{Stream, StreamPosition};
+
+/// How much data a batch counts for D (PAPER.md §1–2): images for ViT; for T5 tokens as the
+/// paper counts them, `batch × input length` (its conversion: 128 × 512 tokens per step).
+pub trait DataUnits {
+    /// D contributed by this batch.
+    fn data_units(&self) -> u64;
 }
 
-/// An infinite, seeded stream of training batches whose position can be saved and restored.
-pub trait BatchStream {
-    /// What it yields.
-    type Batch;
-    /// Where it is; restoring it makes the stream yield exactly the same batches again.
-    type Position: Serialize + DeserializeOwned;
-    /// What drawing or seeking can fail with (e.g. an unreadable file).
-    type Error: std::error::Error + Send + Sync + 'static;
-    /// The next batch.
-    fn next_batch(&mut self) -> Result<Self::Batch, Self::Error>;
-    /// The current position (before the next batch).
-    fn position(&self) -> Self::Position;
-    /// Moves to a saved position.
-    fn seek(&mut self, position: Self::Position) -> Result<(), Self::Error>;
-    /// How much data a batch counts for D: images for ViT, tokens for T5 (PAPER.md §1).
-    fn data_units(batch: &Self::Batch) -> u64;
+impl DataUnits for sparse_scaling_data::ImageBatch {
+    fn data_units(&self) -> u64 {
+        self.batch as u64
+    }
+}
+
+impl DataUnits for sparse_scaling_data::TextBatch {
+    fn data_units(&self) -> u64 {
+        (self.batch * self.input_len) as u64
+    }
 }
 
 /// Sparsity of one pruned layer.
@@ -95,6 +85,9 @@ pub struct LayerSparsity {
     pub size: u64,
     /// Number of unpruned weights (from the mask).
     pub nonzeros: u64,
+    /// Whether the layer counts in N (attention and MLP matrices); embeddings and the output
+    /// head are reported but not counted.
+    pub counted_in_n: bool,
     /// Measured sparsity `1 − nonzeros/size`.
     pub sparsity: f64,
 }
@@ -103,7 +96,7 @@ pub struct LayerSparsity {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SparsityStats {
-    /// Per prunable layer.
+    /// Per pruned (or prunable) layer.
     pub layers: Vec<LayerSparsity>,
     /// Overall sparsity of the prunable layers.
     pub sparsity: f64,
@@ -113,7 +106,8 @@ pub struct SparsityStats {
     pub total_params: u64,
 }
 
-/// What the loop needs from a pruner (the sparsity module's `Pruner` implements it).
+/// What the loop needs from a pruner. The sparsity module's `Pruner` implements it
+/// ([`pruner`]); [`Dense`] is the no-op for dense runs.
 pub trait Sparsifier<M> {
     /// Applies the current masks (zeroes pruned weights). Called once before training.
     fn apply(&mut self, model: &mut M) -> Result<(), BoxError>;
@@ -121,15 +115,15 @@ pub trait Sparsifier<M> {
     fn on_step(&mut self, model: &mut M, step: u64) -> Result<(), BoxError>;
     /// Zeroes the entries of `values` (laid out like parameter `path`) that are pruned;
     /// used on gradients and optimizer state. Unmasked parameters are left alone.
-    fn zero_pruned(&self, path: &str, values: &mut [f32]);
+    fn zero_pruned(&self, path: &str, values: &mut [f32]) -> Result<(), BoxError>;
     /// Number of unpruned entries of parameter `path`, `None` if it has no mask.
     fn kept(&self, path: &str) -> Option<usize>;
     /// Per-layer and overall counts, measured from the masks.
     fn stats(&self, model: &M) -> SparsityStats;
     /// Serialisable state (masks, schedule position), for checkpoints.
     fn state(&self) -> Result<serde_json::Value, BoxError>;
-    /// Restores a state returned by [`Sparsifier::state`].
-    fn restore(&mut self, state: serde_json::Value) -> Result<(), BoxError>;
+    /// Restores a state returned by [`Sparsifier::state`], checking it fits `model`.
+    fn restore(&mut self, model: &M, state: serde_json::Value) -> Result<(), BoxError>;
 }
 
 /// No pruning: a dense run. Its "prunable layers" (for N) are the weight matrices — tensors
@@ -145,7 +139,9 @@ impl<M: TensorCollection<f32, Cpu>> Sparsifier<M> for Dense {
     fn on_step(&mut self, _model: &mut M, _step: u64) -> Result<(), BoxError> {
         Ok(())
     }
-    fn zero_pruned(&self, _path: &str, _values: &mut [f32]) {}
+    fn zero_pruned(&self, _path: &str, _values: &mut [f32]) -> Result<(), BoxError> {
+        Ok(())
+    }
     fn kept(&self, _path: &str) -> Option<usize> {
         None
     }
@@ -162,6 +158,7 @@ impl<M: TensorCollection<f32, Cpu>> Sparsifier<M> for Dense {
                     path: path.to_string(),
                     size,
                     nonzeros: nz,
+                    counted_in_n: true,
                     sparsity: 1.0 - nz as f64 / size.max(1) as f64,
                 });
             }
@@ -179,7 +176,7 @@ impl<M: TensorCollection<f32, Cpu>> Sparsifier<M> for Dense {
     fn state(&self) -> Result<serde_json::Value, BoxError> {
         Ok(serde_json::Value::Null)
     }
-    fn restore(&mut self, _state: serde_json::Value) -> Result<(), BoxError> {
+    fn restore(&mut self, _model: &M, _state: serde_json::Value) -> Result<(), BoxError> {
         Ok(())
     }
 }

@@ -112,7 +112,7 @@ where
     // Pass 1: mask gradients, global norm (f64, fixed order).
     let mut sumsq = 0.0f64;
     for_each_grad(model, grads, &mut |path, _shape, g| {
-        pruner.zero_pruned(path, g);
+        pruner.zero_pruned(path, g).map_err(|source| TrainError::Pruner { step, source })?;
         sumsq += g.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>();
         Ok(())
     })?;
@@ -155,8 +155,8 @@ where
                 let [m, v] = &mut slot.bufs[..] else {
                     return Err(TrainError::Device(format!("AdamW state of `{}` is not [m, v]", p.path)));
                 };
-                pruner.zero_pruned(p.path, m);
-                pruner.zero_pruned(p.path, v);
+                pruner.zero_pruned(p.path, m).map_err(|source| TrainError::Pruner { step, source })?;
+                pruner.zero_pruned(p.path, v).map_err(|source| TrainError::Pruner { step, source })?;
                 adamw_update(a, lr, t, decay, p.value, p.grad, m, v);
             }
             OptimizerConfig::Adafactor(a) => {
@@ -165,7 +165,7 @@ where
                 if masked {
                     mask.clear();
                     mask.resize(n, 1.0f32);
-                    pruner.zero_pruned(p.path, &mut mask);
+                    pruner.zero_pruned(p.path, &mut mask).map_err(|source| TrainError::Pruner { step, source })?;
                 }
                 let m = masked.then_some(&mask[..]);
                 adafactor_update(a, lr, t, decay, p.shape, p.value, p.grad, m, &mut slot.bufs);

@@ -19,11 +19,12 @@ use super::optim::{check_layout, optimizer_step, OptState};
 use super::params::{for_each_param, for_each_param_mut};
 use super::progress::Progress;
 use super::{
-    BatchStream, LossPoint, RunOptions, RunSummary, Sparsifier, TrainConfig, TrainError, TrainModel,
+    DataUnits, LossPoint, RunOptions, RunSummary, SparseModel, Sparsifier, Stream, StreamPosition, TrainConfig,
+    TrainError,
 };
 
 /// Mean validation loss of `model` over the held-out batches (f64 mean of the batch means).
-pub fn validate<M: TrainModel>(model: &M, validation: &[M::Batch], step: u64) -> Result<f64, TrainError> {
+pub fn validate<M: SparseModel>(model: &M, validation: &[M::Batch], step: u64) -> Result<f64, TrainError> {
     if validation.is_empty() {
         return Err(TrainError::EmptyValidation);
     }
@@ -68,8 +69,9 @@ pub fn train<M, S, P>(
     opts: &RunOptions,
 ) -> Result<RunSummary, TrainError>
 where
-    M: TrainModel,
-    S: BatchStream<Batch = M::Batch>,
+    M: SparseModel,
+    M::Batch: DataUnits,
+    S: Stream<Batch = M::Batch>,
     P: Sparsifier<M>,
 {
     cfg.validate()?;
@@ -106,8 +108,10 @@ where
 
     while st.step < cfg.steps {
         let t = st.step;
-        let batch = stream.next_batch().map_err(|e| TrainError::Data { step: t, source: Box::new(e) })?;
-        st.data_seen += S::data_units(&batch);
+        let batch = stream
+            .next_batch(cfg.batch_size)
+            .map_err(|e| TrainError::Data { step: t, source: Box::new(e) })?;
+        st.data_seen += batch.data_units();
         let grads = model
             .try_alloc_grads()
             .map_err(|e| TrainError::Device(format!("allocating gradients: {e}")))?;
@@ -191,7 +195,7 @@ where
     })
 }
 
-fn write_checkpoint<M: TrainModel, S: BatchStream, P: Sparsifier<M>>(
+fn write_checkpoint<M: SparseModel, S: Stream, P: Sparsifier<M>>(
     path: &std::path::Path,
     st: &RunState,
     started: Instant,
@@ -228,7 +232,7 @@ fn write_checkpoint<M: TrainModel, S: BatchStream, P: Sparsifier<M>>(
     Ok(())
 }
 
-fn restore<M: TrainModel, S: BatchStream, P: Sparsifier<M>>(
+fn restore<M: SparseModel, S: Stream, P: Sparsifier<M>>(
     path: &std::path::Path,
     ck: Checkpoint,
     cfg: &TrainConfig,
@@ -282,11 +286,13 @@ fn restore<M: TrainModel, S: BatchStream, P: Sparsifier<M>>(
     let opt = OptState { t: ck.opt_t, slots: ck.opt };
     check_layout(&opt, cfg, model).map_err(mismatch)?;
     pruner
-        .restore(ck.pruner)
+        .restore(model, ck.pruner)
         .map_err(|e| mismatch(format!("the pruner could not take its saved state: {e}")))?;
-    let pos = serde_json::from_value(ck.data_position)
+    let pos: StreamPosition = serde_json::from_value(ck.data_position)
+        .map_err(|e| mismatch(format!("the saved data position is not a stream position: {e}")))?;
+    stream
+        .seek(&pos)
         .map_err(|e| mismatch(format!("the saved data position does not fit this data stream: {e}")))?;
-    stream.seek(pos).map_err(|e| TrainError::Data { step: ck.step, source: Box::new(e) })?;
     Ok(RunState {
         step: ck.step,
         opt,

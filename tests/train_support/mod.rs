@@ -11,7 +11,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use sparse_scaling::train::params::{for_each_param, for_each_param_mut};
-use sparse_scaling::train::{BatchStream, BoxError, LayerSparsity, Sparsifier, SparsityStats, TrainModel};
+use sparse_scaling::data::{DataError, Stream as DataStream, StreamPosition};
+use sparse_scaling::model::{Family, ModelError, ModelInfo, SparseModel};
+use sparse_scaling::train::{BoxError, DataUnits, LayerSparsity, Sparsifier, SparsityStats};
 
 pub const IN: usize = 8;
 pub const HID: usize = 32;
@@ -31,8 +33,9 @@ impl TensorCollection<f32, Cpu> for Mlp<f32, Cpu> {
     ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
         visitor.visit_fields(
             (
-                Self::module("l1", |s| &s.l1, |s| &mut s.l1),
-                Self::module("l2", |s| &s.l2, |s| &mut s.l2),
+                // dotted names so that the real pruner's roles see MLP matrices
+                Self::module("mlp.wi", |s| &s.l1, |s| &mut s.l1),
+                Self::module("mlp.wo", |s| &s.l2, |s| &mut s.l2),
             ),
             |(l1, l2)| Mlp { l1, l2 },
         )
@@ -50,21 +53,23 @@ pub struct Batch {
     pub scale: f32,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("bad batch: {0}")]
-pub struct BatchError(String);
+impl DataUnits for Batch {
+    fn data_units(&self) -> u64 {
+        self.y.len() as u64
+    }
+}
 
-impl TrainModel for Tiny {
+impl SparseModel for Tiny {
     type Batch = Batch;
-    type Error = BatchError;
-    fn loss<T: Tape<f32, Cpu> + Merge<NoneTape>>(
-        &self,
-        b: &Batch,
-        tape: T,
-    ) -> Result<Tensor<(), f32, Cpu, T>, BatchError> {
+    fn loss<T: Tape<f32, Cpu>>(&self, b: &Batch, tape: T) -> Result<Tensor<(), f32, Cpu, T>, ModelError> {
         let n = b.y.len();
         if b.x.len() != n * IN {
-            return Err(BatchError(format!("{} inputs for {n} labels", b.x.len())));
+            return Err(ModelError::BatchShape {
+                what: "inputs",
+                expected: format!("{}", n * IN),
+                actual: format!("{}", b.x.len()),
+                fix: "one row of IN inputs per label".into(),
+            });
         }
         let dev = self.l1.weight.device().clone();
         let x = dev.tensor_from_vec(b.x.clone(), (n, Const::<IN>)).put_tape(tape);
@@ -76,6 +81,21 @@ impl TrainModel for Tiny {
         let h = self.l1.forward(x).relu();
         let logits = self.l2.forward(h);
         Ok(cross_entropy_with_logits_loss(logits, t) * b.scale)
+    }
+    fn info(&self) -> ModelInfo {
+        let prunable = IN * HID + HID * CLASSES;
+        ModelInfo {
+            family: Family::Vit,
+            width: IN,
+            mlp_width: HID,
+            heads: 1,
+            encoder_layers: 1,
+            decoder_layers: 0,
+            outputs: CLASSES,
+            total_params: prunable + HID + CLASSES,
+            prunable_params: prunable,
+            embedding_params: 0,
+        }
     }
 }
 
@@ -119,15 +139,7 @@ pub struct Stream {
     w: Vec<f32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StreamPos {
-    pub seed: u64,
-    pub next: u64,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("stream: {0}")]
-pub struct StreamError(String);
+const KIND: &str = "test-teacher";
 
 impl Stream {
     pub fn new(seed: u64, batch: usize) -> Self {
@@ -139,28 +151,34 @@ impl Stream {
     }
 }
 
-impl BatchStream for Stream {
+impl DataStream for Stream {
     type Batch = Batch;
-    type Position = StreamPos;
-    type Error = StreamError;
-    fn next_batch(&mut self) -> Result<Batch, StreamError> {
-        let mut b = make_batch(&self.w, self.seed, self.next, self.batch);
+    fn next_batch(&mut self, batch_size: usize) -> Result<Batch, DataError> {
+        let mut b = make_batch(&self.w, self.seed, self.next, batch_size);
         b.scale = self.scale;
         self.next += 1;
         Ok(b)
     }
-    fn position(&self) -> StreamPos {
-        StreamPos { seed: self.seed, next: self.next }
-    }
-    fn seek(&mut self, p: StreamPos) -> Result<(), StreamError> {
-        if p.seed != self.seed {
-            return Err(StreamError(format!("position of seed {} given to stream of seed {}", p.seed, self.seed)));
+    fn position(&self) -> StreamPosition {
+        StreamPosition {
+            kind: KIND.into(),
+            fingerprint: self.seed,
+            epoch: 0,
+            index: self.next,
+            offset: 0,
+            examples_seen: 0,
         }
-        self.next = p.next;
+    }
+    fn seek(&mut self, p: &StreamPosition) -> Result<(), DataError> {
+        p.check(KIND, self.seed)?;
+        self.next = p.index;
         Ok(())
     }
-    fn data_units(b: &Batch) -> u64 {
-        b.y.len() as u64
+    fn examples_seen(&self) -> u64 {
+        0
+    }
+    fn validation_set(&self, n_examples: usize, _batch_size: usize) -> Result<Vec<Batch>, DataError> {
+        Ok(self.validation(n_examples / 64))
     }
 }
 
@@ -260,10 +278,11 @@ impl Sparsifier<Tiny> for TestPruner {
         self.reapply(model);
         Ok(())
     }
-    fn zero_pruned(&self, path: &str, values: &mut [f32]) {
+    fn zero_pruned(&self, path: &str, values: &mut [f32]) -> Result<(), BoxError> {
         if let Some(m) = self.masks.get(path) {
             values.iter_mut().zip(m).for_each(|(v, m)| *v *= m);
         }
+        Ok(())
     }
     fn kept(&self, path: &str) -> Option<usize> {
         self.masks.get(path).map(|m| m.iter().filter(|&&x| x != 0.0).count())
@@ -280,7 +299,7 @@ impl Sparsifier<Tiny> for TestPruner {
             .iter()
             .map(|(p, m)| {
                 let nz = m.iter().filter(|&&x| x != 0.0).count() as u64;
-                LayerSparsity { path: p.clone(), size: m.len() as u64, nonzeros: nz, sparsity: 1.0 - nz as f64 / m.len() as f64 }
+                LayerSparsity { path: p.clone(), size: m.len() as u64, nonzeros: nz, counted_in_n: true, sparsity: 1.0 - nz as f64 / m.len() as f64 }
             })
             .collect();
         let size: u64 = layers.iter().map(|l| l.size).sum();
@@ -291,7 +310,7 @@ impl Sparsifier<Tiny> for TestPruner {
         let masks = self.masks.iter().map(|(p, m)| (p.clone(), m.iter().map(|&x| x as u8).collect())).collect();
         Ok(serde_json::to_value(TestPrunerState { switched: self.switched, masks })?)
     }
-    fn restore(&mut self, state: serde_json::Value) -> Result<(), BoxError> {
+    fn restore(&mut self, _model: &Tiny, state: serde_json::Value) -> Result<(), BoxError> {
         let s: TestPrunerState = serde_json::from_value(state)?;
         self.switched = s.switched;
         self.masks = s.masks.into_iter().map(|(p, m)| (p, m.into_iter().map(|x| x as f32).collect())).collect();

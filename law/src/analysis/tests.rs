@@ -154,3 +154,68 @@ fn contour_map_has_lines_parallel_to_dense_line() {
     let (dx1, dy1) = map.dense_line[11];
     assert!(((dy1 - dy0) / (dx1 - dx0) - p.dense_optimal_slope()).abs() < 1e-8);
 }
+
+#[test]
+fn symbolic_law_matches_hand_written_and_closed_forms() {
+    let law = crate::Law::builtin("paper-normalised").unwrap();
+    let params = PaperCoefficients::T5_PUBLISHED_NORMALISED;
+    let p = PaperCoefficients::from_law(&law, &params).unwrap();
+    assert_eq!(p, PaperCoefficients::t5_published());
+    let sym = Analysis::new(&law, &params).unwrap();
+    let (_, hand) = t5();
+    for &(s, n, d) in &[(0.0, 10.0, 2.5), (0.5, 300.0, 0.7), (0.875, 1.5, 10.0)] {
+        assert!((sym.loss(s, n, d) - hand.loss(s, n, d)).abs() < 1e-12);
+        let (g1, _) = sym.sparsity_derivative(s, n, 1e4).unwrap();
+        let (g2, _) = hand.sparsity_derivative(s, n, 1e4).unwrap();
+        assert!((g1 - g2).abs() < 1e-10 * g2.abs().max(1.0), "{g1} vs {g2}");
+    }
+    let m = sym.dense_equivalent(0.75, 100.0, 5.0).unwrap();
+    assert!((m - 2.16).abs() < 0.01, "m(0.75) = {m}");
+    for &n in &[2.0, 60.0, 600.0] {
+        for k in 0..8 {
+            let c = p.contour_budget(0.0, n) * 10f64.powf(-0.5 + 0.7 * k as f64);
+            let got = sym.optimal_sparsity(n, c).unwrap().s;
+            assert!((got - p.optimal_sparsity(n, c)).abs() < 1e-6);
+        }
+    }
+    let pays = sym.sparsity_pays(100.0).unwrap();
+    assert!((pays.data_multiple - p.sparsity_pays_multiple()).abs() < 1e-6);
+    assert!((sym.contour_slope(0.5, 100.0).unwrap() - p.contour_slope()).abs() < 1e-6);
+}
+
+#[test]
+fn raw_paper_law_is_recognised_and_chinchilla_is_not() {
+    let law = crate::Law::builtin("paper").unwrap();
+    let params = [16.8, 0.722, 45.0, 0.245, 6.90e8, 0.203, 0.651];
+    let p = PaperCoefficients::from_law(&law, &params).unwrap();
+    assert_eq!(p.a_d, 6.90e8);
+    let a = Analysis::new(&law, &params).unwrap();
+    // raw units: N parameters, D tokens
+    let (n, c) = (1e9, 1e22);
+    let got = a.optimal_sparsity(n, c).unwrap().s;
+    assert!((got - p.optimal_sparsity(n, c)).abs() < 1e-6, "{got}");
+    let chin = crate::Law::builtin("chinchilla").unwrap();
+    assert!(PaperCoefficients::from_law(&chin, &[1.69, 406.4, 0.34, 410.7, 0.28]).is_none());
+    // a dense law never prefers sparsity under the paper's cost
+    let dense = Analysis::new(&chin, &[1.69, 406.4, 0.34, 410.7, 0.28]).unwrap();
+    assert_eq!(dense.optimal_sparsity(1e9, 1e21).unwrap().s, 0.0);
+    assert!((dense.dense_equivalent(0.5, 1e9, 1e10).unwrap() - 1.0).abs() < 1e-9);
+}
+
+#[test]
+fn bad_laws_and_cost_models_are_clear_errors() {
+    let law = crate::Law::parse("a*N^(-b) + c*T", &["N", "T"]).unwrap();
+    let e = Analysis::new(&law, &[1.0, 0.3, 0.1]).unwrap_err();
+    assert!(matches!(&e, AnalysisError::UnknownVariable { name, .. } if name == "T"), "{e}");
+    let law = crate::Law::builtin("paper-normalised").unwrap();
+    let e = Analysis::new(&law, &[1.0, 2.0]).unwrap_err();
+    assert!(e.to_string().contains("7 parameters"), "{e}");
+    let e = Analysis::with_cost_model(&law, &PaperCoefficients::T5_PUBLISHED_NORMALISED, "6*N*(D").unwrap_err();
+    assert!(matches!(e, AnalysisError::Parse { .. }), "{e}");
+    let e = Analysis::with_cost_model(&law, &PaperCoefficients::T5_PUBLISHED_NORMALISED, "6*N*D*k").unwrap_err();
+    assert!(e.to_string().contains("`k`"), "{e}");
+    // a cost that does not grow with D
+    let a = Analysis::with_cost_model(&law, &PaperCoefficients::T5_PUBLISHED_NORMALISED, "6*N/(1-S)").unwrap();
+    let e = a.optimal_sparsity(100.0, 1e4).unwrap_err();
+    assert!(e.to_string().contains("cost model"), "{e}");
+}

@@ -50,7 +50,7 @@ impl Expr {
 
 fn simplify_neg(e: Expr) -> Expr {
     match e {
-        Expr::Num(v) if v == 0.0 => Expr::Num(0.0),
+        Expr::Num(0.0) => Expr::Num(0.0),
         Expr::Neg(inner) => *inner,
         // -(a - b) = b - a
         Expr::Bin(BinOp::Sub, a, b) => Expr::Bin(BinOp::Sub, b, a),
@@ -145,6 +145,21 @@ fn simplify_bin(op: BinOp, a: Expr, b: Expr) -> Expr {
             // x * x -> x^2
             if a == b {
                 return Expr::bin(Pow, a, Expr::Num(2.0));
+            }
+            // a * (1/b) -> a / b ; (1/b) * a -> a / b
+            if let Expr::Bin(Div, one, den) = &b {
+                if is(one, 1.0) {
+                    return Expr::bin(Div, a, (**den).clone());
+                }
+            }
+            if let Expr::Bin(Div, one, den) = &a {
+                if is(one, 1.0) {
+                    return Expr::bin(Div, b, (**den).clone());
+                }
+            }
+            // a * (b * c) -> a * b * c (reads left to right)
+            if let Expr::Bin(Mul, l, r) = b {
+                return Expr::bin(Mul, Expr::bin(Mul, a, *l), *r);
             }
             Expr::bin(Mul, a, b)
         }

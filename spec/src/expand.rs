@@ -1,0 +1,447 @@
+//! Validation of an experiment and its expansion into points.
+//!
+//! Validation collects every problem (not only the first), each with the field path and the
+//! fix. Expansion then resolves each combination of the axes into a [`Point`].
+
+use crate::error::Issue;
+use crate::point::{prunable_params, Dims, Point, PointLr, PointPruning, PointSpec};
+use crate::schema::{At, Axes, Experiment, Family, Optimizer, Pruning, Sizes};
+
+fn issue(field: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) -> Issue {
+    Issue { field: field.into(), line: 0, column: 0, problem: problem.into(), fix: fix.into() }
+}
+
+/// One combination of the size, sparsity and steps axes, before pruning and seeds.
+#[derive(Debug, Clone, Copy)]
+struct Combo {
+    size: usize,
+    sparsity: f64,
+    steps: u64,
+}
+
+impl Experiment {
+    fn combos(&self) -> Vec<Combo> {
+        let nsizes = match &self.model.sizes {
+            Sizes::Widths(w) => w.len(),
+            Sizes::NonZero(n) => n.len(),
+        };
+        let mut out = Vec::new();
+        match self.axes {
+            Axes::Product | Axes::Derived => {
+                for size in 0..nsizes {
+                    for &sparsity in &self.sparsity {
+                        for &steps in &self.steps {
+                            out.push(Combo { size, sparsity, steps });
+                        }
+                    }
+                }
+            }
+            Axes::Zip => {
+                let len = nsizes.max(self.sparsity.len()).max(self.steps.len());
+                let pick = |l: usize, i: usize| if l == 1 { 0 } else { i };
+                for i in 0..len {
+                    if pick(nsizes, i) >= nsizes || pick(self.sparsity.len(), i) >= self.sparsity.len() || pick(self.steps.len(), i) >= self.steps.len() {
+                        continue;
+                    }
+                    out.push(Combo {
+                        size: pick(nsizes, i),
+                        sparsity: self.sparsity[pick(self.sparsity.len(), i)],
+                        steps: self.steps[pick(self.steps.len(), i)],
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    fn dims_for_width(&self, width: usize) -> Dims {
+        Dims {
+            width,
+            mlp_width: (width as f64 * self.model.mlp_ratio()).round() as usize,
+            depth: self.model.depth(),
+            heads: self.model.heads(),
+        }
+    }
+
+    /// Width of size entry `size` at sparsity `s`, and the non-zero target it came from.
+    fn resolve_width(&self, size: usize, s: f64) -> (usize, Option<f64>) {
+        let mult = self.model.width_multiple().max(1);
+        match &self.model.sizes {
+            Sizes::Widths(w) => {
+                let w0 = w[size];
+                if self.axes == Axes::Derived {
+                    let exact = w0 as f64 / (1.0 - s).sqrt();
+                    let k = (exact / mult as f64).round().max(1.0) as usize;
+                    (k * mult, None)
+                } else {
+                    (w0, None)
+                }
+            }
+            Sizes::NonZero(ns) => {
+                let target_total = ns[size] / (1.0 - s);
+                let mut best = (f64::INFINITY, mult);
+                for k in 1..=4096usize {
+                    let w = k * mult;
+                    let count = prunable_params(self.model.family, &self.dims_for_width(w)) as f64;
+                    let err = (count.ln() - target_total.ln()).abs();
+                    if err < best.0 {
+                        best = (err, w);
+                    }
+                    if count > target_total * 4.0 {
+                        break;
+                    }
+                }
+                (best.1, Some(ns[size]))
+            }
+        }
+    }
+
+    fn resolve_pruning(&self, p: &Pruning, s: f64, steps: u64) -> Option<PointPruning> {
+        if s == 0.0 {
+            return Some(PointPruning::Dense);
+        }
+        Some(match *p {
+            Pruning::Gmp { start, end, update_every } => {
+                PointPruning::Gmp { start: start.resolve(steps), end: end.resolve(steps), update_every }
+            }
+            Pruning::NM { n, m, gradual, start, end, update_every } => {
+                if m == 0 || ((1.0 - n as f64 / m as f64) - s).abs() > 1e-9 {
+                    return None;
+                }
+                PointPruning::NM { n, m, gradual, start: start.resolve(steps), end: end.resolve(steps), update_every }
+            }
+            Pruning::FromDense { dense_steps, start, end, update_every } => PointPruning::FromDense {
+                dense_steps,
+                start: start.resolve(steps),
+                end: end.resolve(steps),
+                update_every,
+            },
+        })
+    }
+
+    /// Every problem of the experiment, with field paths (positions are filled in by
+    /// [`crate::ExperimentFile`]). Empty when the experiment is valid.
+    pub fn issues(&self) -> Vec<Issue> {
+        let mut out = Vec::new();
+        let e = self;
+        if e.name.trim().is_empty() {
+            out.push(issue("name", "the name is empty", "give the experiment a name, e.g. `name: \"vit-sweep\"`"));
+        }
+        // --- axes must be non-empty
+        let sizes_len = match &e.model.sizes {
+            Sizes::Widths(w) => w.len(),
+            Sizes::NonZero(n) => n.len(),
+        };
+        if sizes_len == 0 {
+            out.push(issue("model.sizes", "the size axis is empty", "list at least one size, e.g. `sizes: Widths([32, 64])`"));
+        }
+        if e.sparsity.is_empty() {
+            out.push(issue("sparsity", "the sparsity axis is empty", "list at least one level, e.g. `sparsity: [0.0, 0.5]`"));
+        }
+        if e.steps.is_empty() {
+            out.push(issue("steps", "the steps axis is empty", "list at least one training length, e.g. `steps: [200]`"));
+        }
+        if e.pruning.is_empty() {
+            out.push(issue("pruning", "the pruning axis is empty", "list at least one method, e.g. `pruning: [Gmp()]`, or remove the field"));
+        }
+        if e.seeds.is_empty() {
+            out.push(issue("seeds", "the seed axis is empty", "list at least one seed, e.g. `seeds: [0]`, or remove the field"));
+        }
+        for (i, &s) in e.sparsity.iter().enumerate() {
+            if !(s.is_finite() && (0.0..1.0).contains(&s)) {
+                out.push(issue(
+                    format!("sparsity[{i}]"),
+                    format!("sparsity {s} is outside [0, 1)"),
+                    "use a fraction of zeros below 1, e.g. 0.5 or 0.875 (S = 1 would remove every weight)",
+                ));
+            }
+        }
+        for (i, &t) in e.steps.iter().enumerate() {
+            if t == 0 {
+                out.push(issue(format!("steps[{i}]"), "a run of 0 steps", "use a positive number of steps"));
+            }
+        }
+        // --- sizes
+        match &e.model.sizes {
+            Sizes::Widths(ws) => {
+                for (i, &w) in ws.iter().enumerate() {
+                    if w == 0 {
+                        out.push(issue(format!("model.sizes[{i}]"), "width 0", "use a positive width such as 64"));
+                    }
+                }
+            }
+            Sizes::NonZero(ns) => {
+                for (i, &n) in ns.iter().enumerate() {
+                    if !(n.is_finite() && n >= 1.0) {
+                        out.push(issue(format!("model.sizes[{i}]"), format!("non-zero target {n} is not a positive count"), "give the number of non-zero weights, e.g. `NonZero([1e5, 2e5])`"));
+                    }
+                }
+                if e.axes == Axes::Derived {
+                    out.push(issue("axes", "`Derived` ties widths to sparsity, but the sizes are already non-zero targets", "use `axes: Product` with `NonZero` sizes (they already keep N constant), or give `Widths`"));
+                }
+            }
+        }
+        if let Sizes::Widths(ws) = &e.model.sizes {
+            if e.axes == Axes::Derived && !ws.is_empty() {
+                // fine; checked per combination below
+            }
+        }
+        if e.axes == Axes::Zip {
+            let lens = [("model.sizes", sizes_len), ("sparsity", e.sparsity.len()), ("steps", e.steps.len())];
+            let max = lens.iter().map(|l| l.1).max().unwrap_or(0);
+            for (f, l) in lens {
+                if l != 1 && l != max && l != 0 {
+                    out.push(issue(f, format!("`axes: Zip` pairs lists element by element, but this list has {l} entries and another has {max}"), format!("give it {max} entries (or 1, to repeat it)")));
+                }
+            }
+        }
+        // --- model shape
+        let m = &e.model;
+        if m.depth() == 0 {
+            out.push(issue("model.depth", "depth 0", "use at least 1 block"));
+        }
+        if m.heads() == 0 {
+            out.push(issue("model.heads", "0 heads", "use at least 1 head"));
+        }
+        let ratio = m.mlp_ratio();
+        if !(ratio.is_finite() && ratio > 0.0) {
+            out.push(issue("model.mlp_ratio", format!("MLP ratio {ratio} is not positive"), "use e.g. 4.0"));
+        }
+        if m.width_multiple() == 0 {
+            out.push(issue("model.width_multiple", "width multiple 0", "use a positive multiple, e.g. 16"));
+        }
+        match m.family {
+            Family::Vit => {
+                if m.t5.is_some() {
+                    out.push(issue("model.t5", "a T5 shape is given for a ViT model", "remove `t5: …` or set `family: T5`"));
+                }
+                let v = m.vit.clone().unwrap_or_default();
+                for (f, x) in [("image_size", v.image_size), ("patch_size", v.patch_size), ("channels", v.channels), ("classes", v.classes)] {
+                    if x == 0 {
+                        out.push(issue(format!("model.vit.{f}"), format!("`{f}` is 0"), "use a positive value"));
+                    }
+                }
+                if v.patch_size > 0 && v.image_size % v.patch_size != 0 {
+                    out.push(issue("model.vit.patch_size", format!("patch size {} does not divide image size {}", v.patch_size, v.image_size), "choose a patch size that divides the image size, e.g. 4 for 16×16 images"));
+                }
+            }
+            Family::T5 => {
+                if m.vit.is_some() {
+                    out.push(issue("model.vit", "a ViT shape is given for a T5 model", "remove `vit: …` or set `family: Vit`"));
+                }
+                let t = m.t5.clone().unwrap_or_default();
+                for (f, x) in [("vocab", t.vocab), ("input_len", t.input_len), ("target_len", t.target_len)] {
+                    if x == 0 {
+                        out.push(issue(format!("model.t5.{f}"), format!("`{f}` is 0"), "use a positive value"));
+                    }
+                }
+            }
+        }
+        // --- per-combination checks: divisibility of resolved widths, schedules
+        let size_ok = sizes_len > 0 && out.iter().all(|i| !i.field.starts_with("model.sizes") && i.field != "axes");
+        let sparsity_ok = e.sparsity.iter().all(|s| s.is_finite() && (0.0..1.0).contains(s));
+        if size_ok && sparsity_ok && m.heads() > 0 && m.width_multiple() > 0 && ratio.is_finite() && ratio > 0.0 {
+            let mut seen = std::collections::BTreeSet::new();
+            for c in self.combos() {
+                let (w, _) = self.resolve_width(c.size, c.sparsity);
+                if !seen.insert((c.size, w)) {
+                    continue;
+                }
+                let field = format!("model.sizes[{}]", c.size);
+                if w % m.heads() != 0 {
+                    out.push(issue(&field, format!("{} heads do not divide width {w}", m.heads()), format!("use a width that is a multiple of {} (or change `model.heads`)", m.heads())));
+                }
+                let exact = w as f64 * ratio;
+                if (exact - exact.round()).abs() > 1e-9 {
+                    out.push(issue(&field, format!("width {w} × mlp_ratio {ratio} = {exact} is not a whole MLP width"), "choose a width or `model.mlp_ratio` whose product is an integer"));
+                }
+                let mlp = exact.round() as usize;
+                for (pi, p) in e.pruning.iter().enumerate() {
+                    if let Pruning::NM { m: gm, .. } = *p {
+                        if gm > 0 && (w % gm != 0 || mlp % gm != 0) {
+                            out.push(issue(format!("pruning[{pi}].m"), format!("n:m groups of m = {gm} do not divide the input widths of every pruned layer (width {w}, MLP width {mlp}, from `{field}`)"), format!("use an m that divides both {w} and {mlp} (e.g. 4 or 8), or widths that are multiples of {gm}")));
+                        }
+                    }
+                }
+            }
+        }
+        // --- pruning
+        for (pi, p) in e.pruning.iter().enumerate() {
+            let base = format!("pruning[{pi}]");
+            let (start, end, every) = match *p {
+                Pruning::Gmp { start, end, update_every } => (start, end, update_every),
+                Pruning::NM { n, m: gm, start, end, update_every, .. } => {
+                    if n == 0 || n >= gm {
+                        out.push(issue(format!("{base}.n"), format!("n:m needs 0 < n < m, got {n}:{gm}"), "keep fewer weights than the group size, e.g. `NM(n: 2, m: 4)`"));
+                    } else if !e.sparsity.is_empty() && !e.sparsity.iter().any(|&s| (s - (1.0 - n as f64 / gm as f64)).abs() <= 1e-9) {
+                        out.push(issue(&base, format!("{n}:{gm} pruning has sparsity {} but that level is not in `sparsity`, so it yields no point", 1.0 - n as f64 / gm as f64), format!("add {} to `sparsity`", 1.0 - n as f64 / gm as f64)));
+                    }
+                    (start, end, update_every)
+                }
+                Pruning::FromDense { dense_steps, start, end, update_every } => {
+                    if dense_steps == 0 {
+                        out.push(issue(format!("{base}.dense_steps"), "the dense run has 0 steps", "give the length of the dense run to prune, e.g. `dense_steps: 400`"));
+                    }
+                    (start, end, update_every)
+                }
+            };
+            if every == 0 {
+                out.push(issue(format!("{base}.update_every"), "masks updated every 0 steps", "use a positive interval, e.g. 10"));
+            }
+            for (f, at) in [("start", start), ("end", end)] {
+                if let At::Fraction(x) = at {
+                    if !(x.is_finite() && (0.0..=1.0).contains(&x)) {
+                        out.push(issue(format!("{base}.{f}"), format!("fraction {x} is outside [0, 1]"), "give a fraction of training such as 0.25, or `Step(n)`"));
+                    }
+                }
+            }
+            for &steps in &e.steps {
+                if steps == 0 {
+                    continue;
+                }
+                let (s0, s1) = (start.resolve(steps), end.resolve(steps));
+                if !(s0 < s1 && s1 <= steps) {
+                    out.push(issue(
+                        format!("{base}.start"),
+                        format!("for a run of {steps} steps the schedule is start = {s0}, end = {s1}, but it needs start < end ≤ steps"),
+                        "make `start` smaller than `end` and `end` at most the number of steps (fractions such as 0.25 and 0.75 adapt to every length)",
+                    ));
+                    break;
+                }
+            }
+        }
+        // --- optimizer and schedule
+        match e.optimizer {
+            Optimizer::AdamW { lr, beta1, beta2, eps, weight_decay } => {
+                if !(lr.is_finite() && lr > 0.0) {
+                    out.push(issue("optimizer.lr", format!("learning rate {lr} is not positive"), "use e.g. 1e-3"));
+                }
+                for (f, b) in [("beta1", beta1), ("beta2", beta2)] {
+                    if !(0.0..1.0).contains(&b) {
+                        out.push(issue(format!("optimizer.{f}"), format!("{f} = {b} is outside [0, 1)"), "use e.g. 0.9 / 0.999"));
+                    }
+                }
+                if !(eps > 0.0) {
+                    out.push(issue("optimizer.eps", "eps must be positive", "use e.g. 1e-8"));
+                }
+                if !(weight_decay >= 0.0) {
+                    out.push(issue("optimizer.weight_decay", "weight decay is negative", "use 0 or a small positive value"));
+                }
+            }
+            Optimizer::Adafactor { scale, decay_exponent, clip_threshold } => {
+                if !(scale.is_finite() && scale > 0.0) {
+                    out.push(issue("optimizer.scale", format!("scale {scale} is not positive"), "use e.g. 1.0"));
+                }
+                if !(decay_exponent > 0.0 && decay_exponent <= 1.0) {
+                    out.push(issue("optimizer.decay_exponent", "decay exponent outside (0, 1]", "use e.g. 0.8"));
+                }
+                if !(clip_threshold > 0.0) {
+                    out.push(issue("optimizer.clip_threshold", "clip threshold must be positive", "use e.g. 1.0"));
+                }
+            }
+        }
+        let sch = &e.lr_schedule;
+        if let At::Fraction(x) = sch.warmup {
+            if !(x.is_finite() && (0.0..1.0).contains(&x)) {
+                out.push(issue("lr_schedule.warmup", format!("warm-up fraction {x} is outside [0, 1)"), "use e.g. `Fraction(0.05)`"));
+            }
+        }
+        if let Some(&steps) = e.steps.iter().filter(|&&s| s > 0).find(|&&s| sch.warmup.resolve(s) >= s) {
+            out.push(issue("lr_schedule.warmup", format!("warm-up of {} steps does not end before the run of {steps} steps", sch.warmup.resolve(steps)), "shorten the warm-up (a fraction adapts to every length)"));
+        }
+        if !(0.0..=1.0).contains(&sch.min_lr_ratio) {
+            out.push(issue("lr_schedule.min_lr_ratio", "outside [0, 1]", "use e.g. 0.0 or 0.1"));
+        }
+        if let Some(c) = sch.grad_clip {
+            if !(c > 0.0) {
+                out.push(issue("lr_schedule.grad_clip", "clip norm must be positive", "use e.g. `grad_clip: 1.0`, or `None` for no clipping"));
+            }
+        }
+        if e.batch_size == 0 {
+            out.push(issue("batch_size", "batch size 0", "use e.g. 32"));
+        }
+        if e.validation.examples == 0 {
+            out.push(issue("validation.examples", "no validation examples", "use e.g. 256"));
+        }
+        if e.validation.every == Some(0) {
+            out.push(issue("validation.every", "evaluation every 0 steps", "use a positive interval, or remove it (default: a tenth of the run)"));
+        }
+        if e.checkpoint_every == Some(0) {
+            out.push(issue("checkpoint_every", "checkpoint every 0 steps", "use a positive interval, or remove it (default: a tenth of the run)"));
+        }
+        // --- analysis
+        if let Some(a) = &e.analysis {
+            if let Err(msg) = crate::formula::check_law(&a.law) {
+                out.push(issue("analysis.law", msg, "use a built-in law name such as \"paper\", or a formula in S, N, D, e.g. \"(a*(1-S)^b + c)*N^(-d) + e*D^(-f) + g\""));
+            }
+            if let Err(msg) = crate::formula::check_expression(&a.cost) {
+                out.push(issue("analysis.cost", msg, "write the training cost as an expression in S, N, D, e.g. \"6*N/(1-S)*D\""));
+            }
+            if !(a.huber_delta > 0.0) {
+                out.push(issue("analysis.huber_delta", "Huber δ must be positive", "use 0.01 (raw residuals) or 0.001 (log residuals)"));
+            }
+            if a.starts == 0 {
+                out.push(issue("analysis.starts", "0 starts", "use e.g. 25"));
+            }
+            if !(a.n_unit > 0.0) {
+                out.push(issue("analysis.n_unit", "the unit of N must be positive", "use e.g. 1e6"));
+            }
+            if let Some(d) = a.d_unit {
+                if !(d > 0.0) {
+                    out.push(issue("analysis.d_unit", "the unit of D must be positive", "use e.g. 1e5"));
+                }
+            }
+        }
+        out
+    }
+
+    /// The points of the experiment, in a fixed order (sizes, then sparsity, pruning
+    /// methods, steps, seeds). Points that resolve to the same run (e.g. S = 0 under
+    /// several pruning methods) appear once. Call [`Experiment::issues`] (or use
+    /// [`Experiment::expand`]) first: this does not validate.
+    pub fn expand_unchecked(&self) -> Vec<Point> {
+        let mut out: Vec<Point> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for c in self.combos() {
+            let (width, target) = self.resolve_width(c.size, c.sparsity);
+            let dims = self.dims_for_width(width);
+            for p in &self.pruning {
+                let Some(pruning) = self.resolve_pruning(p, c.sparsity, c.steps) else { continue };
+                for &seed in &self.seeds {
+                    let spec = PointSpec {
+                        family: self.model.family,
+                        dims: dims.clone(),
+                        vit: (self.model.family == Family::Vit).then(|| self.model.vit.clone().unwrap_or_default()),
+                        t5: (self.model.family == Family::T5).then(|| self.model.t5.clone().unwrap_or_default()),
+                        sparsity: c.sparsity,
+                        pruning: pruning.clone(),
+                        steps: c.steps,
+                        batch_size: self.batch_size,
+                        optimizer: self.optimizer.clone(),
+                        lr: PointLr {
+                            warmup_steps: self.lr_schedule.warmup.resolve(c.steps),
+                            min_lr_ratio: self.lr_schedule.min_lr_ratio,
+                            grad_clip: self.lr_schedule.grad_clip,
+                        },
+                        data: self.data.clone(),
+                        val_examples: self.validation.examples,
+                        val_every: self.validation.every.unwrap_or((c.steps / 10).max(1)),
+                        seed,
+                    };
+                    let hash = spec.hash();
+                    if !seen.insert(hash.clone()) {
+                        continue;
+                    }
+                    out.push(Point {
+                        index: out.len(),
+                        hash,
+                        spec,
+                        checkpoint_every: self.checkpoint_every.unwrap_or((c.steps / 10).max(1)),
+                        target_nonzero: target,
+                    });
+                }
+            }
+        }
+        out
+    }
+}
