@@ -16,6 +16,9 @@ const ROUND: f32 = 12_582_912.0;
 /// `e^x` (NaN stays NaN; under-/overflow saturate at `e^-87` and `e^88`).
 #[inline(always)]
 pub(crate) fn exp(x: f32) -> f32 {
+    // Not `clamp`: `max` maps NaN to -87, so `xc` is always finite (the bit trick below needs
+    // that); the NaN is restored at the end.
+    #[allow(clippy::manual_clamp)]
     let xc = x.max(-87.0).min(88.0);
     let t = xc * LOG2E + ROUND;
     let n = t - ROUND;
@@ -28,7 +31,7 @@ pub(crate) fn exp(x: f32) -> f32 {
     p = p * r + 8.333_452e-3;
     p = p * r + 4.166_579_6e-2;
     p = p * r + 1.666_666_5e-1;
-    p = p * r + 5.000_000_1e-1;
+    p = p * r + 0.5;
     let y = p * r * r + r + 1.0;
     let scale = f32::from_bits((ni.wrapping_add(127) as u32) << 23);
     let out = y * scale;
@@ -70,11 +73,13 @@ pub(crate) fn tanh(x: f32) -> f32 {
 macro_rules! simd_kernel {
     ($(#[$m:meta])* $vis:vis fn $name:ident($($a:ident : $t:ty),* $(,)?) => $body:path) => {
         $(#[$m])*
+        #[allow(clippy::too_many_arguments)]
         $vis fn $name($($a: $t),*) {
             #[cfg(target_arch = "x86_64")]
             {
                 if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
                     #[target_feature(enable = "avx2,fma")]
+                    #[allow(clippy::too_many_arguments)]
                     unsafe fn wide($($a: $t),*) {
                         $body($($a),*)
                     }

@@ -196,7 +196,7 @@ where
     let xv = Buf::copy_of(&x)?;
     let gv = Buf::copy_of(&g)?;
     let bv = Buf::copy_of(&b)?;
-    let rows = if d == 0 { 0 } else { xv.len() / d };
+    let rows = xv.len().checked_div(d).unwrap_or(0);
     let mut y = Buf::zeros(&dev, xv.len())?;
     let mut stats = Buf::zeros(&dev, 2 * rows)?;
     par::for_rows2(&mut y, d, &mut stats, 2, 8 * d, |r0, ys, ss| {
@@ -263,7 +263,7 @@ where
     let dev = x.device().clone();
     let xv = Buf::copy_of(&x)?;
     let gv = Buf::copy_of(&g)?;
-    let rows = if d == 0 { 0 } else { xv.len() / d };
+    let rows = xv.len().checked_div(d).unwrap_or(0);
     let mut y = Buf::zeros(&dev, xv.len())?;
     let mut stats = Buf::zeros(&dev, rows)?;
     par::for_rows2(&mut y, d, &mut stats, 1, 4 * d, |r0, ys, ss| {

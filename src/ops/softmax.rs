@@ -402,7 +402,7 @@ simd_kernel!(fn att_fwd(a: &Att, q: &[f32], k: &[f32], v: &[f32], bias: &[f32], 
 simd_kernel!(fn att_bwd(a: &Att, q: &[f32], k: &[f32], v: &[f32], probs: &[f32], dout: &[f32], dq: &mut [f32], dk: &mut [f32], dv: &mut [f32], ds: &mut [f32]) => att_bwd_body);
 
 /// Fallible [`attention`].
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
 pub fn try_attention<B: Dim, Sq: Dim, Sk: Dim, D: Dim, H: Dim, T, Tk, Tv, Tb>(
     q: Tensor<(B, Sq, D), f32, Cpu, T>,
     k: Tensor<(B, Sk, D), f32, Cpu, Tk>,
@@ -567,7 +567,7 @@ where
 /// # Panics
 /// On inconsistent shapes (heads not dividing `D`, `k`/`v`/bias shapes), or on allocation
 /// failure.
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
 pub fn attention<B: Dim, Sq: Dim, Sk: Dim, D: Dim, H: Dim, T, Tk, Tv, Tb>(
     q: Tensor<(B, Sq, D), f32, Cpu, T>,
     k: Tensor<(B, Sk, D), f32, Cpu, Tk>,
