@@ -15,6 +15,7 @@ use plotters::prelude::*;
 use super::{write_file, ReportError};
 use crate::law::analysis::Analysis;
 use crate::law::plot::{self, FitPoint};
+use crate::law::fit::Bounds;
 use crate::law::{fit, FitOptions, Law, Residual};
 use crate::results::{observation_columns, observations, Record};
 
@@ -42,6 +43,11 @@ pub fn write(records: &[Record], a: &crate::spec::Analysis, out: &Path) -> Resul
         starts: a.starts,
         seed: a.seed,
         bootstrap: a.bootstrap,
+        bounds: if a.nonnegative {
+            law.param_names().iter().map(|p| (p.clone(), Bounds { lower: Some(0.0), upper: None })).collect()
+        } else {
+            Default::default()
+        },
         ..FitOptions::default()
     };
     let fitted = fit(&law, &obs, &opts).map_err(aerr)?;
