@@ -2,9 +2,9 @@
 //! `max(1, round(size · (1 − s)))` weights of largest |w|.
 //!
 //! **Tie rule**: among equal magnitudes the lower flat index wins (is kept). NaN weights rank as
-//! magnitude 0. Ranking uses the IEEE bits of |w| as an integer score (for non-negative floats the
-//! bit pattern orders like the value) and a radix select on it, so one layer costs four linear
-//! passes.
+//! magnitude 0. Ranking packs `(|w| bits, u32::MAX − index)` into one `u64` key — for
+//! non-negative floats the IEEE bit pattern orders like the value — and selects the k largest keys
+//! with `select_nth_unstable`, so one layer costs O(size).
 
 use super::SparsityError;
 use super::masks::BitMask;
@@ -41,24 +41,16 @@ pub(crate) fn check_size(layer: &str, size: usize) -> Result<(), SparsityError> 
     }
 }
 
-/// The ranking score of a weight: the IEEE bits of |w| (NaN → 0), which order like the value for
-/// non-negative floats and fit in 31 bits, so bit 31 is free for a class (gradual n:m winners).
-#[inline]
-pub(crate) fn magnitude_score(w: f32) -> u32 {
-    if w.is_nan() {
-        0
-    } else {
-        w.abs().to_bits()
-    }
+thread_local! {
+    /// Per-thread key buffer, reused across layers and updates (a layer's keys are 8 bytes per
+    /// weight; allocating them afresh for every layer costs page faults).
+    static KEYS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Keep the `k` of `n` elements with the largest `score(i)`, ties to the lower index.
-///
-/// Radix select: three passes over the scores (digits of 11, 11 and 10 bits, most significant
-/// first) find the k-th largest score T and how many equal-to-T elements to keep; a fourth pass
-/// sets the mask (scores above T, then the lowest indices scoring exactly T). O(n), no allocation
-/// beyond the mask and an 8 KiB histogram.
-pub(crate) fn top_k_by_score(n: usize, k: usize, score: impl Fn(usize) -> u32) -> BitMask {
+/// Fill a reused per-thread buffer with one key per weight (`key(i, w)`) and keep the `k` largest
+/// (key low 32 bits = `u32::MAX − index`).
+pub(crate) fn top_k_by_key(weights: &[f32], k: usize, key: impl Fn(usize, f32) -> u64) -> BitMask {
+    let n = weights.len();
     if k >= n {
         return BitMask::ones(n);
     }
@@ -66,40 +58,17 @@ pub(crate) fn top_k_by_score(n: usize, k: usize, score: impl Fn(usize) -> u32) -
     if k == 0 {
         return mask;
     }
-    let mut hist = [0usize; 1 << 11];
-    let (mut prefix, mut prefix_mask) = (0u32, 0u32);
-    // Elements matching the prefix found so far that must still be kept.
-    let mut need = k;
-    for (shift, bits) in [(21u32, 11u32), (10, 11), (0, 10)] {
-        let digit_mask = (1u32 << bits) - 1;
-        let hist = &mut hist[..1 << bits];
-        hist.fill(0);
-        for i in 0..n {
-            let s = score(i);
-            if s & prefix_mask == prefix {
-                hist[((s >> shift) & digit_mask) as usize] += 1;
-            }
-        }
-        // Walk digits from the top; buckets wholly above the threshold are kept entirely.
-        // Invariant: the matching elements number at least `need`, so this stops at some d.
-        let mut d = digit_mask as usize;
-        while hist[d] < need && d > 0 {
-            need -= hist[d];
-            d -= 1;
-        }
-        prefix |= (d as u32) << shift;
-        prefix_mask |= digit_mask << shift;
-    }
-    let threshold = prefix;
-    for i in 0..n {
-        let s = score(i);
-        if s > threshold {
+    KEYS.with(|cell| {
+        let mut keys = cell.borrow_mut();
+        keys.clear();
+        keys.extend(weights.iter().enumerate().map(|(i, &w)| key(i, w)));
+        // Put the k largest keys in keys[n-k..].
+        keys.select_nth_unstable(n - k);
+        for &key in &keys[n - k..] {
+            let i = (u32::MAX - (key & 0xFFFF_FFFF) as u32) as usize;
             mask.set(i, true);
-        } else if s == threshold && need > 0 {
-            mask.set(i, true);
-            need -= 1;
         }
-    }
+    });
     mask
 }
 
@@ -114,5 +83,5 @@ pub(crate) fn top_k_by_score(n: usize, k: usize, score: impl Fn(usize) -> u32) -
 /// ```
 pub fn magnitude_mask(layer: &str, weights: &[f32], s: f64) -> Result<BitMask, SparsityError> {
     check_size(layer, weights.len())?;
-    Ok(top_k_by_score(weights.len(), kept_count(weights.len(), s), |i| magnitude_score(weights[i])))
+    Ok(top_k_by_key(weights, kept_count(weights.len(), s), |i, w| magnitude_key(w, i)))
 }

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::magnitude::{check_size, kept_count, magnitude_key, magnitude_score, top_k_by_score};
+use super::magnitude::{check_size, kept_count, magnitude_key, top_k_by_key};
 use super::masks::BitMask;
 use super::SparsityError;
 
@@ -128,6 +128,14 @@ pub fn gradual_nm_mask(
     if k == n_winners {
         return Ok(winners);
     }
-    // Winners in the upper class: bit 31 of the score (|w| bits use only 31 bits).
-    Ok(top_k_by_score(weights.len(), k, |i| magnitude_score(weights[i]) | (u32::from(winners.get(i)) << 31)))
+    // Winners in the upper class: set bit 63 of the key (|w| bits use at most 31 bits of the high
+    // half, since the sign bit of |w| is 0).
+    Ok(top_k_by_key(weights, k, |i, w| {
+        let key = magnitude_key(w, i);
+        if winners.get(i) {
+            key | (1u64 << 63)
+        } else {
+            key
+        }
+    }))
 }
