@@ -50,7 +50,7 @@ mod roots;
 mod symbolic;
 
 pub use paper::PaperCoefficients;
-pub use report::{AnalysisReport, DenseEquivalentRow, FitRecord, LawSpec, OptimalSparsityRow, PaysRow, PredictionPoint, PredictionRow, Reference, ReportError, ReportSettings, SlopeRow};
+pub use report::{prediction_interval, AnalysisReport, DenseEquivalentRow, FitRecord, LawSpec, OptimalSparsityRow, PaysRow, PredictionPoint, PredictionRow, Reference, ReportError, ReportSettings, SlopeRow};
 pub use symbolic::{SymbolicSurface, DEFAULT_COST};
 
 use roots::{bracket_outward, brent, rising_crossings, RootFail};

@@ -518,3 +518,26 @@ impl fmt::Display for AnalysisReport {
         f.write_str(&o)
     }
 }
+
+/// The law's prediction at (S, N, D) with the best-fit parameters of `fit`, and its percentile
+/// interval over the fit's bootstrap parameter samples (no interval without a bootstrap). The
+/// law's variables other than S, N and D are not supported (the prediction is then NaN).
+///
+/// ```
+/// use sparse_scaling_law::{fit, FitOptions, Law, Observations, analysis::prediction_interval};
+/// let law = Law::parse("E + A/N^alpha", &[]).unwrap();
+/// let n: Vec<f64> = (1..=12).map(|i| i as f64).collect();
+/// let loss: Vec<f64> = n.iter().enumerate().map(|(i, n)| (1.5 + 0.8 / n.powf(0.3)) * (1.0 + 0.002 * ((i % 3) as f64 - 1.0))).collect();
+/// let obs = Observations::new(vec!["N".into()], vec![n], loss, None).unwrap();
+/// let r = fit(&law, &obs, &FitOptions { starts: 4, bootstrap: 30, ..FitOptions::default() }).unwrap();
+/// let p = prediction_interval(&law, &r, 0.0, 24.0, 1.0);
+/// assert!(p.lo <= p.estimate && p.estimate <= p.hi && p.samples > 20);
+/// ```
+pub fn prediction_interval(law: &Law, fit: &FitResult, s: f64, n: f64, d: f64) -> Interval {
+    let vars: Vec<f64> = law.var_names().iter().map(|v| match v.as_str() { "S" => s, "N" => n, "D" => d, _ => f64::NAN }).collect();
+    let estimate = law.eval(&vars, &fit.params);
+    match &fit.bootstrap {
+        Some(b) => Interval::percentile(estimate, b.samples.iter().map(|p| law.eval(&vars, p)), b.confidence),
+        None => Interval { estimate, lo: f64::NAN, hi: f64::NAN, level: f64::NAN, samples: 0 },
+    }
+}
