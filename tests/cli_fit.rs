@@ -297,7 +297,7 @@ fn bad_input_fails_cleanly() {
     ]);
     assert!(own.status.success(), "{}", text(&own).1);
     assert_clean_failure(&["fit", "/nonexistent/t5.csv"], &["/nonexistent/t5.csv"]);
-    assert_clean_failure(&["fit", d.to_str().unwrap()], &["directory"]);
+    assert_clean_failure(&["fit", d.to_str().unwrap()], &["no finished points"]);
     // analyse
     let bad = write(d, "bad.json", "{\"a\": 1}");
     assert_clean_failure(
@@ -381,4 +381,95 @@ fn analyse_published_coefficients() {
         &["--sizes"],
     );
     assert_clean_failure(&["analyse"], &["--params"]);
+}
+
+mod results_dir {
+    //! `fit` on a results directory written by the runner (a fake executor whose loss follows a
+    //! known law, so no training is needed).
+    use super::*;
+    use sparse_scaling::results::{CurvePoint, Outcome};
+    use sparse_scaling::runner::{
+        self, registry::UnsupportedSize, ExecContext, Execution, PointExecutor, RunOptions,
+    };
+    use sparse_scaling::spec::{ExperimentFile, Point};
+
+    const EXP: &str = r#"(
+        name: "law-from-results",
+        model: (family: Vit, sizes: Widths([32, 64, 128])),
+        sparsity: [0.0, 0.5, 0.75],
+        steps: [20, 40, 80],
+    )"#;
+
+    struct KnownLaw;
+
+    impl PointExecutor for KnownLaw {
+        fn supports(&self, _point: &Point) -> Result<(), UnsupportedSize> {
+            Ok(())
+        }
+        fn execute(
+            &self,
+            point: &Point,
+            _ctx: &ExecContext<'_>,
+        ) -> Result<Execution, Box<dyn std::error::Error + Send + Sync>> {
+            let s = &point.spec;
+            let n = s.nonzero_params();
+            let loss = (0.5 * (1.0 - s.sparsity).powf(0.8) + 1.5) * (n / 1e3).powf(-0.25)
+                + 0.6 * (s.steps as f64 / 10.0).powf(-0.3)
+                + 0.7;
+            Ok(Execution {
+                outcome: Outcome {
+                    nonzero_params: n as u64,
+                    prunable_params: s.prunable_params(),
+                    total_params: s.prunable_params() + 1000,
+                    layer_sparsity: vec![],
+                    final_val_loss: loss,
+                    best_val_loss: loss,
+                    val_curve: vec![CurvePoint {
+                        step: s.steps,
+                        loss,
+                    }],
+                },
+                wall_seconds: 0.01,
+                steps_per_second: 100.0,
+                resumed_from_step: 0,
+            })
+        }
+    }
+
+    #[test]
+    fn fit_reads_a_results_directory() {
+        let dir = tmp();
+        let pts = ExperimentFile::from_str("law.ron", EXP)
+            .unwrap()
+            .expand()
+            .unwrap();
+        let mut opts = RunOptions::new(dir.path());
+        opts.progress = false;
+        runner::run("law-from-results", &pts, Path::new("."), &KnownLaw, &opts).unwrap();
+        let json = p(dir.path(), "fit.json");
+        let o = run(&[
+            "fit",
+            dir.path().to_str().unwrap(),
+            "--n-unit",
+            "1e3",
+            "--starts",
+            "10",
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{err}");
+        assert!(out.contains(&format!("({} points)", pts.len())), "{out}");
+        assert!(out.contains("N = nonzero_params/1e3"), "{out}");
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        // the sparsity exponent is recovered (b = 0.8): D is only rescaled, so the law is exact
+        let b = v["fit"]["params"][1].as_f64().unwrap();
+        assert!((b - 0.8).abs() < 0.05, "b = {b}\n{out}");
+        assert_clean_failure(
+            &["fit", dir.path().to_str().unwrap(), "--var", "D=steps"],
+            &["results directory"],
+        );
+        assert_clean_failure(&["fit", dir.path().to_str().unwrap(), "--n-unit", "0"], &["--n-unit"]);
+    }
 }

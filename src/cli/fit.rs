@@ -8,12 +8,15 @@
 //!     --var S=sparsity --loss val-loss --law paper-normalised --huber-delta 1e-3 --log --starts 25
 //! ```
 //!
-//! Points come from a CSV file here; any other source (e.g. a results directory) only has to
-//! produce [`Observations`] and call [`fit_observations`].
+//! Points come from a CSV file or a results directory written by `sparse-scaling run`
+//! ([`load_results_dir`]); any other source only has to produce [`Observations`] and call
+//! [`fit_observations`].
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::results::{d_unit_name, observation_columns, ResultsDir, ResultsError};
+use crate::spec::Family;
 use sparse_scaling_law::analysis::{FitRecord, LawSpec, PredictionPoint};
 use sparse_scaling_law::law::{BUILTINS, DEFAULT_VARS};
 use sparse_scaling_law::plot::{predicted_vs_measured_svg, write_svg, FitPoint, PlotError};
@@ -101,6 +104,13 @@ pub struct DataArgs {
     /// Optional per-point weight as an expression over CSV columns.
     #[arg(long, value_name = "EXPR")]
     pub weight: Option<String>,
+    /// Results directory only: N is divided by this (default 1e6, the authors' N/1e6).
+    #[arg(long, value_name = "UNIT")]
+    pub n_unit: Option<f64>,
+    /// Results directory only: D is divided by this (default: ViT 1e9 examples, T5 1e5 steps,
+    /// as in the authors' code).
+    #[arg(long, value_name = "UNIT")]
+    pub d_unit: Option<f64>,
 }
 
 impl DataArgs {
@@ -164,7 +174,8 @@ impl FitArgs {
 /// Arguments of `sparse-scaling fit`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// CSV file of measured points (one row per run).
+    /// CSV file of measured points (one row per run), or a results directory of
+    /// `sparse-scaling run`.
     pub file: PathBuf,
     #[command(flatten)]
     pub data: DataArgs,
@@ -208,6 +219,9 @@ pub enum CliError {
     /// An argument is invalid.
     #[error("{0}")]
     Usage(String),
+    /// The results directory could not be read.
+    #[error("{0}")]
+    Results(ResultsError),
 }
 
 /// Resolves the law: `--law`, else the preset's, else `paper-normalised`. A formula's variables
@@ -339,16 +353,67 @@ pub fn resolve_mapping(
     Ok(m)
 }
 
-/// Reads the points of `path` with `mapping`.
+/// Reads the points of a CSV file with `mapping`.
 pub fn load_observations(path: &Path, mapping: &CsvMapping) -> Result<Observations, CliError> {
     if path.is_dir() {
         return Err(CliError::Usage(format!(
-            "{} is a directory; `fit` reads a CSV file here (one row per run). Export a results directory to CSV first, \
-             or call sparse_scaling::cli::fit::fit_observations with its points",
+            "{} is a directory; expected a CSV file (one row per run)",
             path.display()
         )));
     }
     Observations::from_csv_path(path, mapping).map_err(CliError::Data)
+}
+
+/// Reads the finished points of a results directory (written by `sparse-scaling run`) as
+/// observations S, N / `n_unit`, D / `d_unit`, loss = final validation loss, and a mapping that
+/// records these units.
+pub fn load_results_dir(
+    dir: &Path,
+    n_unit: Option<f64>,
+    d_unit: Option<f64>,
+) -> Result<(Observations, CsvMapping), CliError> {
+    for (flag, v) in [("--n-unit", n_unit), ("--d-unit", d_unit)] {
+        if let Some(v) = v {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(CliError::Usage(format!(
+                    "{flag} {v} must be a positive number, e.g. 1e6"
+                )));
+            }
+        }
+    }
+    let store = ResultsDir::open(dir).map_err(CliError::Results)?;
+    let records = store.records().map_err(CliError::Results)?;
+    if records.is_empty() {
+        return Err(CliError::Results(ResultsError::Empty {
+            dir: dir.to_path_buf(),
+        }));
+    }
+    let family = records[0].family();
+    let d_name = d_unit_name(family);
+    let n_unit = n_unit.unwrap_or(1e6);
+    let d_unit = d_unit.unwrap_or(match family {
+        Family::Vit => 1e9,
+        Family::T5 => 1e5,
+    });
+    let cols = observation_columns(&records, n_unit, d_unit).map_err(CliError::Results)?;
+    let obs = Observations::new(
+        vec!["S".into(), "N".into(), "D".into()],
+        vec![cols.s, cols.n, cols.d],
+        cols.loss,
+        None,
+    )
+    .map_err(|e| CliError::Usage(format!("{}: {e}", dir.display())))?;
+    let mapping = CsvMapping {
+        vars: vec![
+            ("S".into(), "sparsity".into()),
+            ("N".into(), format!("nonzero_params/{n_unit:e}")),
+            ("D".into(), format!("{d_name}/{d_unit:e}")),
+        ],
+        loss: "final_val_loss".into(),
+        weight: None,
+        rename: Default::default(),
+    };
+    Ok((obs, mapping))
 }
 
 /// Fits `law` to `obs` (from any source) and packs everything into a [`FitRecord`]. This is
@@ -376,16 +441,38 @@ pub fn fit_observations(
     })
 }
 
-/// Loads and fits as the `fit`/`analyse` arguments say.
+/// Loads (a CSV file or a results directory) and fits as the `fit`/`analyse` arguments say.
 pub fn fit_from_args(
     file: &Path,
     data: &DataArgs,
     fit_args: &FitArgs,
 ) -> Result<FitRecord, CliError> {
     let law = resolve_law(data, fit_args)?;
-    let mapping = resolve_mapping(data, &law, &csv_headers(file))?;
     let options = resolve_options(data, fit_args);
     options.validate().map_err(CliError::Fit)?;
+    if file.is_dir() {
+        if !data.vars.is_empty() || data.loss.is_some() || data.weight.is_some() {
+            return Err(CliError::Usage(format!(
+                "{} is a results directory: its columns are fixed (S, N, D, final loss); --var/--loss/--weight apply to CSV files (use --n-unit/--d-unit to rescale)",
+                file.display()
+            )));
+        }
+        let (obs, mapping) = load_results_dir(file, data.n_unit, data.d_unit)?;
+        return fit_observations(
+            &law,
+            obs,
+            file.display().to_string(),
+            data.preset,
+            Some(mapping),
+            options,
+        );
+    }
+    if data.n_unit.is_some() || data.d_unit.is_some() {
+        return Err(CliError::Usage(
+            "--n-unit/--d-unit apply to results directories; for a CSV file write the scaling into --var, e.g. --var D=steps/1e5".into(),
+        ));
+    }
+    let mapping = resolve_mapping(data, &law, &csv_headers(file))?;
     let obs = load_observations(file, &mapping)?;
     fit_observations(
         &law,
