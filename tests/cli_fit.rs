@@ -368,6 +368,25 @@ fn analyse_published_coefficients() {
         .parse()
         .unwrap();
     assert!((k - 3.0).abs() < 0.1, "sparsity pays at {k}×");
+    // another cost model (GMP that saves the compute of pruned weights, PAPER.md §3): no closed
+    // form column, and sparsity pays earlier than under the paper's cost
+    let o = run(&[
+        "analyse",
+        "--preset",
+        "t5-paper",
+        "--params",
+        "0.56779,0.72161,1.52265,0.24513,0.63362,0.20271,0.65074",
+        "--sizes",
+        "100",
+        "--cost",
+        "6*N/(1-S)*(1-0.625*S)*D",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let pays = out.lines().find(|l| l.contains("× the compute-optimal data")).expect("sparsity-pays line");
+    assert!(pays.contains("(closed form: —)"), "{pays}");
+    let k_gmp: f64 = pays.split("): ").nth(1).unwrap().split('×').next().unwrap().trim().parse().unwrap();
+    assert!(k_gmp < k, "GMP cost: sparsity pays at {k_gmp}×, paper cost {k}×");
     assert_clean_failure(
         &["analyse", "--preset", "t5-paper", "--params", "1,2,3"],
         &["--params", "7 parameters"],

@@ -14,7 +14,7 @@
 use std::path::{Path, PathBuf};
 
 use super::fit::{
-    csv_headers, fit_from_args, load_observations, resolve_law, resolve_mapping, write_json,
+    csv_headers, fit_from_args, load_observations, load_results_dir, resolve_law, resolve_mapping, write_json,
     CliError, DataArgs, FitArgs, Preset,
 };
 use sparse_scaling_law::analysis::{
@@ -217,6 +217,10 @@ fn subject(args: &Args) -> Result<Subject, CliError> {
             )));
         }
         let (reference, units) = match &args.input {
+            Some(file) if file.is_dir() => {
+                let (obs, mapping) = load_results_dir(file, args.data.n_unit, args.data.d_unit)?;
+                (Reference::of(&obs), units_of(&mapping))
+            }
             Some(file) => {
                 let mapping = resolve_mapping(&args.data, &law, &csv_headers(file))?;
                 let obs = load_observations(file, &mapping)?;
