@@ -145,7 +145,7 @@ impl super::PaperCoefficients {
 
 fn paper_coefficients(law: &Law, params: &[f64]) -> Option<super::PaperCoefficients> {
     let same = |name: &str| {
-        Law::builtin(name).ok().map_or(false, |b| {
+        Law::builtin(name).is_ok_and(|b| {
             b.expr() == law.expr() && b.var_names() == law.var_names()
         })
     };
