@@ -6,7 +6,7 @@
 //! Run: `cargo bench --bench ops` (add `-- <filter>` for one group; `RAYON_NUM_THREADS=1`
 //! for one thread).
 
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{black_box, criterion_group, BenchmarkId, Criterion, Throughput};
 use dfdx::prelude::*;
 use sparse_scaling::ops::{self, raw, Gelu};
 use std::time::Duration;
@@ -341,10 +341,7 @@ fn bench_vit_step<const D: usize, const F: usize>(c: &mut Criterion) {
     let dev = dev();
     let mut model = VitRef::<D, F>::new(&dev, VitConfig::reference_cpu(), 0).expect("valid config");
     let batch = vit_batch(&dev);
-    // Same loss both ways (GELU gradients differ: dfdx 0.13's accurate_gelu backward is off).
-    let a = model.loss(&batch, NoneTape).expect("loss").array();
-    let b = vit_loss_with_ops(&model, &batch, NoneTape).array();
-    assert!((a - b).abs() < 1e-4 * a.abs().max(1.0), "losses differ: model {a}, ops {b}");
+    let mut checked = false;
     let cfg = TrainConfig::default();
     let label = format!("vit_w{D}_b64");
     let mut g = c.benchmark_group("train_step");
@@ -354,6 +351,13 @@ fn bench_vit_step<const D: usize, const F: usize>(c: &mut Criterion) {
     let mut st = OptState::default();
     let mut t = 0u64;
     g.bench_function(BenchmarkId::new("model_ops", &label), |bch| {
+        if !checked {
+            // Same loss both ways (GELU gradients differ: dfdx 0.13's accurate_gelu backward is off).
+            let a = model.loss(&batch, NoneTape).expect("loss").array();
+            let b = vit_loss_with_ops(&model, &batch, NoneTape).array();
+            assert!((a - b).abs() < 1e-4 * a.abs().max(1.0), "losses differ: model {a}, ops {b}");
+            checked = true;
+        }
         bch.iter(|| {
             t += 1;
             black_box(train_step(&mut model, &mut st, &cfg, t, |m, tape| vit_loss_with_ops(m, &batch, tape)))
@@ -474,9 +478,7 @@ fn bench_t5_step<const D: usize, const F: usize>(c: &mut Criterion) {
     let dev = dev();
     let mut model = T5Ref::<D, F>::new(&dev, T5Config::t5_1_1(), 0).expect("valid config");
     let batch = t5_batch();
-    let a = model.loss(&batch, NoneTape).expect("loss").array();
-    let b = t5_loss_with_ops(&model, &batch, NoneTape).array();
-    assert!((a - b).abs() < 1e-4 * a.abs().max(1.0), "losses differ: model {a}, ops {b}");
+    let mut checked = false;
     let cfg = TrainConfig::default();
     let label = format!("t5_w{D}_b32");
     let mut g = c.benchmark_group("train_step");
@@ -486,6 +488,12 @@ fn bench_t5_step<const D: usize, const F: usize>(c: &mut Criterion) {
     let mut st = OptState::default();
     let mut t = 0u64;
     g.bench_function(BenchmarkId::new("model_ops", &label), |bch| {
+        if !checked {
+            let a = model.loss(&batch, NoneTape).expect("loss").array();
+            let b = t5_loss_with_ops(&model, &batch, NoneTape).array();
+            assert!((a - b).abs() < 1e-4 * a.abs().max(1.0), "losses differ: model {a}, ops {b}");
+            checked = true;
+        }
         bch.iter(|| {
             t += 1;
             black_box(train_step(&mut model, &mut st, &cfg, t, |m, tape| t5_loss_with_ops(m, &batch, tape)))
@@ -512,4 +520,56 @@ fn train_steps(c: &mut Criterion) {
 }
 
 criterion_group!(benches, train_steps, matmuls, widths);
-criterion_main!(benches);
+
+/// Runs `steps` training steps of one model outside criterion and prints the wall time per
+/// step: `OPS_TRAIN_STEPS=25 OPS_MODEL=vit64 OPS_IMPL=ops cargo bench --bench ops`. With
+/// `perf stat -e task-clock` around two runs of different lengths, the difference gives the
+/// CPU time per step without start-up costs, a measure that a busy machine disturbs much less
+/// than wall time (see docs/PERFORMANCE.md).
+fn fixed_steps(steps: u64, model: &str, with_ops: bool) {
+    let dev = dev();
+    let cfg = TrainConfig::default();
+    let mut st = OptState::default();
+    let started = std::time::Instant::now();
+    let mut last = 0.0;
+    macro_rules! run {
+        ($m:expr, $batch:expr, $ops:path) => {{
+            let mut m = $m;
+            let batch = $batch;
+            for t in 1..=steps {
+                last = if with_ops {
+                    train_step(&mut m, &mut st, &cfg, t, |m, tape| $ops(m, &batch, tape))
+                } else {
+                    train_step(&mut m, &mut st, &cfg, t, |m, tape| m.loss(&batch, tape).expect("loss"))
+                };
+            }
+        }};
+    }
+    match model {
+        "vit64" => run!(VitRef::<64, 256>::new(&dev, VitConfig::reference_cpu(), 0).expect("model"), vit_batch(&dev), vit_loss_with_ops),
+        "vit128" => run!(VitRef::<128, 512>::new(&dev, VitConfig::reference_cpu(), 0).expect("model"), vit_batch(&dev), vit_loss_with_ops),
+        "t5_64" => run!(T5Ref::<64, 160>::new(&dev, T5Config::t5_1_1(), 0).expect("model"), t5_batch(), t5_loss_with_ops),
+        "t5_128" => run!(T5Ref::<128, 320>::new(&dev, T5Config::t5_1_1(), 0).expect("model"), t5_batch(), t5_loss_with_ops),
+        other => panic!("OPS_MODEL={other}: use vit64, vit128, t5_64 or t5_128"),
+    }
+    let per = started.elapsed().as_secs_f64() / steps.max(1) as f64;
+    println!(
+        "{model} impl={} threads={} steps={steps} wall ms/step={:.2} steps/s={:.2} last loss={last:.4}",
+        if with_ops { "ops" } else { "dfdx" },
+        rayon::current_num_threads(),
+        per * 1e3,
+        1.0 / per
+    );
+}
+
+fn main() {
+    if let Ok(n) = std::env::var("OPS_TRAIN_STEPS") {
+        let steps: u64 = n.parse().expect("OPS_TRAIN_STEPS must be a whole number");
+        let model = std::env::var("OPS_MODEL").unwrap_or_else(|_| "vit64".into());
+        let with_ops = std::env::var("OPS_IMPL").map_or(true, |v| v != "dfdx");
+        fixed_steps(steps, &model, with_ops);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

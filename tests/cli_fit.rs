@@ -187,3 +187,30 @@ fn bad_input_fails_cleanly() {
     assert_clean_failure(&["analyse", T5, "--preset", "t5-paper", "--sparsity", "1.5"], &["[0, 1)"]);
     assert_clean_failure(&["analyse", T5, "--law", "a*T^(-b) + c", "--var", "T=steps", "--loss", "val-loss"], &["`T`"]);
 }
+
+#[test]
+fn analyse_published_coefficients() {
+    // PAPER.md §2: the authors' T5 coefficients a..g in normalised units
+    let o = run(&[
+        "analyse",
+        "--preset",
+        "t5-paper",
+        "--params",
+        "0.56779,0.72161,1.52265,0.24513,0.63362,0.20271,0.65074",
+        "--sizes",
+        "10,100,1000",
+        "--sparsity",
+        "0.75",
+    ]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    let m_row = out.lines().find(|l| l.trim_start().starts_with("0.7500")).expect("m(0.75) row");
+    let m: f64 = m_row.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!((m - 2.16).abs() <= 0.01, "m(0.75) = {m}");
+    let pays = out.lines().find(|l| l.contains("× the compute-optimal data")).expect("sparsity-pays line");
+    let k: f64 = pays.split("): ").nth(1).unwrap().split('×').next().unwrap().trim().parse().unwrap();
+    assert!((k - 3.0).abs() < 0.1, "sparsity pays at {k}×");
+    assert_clean_failure(&["analyse", "--preset", "t5-paper", "--params", "1,2,3"], &["--params", "7 parameters"]);
+    assert_clean_failure(&["analyse", "--params", "0.56779,0.72161,1.52265,0.24513,0.63362,0.20271,0.65074"], &["--sizes"]);
+    assert_clean_failure(&["analyse"], &["--params"]);
+}

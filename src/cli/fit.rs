@@ -251,7 +251,7 @@ pub fn resolve_options(data: &DataArgs, fit: &FitArgs) -> FitOptions {
 
 /// The header row of a CSV file (empty if unreadable; reading errors are reported later by the
 /// loader with the file name).
-fn csv_headers(path: &Path) -> Vec<String> {
+pub fn csv_headers(path: &Path) -> Vec<String> {
     csv::Reader::from_path(path).ok().and_then(|mut r| r.headers().ok().map(|h| h.iter().map(|s| s.trim().to_string()).collect())).unwrap_or_default()
 }
 
