@@ -6,7 +6,7 @@
 //! Run: `cargo bench --bench ops` (add `-- <filter>` for one group; `RAYON_NUM_THREADS=1`
 //! for one thread).
 
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{black_box, criterion_group, BenchmarkId, Criterion, Throughput};
 use dfdx::prelude::*;
 use sparse_scaling::ops::{self, raw, Gelu};
 use std::time::Duration;
@@ -22,7 +22,7 @@ fn dev() -> Cpu {
     d
 }
 
-fn cfg(c: &mut Criterion, name: &str) -> criterion::BenchmarkGroup<'_, criterion::measurement::WallTime> {
+fn cfg<'a>(c: &'a mut Criterion, name: &str) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
     let mut g = c.benchmark_group(name);
     g.sample_size(20)
         .warm_up_time(Duration::from_millis(700))
@@ -230,8 +230,8 @@ fn widths(c: &mut Criterion) {
 // `model_dfdx` is the model's own `loss` (plain dfdx ops, as in `src/model`), `model_ops` the
 // same parameters through our ops (`vit_loss_with_ops`). Same device, same optimizer.
 
-use sparse_scaling::model::layers::LAYER_NORM_EPS;
-use sparse_scaling::model::{ImageBatch, SparseModel, VitConfig, VitRef};
+use sparse_scaling::model::layers::{LAYER_NORM_EPS, RMS_NORM_EPS};
+use sparse_scaling::model::{ImageBatch, SparseModel, T5Config, T5Ref, TextBatch, VitConfig, VitRef, PAD};
 use sparse_scaling::train::optim::{optimizer_step, OptState};
 use sparse_scaling::train::{Dense, TrainConfig};
 
@@ -341,10 +341,7 @@ fn bench_vit_step<const D: usize, const F: usize>(c: &mut Criterion) {
     let dev = dev();
     let mut model = VitRef::<D, F>::new(&dev, VitConfig::reference_cpu(), 0).expect("valid config");
     let batch = vit_batch(&dev);
-    // Same loss both ways (GELU gradients differ: dfdx 0.13's accurate_gelu backward is off).
-    let a = model.loss(&batch, NoneTape).expect("loss").array();
-    let b = vit_loss_with_ops(&model, &batch, NoneTape).array();
-    assert!((a - b).abs() < 1e-4 * a.abs().max(1.0), "losses differ: model {a}, ops {b}");
+    let mut checked = false;
     let cfg = TrainConfig::default();
     let label = format!("vit_w{D}_b64");
     let mut g = c.benchmark_group("train_step");
@@ -354,6 +351,13 @@ fn bench_vit_step<const D: usize, const F: usize>(c: &mut Criterion) {
     let mut st = OptState::default();
     let mut t = 0u64;
     g.bench_function(BenchmarkId::new("model_ops", &label), |bch| {
+        if !checked {
+            // Same loss both ways (GELU gradients differ: dfdx 0.13's accurate_gelu backward is off).
+            let a = model.loss(&batch, NoneTape).expect("loss").array();
+            let b = vit_loss_with_ops(&model, &batch, NoneTape).array();
+            assert!((a - b).abs() < 1e-4 * a.abs().max(1.0), "losses differ: model {a}, ops {b}");
+            checked = true;
+        }
         bch.iter(|| {
             t += 1;
             black_box(train_step(&mut model, &mut st, &cfg, t, |m, tape| vit_loss_with_ops(m, &batch, tape)))
@@ -372,10 +376,200 @@ fn bench_vit_step<const D: usize, const F: usize>(c: &mut Criterion) {
     g.finish();
 }
 
+/// The T5.1.1 loss of `src/model/t5.rs` for batches without padding, with every hot op
+/// replaced by ours (the relative-position bias is shared by the batch and handed to
+/// `ops::attention` as a `(heads, q, k)` bias; the decoder's causal mask is its `causal` flag).
+fn t5_loss_with_ops<const D: usize, const F: usize, T>(
+    m: &T5Ref<D, F>,
+    b: &TextBatch,
+    tape: T,
+) -> Tensor<(), f32, Cpu, T>
+where
+    T: Tape<f32, Cpu> + Merge<NoneTape>,
+{
+    const H: usize = 4;
+    let eps = RMS_NORM_EPS as f32;
+    assert!(!b.inputs.contains(&PAD) && !b.targets.contains(&PAD), "bench batches have no padding");
+    let dev = m.lm_head.weight.device().clone();
+    let (bsz, ti, to) = (b.batch, b.input_len, b.target_len);
+    let maxd = m.config.relative_max_distance;
+    let none = None::<Tensor<(usize, usize, usize), f32, Cpu>>;
+
+    let idx = dev.tensor_from_vec(b.inputs.iter().map(|&t| t as usize).collect(), (bsz * ti,));
+    let x = m.tok_embed.weight.clone().put_tape(tape).gather(idx);
+    let (enc_bias, bt) = m.encoder.rel_bias.forward::<T>(&dev, ti, ti, true, maxd).expect("bias").split_tape();
+    let (x, xt) = x.split_tape();
+    let mut x = x.put_tape(xt.merge(bt));
+    let si = (bsz, ti, Const::<D>);
+    for l in &m.encoder.layers.modules {
+        let a = &l.self_attn;
+        let h = ops::rms_norm(x.retaped::<T>(), l.self_attn_norm.gamma.clone(), eps);
+        let q = ops::linear_no_bias(h.retaped::<T>(), a.q.weight.clone());
+        let k = ops::linear_no_bias(h.retaped::<T>(), a.k.weight.clone());
+        let v = ops::linear_no_bias(h, a.v.weight.clone());
+        let bias = Some(enc_bias.retaped::<T>());
+        let y = ops::attention(q.reshape_like(&si), k.reshape_like(&si), v.reshape_like(&si), H, 1.0, bias, false);
+        x = ops::add(x, ops::linear_no_bias(y.reshape_like(&(bsz * ti, Const::<D>)), a.o.weight.clone()));
+        let h = ops::rms_norm(x.retaped::<T>(), l.mlp_norm.gamma.clone(), eps);
+        let g = ops::linear_no_bias(h.retaped::<T>(), l.mlp.wi_0.weight.clone());
+        let u = ops::linear_no_bias(h, l.mlp.wi_1.weight.clone());
+        x = ops::add(x, ops::linear_no_bias(ops::gated_gelu(g, u, Gelu::Tanh), l.mlp.wo.weight.clone()));
+    }
+    let enc = ops::rms_norm(x, m.encoder.final_norm.gamma.clone(), eps);
+
+    let mut dec_in = Vec::with_capacity(bsz * to);
+    for r in 0..bsz {
+        dec_in.push(PAD as usize);
+        dec_in.extend(b.targets[r * to..(r + 1) * to - 1].iter().map(|&t| t as usize));
+    }
+    let idx = dev.tensor_from_vec(dec_in, (bsz * to,));
+    let y = m.tok_embed.weight.retaped::<T>().gather(idx);
+    let (enc, et) = enc.split_tape();
+    let (dec_bias, dbt) = m.decoder.rel_bias.forward::<T>(&dev, to, to, false, maxd).expect("bias").split_tape();
+    let (y, yt) = y.split_tape();
+    let mut y = y.put_tape(yt.merge(et).merge(dbt));
+    let so = (bsz, to, Const::<D>);
+    for l in &m.decoder.layers.modules {
+        let a = &l.self_attn;
+        let h = ops::rms_norm(y.retaped::<T>(), l.self_attn_norm.gamma.clone(), eps);
+        let q = ops::linear_no_bias(h.retaped::<T>(), a.q.weight.clone());
+        let k = ops::linear_no_bias(h.retaped::<T>(), a.k.weight.clone());
+        let v = ops::linear_no_bias(h, a.v.weight.clone());
+        let bias = Some(dec_bias.retaped::<T>());
+        let z = ops::attention(q.reshape_like(&so), k.reshape_like(&so), v.reshape_like(&so), H, 1.0, bias, true);
+        y = ops::add(y, ops::linear_no_bias(z.reshape_like(&(bsz * to, Const::<D>)), a.o.weight.clone()));
+        let c = &l.cross_attn;
+        let h = ops::rms_norm(y.retaped::<T>(), l.cross_attn_norm.gamma.clone(), eps);
+        let q = ops::linear_no_bias(h, c.q.weight.clone());
+        let k = ops::linear_no_bias(enc.retaped::<T>(), c.k.weight.clone());
+        let v = ops::linear_no_bias(enc.retaped::<T>(), c.v.weight.clone());
+        let z = ops::attention(q.reshape_like(&so), k.reshape_like(&si), v.reshape_like(&si), H, 1.0, none.clone(), false);
+        y = ops::add(y, ops::linear_no_bias(z.reshape_like(&(bsz * to, Const::<D>)), c.o.weight.clone()));
+        let h = ops::rms_norm(y.retaped::<T>(), l.mlp_norm.gamma.clone(), eps);
+        let g = ops::linear_no_bias(h.retaped::<T>(), l.mlp.wi_0.weight.clone());
+        let u = ops::linear_no_bias(h, l.mlp.wi_1.weight.clone());
+        y = ops::add(y, ops::linear_no_bias(ops::gated_gelu(g, u, Gelu::Tanh), l.mlp.wo.weight.clone()));
+    }
+    let y = ops::rms_norm(y, m.decoder.final_norm.gamma.clone(), eps);
+    let logits = ops::linear_no_bias(y, m.lm_head.weight.clone());
+    let targets: Vec<usize> = b.targets.iter().map(|&t| t as usize).collect();
+    ops::cross_entropy_ignoring(logits, &targets, Some(PAD as usize), m.config.z_loss)
+}
+
+/// The batch of `t5_cpu.py`: 32 sequences of 128 input and 32 target ids, uniform in 3..384.
+fn t5_batch() -> TextBatch {
+    let mut s = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        3 + (s % 381) as u32
+    };
+    TextBatch {
+        batch: 32,
+        input_len: 128,
+        target_len: 32,
+        inputs: (0..32 * 128).map(|_| next()).collect(),
+        targets: (0..32 * 32).map(|_| next()).collect(),
+    }
+}
+
+fn bench_t5_step<const D: usize, const F: usize>(c: &mut Criterion) {
+    let dev = dev();
+    let mut model = T5Ref::<D, F>::new(&dev, T5Config::t5_1_1(), 0).expect("valid config");
+    let batch = t5_batch();
+    let mut checked = false;
+    let cfg = TrainConfig::default();
+    let label = format!("t5_w{D}_b32");
+    let mut g = c.benchmark_group("train_step");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(6));
+    let mut st = OptState::default();
+    let mut t = 0u64;
+    g.bench_function(BenchmarkId::new("model_ops", &label), |bch| {
+        if !checked {
+            let a = model.loss(&batch, NoneTape).expect("loss").array();
+            let b = t5_loss_with_ops(&model, &batch, NoneTape).array();
+            assert!((a - b).abs() < 1e-4 * a.abs().max(1.0), "losses differ: model {a}, ops {b}");
+            checked = true;
+        }
+        bch.iter(|| {
+            t += 1;
+            black_box(train_step(&mut model, &mut st, &cfg, t, |m, tape| t5_loss_with_ops(m, &batch, tape)))
+        })
+    });
+    let mut st = OptState::default();
+    let mut t = 0u64;
+    g.bench_function(BenchmarkId::new("model_dfdx", &label), |bch| {
+        bch.iter(|| {
+            t += 1;
+            black_box(train_step(&mut model, &mut st, &cfg, t, |m, tape| {
+                m.loss(&batch, tape).expect("loss")
+            }))
+        })
+    });
+    g.finish();
+}
+
 fn train_steps(c: &mut Criterion) {
     bench_vit_step::<64, 256>(c);
     bench_vit_step::<128, 512>(c);
+    bench_t5_step::<64, 160>(c);
+    bench_t5_step::<128, 320>(c);
 }
 
 criterion_group!(benches, train_steps, matmuls, widths);
-criterion_main!(benches);
+
+/// Runs `steps` training steps of one model outside criterion and prints the wall time per
+/// step: `OPS_TRAIN_STEPS=25 OPS_MODEL=vit64 OPS_IMPL=ops cargo bench --bench ops`. With
+/// `perf stat -e task-clock` around two runs of different lengths, the difference gives the
+/// CPU time per step without start-up costs, a measure that a busy machine disturbs much less
+/// than wall time (see docs/PERFORMANCE.md).
+fn fixed_steps(steps: u64, model: &str, with_ops: bool) {
+    let dev = dev();
+    let cfg = TrainConfig::default();
+    let mut st = OptState::default();
+    let started = std::time::Instant::now();
+    let mut last = 0.0;
+    macro_rules! run {
+        ($m:expr, $batch:expr, $ops:path) => {{
+            let mut m = $m;
+            let batch = $batch;
+            for t in 1..=steps {
+                last = if with_ops {
+                    train_step(&mut m, &mut st, &cfg, t, |m, tape| $ops(m, &batch, tape))
+                } else {
+                    train_step(&mut m, &mut st, &cfg, t, |m, tape| m.loss(&batch, tape).expect("loss"))
+                };
+            }
+        }};
+    }
+    match model {
+        "vit64" => run!(VitRef::<64, 256>::new(&dev, VitConfig::reference_cpu(), 0).expect("model"), vit_batch(&dev), vit_loss_with_ops),
+        "vit128" => run!(VitRef::<128, 512>::new(&dev, VitConfig::reference_cpu(), 0).expect("model"), vit_batch(&dev), vit_loss_with_ops),
+        "t5_64" => run!(T5Ref::<64, 160>::new(&dev, T5Config::t5_1_1(), 0).expect("model"), t5_batch(), t5_loss_with_ops),
+        "t5_128" => run!(T5Ref::<128, 320>::new(&dev, T5Config::t5_1_1(), 0).expect("model"), t5_batch(), t5_loss_with_ops),
+        other => panic!("OPS_MODEL={other}: use vit64, vit128, t5_64 or t5_128"),
+    }
+    let per = started.elapsed().as_secs_f64() / steps.max(1) as f64;
+    println!(
+        "{model} impl={} threads={} steps={steps} wall ms/step={:.2} steps/s={:.2} last loss={last:.4}",
+        if with_ops { "ops" } else { "dfdx" },
+        rayon::current_num_threads(),
+        per * 1e3,
+        1.0 / per
+    );
+}
+
+fn main() {
+    if let Ok(n) = std::env::var("OPS_TRAIN_STEPS") {
+        let steps: u64 = n.parse().expect("OPS_TRAIN_STEPS must be a whole number");
+        let model = std::env::var("OPS_MODEL").unwrap_or_else(|_| "vit64".into());
+        let with_ops = std::env::var("OPS_IMPL").map_or(true, |v| v != "dfdx");
+        fixed_steps(steps, &model, with_ops);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -121,6 +121,18 @@ fn nm_one_shot_keeps_exactly_n_per_group() {
 }
 
 #[test]
+fn nm_with_large_groups_uses_the_same_rule() {
+    // m > 64 takes the select_nth path; check it against the full sort, with ties.
+    let m = 72;
+    let w: Vec<f32> = (0..2 * 144).map(|i| ((i * 29 % 11) as f32 - 5.0) * 0.25).collect();
+    let mask = nm_mask("l", &w, &[2, 144], NmPattern::new(5, m).unwrap()).unwrap();
+    for (g, vals) in w.chunks(m).enumerate() {
+        let keep: Vec<bool> = (0..m).map(|j| mask.get(g * m + j)).collect();
+        assert_eq!(keep, naive_topk(vals, 5), "group {g}");
+    }
+}
+
+#[test]
 fn nm_errors_name_layer_width_and_m() {
     assert_eq!(NmPattern::new(4, 4), Err(SparsityError::InvalidNm { n: 4, m: 4 }));
     assert_eq!(NmPattern::new(5, 4), Err(SparsityError::InvalidNm { n: 5, m: 4 }));

@@ -146,12 +146,17 @@ pub fn predicted_vs_measured_svg(points: &[FitPoint], title: &str) -> Result<Str
     Ok(svg)
 }
 
-/// Colour of S_opt in the heat map: white at 0 through blue to dark navy near 1; grey for NaN.
+/// Doublings of the density shown by the colour scale: S from 0 to 1 − 2^−5 = 0.96875.
+const COLOR_DOUBLINGS: f64 = 5.0;
+
+/// Colour of S_opt in the heat map, uniform in −log2(1 − S) (each halving of the density one
+/// step: 0, 0.5, 0.75, 0.875, …), white at 0 to dark navy at 1 − 2^−5; grey for NaN.
 fn sparsity_color(s: f64) -> RGBColor {
     if !s.is_finite() {
         return RGBColor(200, 200, 200);
     }
-    let t = s.clamp(0.0, 1.0);
+    let u = -(1.0 - s.clamp(0.0, 1.0)).max(1e-300).log2();
+    let t = (u / COLOR_DOUBLINGS).clamp(0.0, 1.0);
     let lerp = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
     RGBColor(lerp(255.0, 8.0), lerp(255.0, 48.0), lerp(255.0, 107.0))
 }
@@ -232,24 +237,29 @@ pub fn contours_svg(map: &ContourMap, title: &str, n_label: &str, c_label: &str)
             .map_err(draw_err(WHAT))?;
         // colour bar
         let mut cb = ChartBuilder::on(&bar)
-            .margin_top(60)
+            .margin_top(40)
             .margin_bottom(64)
             .margin_right(40)
             .y_label_area_size(0)
-            .right_y_label_area_size(36)
-            .caption("S_opt", ("sans-serif", 14))
-            .build_cartesian_2d(0.0..1.0, 0.0..1.0)
+            .right_y_label_area_size(48)
+            .caption("S_opt", ("sans-serif", 16))
+            .build_cartesian_2d(0.0..1.0, 0.0..COLOR_DOUBLINGS)
             .map_err(draw_err(WHAT))?;
+        // the bar's axis is −log2(1 − S); its labels are S
+        let label = |u: &f64| fmt_level(1.0 - 2f64.powf(-*u));
         cb.configure_mesh()
             .disable_mesh()
             .disable_x_axis()
-            .y_labels(6)
+            .y_labels(COLOR_DOUBLINGS as usize + 1)
+            .y_label_formatter(&label)
             .label_style(("sans-serif", 12))
             .draw()
             .map_err(draw_err(WHAT))?;
-        cb.draw_series((0..100).map(|k| {
-            let s = k as f64 / 100.0;
-            Rectangle::new([(0.0, s), (1.0, s + 0.01)], sparsity_color(s + 0.005).filled())
+        let steps = 100;
+        cb.draw_series((0..steps).map(|k| {
+            let u = COLOR_DOUBLINGS * k as f64 / steps as f64;
+            let du = COLOR_DOUBLINGS / steps as f64;
+            Rectangle::new([(0.0, u), (1.0, u + du)], sparsity_color(1.0 - 2f64.powf(-(u + du / 2.0))).filled())
         }))
         .map_err(draw_err(WHAT))?;
         root.present().map_err(draw_err(WHAT))?;

@@ -256,6 +256,28 @@ fn column_range(obs: &Observations, name: &str) -> Option<(f64, f64)> {
     (lo.is_finite() && hi.is_finite() && hi > 0.0).then_some((lo, hi))
 }
 
+/// The sizes and data the report refers to when none are given: the range of N in the data
+/// (default S_opt table rows; m(S) and the slopes are taken at the largest N) and the largest D.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reference {
+    /// Smallest N.
+    pub n_min: f64,
+    /// Largest N.
+    pub n_max: f64,
+    /// Largest D.
+    pub d_max: f64,
+}
+
+impl Reference {
+    /// From the observations' N and D columns (1 where a column is missing).
+    pub fn of(obs: &Observations) -> Self {
+        let (n_min, n_max) = column_range(obs, "N").unwrap_or((1.0, 1.0));
+        let (_, d_max) = column_range(obs, "D").unwrap_or((1.0, 1.0));
+        Self { n_min, n_max, d_max }
+    }
+}
+
 impl AnalysisReport {
     /// Builds the report for a fit record.
     pub fn from_record(record: &FitRecord, settings: &ReportSettings) -> Result<Self, ReportError> {
@@ -266,17 +288,17 @@ impl AnalysisReport {
         });
         let samples = record.fit.bootstrap_samples().unwrap_or(&[]);
         let level = record.fit.bootstrap.as_ref().map_or(settings.level, |b| b.confidence);
-        Self::build(&law, &record.fit.params, samples, level, &record.observations, units, settings)
+        Self::build(&law, &record.fit.params, samples, level, Reference::of(&record.observations), units, settings)
     }
 
     /// Builds the report for `law` with best parameters `params`, bootstrap parameter samples
-    /// (may be empty) at coverage `level`, the observations (for reference sizes) and settings.
+    /// (may be empty) at coverage `level`, reference sizes and settings.
     pub fn build(
         law: &Law,
         params: &[f64],
         samples: &[Vec<f64>],
         level: f64,
-        obs: &Observations,
+        reference: Reference,
         units: Option<(String, String)>,
         settings: &ReportSettings,
     ) -> Result<Self, ReportError> {
@@ -288,8 +310,10 @@ impl AnalysisReport {
         let samples: Vec<Analysis> = samples.par_iter().filter_map(|p| Analysis::with_cost_model(law, p, &settings.cost).ok()).collect();
         let ctx = Ctx { best, samples, level };
         let closed = if settings.cost.replace(' ', "") == DEFAULT_COST { PaperCoefficients::from_law(law, params) } else { None };
-        let (n_lo, n_hi) = column_range(obs, "N").unwrap_or((1.0, 1.0));
-        let (_, d_hi) = column_range(obs, "D").unwrap_or((1.0, 1.0));
+        let (n_lo, n_hi, d_hi) = (reference.n_min, reference.n_max, reference.d_max);
+        if !(n_lo > 0.0 && n_hi >= n_lo && d_hi > 0.0 && n_hi.is_finite() && d_hi.is_finite()) {
+            return Err(ReportError::Settings(format!("reference sizes must be positive and finite (N from {n_lo} to {n_hi}, D = {d_hi})")));
+        }
         let mut warnings = Vec::new();
 
         let mut dense_equivalent = Vec::new();

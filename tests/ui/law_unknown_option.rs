@@ -1,0 +1,3 @@
+fn main() {
+    let _ = sparse_scaling::law!("a*N^b + c", variables = [N]);
+}
