@@ -18,7 +18,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (CsvMapping::t5_paper(), FitOptions::t5_paper())
     } else {
         let m = CsvMapping::from_assignments(
-            &["S=sparsity", "N=12*(12*768^2)*scale*(1-sparsity)/1e6", "D=total_examples/1e9"],
+            &[
+                "S=sparsity",
+                "N=12*(12*768^2)*scale*(1-sparsity)/1e6",
+                "D=total_examples/1e9",
+            ],
             "`val-loss`",
         )?;
         (m, FitOptions::vit_paper())
@@ -36,10 +40,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     walls.sort_by(f64::total_cmp);
     if repeats == 1 {
         for s in &r.starts {
-            println!("start: objective {:.10e} grad {:.2e} {:?} iters {} evals {}", s.objective, s.grad_norm, s.stop, s.iterations, s.evaluations);
+            println!(
+                "start: objective {:.10e} grad {:.2e} {:?} iters {} evals {}",
+                s.objective, s.grad_norm, s.stop, s.iterations, s.evaluations
+            );
         }
     }
-    println!("best: objective {:.10e} grad {:.2e} converged {} params {:?}", r.objective, r.grad_norm, r.converged, r.params);
-    println!("wall of one fit: median {:.4} s over {repeats} fits", walls[walls.len() / 2]);
+    println!(
+        "best: objective {:.10e} grad {:.2e} converged {} params {:?}",
+        r.objective, r.grad_norm, r.converged, r.params
+    );
+    println!(
+        "wall of one fit: median {:.4} s over {repeats} fits",
+        walls[walls.len() / 2]
+    );
     Ok(())
 }
