@@ -233,10 +233,14 @@ pub struct ReportSummary {
 }
 
 /// Writes the report of `dir` into `dir/report/`; with `analysis`, also fits the law and
-/// writes the analysis (see the module docs).
-pub fn write_report(dir: &Path, analysis: Option<&crate::spec::Analysis>) -> Result<ReportSummary, ReportError> {
+/// writes the analysis (see the module docs). With `only`, uses just the records of these
+/// point hashes (one experiment's points in a shared results directory).
+pub fn write_report(dir: &Path, analysis: Option<&crate::spec::Analysis>, only: Option<&[String]>) -> Result<ReportSummary, ReportError> {
     let store = ResultsDir::open(dir)?;
-    let records = store.records()?;
+    let mut records = store.records()?;
+    if let Some(hashes) = only {
+        records.retain(|r| hashes.contains(&r.hash));
+    }
     if records.is_empty() {
         return Err(ResultsError::Empty { dir: dir.to_path_buf() }.into());
     }
