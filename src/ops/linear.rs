@@ -31,6 +31,54 @@ pub const fn transposed(cols: usize) -> Mat {
     }
 }
 
+/// `dst (m×n, row stride dst_rs) = [dst +] scale · lhs (m×k) · rhs (k×n)`, on the calling
+/// thread only (for many small products run in parallel by the caller).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn matmul_strided(
+    (m, k, n): (usize, usize, usize),
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: &[f32],
+    lm: Mat,
+    rhs: &[f32],
+    rm: Mat,
+    scale: f32,
+) {
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    assert!(dst_rs >= n && (m - 1) * dst_rs + n <= dst.len(), "matmul: destination too small");
+    let last = |mt: Mat, r: usize, c: usize| (r - 1) as isize * mt.rs + (c - 1) as isize * mt.cs;
+    assert!(last(lm, m, k) < lhs.len() as isize, "matmul: lhs too small");
+    assert!(last(rm, k, n) < rhs.len() as isize, "matmul: rhs too small");
+    // SAFETY: the asserts above bound every index the product touches; `dst` is borrowed
+    // mutably, so it aliases neither input.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_rs as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lm.cs,
+            lm.rs,
+            rhs.as_ptr(),
+            rm.cs,
+            rm.rs,
+            if accumulate { 1.0 } else { 0.0 },
+            scale,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
 /// `dst (m×n) = [dst +] lhs (m×k) · rhs (k×n)`, threaded over rayon's pool when `threaded`.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul(

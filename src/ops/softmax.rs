@@ -3,6 +3,7 @@
 
 use super::buf::{add_grad, put_grad, take_grad, tensor_of, Buf};
 use super::math::{exp, simd_kernel};
+use super::linear::{matmul_strided, row_major, transposed, Mat};
 use super::norm::{dot, last_dim};
 use super::par;
 use dfdx::prelude::*;
@@ -214,7 +215,7 @@ impl Att {
     }
 }
 
-/// One batch element: `out_b (sq×d)` and `probs_b (heads×sq×sk)`.
+/// One batch element: `out_b (sq×d)` (zeroed on entry) and `probs_b (heads×sq×sk)`.
 #[inline(always)]
 fn att_fwd_body(
     a: &Att,
@@ -226,7 +227,6 @@ fn att_fwd_body(
     probs: &mut [f32],
 ) {
     let (sq, sk, d, dh) = (a.sq, a.sk, a.d, a.dh);
-    out.fill(0.0);
     for h in 0..a.heads {
         let c0 = h * dh;
         for i in 0..sq {
@@ -256,8 +256,8 @@ fn att_fwd_body(
     }
 }
 
-/// One batch element of the backward pass; writes (not accumulates) `dq_b`, `dk_b`, `dv_b`
-/// and the score gradients `ds_b (heads×sq×sk)`.
+/// One batch element of the backward pass; accumulates into `dq_b`, `dk_b`, `dv_b` (zeroed
+/// on entry) and writes the score gradients `ds_b (heads×sq×sk)`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn att_bwd_body(
@@ -273,9 +273,6 @@ fn att_bwd_body(
     ds: &mut [f32],
 ) {
     let (sq, sk, d, dh) = (a.sq, a.sk, a.d, a.dh);
-    dq.fill(0.0);
-    dk.fill(0.0);
-    dv.fill(0.0);
     for h in 0..a.heads {
         let c0 = h * dh;
         for i in 0..sq {
@@ -310,6 +307,94 @@ fn att_bwd_body(
                 }
             }
         }
+    }
+}
+
+/// Row-wise part of the forward pass on one head's score block `s (sq×sk)` that already
+/// holds `Q·Kᵀ` (unscaled): scale, add bias, mask, softmax in place.
+#[inline(always)]
+fn att_rows_body(a: &Att, bias: &[f32], s: &mut [f32]) {
+    let sk = a.sk;
+    for (i, row) in s.chunks_exact_mut(sk).enumerate() {
+        let lim = a.lim(i);
+        if bias.is_empty() {
+            for v in row[..lim].iter_mut() {
+                *v *= a.scale;
+            }
+        } else {
+            let br = &bias[i * sk..(i + 1) * sk];
+            for j in 0..lim {
+                row[j] = row[j] * a.scale + br[j];
+            }
+        }
+        softmax_in_place(&mut row[..lim]);
+        row[lim..].fill(0.0);
+    }
+}
+
+/// `ds ← p ⊙ (ds − Σ_j p ⊙ ds)` per row (`ds` holds `dP` on entry).
+#[inline(always)]
+fn att_drows_body(p: &[f32], n: usize, ds: &mut [f32]) {
+    for (pr, dr) in p.chunks_exact(n).zip(ds.chunks_exact_mut(n)) {
+        let s = dot(pr, dr);
+        for j in 0..n {
+            dr[j] = pr[j] * (dr[j] - s);
+        }
+    }
+}
+
+simd_kernel!(fn att_rows(a: &Att, bias: &[f32], s: &mut [f32]) => att_rows_body);
+simd_kernel!(fn att_drows(p: &[f32], n: usize, ds: &mut [f32]) => att_drows_body);
+
+/// Products per head above this size (`sq·sk·dh`) go through `gemm`; below it the loops of
+/// `att_fwd`/`att_bwd` are faster than a `gemm` call's set-up.
+const GEMM_ATT_MIN: usize = 24 * 1024;
+
+/// One batch element's forward pass with one `gemm` per product (long sequences).
+fn att_fwd_gemm(a: &Att, q: &[f32], k: &[f32], v: &[f32], bias: &[f32], out: &mut [f32], probs: &mut [f32]) {
+    let (sq, sk, d, dh) = (a.sq, a.sk, a.d, a.dh);
+    let hb = sq * sk;
+    for h in 0..a.heads {
+        let c0 = h * dh;
+        let s = &mut probs[h * hb..(h + 1) * hb];
+        // S = Q_h · K_hᵀ
+        matmul_strided((sq, dh, sk), s, sk, false, &q[c0..], Mat { rs: d as isize, cs: 1 }, &k[c0..], Mat { rs: 1, cs: d as isize }, 1.0);
+        let bh: &[f32] = if bias.is_empty() { &[] } else { &bias[h * hb..(h + 1) * hb] };
+        att_rows(a, bh, s);
+        // O_h = P · V_h, written into head h's columns of out
+        matmul_strided((sq, sk, dh), &mut out[c0..], d, false, s, row_major(sk), &v[c0..], Mat { rs: d as isize, cs: 1 }, 1.0);
+    }
+}
+
+/// One batch element's backward pass with `gemm` (long sequences); same contract as `att_bwd`.
+#[allow(clippy::too_many_arguments)]
+fn att_bwd_gemm(
+    a: &Att,
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    probs: &[f32],
+    dout: &[f32],
+    dq: &mut [f32],
+    dk: &mut [f32],
+    dv: &mut [f32],
+    ds: &mut [f32],
+) {
+    let (sq, sk, d, dh) = (a.sq, a.sk, a.d, a.dh);
+    let hb = sq * sk;
+    let by_rows = Mat { rs: d as isize, cs: 1 };
+    let by_cols = Mat { rs: 1, cs: d as isize };
+    for h in 0..a.heads {
+        let c0 = h * dh;
+        let p = &probs[h * hb..(h + 1) * hb];
+        let dsh = &mut ds[h * hb..(h + 1) * hb];
+        // dP = dO_h · V_hᵀ
+        matmul_strided((sq, dh, sk), dsh, sk, false, &dout[c0..], by_rows, &v[c0..], by_cols, 1.0);
+        att_drows(p, sk, dsh);
+        // dQ_h = scale · dS · K_h ; dK_h = scale · dSᵀ · Q_h ; dV_h = Pᵀ · dO_h
+        matmul_strided((sq, sk, dh), &mut dq[c0..], d, true, dsh, row_major(sk), &k[c0..], by_rows, a.scale);
+        matmul_strided((sk, sq, dh), &mut dk[c0..], d, true, dsh, transposed(sk), &q[c0..], by_rows, a.scale);
+        matmul_strided((sk, sq, dh), &mut dv[c0..], d, true, p, transposed(sk), &dout[c0..], by_rows, 1.0);
     }
 }
 
@@ -378,6 +463,7 @@ where
     let mut probs = Buf::zeros(&dev, b * heads * sq * sk)?;
     let pb = heads * sq * sk;
     let cost = 4 * heads * sq * sk * a.dh;
+    let use_gemm = sq * sk * a.dh >= GEMM_ATT_MIN;
     // A bias with one (heads, sq, sk) block per batch element, or one block shared by all.
     let per_batch = bv.as_ref().is_some_and(|v| v.len() == b * pb && b > 1);
     {
@@ -386,7 +472,8 @@ where
         par::for_rows2(&mut out, sq * d, &mut probs, pb, cost, |b0, os, ps| {
             for (i, (o, p)) in os.chunks_exact_mut(sq * d).zip(ps.chunks_exact_mut(pb)).enumerate() {
                 let bi = b0 + i;
-                att_fwd(
+                let run = if use_gemm { att_fwd_gemm } else { att_fwd };
+                run(
                     &a,
                     &qv[bi * sq * d..(bi + 1) * sq * d],
                     &kv[bi * sk * d..(bi + 1) * sk * d],
@@ -410,7 +497,8 @@ where
             let mut dv = Buf::zeros(&dev, vv.len())?;
             let mut ds = Buf::zeros(&dev, probs.len())?;
             let one = |bi: usize, dq: &mut [f32], dk: &mut [f32], dv: &mut [f32], ds: &mut [f32]| {
-                att_bwd(
+                let run = if use_gemm { att_bwd_gemm } else { att_bwd };
+                run(
                     &a,
                     &qv[bi * sq * d..(bi + 1) * sq * d],
                     &kv[bi * sk * d..(bi + 1) * sk * d],
