@@ -6,7 +6,7 @@
 //! Run: `cargo bench --bench ops` (add `-- <filter>` for one group; `RAYON_NUM_THREADS=1`
 //! for one thread).
 
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{black_box, criterion_group, BenchmarkId, Criterion, Throughput};
 use dfdx::prelude::*;
 use sparse_scaling::ops::{self, raw, Gelu};
 use std::time::Duration;
@@ -22,7 +22,7 @@ fn dev() -> Cpu {
     d
 }
 
-fn cfg(c: &mut Criterion, name: &str) -> criterion::BenchmarkGroup<'_, criterion::measurement::WallTime> {
+fn cfg<'a>(c: &'a mut Criterion, name: &str) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
     let mut g = c.benchmark_group(name);
     g.sample_size(20)
         .warm_up_time(Duration::from_millis(700))
@@ -224,88 +224,17 @@ fn widths(c: &mut Criterion) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// One full ViT training step (forward, backward, global-norm clipping + AdamW through the
-// crate's own `optimizer_step`) at the shape of `shared/reference/vit_cpu.py` (16 patches of
-// 7×7 + class token = 17 tokens, 4 blocks, 4 heads, MLP 4·width, 10 classes, batch 64):
-// `model_dfdx` is the model's own `loss` (plain dfdx ops, as in `src/model`), `model_ops` the
-// same parameters through our ops (`vit_loss_with_ops`). Same device, same optimizer.
+// One full training step (forward, backward, global-norm clipping + AdamW through the crate's
+// own `optimizer_step`) of the models in `src/model` at the shapes of
+// `shared/reference/vit_cpu.py` (16 patches of 7×7 + class token = 17 tokens, 4 blocks, 4
+// heads, MLP 4·width, 10 classes, batch 64) and `t5_cpu.py` (4 + 4 layers, 4 heads, MLP
+// 2.5·width, vocabulary 384, batch 32, 128 input + 32 target tokens): `fused` runs the model
+// with `Kernels::Fused` (our ops, the default), `dfdx` with `Kernels::Reference` (plain dfdx
+// 0.13 ops). Same device (allocation cache on), same optimizer, dense (no mask).
 
-use sparse_scaling::model::layers::LAYER_NORM_EPS;
-use sparse_scaling::model::{ImageBatch, SparseModel, VitConfig, VitRef};
+use sparse_scaling::model::{ImageBatch, Kernels, SparseModel, T5Config, T5Ref, TextBatch, VitConfig, VitRef};
 use sparse_scaling::train::optim::{optimizer_step, OptState};
 use sparse_scaling::train::{Dense, TrainConfig};
-
-/// The ViT loss of `src/model/vit.rs`, with every hot op replaced by ours.
-fn vit_loss_with_ops<const D: usize, const F: usize, T>(
-    m: &VitRef<D, F>,
-    b: &ImageBatch,
-    tape: T,
-) -> Tensor<(), f32, Cpu, T>
-where
-    T: Tape<f32, Cpu> + Merge<NoneTape>,
-{
-    const NP: usize = 16;
-    const PV: usize = 49;
-    let eps = LAYER_NORM_EPS as f32;
-    let patches = m.patchify(b).expect("the bench batch fits the model");
-    let dev = m.positions.device().clone();
-    let bsz = b.batch;
-    let x = dev.tensor_from_vec(patches, (bsz * NP, Const::<PV>)).put_tape(tape);
-    let x = ops::linear(x, m.patch_embed.weight.clone(), Some(m.patch_embed.bias.clone()));
-    let shape3 = (bsz, Const::<NP>, Const::<D>);
-    let x = x.reshape_like(&shape3) + m.positions.retaped::<T>().broadcast_like(&shape3);
-    let cls = m
-        .cls_token
-        .retaped::<T>()
-        .broadcast_like(&(bsz, Const::<D>))
-        .reshape_like(&(bsz, 1usize, Const::<D>));
-    let x = x.reshape_like(&(bsz, NP, Const::<D>));
-    let x = (cls, x).concat_along(Axis::<1>);
-    let t = NP + 1;
-    let mut x = x.reshape_like(&(bsz * t, Const::<D>));
-    let heads = m.config.heads;
-    let scale = 1.0 / ((D / heads) as f32).sqrt();
-    let s3 = (bsz, t, Const::<D>);
-    for blk in &m.blocks.modules {
-        let a = &blk.attn;
-        let h = ops::layer_norm(
-            x.retaped::<T>(),
-            blk.attn_norm.gamma.clone(),
-            blk.attn_norm.beta.clone(),
-            eps,
-        );
-        let q = ops::linear(h.retaped::<T>(), a.q.weight.clone(), Some(a.q.bias.clone()));
-        let k = ops::linear(h.retaped::<T>(), a.k.weight.clone(), Some(a.k.bias.clone()));
-        let v = ops::linear(h, a.v.weight.clone(), Some(a.v.bias.clone()));
-        let y = ops::attention(
-            q.reshape_like(&s3),
-            k.reshape_like(&s3),
-            v.reshape_like(&s3),
-            heads,
-            scale,
-            None::<Tensor<(usize, usize, usize), f32, Cpu>>,
-            false,
-        );
-        let y = ops::linear(y.reshape_like(&(bsz * t, Const::<D>)), a.o.weight.clone(), Some(a.o.bias.clone()));
-        x = ops::add(x, y);
-        let h = ops::layer_norm(x.retaped::<T>(), blk.mlp_norm.gamma.clone(), blk.mlp_norm.beta.clone(), eps);
-        let u = ops::bias_gelu(
-            ops::linear_no_bias(h, blk.mlp.fc1.weight.clone()),
-            blk.mlp.fc1.bias.clone(),
-            Gelu::Erf,
-        );
-        let y = ops::linear(u, blk.mlp.fc2.weight.clone(), Some(blk.mlp.fc2.bias.clone()));
-        x = ops::add(x, y);
-    }
-    let x = ops::layer_norm(x, m.final_norm.gamma.clone(), m.final_norm.beta.clone(), eps);
-    let pooled = x
-        .reshape_like(&s3)
-        .slice((.., 0..1, ..))
-        .reshape_like(&(bsz, Const::<D>));
-    let logits = ops::linear(pooled, m.head.weight.clone(), Some(m.head.bias.clone()));
-    let labels: Vec<usize> = b.labels.iter().map(|l| *l as usize).collect();
-    ops::cross_entropy(logits, &labels, 0.0)
-}
 
 /// The batch of `vit_cpu.py`: 64 random 28×28 grey images, label `(7·i) mod 10`.
 fn vit_batch(dev: &Cpu) -> ImageBatch {
@@ -320,62 +249,128 @@ fn vit_batch(dev: &Cpu) -> ImageBatch {
     }
 }
 
-/// One training step of `model` with the loss computed by `loss`.
-fn train_step<M, L>(model: &mut M, st: &mut OptState, cfg: &TrainConfig, t: u64, loss: L) -> f32
-where
-    M: TensorCollection<f32, Cpu>,
-    L: Fn(&M, OwnedTape<f32, Cpu>) -> Tensor<(), f32, Cpu, OwnedTape<f32, Cpu>>,
-{
+/// The batch of `t5_cpu.py`: 32 sequences of 128 input and 32 target ids, uniform in 3..384.
+fn t5_batch() -> TextBatch {
+    let mut s = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        3 + (s % 381) as u32
+    };
+    TextBatch {
+        batch: 32,
+        input_len: 128,
+        target_len: 32,
+        inputs: (0..32 * 128).map(|_| next()).collect(),
+        targets: (0..32 * 32).map(|_| next()).collect(),
+    }
+}
+
+/// One training step of `model` on `batch`; returns the loss.
+fn train_step<M: SparseModel>(model: &mut M, batch: &M::Batch, st: &mut OptState, cfg: &TrainConfig, t: u64) -> f32 {
     let dev: Cpu = Default::default();
     let grads = model.alloc_grads();
     let scalar: Tensor<(), f32, Cpu> = dev.zeros();
     let (_, tape) = scalar.traced(grads).split_tape();
-    let l = loss(model, tape);
+    let l = model.loss(batch, tape).expect("loss");
     let v = l.array();
     let mut grads = l.backward();
     optimizer_step(cfg, st, t, model, &mut grads, &Dense).expect("finite step");
     v
 }
 
-fn bench_vit_step<const D: usize, const F: usize>(c: &mut Criterion) {
-    let dev = dev();
-    let mut model = VitRef::<D, F>::new(&dev, VitConfig::reference_cpu(), 0).expect("valid config");
-    let batch = vit_batch(&dev);
-    // Same loss both ways (GELU gradients differ: dfdx 0.13's accurate_gelu backward is off).
-    let a = model.loss(&batch, NoneTape).expect("loss").array();
-    let b = vit_loss_with_ops(&model, &batch, NoneTape).array();
-    assert!((a - b).abs() < 1e-4 * a.abs().max(1.0), "losses differ: model {a}, ops {b}");
+/// Criterion group `train_step/{fused,dfdx}/<label>` for a model whose kernels `set` switches.
+fn bench_model_step<M: SparseModel>(
+    c: &mut Criterion,
+    label: &str,
+    mut model: M,
+    batch: M::Batch,
+    set: fn(&mut M, Kernels),
+    secs: u64,
+) {
     let cfg = TrainConfig::default();
-    let label = format!("vit_w{D}_b64");
     let mut g = c.benchmark_group("train_step");
     g.sample_size(10)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4));
-    let mut st = OptState::default();
-    let mut t = 0u64;
-    g.bench_function(BenchmarkId::new("model_ops", &label), |bch| {
-        bch.iter(|| {
-            t += 1;
-            black_box(train_step(&mut model, &mut st, &cfg, t, |m, tape| vit_loss_with_ops(m, &batch, tape)))
-        })
-    });
-    let mut st = OptState::default();
-    let mut t = 0u64;
-    g.bench_function(BenchmarkId::new("model_dfdx", &label), |bch| {
-        bch.iter(|| {
-            t += 1;
-            black_box(train_step(&mut model, &mut st, &cfg, t, |m, tape| {
-                m.loss(&batch, tape).expect("loss")
-            }))
-        })
-    });
+        .measurement_time(Duration::from_secs(secs));
+    for (name, k) in [("fused", Kernels::Fused), ("dfdx", Kernels::Reference)] {
+        set(&mut model, k);
+        let mut st = OptState::default();
+        let mut t = 0u64;
+        g.bench_function(BenchmarkId::new(name, label), |b| {
+            b.iter(|| {
+                t += 1;
+                black_box(train_step(&mut model, &batch, &mut st, &cfg, t))
+            })
+        });
+    }
     g.finish();
 }
 
 fn train_steps(c: &mut Criterion) {
-    bench_vit_step::<64, 256>(c);
-    bench_vit_step::<128, 512>(c);
+    let d = dev();
+    let vit64 = VitRef::<64, 256>::new(&d, VitConfig::reference_cpu(), 0).expect("model");
+    bench_model_step(c, "vit_w64_b64", vit64, vit_batch(&d), |m, k| m.kernels = k, 4);
+    let vit128 = VitRef::<128, 512>::new(&d, VitConfig::reference_cpu(), 0).expect("model");
+    bench_model_step(c, "vit_w128_b64", vit128, vit_batch(&d), |m, k| m.kernels = k, 6);
+    let t5_64 = T5Ref::<64, 160>::new(&d, T5Config::t5_1_1(), 0).expect("model");
+    bench_model_step(c, "t5_w64_b32", t5_64, t5_batch(), |m, k| m.kernels = k, 8);
+    let t5_128 = T5Ref::<128, 320>::new(&d, T5Config::t5_1_1(), 0).expect("model");
+    bench_model_step(c, "t5_w128_b32", t5_128, t5_batch(), |m, k| m.kernels = k, 10);
 }
 
 criterion_group!(benches, train_steps, matmuls, widths);
-criterion_main!(benches);
+
+/// Runs `steps` training steps of one model outside criterion and prints the wall time per
+/// step: `OPS_TRAIN_STEPS=25 OPS_MODEL=vit64 OPS_IMPL=fused cargo bench --bench ops` (`OPS_IMPL=dfdx`
+/// for `Kernels::Reference`). With
+/// `perf stat -e task-clock` around two runs of different lengths, the difference gives the
+/// CPU time per step without start-up costs, a measure that a busy machine disturbs much less
+/// than wall time (see docs/PERFORMANCE.md).
+fn fixed_steps(steps: u64, model: &str, kernels: Kernels) {
+    let dev = dev();
+    let cfg = TrainConfig::default();
+    let mut st = OptState::default();
+    let started = std::time::Instant::now();
+    let mut last = 0.0;
+    macro_rules! run {
+        ($m:expr, $batch:expr) => {{
+            let mut m = $m;
+            m.kernels = kernels;
+            let batch = $batch;
+            for t in 1..=steps {
+                last = train_step(&mut m, &batch, &mut st, &cfg, t);
+            }
+        }};
+    }
+    match model {
+        "vit64" => run!(VitRef::<64, 256>::new(&dev, VitConfig::reference_cpu(), 0).expect("model"), vit_batch(&dev)),
+        "vit128" => run!(VitRef::<128, 512>::new(&dev, VitConfig::reference_cpu(), 0).expect("model"), vit_batch(&dev)),
+        "t5_64" => run!(T5Ref::<64, 160>::new(&dev, T5Config::t5_1_1(), 0).expect("model"), t5_batch()),
+        "t5_128" => run!(T5Ref::<128, 320>::new(&dev, T5Config::t5_1_1(), 0).expect("model"), t5_batch()),
+        other => panic!("OPS_MODEL={other}: use vit64, vit128, t5_64 or t5_128"),
+    }
+    let per = started.elapsed().as_secs_f64() / steps.max(1) as f64;
+    println!(
+        "{model} kernels={kernels:?} threads={} steps={steps} wall ms/step={:.2} steps/s={:.2} last loss={last:.4}",
+        rayon::current_num_threads(),
+        per * 1e3,
+        1.0 / per
+    );
+}
+
+fn main() {
+    if let Ok(n) = std::env::var("OPS_TRAIN_STEPS") {
+        let steps: u64 = n.parse().expect("OPS_TRAIN_STEPS must be a whole number");
+        let model = std::env::var("OPS_MODEL").unwrap_or_else(|_| "vit64".into());
+        let kernels = match std::env::var("OPS_IMPL").as_deref() {
+            Ok("dfdx") => Kernels::Reference,
+            _ => Kernels::Fused,
+        };
+        fixed_steps(steps, &model, kernels);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -6,8 +6,10 @@ mod model_common;
 use model_common::*;
 use sparse_scaling::dfdx::prelude::*;
 use sparse_scaling::model::{
-    classify, relative_position_bucket, ModelError, ParamKind, SparseModel, T5Config, TextBatch, T5,
+    classify, relative_position_bucket, Kernels, ModelError, ParamKind, SparseModel, T5Config, TextBatch, T5,
 };
+
+const KERNELS: [Kernels; 2] = [Kernels::Reference, Kernels::Fused];
 
 // vocab 12, width 4, MLP 6, 2 heads, 2 + 2 layers, 8 buckets.
 type Tiny = T5<12, 4, 6, 2, 2, 2, 8>;
@@ -190,11 +192,12 @@ fn relative_position_bucket_matches_t5_definition() {
 #[test]
 fn forward_and_loss_match_naive_reference() {
     let b = batch();
-    for z in [0.0, 1e-4, 0.1] {
-        let m = tiny(z);
+    for (z, k) in [(0.0, Kernels::Reference), (1e-4, Kernels::Reference), (0.0, Kernels::Fused), (0.1, Kernels::Fused)] {
+        let mut m = tiny(z);
+        m.kernels = k;
         let want = naive(&m, &b);
         let got = m.logits(&b, NoneTape).unwrap().as_vec();
-        assert_close(&format!("logits z={z}"), &got, &want.logits, 1e-4);
+        assert_close(&format!("logits z={z} {k:?}"), &got, &want.logits, 1e-4);
         assert!(want.logits.iter().any(|v| v.abs() > 0.1));
         let loss = m.loss(&b, NoneTape).unwrap().array() as f64;
         assert!((loss - want.loss).abs() < 1e-4 * (1.0 + want.loss), "z={z}: loss {loss} vs {}", want.loss);
@@ -212,12 +215,15 @@ fn padded_batches_match_naive_reference() {
         inputs: vec![5, 3, 1, 0, 0, 0, 6, 8, 2, 9, 1, 0],
         targets: vec![4, 10, 1, 0, 0, 9, 5, 7, 1, 0],
     };
-    let m = tiny(1e-4);
-    let want = naive(&m, &b);
-    let got = m.logits(&b, NoneTape).unwrap().as_vec();
-    assert_close("padded logits", &got, &want.logits, 1e-4);
-    let loss = m.loss(&b, NoneTape).unwrap().array() as f64;
-    assert!((loss - want.loss).abs() < 1e-4 * (1.0 + want.loss), "loss {loss} vs {}", want.loss);
+    for k in KERNELS {
+        let mut m = tiny(1e-4);
+        m.kernels = k;
+        let want = naive(&m, &b);
+        let got = m.logits(&b, NoneTape).unwrap().as_vec();
+        assert_close(&format!("padded logits {k:?}"), &got, &want.logits, 1e-4);
+        let loss = m.loss(&b, NoneTape).unwrap().array() as f64;
+        assert!((loss - want.loss).abs() < 1e-4 * (1.0 + want.loss), "{k:?}: loss {loss} vs {}", want.loss);
+    }
 }
 
 #[test]
@@ -230,7 +236,9 @@ fn z_loss_changes_the_loss() {
 
 #[test]
 fn causal_mask_blocks_the_future() {
-    let m = tiny(1e-4);
+  for k in KERNELS {
+    let mut m = tiny(1e-4);
+    m.kernels = k;
     let b = batch();
     let base = m.logits(&b, NoneTape).unwrap().as_vec();
     let to = b.target_len;
@@ -250,40 +258,54 @@ fn causal_mask_blocks_the_future() {
         // the other sequence of the batch is untouched
         assert_eq!(got[to * V..], base[to * V..]);
     }
+  }
 }
 
 #[test]
 fn encoder_padding_is_ignored() {
+  for k in KERNELS {
     // The same input with PAD keys appended gives the same logits: PAD keys are masked in the
     // encoder self-attention and in the cross-attention.
-    let m = tiny(1e-4);
+    let mut m = tiny(1e-4);
+    m.kernels = k;
     let short = TextBatch { batch: 1, input_len: 4, target_len: 3, inputs: vec![6, 8, 2, 1], targets: vec![9, 5, 1] };
     let long = TextBatch { batch: 1, input_len: 6, target_len: 3, inputs: vec![6, 8, 2, 1, 0, 0], targets: vec![9, 5, 1] };
     let a = m.logits(&short, NoneTape).unwrap().as_vec();
     let c = m.logits(&long, NoneTape).unwrap().as_vec();
     assert_close("padded", &a, &c.iter().map(|&v| v as f64).collect::<Vec<_>>(), 1e-5);
+  }
 }
 
 #[test]
 fn gradients_reach_every_parameter() {
-    let m = tiny(1e-4);
-    let loss = m.loss(&batch(), OwnedTape::default()).unwrap();
-    let grads = loss.backward();
-    let zero = zero_grad_params(&m, &grads);
-    assert!(zero.is_empty(), "parameters without gradient: {zero:?}");
+    for k in KERNELS {
+        let mut m = tiny(1e-4);
+        m.kernels = k;
+        let loss = m.loss(&batch(), OwnedTape::default()).unwrap();
+        let grads = loss.backward();
+        let zero = zero_grad_params(&m, &grads);
+        assert!(zero.is_empty(), "{k:?}: parameters without gradient: {zero:?}");
+    }
 }
 
 #[test]
 fn gradient_matches_finite_difference() {
-    let m = tiny(1e-4);
+  for k in KERNELS {
+    let mut m = tiny(1e-4);
+    m.kernels = k;
     let b = batch();
     let grads = m.loss(&b, OwnedTape::default()).unwrap().backward();
     let base = params(&m);
     let vals: std::collections::HashMap<String, Vec<f32>> = base.iter().map(|p| (p.name.clone(), p.values.clone())).collect();
-    let checks: [(&str, Vec<f32>, usize); 3] = [
+    let blk = &m.decoder.layers.modules;
+    let checks: [(&str, Vec<f32>, usize); 7] = [
         ("encoder.rel_bias.table", grads.get(&m.encoder.rel_bias.table).as_vec(), 3),
-        ("decoder.layers.1.cross_attn.k.weight", grads.get(&m.decoder.layers.modules[1].cross_attn.k.weight).as_vec(), 5),
+        ("decoder.rel_bias.table", grads.get(&m.decoder.rel_bias.table).as_vec(), 1),
+        ("decoder.layers.1.cross_attn.k.weight", grads.get(&blk[1].cross_attn.k.weight).as_vec(), 5),
+        ("decoder.layers.0.mlp.wi_0.weight", grads.get(&blk[0].mlp.wi_0.weight).as_vec(), 4),
+        ("encoder.layers.1.self_attn_norm.gamma", grads.get(&m.encoder.layers.modules[1].self_attn_norm.gamma).as_vec(), 2),
         ("tok_embed.weight", grads.get(&m.tok_embed.weight).as_vec(), 9 * D + 2),
+        ("lm_head.weight", grads.get(&m.lm_head.weight).as_vec(), 5 * D + 1),
     ];
     for (name, g, idx) in checks {
         let eps = 1e-3f32;
@@ -293,9 +315,10 @@ fn gradient_matches_finite_difference() {
             naive(&m2, &b).loss
         };
         let fd = (eval(eps) - eval(-eps)) / (2.0 * eps as f64);
-        assert!((g[idx] as f64 - fd).abs() < 2e-3 * (1.0 + fd.abs()), "{name}[{idx}]: grad {} vs fd {fd}", g[idx]);
+        assert!((g[idx] as f64 - fd).abs() < 2e-5 + 2e-3 * fd.abs(), "{k:?} {name}[{idx}]: grad {} vs fd {fd}", g[idx]);
         assert!(fd.abs() > 1e-5, "{name}[{idx}] finite difference too small to be a check");
     }
+  }
 }
 
 #[test]

@@ -5,7 +5,11 @@ mod model_common;
 
 use model_common::*;
 use sparse_scaling::dfdx::prelude::*;
-use sparse_scaling::model::{classify, ImageBatch, ModelError, ParamKind, Pooling, SparseModel, Vit, VitConfig};
+use sparse_scaling::model::{
+    classify, ImageBatch, Kernels, ModelError, ParamKind, Pooling, SparseModel, Vit, VitConfig,
+};
+
+const KERNELS: [Kernels; 2] = [Kernels::Reference, Kernels::Fused];
 
 // 1 channel, 4×6 images, 2×2 patches -> 6 patches of 4 values; width 6, 2 or 3 heads, MLP 10,
 // 2 blocks, 3 classes.
@@ -102,11 +106,18 @@ fn naive_loss(logits: &[f64], labels: &[u32], k: usize) -> f64 {
 #[test]
 fn forward_matches_naive_reference() {
     let b = batch();
-    for (heads, pooling) in [(2, Pooling::ClassToken), (3, Pooling::Mean), (1, Pooling::ClassToken)] {
-        let m = tiny(heads, pooling);
+    for (heads, pooling, kernels) in [
+        (2, Pooling::ClassToken, Kernels::Reference),
+        (2, Pooling::ClassToken, Kernels::Fused),
+        (3, Pooling::Mean, Kernels::Reference),
+        (3, Pooling::Mean, Kernels::Fused),
+        (1, Pooling::ClassToken, Kernels::Fused),
+    ] {
+        let mut m = tiny(heads, pooling);
+        m.kernels = kernels;
         let want = naive_logits(&m, &b);
         let got = m.logits(&b, NoneTape).unwrap().as_vec();
-        assert_close(&format!("logits heads={heads} {pooling:?}"), &got, &want, 1e-4);
+        assert_close(&format!("logits heads={heads} {pooling:?} {kernels:?}"), &got, &want, 1e-4);
         // the logits must not be trivially small (a real check)
         assert!(want.iter().any(|v| v.abs() > 0.05), "{want:?}");
         let loss = m.loss(&b, NoneTape).unwrap().array() as f64;
@@ -117,36 +128,105 @@ fn forward_matches_naive_reference() {
 
 #[test]
 fn gradients_reach_every_parameter() {
-    let m = tiny(2, Pooling::ClassToken);
-    let loss = m.loss(&batch(), OwnedTape::default()).unwrap();
-    let grads = loss.backward();
-    let zero = zero_grad_params(&m, &grads);
-    assert!(zero.is_empty(), "parameters without gradient: {zero:?}");
+    for k in KERNELS {
+        let mut m = tiny(2, Pooling::ClassToken);
+        m.kernels = k;
+        let loss = m.loss(&batch(), OwnedTape::default()).unwrap();
+        let grads = loss.backward();
+        // The key bias is the one exception: it adds q·b_k to every score of a query, and softmax
+        // is shift-invariant, so its exact gradient is 0 (only rounding noise remains).
+        let zero: Vec<String> =
+            zero_grad_params(&m, &grads).into_iter().filter(|n| !n.ends_with("attn.k.bias")).collect();
+        assert!(zero.is_empty(), "{k:?}: parameters without gradient: {zero:?}");
+    }
+}
+
+#[test]
+fn fused_and_reference_gradients_agree() {
+    let b = batch();
+    let grads_of = |k| {
+        let mut m = tiny(2, Pooling::ClassToken);
+        m.kernels = k;
+        let g = m.loss(&b, OwnedTape::default()).unwrap().backward();
+        (m, g)
+    };
+    let (mr, gr) = grads_of(Kernels::Reference);
+    let (mf, gf) = grads_of(Kernels::Fused);
+    let pick = |m: &Tiny, g: &Gradients<f32, Cpu>| {
+        [
+            g.get(&m.patch_embed.weight).as_vec(),
+            g.get(&m.positions).as_vec(),
+            g.get(&m.blocks.modules[0].attn.q.weight).as_vec(),
+            g.get(&m.blocks.modules[0].attn.k.bias).as_vec(),
+            g.get(&m.blocks.modules[1].mlp.fc1.bias).as_vec(),
+            g.get(&m.blocks.modules[1].attn_norm.gamma).as_vec(),
+            g.get(&m.final_norm.beta).as_vec(),
+            g.get(&m.head.weight).as_vec(),
+        ]
+    };
+    let names = [
+        "patch_embed.weight",
+        "positions",
+        "attn.q.weight",
+        "attn.k.bias",
+        "fc1.bias",
+        "attn_norm.gamma",
+        "final_norm.beta",
+        "head.weight",
+    ];
+    for (i, (a, c)) in pick(&mr, &gr).iter().zip(pick(&mf, &gf).iter()).enumerate() {
+        assert_close(names[i], c, &a.iter().map(|&v| v as f64).collect::<Vec<_>>(), 1e-4);
+    }
 }
 
 #[test]
 fn gradient_matches_finite_difference() {
-    // d loss / d (one MLP weight) by central differences in f64 on the naive model.
-    let m = tiny(2, Pooling::ClassToken);
+    // d loss / d parameter by central differences of the naive f64 model, for both kernels.
     let b = batch();
-    let loss = m.loss(&b, OwnedTape::default()).unwrap();
-    let grads = loss.backward();
-    let g = grads.get(&m.blocks.modules[1].mlp.fc1.weight).as_vec();
-    let base = params(&m);
-    for &idx in &[0usize, 7, 33] {
-        let eps = 1e-3;
-        let eval = |delta: f32| {
-            let mut m2 = m.clone();
-            let vals: std::collections::HashMap<String, Vec<f32>> =
-                base.iter().map(|p| (p.name.clone(), p.values.clone())).collect();
-            set_params(&mut m2, |name, i| {
-                let v = vals[name][i];
-                if name == "blocks.1.mlp.fc1.weight" && i == idx { v + delta } else { v }
-            });
-            naive_loss(&naive_logits(&m2, &b), &b.labels, 3)
+    let checks: [(&str, &[usize]); 5] = [
+        ("blocks.1.mlp.fc1.weight", &[0, 7, 33]),
+        ("blocks.1.mlp.fc1.bias", &[0, 3, 9]),
+        ("blocks.0.attn_norm.gamma", &[1, 4]),
+        ("patch_embed.weight", &[6, 13]),
+        ("cls_token", &[2]),
+    ];
+    for k in KERNELS {
+        let mut m = tiny(2, Pooling::ClassToken);
+        m.kernels = k;
+        let grads = m.loss(&b, OwnedTape::default()).unwrap().backward();
+        let base = params(&m);
+        let vals: std::collections::HashMap<String, Vec<f32>> =
+            base.iter().map(|p| (p.name.clone(), p.values.clone())).collect();
+        let grad_of = |name: &str| -> Vec<f32> {
+            let mut out = None;
+            let blk = &m.blocks.modules;
+            match name {
+                "blocks.1.mlp.fc1.weight" => out = Some(grads.get(&blk[1].mlp.fc1.weight).as_vec()),
+                "blocks.1.mlp.fc1.bias" => out = Some(grads.get(&blk[1].mlp.fc1.bias).as_vec()),
+                "blocks.0.attn_norm.gamma" => out = Some(grads.get(&blk[0].attn_norm.gamma).as_vec()),
+                "patch_embed.weight" => out = Some(grads.get(&m.patch_embed.weight).as_vec()),
+                "cls_token" => out = Some(grads.get(&m.cls_token).as_vec()),
+                _ => {}
+            }
+            out.unwrap()
         };
-        let fd = (eval(eps) - eval(-eps)) / (2.0 * eps as f64);
-        assert!((g[idx] as f64 - fd).abs() < 2e-3 * (1.0 + fd.abs()), "grad[{idx}] {} vs fd {fd}", g[idx]);
+        for (name, idxs) in checks {
+            let g = grad_of(name);
+            for &idx in idxs {
+                let eps = 1e-3f32;
+                let eval = |delta: f32| {
+                    let mut m2 = m.clone();
+                    set_params(&mut m2, |n, i| vals[n][i] + if n == name && i == idx { delta } else { 0.0 });
+                    naive_loss(&naive_logits(&m2, &b), &b.labels, 3)
+                };
+                let fd = (eval(eps) - eval(-eps)) / (2.0 * eps as f64);
+                assert!(
+                    (g[idx] as f64 - fd).abs() < 2e-5 + 2e-3 * fd.abs(),
+                    "{k:?} {name}[{idx}]: grad {} vs finite difference {fd}",
+                    g[idx]
+                );
+            }
+        }
     }
 }
 

@@ -157,6 +157,10 @@ fn dump(m: &Model) -> Vec<(String, Vec<f32>)> {
     d.0
 }
 
+fn b_path<'a>(masks: &'a Masks, m: &BitMask) -> &'a str {
+    masks.params.iter().find(|p| p.mask.as_ref() == Some(m)).map_or("?", |p| p.path.as_str())
+}
+
 const PRUNABLE: [&str; 8] = [
     "blocks.0.attn.q.weight",
     "blocks.0.attn.o.weight",
@@ -209,9 +213,25 @@ fn run_gmp_and_check(freq: u64, emb: bool) {
     let mut rng = Perturb(StdRng::seed_from_u64(2));
     for step in 0..steps {
         perturb(&mut m, &mut rng);
+        let old_masks = pr.masks().clone();
         let before = dump(&m);
         let changed = pr.on_step(&mut m, step).unwrap();
-        assert_eq!(changed, sched.is_update_step(step) && sched.sparsity_at(step) > 0.0, "step {step}");
+        let counts = |ms: &Masks| ms.params.iter().map(ParamMask::kept).collect::<Vec<_>>();
+        if changed {
+            assert!(sched.is_update_step(step), "masks changed off an update step ({step})");
+        }
+        if counts(&old_masks) != counts(pr.masks()) {
+            assert!(changed && sched.is_update_step(step), "step {step}");
+        }
+        if !sched.is_update_step(step) {
+            assert_eq!(&old_masks, pr.masks());
+        }
+        // pruned weights are never regrown, although `perturb` moved them
+        for (a, b) in old_masks.params.iter().zip(&pr.masks().params) {
+            if let (Some(a), Some(b)) = (&a.mask, &b.mask) {
+                assert!((0..a.len()).all(|i| a.get(i) || !b.get(i)), "{} regrew a weight at step {step}", b_path(&old_masks, a));
+            }
+        }
         let target = sched.effective_sparsity(step);
         assert_eq!(pr.current_sparsity(), target);
         if freq == 1 {

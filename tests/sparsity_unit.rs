@@ -121,6 +121,18 @@ fn nm_one_shot_keeps_exactly_n_per_group() {
 }
 
 #[test]
+fn nm_with_large_groups_uses_the_same_rule() {
+    // m > 64 takes the select_nth path; check it against the full sort, with ties.
+    let m = 72;
+    let w: Vec<f32> = (0..2 * 144).map(|i| ((i * 29 % 11) as f32 - 5.0) * 0.25).collect();
+    let mask = nm_mask("l", &w, &[2, 144], NmPattern::new(5, m).unwrap()).unwrap();
+    for (g, vals) in w.chunks(m).enumerate() {
+        let keep: Vec<bool> = (0..m).map(|j| mask.get(g * m + j)).collect();
+        assert_eq!(keep, naive_topk(vals, 5), "group {g}");
+    }
+}
+
+#[test]
 fn nm_errors_name_layer_width_and_m() {
     assert_eq!(NmPattern::new(4, 4), Err(SparsityError::InvalidNm { n: 4, m: 4 }));
     assert_eq!(NmPattern::new(5, 4), Err(SparsityError::InvalidNm { n: 5, m: 4 }));
@@ -262,6 +274,33 @@ proptest! {
         }
         // gradual at the final sparsity is the same mask
         prop_assert_eq!(gradual_nm_mask("l", &w, &[rows, width], p, p.sparsity()).unwrap(), mask);
+    }
+
+    #[test]
+    fn gradual_nm_equals_sort_with_winners_first(
+        n in 1usize..4, extra in 1usize..5, groups in 1usize..10, rows in 1usize..4,
+        s in 0.0f64..0.99, seed in any::<u64>(),
+    ) {
+        let m = n + extra;
+        let width = groups * m;
+        let w: Vec<f32> = (0..rows * width)
+            .map(|i| (((i as u64).wrapping_mul(6364136223846793005).wrapping_add(seed) >> 40) % 9) as f32 - 4.0)
+            .collect();
+        let p = NmPattern::new(n, m).unwrap();
+        let winners = nm_mask("l", &w, &[rows, width], p).unwrap();
+        let got = gradual_nm_mask("l", &w, &[rows, width], p, s).unwrap();
+        let k = kept_count(w.len(), s);
+        let mut idx: Vec<usize> = (0..w.len()).collect();
+        idx.sort_by(|&a, &b| {
+            winners.get(b).cmp(&winners.get(a))
+                .then(w[b].abs().partial_cmp(&w[a].abs()).unwrap())
+                .then(a.cmp(&b))
+        });
+        let mut want = vec![false; w.len()];
+        for &i in &idx[..k] {
+            want[i] = true;
+        }
+        prop_assert_eq!(bits(&got), want);
     }
 
     #[test]

@@ -99,14 +99,19 @@ fn is_image_file(p: &Path) -> bool {
 fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     let mut v = Vec::new();
     for e in std::fs::read_dir(dir).map_err(io_err(dir))? {
-        v.push(e.map_err(io_err(dir))?.path());
+        let path = e.map_err(io_err(dir))?.path();
+        // Hidden entries (.DS_Store, .ipynb_checkpoints, …) are never classes or images.
+        if !path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
+            v.push(path);
+        }
     }
     v.sort();
     Ok(v)
 }
 
 /// Loads an image folder: `root/<class>/<image>.{png,jpg,jpeg}`. Classes are the sub-folders
-/// sorted by name; files with other extensions are skipped. Errors name the offending file.
+/// sorted by name; files with other extensions and hidden entries (names starting with `.`)
+/// are skipped. Errors name the offending file.
 pub fn load_image_folder(cfg: &ImageFolderConfig) -> Result<ImageDataset, DataError> {
     if cfg.channels != 1 && cfg.channels != 3 {
         return Err(DataError::Config {

@@ -64,7 +64,12 @@ impl SpanCorruption {
     pub fn counts(&self, length: usize) -> SpanCounts {
         let length = length.max(2);
         let noise = ((length as f64 * self.noise_density).round() as usize).clamp(1, length - 1);
-        let spans = ((noise as f64 / self.mean_span).round() as usize).max(1);
+        // T5 takes `max(1, round(noise / mean_span))`; we also cap it by the non-noise count
+        // so that both segmentations exist (only matters for densities above ~0.5), and by the
+        // number of sentinel ids so that every span has its own (only matters beyond ~2,500
+        // raw tokens at T5's settings).
+        let cap = noise.min(length - noise).min(vocab::NUM_SENTINELS);
+        let spans = ((noise as f64 / self.mean_span).round() as usize).clamp(1, cap);
         SpanCounts { noise_tokens: noise, spans }
     }
 

@@ -356,9 +356,8 @@ impl SyntheticImages {
         let contrast = (0.25 * rng.normal()).exp();
         for ch in 0..c {
             let bright = 0.25 * rng.normal();
-            for pair in out[ch * h * w..(ch + 1) * h * w].chunks_mut(2) {
-                let (n0, n1) = rng.normal_pair();
-                for (v, n) in pair.iter_mut().zip([n0, n1]) {
+            for quad in out[ch * h * w..(ch + 1) * h * w].chunks_mut(4) {
+                for (v, n) in quad.iter_mut().zip(rng.normal4()) {
                     *v = *v * contrast + bright + cfg.noise_std * n;
                 }
             }

@@ -38,6 +38,8 @@ fn png_folder_round_trips_exactly() {
     let dir = tempfile::tempdir().unwrap();
     write_folder(dir.path(), &["cat", "dog", "emu"], 4, "png", 6, 5);
     std::fs::write(dir.path().join("dog/notes.txt"), "not an image").unwrap();
+    std::fs::create_dir_all(dir.path().join(".ipynb_checkpoints")).unwrap();
+    std::fs::write(dir.path().join("cat/.hidden.png"), "junk").unwrap();
     let ds = load_image_folder(&ImageFolderConfig::new(dir.path(), 5, 6)).unwrap();
     assert_eq!(ds.len(), 12);
     assert_eq!(ds.class_names, vec!["cat", "dog", "emu"]);

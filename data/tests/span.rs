@@ -112,3 +112,33 @@ fn bad_corruption_settings_are_errors() {
     assert!(SpanCorruption::default().raw_length(2, 2).is_err());
     assert!(SpanCorruption::default().raw_length(3, 3).is_ok());
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+        /// For any tokens, density and span length: the mask has T5's counts, the corruption
+        /// has T5's lengths, and inputs + targets give back the tokens.
+        #[test]
+        fn corruption_is_invertible(
+            bytes in proptest::collection::vec(any::<u8>(), 1..400),
+            density in 0.01f64..0.9,
+            mean_span in 1.0f64..8.0,
+            seed in any::<u64>(),
+        ) {
+            let sc = SpanCorruption { noise_density: density, mean_span };
+            let tokens = vocab::encode(&bytes);
+            let mut rng = Rng::new(&[seed]);
+            let mask = sc.noise_mask(tokens.len(), &mut rng);
+            if tokens.len() >= 2 {
+                prop_assert_eq!(mask.iter().filter(|&&m| m).count(), sc.counts(tokens.len()).noise_tokens);
+            }
+            let (inp, tgt) = apply_mask(&tokens, &mask);
+            let (ei, et) = sc.output_lengths(tokens.len());
+            prop_assert!(inp.len() <= ei && tgt.len() <= et);
+            prop_assert_eq!(reconstruct(&inp, &tgt), tokens);
+        }
+    }
+}

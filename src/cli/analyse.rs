@@ -1,10 +1,361 @@
-//! `sparse-scaling analyse` (to be written).
+//! `sparse-scaling analyse`: the quantities of PAPER.md §3 from a fitted law — dense-equivalent
+//! size m(S), optimal sparsity S_opt(N, C) under a cost model, the slopes of the S_opt contours
+//! and of the dense compute-optimal line, where sparsity starts to pay, and predictions — with
+//! bootstrap intervals when the fit has them; a table on stdout, `--json`, and an S_opt contour
+//! plot (`--plot-contours`).
+//!
+//! ```text
+//! sparse-scaling fit ../shared/data/t5-data.csv --preset t5-paper --bootstrap 200 --json t5-fit.json
+//! sparse-scaling analyse t5-fit.json --plot-contours t5-contours.svg --json t5-analysis.json
+//! sparse-scaling analyse ../shared/data/t5-data.csv --preset t5-paper --predict 0.75,603.98,5
+//! sparse-scaling analyse --preset t5-paper --params 0.56779,0.72161,1.52265,0.24513,0.63362,0.20271,0.65074 --sizes 10,100,1000
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use super::fit::{
+    csv_headers, fit_from_args, load_observations, load_results_dir, resolve_law, resolve_mapping, write_json,
+    CliError, DataArgs, FitArgs, Preset,
+};
+use sparse_scaling_law::analysis::{
+    Analysis, AnalysisReport, FitRecord, PredictionPoint, Reference, ReportSettings,
+    SymbolicSurface, DEFAULT_COST,
+};
+use sparse_scaling_law::plot::{contours_svg, write_svg};
+use sparse_scaling_law::{CsvMapping, Law};
 
 /// Arguments of `sparse-scaling analyse`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// A fit written by `sparse-scaling fit --json` (.json), or a CSV file to fit first with the
+    /// data and fit options below (with --params: only read for the range of N and D).
+    pub input: Option<PathBuf>,
+    /// Analyse these coefficients (in the law's parameter order, comma-separated) instead of a
+    /// fit, e.g. the paper's published ones.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "V,...",
+        allow_negative_numbers = true
+    )]
+    pub params: Vec<f64>,
+    /// N and D at which m(S) and the slopes are evaluated (default: largest N and D of the data;
+    /// without data, the largest of --sizes and D = 1).
+    #[arg(long, value_delimiter = ',', value_name = "N,D")]
+    pub reference: Vec<f64>,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub fit: FitArgs,
+    /// Training-cost model C(S, N, D), in the law's units (default: the paper's, a sparse run
+    /// costs its dense parent). E.g. `6*N/(1-S)*(1-0.625*S)*D` for GMP that saves pruned compute.
+    #[arg(long, default_value = DEFAULT_COST, value_name = "EXPR")]
+    pub cost: String,
+    /// Sparsities of the m(S) table.
+    #[arg(long, value_delimiter = ',', default_values_t = vec![0.5, 0.75, 0.875, 0.9375])]
+    pub sparsity: Vec<f64>,
+    /// Inference sizes N of the S_opt table, in the law's units (default: smallest and largest N
+    /// of the data, and 10× the largest).
+    #[arg(long, value_delimiter = ',', value_name = "N,...")]
+    pub sizes: Vec<f64>,
+    /// Training budgets C of the S_opt table (default: 1, 3, 10, 100, 1000 × the dense
+    /// compute-optimal budget of each N).
+    #[arg(long, value_delimiter = ',', value_name = "C,...")]
+    pub budgets: Vec<f64>,
+    /// Predict the loss at S,N,D (law units; repeatable), e.g. --predict 0.75,603.98,5.
+    #[arg(long, value_name = "S,N,D")]
+    pub predict: Vec<String>,
+    /// Write the analysis as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Write S_opt over log N × log C with its contours and the dense compute-optimal line (SVG).
+    #[arg(long, value_name = "FILE")]
+    pub plot_contours: Option<PathBuf>,
+    /// When fitting inline, also save the fit as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub save_fit: Option<PathBuf>,
+}
+
+/// Reads a fit record written by `sparse-scaling fit --json`.
+pub fn read_record(path: &Path) -> Result<FitRecord, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| CliError::Io {
+        path: path.to_path_buf(),
+        message: format!("cannot read: {e}"),
+    })?;
+    let r: FitRecord = serde_json::from_str(&text).map_err(|e| CliError::Io {
+        path: path.to_path_buf(),
+        message: format!("not a fit written by `sparse-scaling fit --json`: {e}"),
+    })?;
+    if r.format != FitRecord::FORMAT {
+        return Err(CliError::Io {
+            path: path.to_path_buf(),
+            message: format!(
+                "fit format {} is not supported (expected {}); refit with this version",
+                r.format,
+                FitRecord::FORMAT
+            ),
+        });
+    }
+    if r.fit.params.len() != r.law.params.len() {
+        return Err(CliError::Io {
+            path: path.to_path_buf(),
+            message: format!(
+                "{} values for {} parameters; the file is damaged, refit",
+                r.fit.params.len(),
+                r.law.params.len()
+            ),
+        });
+    }
+    Ok(r)
+}
+
+fn parse_point(text: &str, k: usize) -> Result<PredictionPoint, CliError> {
+    let vals: Result<Vec<f64>, _> = text.split(',').map(|v| v.trim().parse::<f64>()).collect();
+    match vals.as_deref() {
+        Ok([s, n, d]) => Ok(PredictionPoint {
+            label: format!("#{k}"),
+            s: *s,
+            n: *n,
+            d: *d,
+            measured: None,
+        }),
+        _ => Err(CliError::Usage(format!(
+            "--predict `{text}`: expected three numbers S,N,D, e.g. --predict 0.75,603.98,5"
+        ))),
+    }
+}
+
+fn positive(what: &str, v: &[f64]) -> Result<(), CliError> {
+    match v.iter().find(|x| !(x.is_finite() && **x > 0.0)) {
+        Some(x) => Err(CliError::Usage(format!(
+            "{what} {x} must be a positive number"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The contour plot's ranges: N from a decade below `n_lo` to two above `n_hi`; C from a decade
+/// below where sparsity starts to pay at the smallest N to where S_opt reaches 0.95 at the
+/// largest.
+fn contour_plot(
+    a: &Analysis,
+    name: &str,
+    n_lo: f64,
+    n_hi: f64,
+    n_unit: &str,
+    cost: &str,
+) -> Result<String, CliError> {
+    let (x0, x1) = (n_lo.log10() - 1.0, n_hi.log10() + 2.0);
+    let c_lo = a
+        .contour_budget(0.0, 10f64.powf(x0))
+        .map_err(|e| CliError::Usage(format!("contour plot: {e}")))?;
+    let c_hi = a
+        .contour_budget(0.95, 10f64.powf(x1))
+        .map_err(|e| CliError::Usage(format!("contour plot: {e}")))?;
+    let (y0, y1) = (c_lo.log10() - 1.0, c_hi.log10() + 0.5);
+    let map = a.contour_map((x0, x1), (y0, y1), 60, &[0.0, 0.5, 0.75, 0.875, 0.9375]);
+    let title = format!("Optimal sparsity S_opt(N, C) — {name}");
+    contours_svg(
+        &map,
+        &title,
+        &format!("N = {n_unit}"),
+        &format!("C = {cost}"),
+    )
+    .map_err(CliError::Plot)
+}
+
+/// What is analysed: a law, its coefficients and their bootstrap samples.
+struct Subject {
+    law: Law,
+    params: Vec<f64>,
+    samples: Vec<Vec<f64>>,
+    level: f64,
+    reference: Reference,
+    units: Option<(String, String)>,
+    preset: Option<Preset>,
+}
+
+fn units_of(m: &CsvMapping) -> Option<(String, String)> {
+    let get = |v: &str| m.vars.iter().find(|(n, _)| n == v).map(|(_, e)| e.clone());
+    Some((get("N")?, get("D")?))
+}
+
+fn subject(args: &Args) -> Result<Subject, CliError> {
+    let is_json = args.input.as_ref().is_some_and(|p| {
+        p.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    });
+    if is_json {
+        let input = args.input.as_deref().unwrap_or(Path::new(""));
+        if !args.data.is_empty() || !args.fit.is_empty() || !args.params.is_empty() {
+            return Err(CliError::Usage(format!("{} is a saved fit; data and fit options (--preset, --var, --law, --params, …) only apply when analysing a CSV or given coefficients", input.display())));
+        }
+        let r = read_record(input)?;
+        let law = r.law.to_law().map_err(CliError::Law)?;
+        return Ok(Subject {
+            samples: r
+                .fit
+                .bootstrap_samples()
+                .map(<[Vec<f64>]>::to_vec)
+                .unwrap_or_default(),
+            level: r.fit.bootstrap.as_ref().map_or(0.95, |b| b.confidence),
+            reference: Reference::of(&r.observations),
+            units: r.mapping.as_ref().and_then(units_of),
+            preset: r.preset.as_deref().and_then(Preset::from_name),
+            params: r.fit.params,
+            law,
+        });
+    }
+    if !args.params.is_empty() {
+        let law = resolve_law(&args.data, &args.fit)?;
+        if args.params.len() != law.param_names().len() {
+            return Err(CliError::Usage(format!(
+                "--params: {} values for the {} parameters {} of the law",
+                args.params.len(),
+                law.param_names().len(),
+                law.param_names().join(", ")
+            )));
+        }
+        let (reference, units) = match &args.input {
+            Some(file) if file.is_dir() => {
+                let (obs, mapping) = load_results_dir(file, args.data.n_unit, args.data.d_unit)?;
+                (Reference::of(&obs), units_of(&mapping))
+            }
+            Some(file) => {
+                let mapping = resolve_mapping(&args.data, &law, &csv_headers(file))?;
+                let obs = load_observations(file, &mapping)?;
+                (Reference::of(&obs), units_of(&mapping))
+            }
+            None => {
+                let n_max = args.sizes.iter().copied().fold(f64::NAN, f64::max);
+                let n_min = args.sizes.iter().copied().fold(f64::NAN, f64::min);
+                if n_max.is_nan() && args.reference.is_empty() {
+                    return Err(CliError::Usage("--params without data: give --sizes (and optionally --reference N,D) so the tables have sizes to show".into()));
+                }
+                let n_max = if n_max.is_nan() {
+                    args.reference[0]
+                } else {
+                    n_max
+                };
+                let n_min = if n_min.is_nan() { n_max } else { n_min };
+                (
+                    Reference {
+                        n_min,
+                        n_max,
+                        d_max: 1.0,
+                    },
+                    args.data
+                        .preset
+                        .map(|p| p.mapping())
+                        .as_ref()
+                        .and_then(units_of),
+                )
+            }
+        };
+        return Ok(Subject {
+            law,
+            params: args.params.clone(),
+            samples: vec![],
+            level: 0.95,
+            reference,
+            units,
+            preset: args.data.preset,
+        });
+    }
+    let input = args.input.as_deref().ok_or_else(|| {
+        CliError::Usage(
+            "give a fit (.json from `sparse-scaling fit --json`), a CSV file to fit, or --params"
+                .into(),
+        )
+    })?;
+    let r = fit_from_args(input, &args.data, &args.fit)?;
+    print!("{}", super::fit::format_fit(&r, false));
+    println!();
+    if let Some(p) = &args.save_fit {
+        write_json(p, &r)?;
+        println!("wrote {}\n", p.display());
+    }
+    let law = r.law.to_law().map_err(CliError::Law)?;
+    Ok(Subject {
+        samples: r
+            .fit
+            .bootstrap_samples()
+            .map(<[Vec<f64>]>::to_vec)
+            .unwrap_or_default(),
+        level: r.fit.bootstrap.as_ref().map_or(0.95, |b| b.confidence),
+        reference: Reference::of(&r.observations),
+        units: r.mapping.as_ref().and_then(units_of),
+        preset: args.data.preset,
+        params: r.fit.params,
+        law,
+    })
+}
 
 /// Runs `sparse-scaling analyse`.
-pub fn run(_args: Args) -> super::CliResult {
-    Err("not implemented yet".into())
+pub fn run(args: Args) -> super::CliResult {
+    // check the cost model and numbers before any fitting
+    SymbolicSurface::cost_model(&args.cost).map_err(|e| CliError::Usage(format!("--cost: {e}")))?;
+    positive("--sizes", &args.sizes)?;
+    positive("--budgets", &args.budgets)?;
+    positive("--reference", &args.reference)?;
+    if !(args.reference.is_empty() || args.reference.len() == 2) {
+        return Err(CliError::Usage("--reference takes two numbers N,D".into()).into());
+    }
+    for s in &args.sparsity {
+        if !(0.0..1.0).contains(s) {
+            return Err(CliError::Usage(format!("--sparsity {s} must be in [0, 1)")).into());
+        }
+    }
+    let mut predictions = Vec::new();
+    for (k, t) in args.predict.iter().enumerate() {
+        predictions.push(parse_point(t, k + 1)?);
+    }
+    let mut sub = subject(&args)?;
+    if let [n, d] = args.reference[..] {
+        sub.reference.n_max = n;
+        sub.reference.n_min = sub.reference.n_min.min(n);
+        sub.reference.d_max = d;
+    }
+    let mut all = sub.preset.map(Preset::predictions).unwrap_or_default();
+    all.extend(predictions);
+    let settings = ReportSettings {
+        cost: args.cost.clone(),
+        sparsities: args.sparsity.clone(),
+        sizes: args.sizes.clone(),
+        budgets: args.budgets.clone(),
+        predictions: all,
+        level: sub.level,
+    };
+    let report = AnalysisReport::build(
+        &sub.law,
+        &sub.params,
+        &sub.samples,
+        sub.level,
+        sub.reference,
+        sub.units.clone(),
+        &settings,
+    )
+    .map_err(|e| CliError::Usage(e.to_string()))?;
+    print!("{report}");
+    if let Some(p) = &args.json {
+        write_json(p, &report)?;
+        println!("wrote {}", p.display());
+    }
+    if let Some(p) = &args.plot_contours {
+        let a = Analysis::with_cost_model(&sub.law, &sub.params, &args.cost)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        let n_unit = sub.units.as_ref().map_or("law units", |u| u.0.as_str());
+        let name = sub.law.name().unwrap_or("fitted law").to_string();
+        let svg = contour_plot(
+            &a,
+            &name,
+            sub.reference.n_min,
+            sub.reference.n_max,
+            n_unit,
+            &args.cost,
+        )?;
+        write_svg(p, &svg).map_err(CliError::Plot)?;
+        println!("wrote {}", p.display());
+    }
+    Ok(())
 }

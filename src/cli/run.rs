@@ -1,10 +1,116 @@
-//! `sparse-scaling run` (to be written).
+//! `sparse-scaling run <exp.ron> [--results DIR] [--point i | --shard i/n] [--jobs k]`:
+//! trains the selected points of an experiment (skipping finished ones, resuming interrupted
+//! ones from their checkpoints), then — once every point has a record — fits the law named in
+//! the experiment, prints the coefficients, the quality of the fit and S_opt for a few
+//! budgets, and writes the report into `<results>/report/`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::runner::{self, PointExecutor, PointStatus, RunOptions, Selection};
+use crate::spec::ExperimentFile;
 
 /// Arguments of `sparse-scaling run`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The experiment file (.ron).
+    pub experiment: PathBuf,
+    /// Results directory (default: `results/<experiment name>`); may be shared by several
+    /// runners (shards, Slurm tasks).
+    #[arg(long)]
+    pub results: Option<PathBuf>,
+    /// Run only point i (see `check` for the indices; Slurm task i).
+    #[arg(long, conflicts_with = "shard")]
+    pub point: Option<usize>,
+    /// Run only shard i of n (points whose index ≡ i mod n), e.g. `--shard 0/4`.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Points trained at once (0: one per available core).
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Hide the progress bars.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Continue with the other points when one fails.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Take over claims from other hosts older than this many hours.
+    #[arg(long, default_value_t = 24.0)]
+    pub stale_after_hours: f64,
+    /// Do not run the fit, analysis and report at the end.
+    #[arg(long)]
+    pub no_analysis: bool,
+}
 
-/// Runs `sparse-scaling run`.
-pub fn run(_args: Args) -> super::CliResult {
-    Err("not implemented yet".into())
+/// Runs `sparse-scaling run` with the training executor.
+pub fn run(args: Args) -> super::CliResult {
+    run_with(args, &runner::executor::TrainExecutor::default())
+}
+
+/// Runs `sparse-scaling run` with any executor (tests use a fake one).
+pub fn run_with(args: Args, executor: &dyn PointExecutor) -> super::CliResult {
+    let file = ExperimentFile::load(&args.experiment)?;
+    let points = file.expand()?;
+    let results = args.results.clone().unwrap_or_else(|| super::plan::default_results(&file.experiment.name));
+    let selection = match (args.point, &args.shard) {
+        (Some(i), _) => Selection::Point(i),
+        (None, Some(s)) => Selection::parse_shard(s)?,
+        (None, None) => Selection::All,
+    };
+    let jobs = if args.jobs == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { args.jobs };
+    if !(args.stale_after_hours.is_finite() && args.stale_after_hours >= 0.0) {
+        return Err("--stale-after-hours must be a non-negative number of hours".into());
+    }
+    let opts = RunOptions {
+        results: results.clone(),
+        selection,
+        jobs,
+        stale_after: Duration::from_secs_f64(args.stale_after_hours * 3600.0),
+        progress: !args.no_progress,
+        keep_going: args.keep_going,
+    };
+    let store = crate::results::ResultsDir::open(&results)?;
+    // keep the experiment next to its results, so that `report <dir>` knows the analysis
+    let copy = store.root().join("experiment.ron");
+    if !copy.exists() {
+        let _ = std::fs::write(&copy, &file.source);
+    }
+    eprintln!(
+        "experiment `{}`: {} points, {} selected, results in {}",
+        file.experiment.name,
+        points.len(),
+        selection.select(&points)?.len(),
+        results.display()
+    );
+    let report = runner::run(&file.experiment.name, &points, &file.base_dir(), executor, &opts)?;
+    let trained = report.count(|s| *s == PointStatus::Trained);
+    let done = report.count(|s| *s == PointStatus::AlreadyDone);
+    let elsewhere = report.count(|s| *s == PointStatus::ClaimedElsewhere);
+    let failed = report.count(|s| matches!(s, PointStatus::Failed(_)));
+    println!("sweep: trained {trained}, already done {done}, claimed by other runners {elsewhere}, failed {failed}");
+    for (i, hash, s) in &report.points {
+        if let PointStatus::Failed(msg) = s {
+            eprintln!("point {i} ({hash}) failed: {msg}");
+        }
+    }
+    if !report.all_finished {
+        let missing = points.iter().filter(|p| !store.is_finished(&p.hash)).count();
+        println!("{missing} of {} points have no record yet; the analysis runs once all are done", points.len());
+        if failed > 0 {
+            return Err(format!("{failed} point(s) failed").into());
+        }
+        return Ok(());
+    }
+    if args.no_analysis {
+        return Ok(());
+    }
+    let summary = crate::report::write_report(&results, file.experiment.analysis.as_ref())?;
+    if !summary.text.is_empty() {
+        println!("{}", summary.text);
+    }
+    println!("report: {}", store.report_dir().display());
+    if failed > 0 {
+        return Err(format!("{failed} point(s) failed").into());
+    }
+    Ok(())
 }

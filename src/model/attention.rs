@@ -11,6 +11,8 @@ use rand_distr::num_traits::Float;
 use rand::rngs::StdRng;
 
 use super::layers::{normal_tensor, Act, Linear, LinearNoBias};
+use super::Kernels;
+use crate::ops;
 
 /// Additive score bias / mask of shape `(batch, heads, query, key)`.
 pub type ScoreBias<T> = Tensor<(usize, usize, usize, usize), f32, Cpu, T>;
@@ -50,6 +52,84 @@ pub fn attend<const D: usize, T: Tape<f32, Cpu>>(
     let att = scores.try_softmax::<Axis<3>>()?;
     let out = att.try_matmul(v)?.try_permute::<_, Axes4<0, 2, 1, 3>>()?;
     out.try_reshape_like(&(batch * tq, Const::<D>))
+}
+
+/// Additive score bias of one attention call.
+#[derive(Debug, Clone, Copy)]
+pub enum Bias<'a> {
+    /// No bias.
+    None,
+    /// `(heads, tq, tk)`, the same for every batch element (T5's relative position bias).
+    Shared(&'a Tensor<(usize, usize, usize), f32, Cpu>),
+    /// `(batch, heads, tq, tk)` (relative bias plus a key-padding mask that differs by row).
+    Full(&'a ScoreBias<NoneTape>),
+}
+
+/// `(tq, tk)` causal mask: `MASKED` where key `j > i`.
+pub fn causal_mask(dev: &Cpu, tq: usize, tk: usize) -> Result<Tensor<(usize, usize), f32, Cpu>, CpuError> {
+    let mut m = Vec::with_capacity(tq * tk);
+    for i in 0..tq {
+        for j in 0..tk {
+            m.push(if j > i { MASKED } else { 0.0 });
+        }
+    }
+    dev.try_tensor_from_vec(m, (tq, tk))
+}
+
+/// Multi-head attention with an optional bias and causal mask, on the chosen kernels.
+///
+/// Bias tensors are read through `retaped`: their gradients land in the gradients of `q`'s
+/// tape, so their own history must travel on the main activations' tape (see the T5 model).
+#[allow(clippy::too_many_arguments)]
+pub fn multi_head<const D: usize, T: Tape<f32, Cpu>>(
+    q: Act<D, T>,
+    k: Act<D, T>,
+    v: Act<D, T>,
+    batch: usize,
+    tq: usize,
+    tk: usize,
+    heads: usize,
+    scale: f32,
+    bias: Bias<'_>,
+    causal: bool,
+    kernels: Kernels,
+) -> Result<Act<D, T>, CpuError> {
+    let fused = |bias: Option<Tensor<(usize, usize, usize), f32, Cpu, T>>,
+                 q: Act<D, T>,
+                 k: Act<D, T>,
+                 v: Act<D, T>|
+     -> Result<Act<D, T>, CpuError> {
+        let q = q.try_reshape_like(&(batch, tq, Const::<D>))?;
+        let k = k.try_reshape_like(&(batch, tk, Const::<D>))?;
+        let v = v.try_reshape_like(&(batch, tk, Const::<D>))?;
+        ops::try_attention(q, k, v, heads, scale, bias, causal)?.try_reshape_like(&(batch * tq, Const::<D>))
+    };
+    match (kernels, bias) {
+        (Kernels::Fused, Bias::None) => fused(None, q, k, v),
+        (Kernels::Fused, Bias::Shared(b)) => fused(Some(b.retaped::<T>()), q, k, v),
+        (Kernels::Fused, Bias::Full(b)) => {
+            // One (heads, tq, tk) block per batch element, stacked: (batch·heads, tq, tk).
+            let b = b.retaped::<T>().try_reshape_like(&(batch * heads, tq, tk))?;
+            fused(Some(b), q, k, v)
+        }
+        (Kernels::Reference, _) => {
+            let shape = (batch, heads, tq, tk);
+            let mut full: Option<ScoreBias<T>> = match bias {
+                Bias::None => None,
+                Bias::Shared(b) => Some(b.retaped::<T>().try_broadcast_like::<_, Axis<0>>(&shape)?),
+                Bias::Full(b) => Some(b.retaped::<T>()),
+            };
+            if causal {
+                let dev = q.device().clone();
+                let m = causal_mask(&dev, tq, tk)?.try_broadcast_like::<_, Axes2<0, 1>>(&shape)?;
+                full = Some(match full {
+                    Some(f) => f.try_add(m)?,
+                    None => m.retaped::<T>(),
+                });
+            }
+            attend(q, k, v, batch, tq, tk, heads, scale, full)
+        }
+    }
 }
 
 /// Self-attention with biased projections (ViT): `q`, `k`, `v`, `o`, each `(D, D)`.
@@ -105,13 +185,14 @@ impl<const D: usize> MultiHeadAttention<D> {
         batch: usize,
         t: usize,
         heads: usize,
+        kernels: Kernels,
     ) -> Result<Act<D, T>, CpuError> {
-        let q = self.q.forward(x.retaped::<T>())?;
-        let k = self.k.forward(x.retaped::<T>())?;
-        let v = self.v.forward(x)?;
+        let q = self.q.forward(x.retaped::<T>(), kernels)?;
+        let k = self.k.forward(x.retaped::<T>(), kernels)?;
+        let v = self.v.forward(x, kernels)?;
         let scale = 1.0 / ((D / heads) as f32).sqrt();
-        let y = attend(q, k, v, batch, t, t, heads, scale, None)?;
-        self.o.forward(y)
+        let y = multi_head(q, k, v, batch, t, t, heads, scale, Bias::None, false, kernels)?;
+        self.o.forward(y, kernels)
     }
 }
 
@@ -166,7 +247,8 @@ impl<const D: usize> T5Attention<D> {
     }
 
     /// Attention of queries from `x` (`(batch·tq, D)`) over keys/values from `kv`
-    /// (`(batch·tk, D)`; pass `x` again for self-attention), with an additive score bias.
+    /// (`(batch·tk, D)`; pass `x` again for self-attention), with an additive score bias and,
+    /// when `causal`, a causal mask.
     #[allow(clippy::too_many_arguments)]
     pub fn forward<T: Tape<f32, Cpu>>(
         &self,
@@ -176,13 +258,15 @@ impl<const D: usize> T5Attention<D> {
         tq: usize,
         tk: usize,
         heads: usize,
-        bias: Option<ScoreBias<T>>,
+        bias: Bias<'_>,
+        causal: bool,
+        kernels: Kernels,
     ) -> Result<Act<D, T>, CpuError> {
-        let q = self.q.forward(x)?;
-        let k = self.k.forward(kv.retaped::<T>())?;
-        let v = self.v.forward(kv)?;
-        let y = attend(q, k, v, batch, tq, tk, heads, 1.0, bias)?;
-        self.o.forward(y)
+        let q = self.q.forward(x, kernels)?;
+        let k = self.k.forward(kv.retaped::<T>(), kernels)?;
+        let v = self.v.forward(kv, kernels)?;
+        let y = multi_head(q, k, v, batch, tq, tk, heads, 1.0, bias, causal, kernels)?;
+        self.o.forward(y, kernels)
     }
 }
 

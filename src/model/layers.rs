@@ -12,6 +12,9 @@ use rand::rngs::StdRng;
 use rand_distr::uniform::SampleUniform;
 use rand_distr::{Distribution, Normal, Uniform};
 
+use super::Kernels;
+use crate::ops;
+
 /// Token-flattened activations: `(tokens, width)` on the CPU, with tape `T`.
 pub type Act<const W: usize, T> = Tensor<(usize, Const<W>), f32, Cpu, T>;
 
@@ -185,10 +188,36 @@ impl<const I: usize, const O: usize> Linear<I, O> {
     }
 
     /// `x Wᵀ + b` on token-flattened activations.
-    pub fn forward<T: Tape<f32, Cpu>>(&self, x: Act<I, T>) -> Result<Act<O, T>, CpuError> {
-        let y = x.try_matmul(self.weight.retaped::<T>().try_permute::<_, Axes2<1, 0>>()?)?;
-        let shape = *y.shape();
-        y.try_add(self.bias.retaped::<T>().try_broadcast_like(&shape)?)
+    pub fn forward<T: Tape<f32, Cpu>>(&self, x: Act<I, T>, k: Kernels) -> Result<Act<O, T>, CpuError> {
+        match k {
+            Kernels::Fused => ops::try_linear(x, self.weight.clone(), Some(self.bias.clone())),
+            Kernels::Reference => {
+                let y = x.try_matmul(self.weight.retaped::<T>().try_permute::<_, Axes2<1, 0>>()?)?;
+                let shape = *y.shape();
+                y.try_add(self.bias.retaped::<T>().try_broadcast_like(&shape)?)
+            }
+        }
+    }
+
+    /// `x Wᵀ` without the bias (for a following fused bias + activation).
+    pub fn forward_no_bias<T: Tape<f32, Cpu>>(&self, x: Act<I, T>, k: Kernels) -> Result<Act<O, T>, CpuError> {
+        match k {
+            Kernels::Fused => ops::try_linear(x, self.weight.clone(), None::<Tensor<(Const<O>,), f32, Cpu, NoneTape>>),
+            Kernels::Reference => x.try_matmul(self.weight.retaped::<T>().try_permute::<_, Axes2<1, 0>>()?),
+        }
+    }
+
+    /// `gelu(x Wᵀ + b)` with the exact (erf) GELU.
+    ///
+    /// The reference kernels use `ops::gelu` too, not dfdx's `accurate_gelu`: dfdx 0.13's
+    /// backward of `accurate_gelu` is wrong (its `x·φ(x)` term lacks the chain-rule factor
+    /// `1/√2`, so gradients through it are off; `gradient_matches_finite_difference` in
+    /// `tests/model_vit.rs` catches this).
+    pub fn forward_gelu<T: Tape<f32, Cpu>>(&self, x: Act<I, T>, k: Kernels) -> Result<Act<O, T>, CpuError> {
+        match k {
+            Kernels::Fused => ops::try_bias_gelu(self.forward_no_bias(x, k)?, self.bias.clone(), ops::Gelu::Erf),
+            Kernels::Reference => ops::try_gelu(self.forward(x, k)?, ops::Gelu::Erf),
+        }
     }
 }
 
@@ -199,8 +228,11 @@ impl<const I: usize, const O: usize> LinearNoBias<I, O> {
     }
 
     /// `x Wᵀ` on token-flattened activations.
-    pub fn forward<T: Tape<f32, Cpu>>(&self, x: Act<I, T>) -> Result<Act<O, T>, CpuError> {
-        x.try_matmul(self.weight.retaped::<T>().try_permute::<_, Axes2<1, 0>>()?)
+    pub fn forward<T: Tape<f32, Cpu>>(&self, x: Act<I, T>, k: Kernels) -> Result<Act<O, T>, CpuError> {
+        match k {
+            Kernels::Fused => ops::try_linear(x, self.weight.clone(), None::<Tensor<(Const<O>,), f32, Cpu, NoneTape>>),
+            Kernels::Reference => x.try_matmul(self.weight.retaped::<T>().try_permute::<_, Axes2<1, 0>>()?),
+        }
     }
 }
 
@@ -211,7 +243,10 @@ impl<const W: usize> LayerNorm<W> {
     }
 
     /// `(x − mean) / sqrt(var + ε) · gamma + beta` per row.
-    pub fn forward<T: Tape<f32, Cpu>>(&self, x: Act<W, T>) -> Result<Act<W, T>, CpuError> {
+    pub fn forward<T: Tape<f32, Cpu>>(&self, x: Act<W, T>, k: Kernels) -> Result<Act<W, T>, CpuError> {
+        if k == Kernels::Fused {
+            return ops::try_layer_norm(x, self.gamma.clone(), self.beta.clone(), LAYER_NORM_EPS as f32);
+        }
         let shape = *x.shape();
         let x = x.try_normalize::<Axis<1>>(LAYER_NORM_EPS)?;
         let g = self.gamma.retaped::<T>().try_broadcast_like(&shape)?;
@@ -227,7 +262,10 @@ impl<const W: usize> RmsNorm<W> {
     }
 
     /// `x / sqrt(mean(x²) + ε) · gamma` per row.
-    pub fn forward<T: Tape<f32, Cpu>>(&self, x: Act<W, T>) -> Result<Act<W, T>, CpuError> {
+    pub fn forward<T: Tape<f32, Cpu>>(&self, x: Act<W, T>, k: Kernels) -> Result<Act<W, T>, CpuError> {
+        if k == Kernels::Fused {
+            return ops::try_rms_norm(x, self.gamma.clone(), RMS_NORM_EPS as f32);
+        }
         let shape = *x.shape();
         let inv = x
             .retaped::<T>()

@@ -5,6 +5,13 @@
 //! Every model implements [`SparseModel`]: a dfdx [`TensorCollection`] (so one visitor pass can
 //! prune, count, optimise or checkpoint it) that computes the mean training loss of a batch.
 //!
+//! Speed: every projection is one 2-D product on token-flattened activations `(B·T, width)`.
+//! With [`Kernels::Fused`] (the default) the hot spots run on the fused, multi-threaded ops of
+//! [`crate::ops`] (linear, bias + GELU, gated GELU, LayerNorm, RMSNorm, attention without head
+//! permutes, cross-entropy with z-loss); [`Kernels::Reference`] runs the same function on plain
+//! dfdx ops. The tests check both against an independent naive f64 implementation and against
+//! finite differences.
+//!
 //! Weight shapes are const generic parameters (dfdx needs parameter shapes known at compile time);
 //! batch size and sequence length are runtime, as are the parts of the configuration that do not
 //! change a parameter's shape (ViT heads, patch size, pooling; T5 relative-attention max distance,
@@ -30,7 +37,8 @@
 //!   `decoder.rel_bias.table`. None of these lies under an `attn`/`mlp`/embedding component with
 //!   last component `weight`.
 //!
-//! [`classify`] implements the rule, so the sparsity code and the tests share one definition.
+//! [`classify`] applies the rule (it delegates to `crate::sparsity::role_of`, the pruner's own
+//! implementation of this contract), so models, pruner and tests share one definition.
 
 
 pub mod attention;
@@ -52,6 +60,19 @@ pub use sparse_scaling_data::{ImageBatch, TextBatch};
 
 /// Token id of padding (also the decoder start token); `sparse_scaling_data::vocab::PAD`.
 pub const PAD: u32 = sparse_scaling_data::vocab::PAD;
+
+/// Which kernels a model's forward and backward passes use. Both compute the same function
+/// (the tests check both against an independent naive implementation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kernels {
+    /// Plain dfdx 0.13 ops: the reference.
+    Reference,
+    /// The fused, multi-threaded ops of [`crate::ops`] (linear, bias+GELU, gated GELU,
+    /// LayerNorm, RMSNorm, attention, cross-entropy). The default.
+    #[default]
+    Fused,
+}
 
 /// Which architecture a model is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +186,7 @@ pub enum ParamKind {
 }
 
 /// Classifies a parameter by its dotted visitor path and rank, per the naming contract.
+/// Delegates to [`crate::sparsity::role_of`], so the models and the pruner share one rule.
 ///
 /// ```
 /// use sparse_scaling::model::{classify, ParamKind};
@@ -174,17 +196,12 @@ pub enum ParamKind {
 /// assert_eq!(classify("encoder.rel_bias.table", 2), ParamKind::Other);
 /// ```
 pub fn classify(path: &str, rank: usize) -> ParamKind {
-    let parts: Vec<&str> = path.split('.').collect();
-    if rank != 2 || parts.last() != Some(&"weight") {
-        return ParamKind::Other;
-    }
-    let has = |names: &[&str]| parts.iter().any(|p| names.contains(p));
-    if has(&["attn", "self_attn", "cross_attn", "mlp"]) {
-        ParamKind::Prunable
-    } else if has(&["embed", "tok_embed", "patch_embed", "lm_head", "head"]) {
-        ParamKind::Embedding
-    } else {
-        ParamKind::Other
+    // role_of only looks at the rank (the length of the shape), not the sizes.
+    let shape = vec![1usize; rank];
+    match crate::sparsity::role_of(path, &shape) {
+        crate::sparsity::ParamRole::Prunable => ParamKind::Prunable,
+        crate::sparsity::ParamRole::Embedding => ParamKind::Embedding,
+        crate::sparsity::ParamRole::Dense => ParamKind::Other,
     }
 }
 

@@ -26,9 +26,10 @@ use rand::SeedableRng;
 use rand_distr::num_traits::Float;
 use serde::{Deserialize, Serialize};
 
-use super::attention::{RelativeBias, ScoreBias, T5Attention, MASKED};
+use super::attention::{Bias, RelativeBias, T5Attention, MASKED};
 use super::layers::{normal_tensor, Act, LinearNoBias, RmsNorm};
-use super::{Family, ModelError, ModelInfo, SparseModel, TextBatch, PAD};
+use super::{Family, Kernels, ModelError, ModelInfo, SparseModel, TextBatch, PAD};
+use crate::ops;
 
 /// Runtime configuration of a [`T5`]: the parts that do not shape a parameter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -188,6 +189,8 @@ pub struct T5<
     /// Runtime configuration. Models rebuilt by dfdx visitors (`to_device`, `to_dtype`) get
     /// `T5Config::default()`; set it again with [`T5::with_config`].
     pub config: T5Config,
+    /// Kernels of the forward and backward passes (default [`Kernels::Fused`]).
+    pub kernels: Kernels,
 }
 
 /// The `t5_cpu.py` reference shape: byte vocabulary 384, 4 heads, 4 + 4 layers, width `D`, MLP
@@ -349,6 +352,7 @@ where
                 decoder,
                 lm_head,
                 config: T5Config::default(),
+                kernels: Kernels::default(),
             },
         )
     }
@@ -368,10 +372,14 @@ impl<const D: usize, const F: usize> GatedMlp<D, F> {
     }
 
     /// `wo(gelu_tanh(wi_0 x) ⊙ wi_1 x)`.
-    pub fn forward<T: Tape<f32, Cpu>>(&self, x: Act<D, T>) -> Result<Act<D, T>, CpuError> {
-        let g = self.wi_0.forward(x.retaped::<T>())?.try_fast_gelu()?;
-        let h = self.wi_1.forward(x)?;
-        self.wo.forward(g.try_mul(h)?)
+    pub fn forward<T: Tape<f32, Cpu>>(&self, x: Act<D, T>, k: Kernels) -> Result<Act<D, T>, CpuError> {
+        let a = self.wi_0.forward(x.retaped::<T>(), k)?;
+        let h = self.wi_1.forward(x, k)?;
+        let g = match k {
+            Kernels::Fused => ops::try_gated_gelu(a, h, ops::Gelu::Tanh)?,
+            Kernels::Reference => a.try_fast_gelu()?.try_mul(h)?,
+        };
+        self.wo.forward(g, k)
     }
 }
 
@@ -385,19 +393,20 @@ impl<const D: usize, const F: usize> EncoderLayer<D, F> {
         })
     }
 
-    /// The layer on `(batch·t, D)` with the stack's score bias `(batch, heads, t, t)`.
+    /// The layer on `(batch·t, D)` with the stack's score bias.
     pub fn forward<T: Tape<f32, Cpu>>(
         &self,
         x: Act<D, T>,
         batch: usize,
         t: usize,
         heads: usize,
-        bias: &ScoreBias<NoneTape>,
+        bias: Bias<'_>,
+        k: Kernels,
     ) -> Result<Act<D, T>, CpuError> {
-        let h = self.self_attn_norm.forward(x.retaped::<T>())?;
-        let a = self.self_attn.forward(h.retaped::<T>(), h, batch, t, t, heads, Some(bias.retaped::<T>()))?;
+        let h = self.self_attn_norm.forward(x.retaped::<T>(), k)?;
+        let a = self.self_attn.forward(h.retaped::<T>(), h, batch, t, t, heads, bias, false, k)?;
         let x = x.try_add(a)?;
-        let m = self.mlp.forward(self.mlp_norm.forward(x.retaped::<T>())?)?;
+        let m = self.mlp.forward(self.mlp_norm.forward(x.retaped::<T>(), k)?, k)?;
         x.try_add(m)
     }
 }
@@ -424,25 +433,17 @@ impl<const D: usize, const F: usize> DecoderLayer<D, F> {
         to: usize,
         ti: usize,
         heads: usize,
-        self_bias: &ScoreBias<NoneTape>,
-        cross_bias: Option<&ScoreBias<NoneTape>>,
+        self_bias: Bias<'_>,
+        cross_bias: Bias<'_>,
+        k: Kernels,
     ) -> Result<Act<D, T>, CpuError> {
-        let h = self.self_attn_norm.forward(x.retaped::<T>())?;
-        let a =
-            self.self_attn.forward(h.retaped::<T>(), h, batch, to, to, heads, Some(self_bias.retaped::<T>()))?;
+        let h = self.self_attn_norm.forward(x.retaped::<T>(), k)?;
+        let a = self.self_attn.forward(h.retaped::<T>(), h, batch, to, to, heads, self_bias, true, k)?;
         let x = x.try_add(a)?;
-        let h = self.cross_attn_norm.forward(x.retaped::<T>())?;
-        let c = self.cross_attn.forward(
-            h,
-            enc.retaped::<T>(),
-            batch,
-            to,
-            ti,
-            heads,
-            cross_bias.map(|b| b.retaped::<T>()),
-        )?;
+        let h = self.cross_attn_norm.forward(x.retaped::<T>(), k)?;
+        let c = self.cross_attn.forward(h, enc.retaped::<T>(), batch, to, ti, heads, cross_bias, false, k)?;
         let x = x.try_add(c)?;
-        let m = self.mlp.forward(self.mlp_norm.forward(x.retaped::<T>())?)?;
+        let m = self.mlp.forward(self.mlp_norm.forward(x.retaped::<T>(), k)?, k)?;
         x.try_add(m)
     }
 }
@@ -505,7 +506,7 @@ impl<
             final_norm: RmsNorm::new(dev)?,
         };
         let lm_head = LinearNoBias::new_normal(dev, &mut rng, dstd)?;
-        Ok(Self { tok_embed, encoder, decoder, lm_head, config })
+        Ok(Self { tok_embed, encoder, decoder, lm_head, config, kernels: Kernels::default() })
     }
 
     /// Replaces the runtime configuration (validated).
@@ -561,63 +562,55 @@ impl<
         Ok(())
     }
 
-    /// Encoder self-attention bias `(batch, H, ti, ti)`: relative bias + key-padding mask.
-    fn encoder_bias<T: Tape<f32, Cpu>>(&self, dev: &Cpu, p: &Prepared) -> Result<ScoreBias<T>, CpuError> {
-        let (bsz, ti) = (p.bsz, p.ti);
-        let rel = self.encoder.rel_bias.forward::<T>(dev, ti, ti, true, self.config.relative_max_distance)?;
-        let full = rel.try_broadcast_like::<_, Axis<0>>(&(bsz, H, ti, ti))?;
-        if p.pad_keys {
-            let mask = key_padding_mask(dev, &p.inputs, bsz, ti, ti)?;
-            full.try_add(mask.try_broadcast_like::<_, Axis<1>>(&(bsz, H, ti, ti))?)
-        } else {
-            Ok(full)
-        }
-    }
-
-    /// Decoder self-attention bias `(batch, H, to, to)`: causal relative bias + causal mask.
-    fn decoder_bias<T: Tape<f32, Cpu>>(&self, dev: &Cpu, bsz: usize, to: usize) -> Result<ScoreBias<T>, CpuError> {
-        let rel = self.decoder.rel_bias.forward::<T>(dev, to, to, false, self.config.relative_max_distance)?;
-        let mut causal = Vec::with_capacity(to * to);
-        for i in 0..to {
-            for j in 0..to {
-                causal.push(if j > i { MASKED } else { 0.0 });
-            }
-        }
-        let causal = dev.try_tensor_from_vec(causal, (to, to))?;
-        let rel = rel.try_add(causal.try_broadcast_like::<_, Axis<0>>(&(H, to, to))?)?;
-        rel.try_broadcast_like::<_, Axis<0>>(&(bsz, H, to, to))
-    }
-
     /// Final decoder states `(batch·p.to, D)` of a prepared batch, recorded on `tape`.
+    ///
+    /// The relative biases are computed once per stack; their history is handed over to the
+    /// main activations' tape and the layers read them through `retaped`.
     fn decoder_states<T: Tape<f32, Cpu>>(&self, p: &Prepared, tape: T) -> Result<Act<D, T>, ModelError> {
         let dev = self.lm_head.weight.device().clone();
         let (bsz, ti, to) = (p.bsz, p.ti, p.to);
+        let k = self.kernels;
+        let maxd = self.config.relative_max_distance;
 
         // Encoder.
         let idx = dev.try_tensor_from_vec(p.inputs.clone(), (bsz * ti,))?;
         let x = self.tok_embed.weight.clone().put_tape(tape).try_gather(idx)?;
-        let (enc_bias, mut x) = hand_over_tape(self.encoder_bias::<T>(&dev, p)?, x);
+        let rel = self.encoder.rel_bias.forward::<T>(&dev, ti, ti, true, maxd)?;
+        // Rows with different padding need a per-row bias (relative bias + key-padding mask).
+        let (enc_rel, enc_full, cross_full, mut x) = if p.pad_keys {
+            let mask = key_padding_mask(&dev, &p.inputs, bsz, ti, ti)?;
+            let full = rel
+                .try_broadcast_like::<_, Axis<0>>(&(bsz, H, ti, ti))?
+                .try_add(mask.try_broadcast_like::<_, Axis<1>>(&(bsz, H, ti, ti))?)?;
+            let (f, x) = hand_over_tape(full, x);
+            let cm = key_padding_mask(&dev, &p.inputs, bsz, to, ti)?;
+            let cm = cm.try_broadcast_like::<_, Axis<1>>(&(bsz, H, to, ti))?;
+            (None, Some(f), Some(cm), x)
+        } else {
+            let (r, x) = hand_over_tape(rel, x);
+            (Some(r), None, None, x)
+        };
+        let enc_bias = match (&enc_rel, &enc_full) {
+            (Some(r), _) => Bias::Shared(r),
+            (None, Some(f)) => Bias::Full(f),
+            (None, None) => Bias::None,
+        };
+        let cross_bias = cross_full.as_ref().map_or(Bias::None, Bias::Full);
         for layer in &self.encoder.layers.modules {
-            x = layer.forward(x, bsz, ti, H, &enc_bias)?;
+            x = layer.forward(x, bsz, ti, H, enc_bias, k)?;
         }
-        let enc = self.encoder.final_norm.forward(x)?;
+        let enc = self.encoder.final_norm.forward(x, k)?;
 
         // Decoder.
         let idx = dev.try_tensor_from_vec(p.dec_in.clone(), (bsz * to,))?;
         let y = self.tok_embed.weight.retaped::<T>().try_gather(idx)?;
         let (enc, y) = hand_over_tape(enc, y);
-        let (self_bias, y) = hand_over_tape(self.decoder_bias::<T>(&dev, bsz, to)?, y);
-        let cross_bias = if p.pad_keys {
-            let m = key_padding_mask(&dev, &p.inputs, bsz, to, ti)?;
-            Some(m.try_broadcast_like::<_, Axis<1>>(&(bsz, H, to, ti))?)
-        } else {
-            None
-        };
-        let mut y = y;
+        let rel = self.decoder.rel_bias.forward::<T>(&dev, to, to, false, maxd)?;
+        let (dec_rel, mut y) = hand_over_tape(rel, y);
         for layer in &self.decoder.layers.modules {
-            y = layer.forward(y, &enc, bsz, to, ti, H, &self_bias, cross_bias.as_ref())?;
+            y = layer.forward(y, &enc, bsz, to, ti, H, Bias::Shared(&dec_rel), cross_bias, k)?;
         }
-        Ok(self.decoder.final_norm.forward(y)?)
+        Ok(self.decoder.final_norm.forward(y, k)?)
     }
 
     /// Logits `(batch·target_len, V)` of the teacher-forced decoder, recorded on `tape`.
@@ -629,7 +622,7 @@ impl<
         self.check_batch(b)?;
         let p = Prepared::new(b, false);
         let y = self.decoder_states(&p, tape)?;
-        Ok(self.lm_head.forward(y)?)
+        Ok(self.lm_head.forward(y, self.kernels)?)
     }
 
     /// Parameter counts `(total, prunable, embedding)` from the sizes.
@@ -741,11 +734,14 @@ impl<
             .unzip();
         let dev = y.device().clone();
         let y = y.try_gather(dev.try_tensor_from_vec(rows, (n,))?)?;
-        let logits = self.lm_head.forward(y)?;
+        let logits = self.lm_head.forward(y, self.kernels)?;
+        let z = self.config.z_loss;
+        if self.kernels == Kernels::Fused {
+            return Ok(ops::try_cross_entropy(logits, &targets, z)?);
+        }
         let idx = dev.try_tensor_from_vec(targets, (n,))?;
         let lse = logits.retaped::<T>().try_logsumexp::<(usize,), Axis<1>>()?;
         let picked = logits.try_select(idx)?;
-        let z = self.config.z_loss;
         let per_token = if z > 0.0 {
             let zl = lse.retaped::<T>().try_square()?.try_mul(z)?;
             lse.try_sub(picked)?.try_add(zl)?

@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use super::attention::MultiHeadAttention;
 use super::layers::{normal_tensor, Act, LayerNorm, Linear};
-use super::{Family, ImageBatch, ModelError, ModelInfo, SparseModel};
+use super::{Family, ImageBatch, Kernels, ModelError, ModelInfo, SparseModel};
+use crate::ops;
 
 /// How the image representation is read off the final tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -190,6 +191,8 @@ pub struct Vit<
     /// Runtime configuration. Models rebuilt by dfdx visitors (`to_device`, `to_dtype`) get
     /// `VitConfig::default()`; copy the config over with [`Vit::with_config`] in that case.
     pub config: VitConfig,
+    /// Kernels of the forward and backward passes (default [`Kernels::Fused`]).
+    pub kernels: Kernels,
 }
 
 /// The `vit_cpu.py` reference shape (16 patches of 49 values, 4 blocks, 10 classes) at width `D`,
@@ -283,6 +286,7 @@ where
                 final_norm,
                 head,
                 config: VitConfig::default(),
+                kernels: Kernels::default(),
             },
         )
     }
@@ -290,8 +294,8 @@ where
 
 impl<const D: usize, const F: usize> VitMlp<D, F> {
     /// `fc2(gelu(fc1(x)))`.
-    pub fn forward<T: Tape<f32, Cpu>>(&self, x: Act<D, T>) -> Result<Act<D, T>, CpuError> {
-        self.fc2.forward(self.fc1.forward(x)?.try_accurate_gelu()?)
+    pub fn forward<T: Tape<f32, Cpu>>(&self, x: Act<D, T>, k: Kernels) -> Result<Act<D, T>, CpuError> {
+        self.fc2.forward(self.fc1.forward_gelu(x, k)?, k)
     }
 }
 
@@ -313,10 +317,11 @@ impl<const D: usize, const F: usize> VitBlock<D, F> {
         batch: usize,
         t: usize,
         heads: usize,
+        k: Kernels,
     ) -> Result<Act<D, T>, CpuError> {
-        let a = self.attn.forward(self.attn_norm.forward(x.retaped::<T>())?, batch, t, heads)?;
+        let a = self.attn.forward(self.attn_norm.forward(x.retaped::<T>(), k)?, batch, t, heads, k)?;
         let x = x.try_add(a)?;
-        let m = self.mlp.forward(self.mlp_norm.forward(x.retaped::<T>())?)?;
+        let m = self.mlp.forward(self.mlp_norm.forward(x.retaped::<T>(), k)?, k)?;
         x.try_add(m)
     }
 }
@@ -353,6 +358,7 @@ impl<const PV: usize, const NP: usize, const D: usize, const F: usize, const L: 
             final_norm: LayerNorm::new(dev)?,
             head: Linear::new_normal(dev, &mut rng, 0.02)?,
             config,
+            kernels: Kernels::default(),
         })
     }
 
@@ -428,7 +434,8 @@ impl<const PV: usize, const NP: usize, const D: usize, const F: usize, const L: 
         let dev = self.positions.device().clone();
         let bsz = b.batch;
         let x = dev.try_tensor_from_vec(patches, (bsz * NP, Const::<PV>))?.put_tape(tape);
-        let x = self.patch_embed.forward(x)?;
+        let k = self.kernels;
+        let x = self.patch_embed.forward(x, k)?;
         let shape3 = (bsz, Const::<NP>, Const::<D>);
         let x = x.try_reshape_like(&shape3)?;
         let x = x.try_add(self.positions.retaped::<T>().try_broadcast_like(&shape3)?)?;
@@ -447,20 +454,21 @@ impl<const PV: usize, const NP: usize, const D: usize, const F: usize, const L: 
         };
         let mut x = x;
         for blk in &self.blocks.modules {
-            x = blk.forward(x, bsz, t, self.config.heads)?;
+            x = blk.forward(x, bsz, t, self.config.heads, k)?;
         }
-        let x = self.final_norm.forward(x)?.try_reshape_like(&(bsz, t, Const::<D>))?;
+        let x = self.final_norm.forward(x, k)?.try_reshape_like(&(bsz, t, Const::<D>))?;
         let pooled: Act<D, T> = match self.config.pooling {
             Pooling::ClassToken => x.try_slice((.., 0..1, ..))?.try_reshape_like(&(bsz, Const::<D>))?,
             Pooling::Mean => x.try_mean::<(usize, Const<D>), Axis<1>>()?,
         };
-        Ok(self.head.forward(pooled)?)
+        Ok(self.head.forward(pooled, k)?)
     }
 
     /// Mean softmax cross-entropy of `logits` against `labels` (each `< K`).
     pub fn cross_entropy<T: Tape<f32, Cpu>>(
         logits: Tensor<(usize, Const<K>), f32, Cpu, T>,
         labels: &[u32],
+        kernels: Kernels,
     ) -> Result<Tensor<(), f32, Cpu, T>, ModelError> {
         let n = logits.shape().0;
         if labels.len() != n {
@@ -480,8 +488,12 @@ impl<const PV: usize, const NP: usize, const D: usize, const F: usize, const L: 
                 fix: "the model's class count K must exceed every label; build it with more classes".into(),
             });
         }
+        let labels: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
+        if kernels == Kernels::Fused {
+            return Ok(ops::try_cross_entropy(logits, &labels, 0.0)?);
+        }
         let dev = logits.device().clone();
-        let idx = dev.try_tensor_from_vec(labels.iter().map(|&l| l as usize).collect(), (n,))?;
+        let idx = dev.try_tensor_from_vec(labels, (n,))?;
         let lse = logits.retaped::<T>().try_logsumexp::<(usize,), Axis<1>>()?;
         let picked = logits.try_select(idx)?;
         Ok(lse.try_sub(picked)?.try_mean()?)
@@ -511,7 +523,7 @@ impl<const PV: usize, const NP: usize, const D: usize, const F: usize, const L: 
             });
         }
         let logits = self.logits(batch, tape)?;
-        Self::cross_entropy(logits, &batch.labels)
+        Self::cross_entropy(logits, &batch.labels, self.kernels)
     }
 
     fn info(&self) -> ModelInfo {

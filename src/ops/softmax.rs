@@ -214,7 +214,7 @@ impl Att {
     }
 }
 
-/// One batch element: `out_b (sq×d)` and `probs_b (heads×sq×sk)`.
+/// One batch element: `out_b (sq×d)` (zeroed on entry) and `probs_b (heads×sq×sk)`.
 #[inline(always)]
 fn att_fwd_body(
     a: &Att,
@@ -226,7 +226,6 @@ fn att_fwd_body(
     probs: &mut [f32],
 ) {
     let (sq, sk, d, dh) = (a.sq, a.sk, a.d, a.dh);
-    out.fill(0.0);
     for h in 0..a.heads {
         let c0 = h * dh;
         for i in 0..sq {
@@ -256,8 +255,8 @@ fn att_fwd_body(
     }
 }
 
-/// One batch element of the backward pass; writes (not accumulates) `dq_b`, `dk_b`, `dv_b`
-/// and the score gradients `ds_b (heads×sq×sk)`.
+/// One batch element of the backward pass; accumulates into `dq_b`, `dk_b`, `dv_b` (zeroed
+/// on entry) and writes the score gradients `ds_b (heads×sq×sk)`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn att_bwd_body(
@@ -273,9 +272,6 @@ fn att_bwd_body(
     ds: &mut [f32],
 ) {
     let (sq, sk, d, dh) = (a.sq, a.sk, a.d, a.dh);
-    dq.fill(0.0);
-    dk.fill(0.0);
-    dv.fill(0.0);
     for h in 0..a.heads {
         let c0 = h * dh;
         for i in 0..sq {

@@ -41,9 +41,16 @@ pub(crate) fn check_size(layer: &str, size: usize) -> Result<(), SparsityError> 
     }
 }
 
-/// Keep the `k` largest keys of `keys` (key low 32 bits = `u32::MAX − index`).
-pub(crate) fn mask_from_keys(mut keys: Vec<u64>, k: usize) -> BitMask {
-    let n = keys.len();
+thread_local! {
+    /// Per-thread key buffer, reused across layers and updates (a layer's keys are 8 bytes per
+    /// weight; allocating them afresh for every layer costs page faults).
+    static KEYS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Fill a reused per-thread buffer with one key per weight (`key(i, w)`) and keep the `k` largest
+/// (key low 32 bits = `u32::MAX − index`).
+pub(crate) fn top_k_by_key(weights: &[f32], k: usize, key: impl Fn(usize, f32) -> u64) -> BitMask {
+    let n = weights.len();
     if k >= n {
         return BitMask::ones(n);
     }
@@ -51,12 +58,17 @@ pub(crate) fn mask_from_keys(mut keys: Vec<u64>, k: usize) -> BitMask {
     if k == 0 {
         return mask;
     }
-    // Put the k largest keys in keys[n-k..].
-    keys.select_nth_unstable(n - k);
-    for &key in &keys[n - k..] {
-        let i = (u32::MAX - (key & 0xFFFF_FFFF) as u32) as usize;
-        mask.set(i, true);
-    }
+    KEYS.with(|cell| {
+        let mut keys = cell.borrow_mut();
+        keys.clear();
+        keys.extend(weights.iter().enumerate().map(|(i, &w)| key(i, w)));
+        // Put the k largest keys in keys[n-k..].
+        keys.select_nth_unstable(n - k);
+        for &key in &keys[n - k..] {
+            let i = (u32::MAX - (key & 0xFFFF_FFFF) as u32) as usize;
+            mask.set(i, true);
+        }
+    });
     mask
 }
 
@@ -71,6 +83,5 @@ pub(crate) fn mask_from_keys(mut keys: Vec<u64>, k: usize) -> BitMask {
 /// ```
 pub fn magnitude_mask(layer: &str, weights: &[f32], s: f64) -> Result<BitMask, SparsityError> {
     check_size(layer, weights.len())?;
-    let keys: Vec<u64> = weights.iter().enumerate().map(|(i, &w)| magnitude_key(w, i)).collect();
-    Ok(mask_from_keys(keys, kept_count(weights.len(), s)))
+    Ok(top_k_by_key(weights, kept_count(weights.len(), s), |i, w| magnitude_key(w, i)))
 }

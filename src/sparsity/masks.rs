@@ -291,19 +291,16 @@ impl Masks {
         }
     }
 
-    /// Zero every pruned weight of `model` (one read, mask, write pass over the parameters whose
-    /// mask prunes something).
+    /// Zero every pruned weight of `model`: one visitor pass that, for each parameter whose mask
+    /// prunes something, copies the weights into a small reused scratch buffer (one layer, stays
+    /// in cache), zeroes the pruned entries and copies them back.
     pub fn apply<M: TensorCollection<f32, Cpu>>(&self, model: &mut M) {
-        let select: Vec<bool> =
-            self.params.iter().map(|p| p.mask.as_ref().is_some_and(|m| m.count_ones() < m.len())).collect();
-        let mut bufs = self.read_selected(model, &select);
-        use rayon::prelude::*;
-        bufs.par_iter_mut().zip(self.params.par_iter()).for_each(|(b, p)| {
-            if let (Some(b), Some(m)) = (b.as_mut(), &p.mask) {
-                m.zero_pruned(b);
-            }
-        });
-        self.write_weights(model, &bufs);
+        let mut v = ApplyMasks { masks: &self.params, scratch: Vec::new(), idx: 0 };
+        let r = M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut v });
+        match r {
+            Ok(_) => {}
+            Err(never) => match never {},
+        }
     }
 
     /// Read the weights of the parameters with `select[i]`.
@@ -444,6 +441,39 @@ impl TensorVisitor<f32, Cpu> for WriteMasked<'_> {
         self.idx += 1;
         if let (Some(m), Some(Some(buf))) = (self.masks.get(i), self.bufs.get(i)) {
             if m.path == name && buf.len() == t.shape().num_elements() {
+                t.copy_from(buf);
+            }
+        }
+        Ok(None)
+    }
+}
+
+struct ApplyMasks<'a> {
+    masks: &'a [ParamMask],
+    scratch: Vec<f32>,
+    idx: usize,
+}
+
+impl TensorVisitor<f32, Cpu> for ApplyMasks<'_> {
+    type Viewer = (ViewTensorName, ViewTensorMut);
+    type Err = std::convert::Infallible;
+    type E2 = f32;
+    type D2 = Cpu;
+
+    fn visit<S: Shape>(
+        &mut self,
+        _opts: TensorOptions<S, f32, Cpu>,
+        (name, t): <Self::Viewer as TensorViewer>::View<'_, Tensor<S, f32, Cpu>>,
+    ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
+        let i = self.idx;
+        self.idx += 1;
+        if let Some(ParamMask { path, mask: Some(mask), .. }) = self.masks.get(i) {
+            let n = t.shape().num_elements();
+            if *path == name && mask.len() == n && mask.count_ones() < n {
+                self.scratch.resize(n, 0.0);
+                let buf = &mut self.scratch[..n];
+                t.copy_into(buf);
+                mask.zero_pruned(buf);
                 t.copy_from(buf);
             }
         }

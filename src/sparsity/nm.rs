@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::magnitude::{check_size, kept_count, magnitude_key, mask_from_keys};
+use super::magnitude::{check_size, kept_count, magnitude_key, top_k_by_key};
 use super::masks::BitMask;
 use super::SparsityError;
 
@@ -61,6 +61,24 @@ impl NmPattern {
 /// is a multiple of m).
 fn group_winners(weights: &[f32], p: NmPattern) -> BitMask {
     let mut mask = BitMask::zeros(weights.len());
+    if p.m <= 64 {
+        // Small groups (2:4, 4:8, …): n rounds of "take the largest remaining key" on a stack
+        // buffer, O(n·m) per group without allocation.
+        let mut keys = [0u64; 64];
+        for (g, group) in weights.chunks_exact(p.m).enumerate() {
+            let keys = &mut keys[..p.m];
+            for (j, (k, &w)) in keys.iter_mut().zip(group).enumerate() {
+                // Keys are distinct (the index is in the low bits); bit 63 marks "not yet taken".
+                *k = magnitude_key(w, j) | 1 << 63;
+            }
+            for _ in 0..p.n {
+                let (j, _) = keys.iter().enumerate().max_by_key(|(_, k)| **k).unwrap_or((0, &0));
+                keys[j] = 0; // taken: below every untaken key
+                mask.set(g * p.m + j, true);
+            }
+        }
+        return mask;
+    }
     let mut keys: Vec<u64> = Vec::with_capacity(p.m);
     for (g, group) in weights.chunks_exact(p.m).enumerate() {
         keys.clear();
@@ -112,17 +130,12 @@ pub fn gradual_nm_mask(
     }
     // Winners in the upper class: set bit 63 of the key (|w| bits use at most 31 bits of the high
     // half, since the sign bit of |w| is 0).
-    let keys: Vec<u64> = weights
-        .iter()
-        .enumerate()
-        .map(|(i, &w)| {
-            let key = magnitude_key(w, i);
-            if winners.get(i) {
-                key | (1u64 << 63)
-            } else {
-                key
-            }
-        })
-        .collect();
-    Ok(mask_from_keys(keys, k))
+    Ok(top_k_by_key(weights, k, |i, w| {
+        let key = magnitude_key(w, i);
+        if winners.get(i) {
+            key | (1u64 << 63)
+        } else {
+            key
+        }
+    }))
 }

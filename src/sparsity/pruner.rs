@@ -194,6 +194,9 @@ impl Pruner {
 
     /// Call after optimizer step `step` (0-based): recomputes masks if an update is due (or was
     /// missed), then re-applies them. Returns whether any mask changed.
+    ///
+    /// A recompute ranks the weights *after* zeroing those already pruned, so the pruned set only
+    /// grows during a ramp (weights are never regrown), as in Zhu & Gupta's GMP.
     pub fn on_step<M: TensorCollection<f32, Cpu>>(&mut self, model: &mut M, step: u64) -> Result<bool, SparsityError> {
         let due = match &self.plan {
             Plan::Gradual { schedule, .. } => schedule.last_update_at_or_before(step),
@@ -205,6 +208,9 @@ impl Pruner {
             };
             let s = schedule.sparsity_at(u);
             let mut weights = self.masks.read_weights(model);
+            // Rank the masked weights (Zhu & Gupta: pruned weights score 0), so a weight the
+            // optimizer moved while pruned is not regrown, whatever the optimizer did.
+            self.zero_buffers(&mut weights);
             let changed = self.recompute(&weights, s)?;
             self.last_update = due;
             self.zero_buffers(&mut weights);

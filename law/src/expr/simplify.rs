@@ -146,6 +146,21 @@ fn simplify_bin(op: BinOp, a: Expr, b: Expr) -> Expr {
             if a == b {
                 return Expr::bin(Pow, a, Expr::Num(2.0));
             }
+            // a * (1/b) -> a / b ; (1/b) * a -> a / b
+            if let Expr::Bin(Div, one, den) = &b {
+                if is(one, 1.0) {
+                    return Expr::bin(Div, a, (**den).clone());
+                }
+            }
+            if let Expr::Bin(Div, one, den) = &a {
+                if is(one, 1.0) {
+                    return Expr::bin(Div, b, (**den).clone());
+                }
+            }
+            // a * (b * c) -> a * b * c (reads left to right)
+            if let Expr::Bin(Mul, l, r) = b {
+                return Expr::bin(Mul, Expr::bin(Mul, a, *l), *r);
+            }
             Expr::bin(Mul, a, b)
         }
         Div => {

@@ -30,7 +30,10 @@ pub enum StopReason {
 impl StopReason {
     /// Whether this reason means convergence.
     pub fn converged(self) -> bool {
-        matches!(self, StopReason::Gradient | StopReason::ObjectiveChange | StopReason::Precision)
+        matches!(
+            self,
+            StopReason::Gradient | StopReason::ObjectiveChange | StopReason::Precision
+        )
     }
 }
 
@@ -78,19 +81,38 @@ struct Point {
 
 /// Minimises `fg` (which writes the gradient into its second argument and returns the value)
 /// from `x0`.
-pub fn minimize(fg: &mut dyn FnMut(&[f64], &mut [f64]) -> f64, x0: &[f64], s: &BfgsSettings) -> BfgsOutcome {
+pub fn minimize(
+    fg: &mut dyn FnMut(&[f64], &mut [f64]) -> f64,
+    x0: &[f64],
+    s: &BfgsSettings,
+) -> BfgsOutcome {
     let n = x0.len();
     let mut evals = 0usize;
     let mut eval = |x: &[f64], evals: &mut usize| -> Point {
         *evals += 1;
         let mut g = vec![0.0; n];
         let f = fg(x, &mut g);
-        let f = if f.is_finite() && g.iter().all(|v| v.is_finite()) { f } else { f64::INFINITY };
-        Point { x: x.to_vec(), f, g }
+        let f = if f.is_finite() && g.iter().all(|v| v.is_finite()) {
+            f
+        } else {
+            f64::INFINITY
+        };
+        Point {
+            x: x.to_vec(),
+            f,
+            g,
+        }
     };
     let mut cur = eval(x0, &mut evals);
     if !cur.f.is_finite() {
-        return BfgsOutcome { x: cur.x, f: cur.f, g: cur.g, iterations: 0, evaluations: evals, reason: StopReason::NonFiniteStart };
+        return BfgsOutcome {
+            x: cur.x,
+            f: cur.f,
+            g: cur.g,
+            iterations: 0,
+            evaluations: evals,
+            reason: StopReason::NonFiniteStart,
+        };
     }
     // Inverse Hessian approximation, row-major.
     let mut h = vec![0.0; n * n];
@@ -118,7 +140,11 @@ pub fn minimize(fg: &mut dyn FnMut(&[f64], &mut [f64]) -> f64, x0: &[f64], s: &B
             p.iter_mut().zip(&cur.g).for_each(|(p, g)| *p = -g);
             dphi0 = dot(&p, &cur.g);
         }
-        let a0 = if first { 0.1 / inf_norm(&p).max(1e-300) } else { 1.0 };
+        let a0 = if first {
+            0.1 / inf_norm(&p).max(1e-300)
+        } else {
+            1.0
+        };
         let next = match line_search(&mut |x| eval(x, &mut evals), &cur, &p, dphi0, a0) {
             Some(pt) => {
                 retried = false;
@@ -161,28 +187,48 @@ pub fn minimize(fg: &mut dyn FnMut(&[f64], &mut [f64]) -> f64, x0: &[f64], s: &B
             gamma = sy / dot(&yv, &yv);
             // H <- (I - ρ s yᵀ) H (I - ρ y sᵀ) + ρ s sᵀ
             let rho = 1.0 / sy;
-            let hy: Vec<f64> = (0..n).map(|i| (0..n).map(|j| h[i * n + j] * yv[j]).sum()).collect();
+            let hy: Vec<f64> = (0..n)
+                .map(|i| (0..n).map(|j| h[i * n + j] * yv[j]).sum())
+                .collect();
             let yhy = dot(&yv, &hy);
             for i in 0..n {
                 for j in 0..n {
-                    h[i * n + j] += -rho * (hy[i] * sv[j] + sv[i] * hy[j]) + (rho * rho * yhy + rho) * sv[i] * sv[j];
+                    h[i * n + j] += -rho * (hy[i] * sv[j] + sv[i] * hy[j])
+                        + (rho * rho * yhy + rho) * sv[i] * sv[j];
                 }
             }
         }
     }
-    let reason = if inf_norm(&cur.g) <= s.grad_tol { StopReason::Gradient } else { StopReason::MaxIterations };
+    let reason = if inf_norm(&cur.g) <= s.grad_tol {
+        StopReason::Gradient
+    } else {
+        StopReason::MaxIterations
+    };
     done(cur, s.max_iter, evals, reason)
 }
 
 fn done(p: Point, iterations: usize, evaluations: usize, reason: StopReason) -> BfgsOutcome {
-    BfgsOutcome { x: p.x, f: p.f, g: p.g, iterations, evaluations, reason }
+    BfgsOutcome {
+        x: p.x,
+        f: p.f,
+        g: p.g,
+        iterations,
+        evaluations,
+        reason,
+    }
 }
 
 const C1: f64 = 1e-4;
 const C2: f64 = 0.9;
 
 /// Strong-Wolfe line search (N&W Algorithm 3.5); non-finite values count as too far.
-fn line_search(eval: &mut dyn FnMut(&[f64]) -> Point, cur: &Point, p: &[f64], dphi0: f64, a0: f64) -> Option<Point> {
+fn line_search(
+    eval: &mut dyn FnMut(&[f64]) -> Point,
+    cur: &Point,
+    p: &[f64],
+    dphi0: f64,
+    a0: f64,
+) -> Option<Point> {
     let at = |a: f64| -> Vec<f64> { cur.x.iter().zip(p).map(|(x, p)| x + a * p).collect() };
     let phi0 = cur.f;
     let (mut a_prev, mut f_prev, mut d_prev) = (0.0, phi0, dphi0);
@@ -200,14 +246,30 @@ fn line_search(eval: &mut dyn FnMut(&[f64]) -> Point, cur: &Point, p: &[f64], dp
         }
         let d = dot(&pt.g, p);
         if pt.f > phi0 + C1 * a * dphi0 || (i > 0 && pt.f >= f_prev) {
-            return zoom(eval, &at, p, phi0, dphi0, (a_prev, f_prev, d_prev, prev_pt), (a, pt.f, d, Some(pt)));
+            return zoom(
+                eval,
+                &at,
+                p,
+                phi0,
+                dphi0,
+                (a_prev, f_prev, d_prev, prev_pt),
+                (a, pt.f, d, Some(pt)),
+            );
         }
         if d.abs() <= -C2 * dphi0 {
             return Some(pt);
         }
         if d >= 0.0 {
             let (f, dd) = (pt.f, d);
-            return zoom(eval, &at, p, phi0, dphi0, (a, f, dd, Some(pt)), (a_prev, f_prev, d_prev, prev_pt));
+            return zoom(
+                eval,
+                &at,
+                p,
+                phi0,
+                dphi0,
+                (a, f, dd, Some(pt)),
+                (a_prev, f_prev, d_prev, prev_pt),
+            );
         }
         a_prev = a;
         f_prev = pt.f;
@@ -301,9 +363,20 @@ mod tests {
             g[1] = 200.0 * (b - a * a);
             (1.0 - a).powi(2) + 100.0 * (b - a * a).powi(2)
         };
-        let out = minimize(&mut f, &[-1.2, 1.0], &BfgsSettings { max_iter: 500, grad_tol: 1e-10, rel_tol: 0.0 });
+        let out = minimize(
+            &mut f,
+            &[-1.2, 1.0],
+            &BfgsSettings {
+                max_iter: 500,
+                grad_tol: 1e-10,
+                rel_tol: 0.0,
+            },
+        );
         assert_eq!(out.reason, StopReason::Gradient, "{out:?}");
-        assert!((out.x[0] - 1.0).abs() < 1e-8 && (out.x[1] - 1.0).abs() < 1e-8, "{out:?}");
+        assert!(
+            (out.x[0] - 1.0).abs() < 1e-8 && (out.x[1] - 1.0).abs() < 1e-8,
+            "{out:?}"
+        );
     }
 
     #[test]
@@ -313,7 +386,15 @@ mod tests {
             g[0] = 1.0 - 1.0 / x[0];
             x[0] - x[0].ln()
         };
-        let out = minimize(&mut f, &[5.0], &BfgsSettings { max_iter: 200, grad_tol: 1e-12, rel_tol: 0.0 });
+        let out = minimize(
+            &mut f,
+            &[5.0],
+            &BfgsSettings {
+                max_iter: 200,
+                grad_tol: 1e-12,
+                rel_tol: 0.0,
+            },
+        );
         assert!(out.reason.converged(), "{out:?}");
         assert!((out.x[0] - 1.0).abs() < 1e-9);
     }

@@ -110,7 +110,12 @@ impl FitOptions {
 
     /// The authors' ViT procedure (PAPER.md §2): raw residuals, δ = 1e-2, 25 uniform(0,1) starts.
     pub fn vit_paper() -> FitOptions {
-        FitOptions { huber_delta: 1e-2, residual: Residual::Raw, seed: 0, ..FitOptions::default() }
+        FitOptions {
+            huber_delta: 1e-2,
+            residual: Residual::Raw,
+            seed: 0,
+            ..FitOptions::default()
+        }
     }
 
     /// Reads options from JSON (unknown fields are errors, missing ones take the defaults)
@@ -123,27 +128,53 @@ impl FitOptions {
     /// assert!(FitOptions::from_json(r#"{"starts": 25, "hubr_delta": 0.01}"#).is_err());
     /// ```
     pub fn from_json(text: &str) -> Result<FitOptions, FitError> {
-        let opts: FitOptions = serde_json::from_str(text)
-            .map_err(|e| FitError::Options { field: "(json)".into(), message: e.to_string() })?;
+        let opts: FitOptions = serde_json::from_str(text).map_err(|e| FitError::Options {
+            field: "(json)".into(),
+            message: e.to_string(),
+        })?;
         opts.validate()?;
         Ok(opts)
     }
 
     /// Checks the values (not the parameter names; [`fit`] checks those against the law).
     pub fn validate(&self) -> Result<(), FitError> {
-        let bad = |field: &str, message: String| Err(FitError::Options { field: field.to_string(), message });
+        let bad = |field: &str, message: String| {
+            Err(FitError::Options {
+                field: field.to_string(),
+                message,
+            })
+        };
         if !(self.huber_delta > 0.0 && self.huber_delta.is_finite()) {
-            return bad("huber_delta", format!("{} must be a positive number, e.g. 1e-3", self.huber_delta));
+            return bad(
+                "huber_delta",
+                format!("{} must be a positive number, e.g. 1e-3", self.huber_delta),
+            );
         }
         if self.starts == 0 && self.grid.is_none() && self.initial.is_none() {
-            return bad("starts", "0 starts and no grid or initial values: nothing to fit from; use starts = 25".into());
+            return bad(
+                "starts",
+                "0 starts and no grid or initial values: nothing to fit from; use starts = 25"
+                    .into(),
+            );
         }
-        if !(self.init_low < self.init_high && self.init_low.is_finite() && self.init_high.is_finite()) {
-            return bad("init_low", format!("start range [{}, {}) is empty; use init_low < init_high", self.init_low, self.init_high));
+        if !(self.init_low < self.init_high
+            && self.init_low.is_finite()
+            && self.init_high.is_finite())
+        {
+            return bad(
+                "init_low",
+                format!(
+                    "start range [{}, {}) is empty; use init_low < init_high",
+                    self.init_low, self.init_high
+                ),
+            );
         }
         if let Some(g) = &self.grid {
             if g.is_empty() || g.iter().any(|v| !v.is_finite()) {
-                return bad("grid", "grid levels must be a non-empty list of finite numbers".into());
+                return bad(
+                    "grid",
+                    "grid levels must be a non-empty list of finite numbers".into(),
+                );
             }
         }
         if self.max_iter == 0 {
@@ -153,16 +184,25 @@ impl FitOptions {
             return bad("grad_tol", "tolerances must be >= 0".into());
         }
         if !(self.confidence > 0.0 && self.confidence < 1.0) {
-            return bad("confidence", format!("{} must be in (0, 1), e.g. 0.95", self.confidence));
+            return bad(
+                "confidence",
+                format!("{} must be in (0, 1), e.g. 0.95", self.confidence),
+            );
         }
         for (name, b) in &self.bounds {
             if let (Some(l), Some(u)) = (b.lower, b.upper) {
                 if l >= u || l.is_nan() || u.is_nan() {
-                    return bad("bounds", format!("bounds of `{name}`: lower {l} must be below upper {u}"));
+                    return bad(
+                        "bounds",
+                        format!("bounds of `{name}`: lower {l} must be below upper {u}"),
+                    );
                 }
             }
             if b.lower.is_some_and(|v| !v.is_finite()) || b.upper.is_some_and(|v| !v.is_finite()) {
-                return bad("bounds", format!("bounds of `{name}` must be finite (leave a side out for none)"));
+                return bad(
+                    "bounds",
+                    format!("bounds of `{name}` must be finite (leave a side out for none)"),
+                );
             }
         }
         Ok(())
@@ -277,12 +317,19 @@ pub struct FitResult {
 impl FitResult {
     /// The value of a parameter.
     pub fn param(&self, name: &str) -> Option<f64> {
-        self.param_names.iter().position(|p| p == name).map(|i| self.params[i])
+        self.param_names
+            .iter()
+            .position(|p| p == name)
+            .map(|i| self.params[i])
     }
 
     /// `(name, value)` pairs in law order.
     pub fn named_params(&self) -> Vec<(String, f64)> {
-        self.param_names.iter().cloned().zip(self.params.iter().copied()).collect()
+        self.param_names
+            .iter()
+            .cloned()
+            .zip(self.params.iter().copied())
+            .collect()
     }
 
     /// Bootstrap parameter vectors (law order), if the fit was bootstrapped.
@@ -312,7 +359,12 @@ impl FitResult {
     /// ```
     pub fn ci_of(&self, f: impl Fn(&[f64]) -> f64 + Sync) -> Option<(f64, f64)> {
         let b = self.bootstrap.as_ref()?;
-        let vals: Vec<f64> = b.samples.par_iter().map(|p| f(p)).filter(|v| v.is_finite()).collect();
+        let vals: Vec<f64> = b
+            .samples
+            .par_iter()
+            .map(|p| f(p))
+            .filter(|v| v.is_finite())
+            .collect();
         percentile_interval(vals, b.confidence)
     }
 }
@@ -378,7 +430,13 @@ impl Transform {
     }
 
     fn inverse(self, x: f64) -> f64 {
-        let inv_softplus = |y: f64| if y > 30.0 { y } else { y.exp_m1().max(1e-300).ln() };
+        let inv_softplus = |y: f64| {
+            if y > 30.0 {
+                y
+            } else {
+                y.exp_m1().max(1e-300).ln()
+            }
+        };
         match self {
             Transform::Free => x,
             Transform::Lower(l) => inv_softplus((x - l).max(1e-12)),
@@ -404,9 +462,19 @@ struct Objective {
 }
 
 impl Objective {
-    fn new(tape: &Tape, obs: &Observations, var_idx: &[usize], opts: &FitOptions, transforms: Vec<Transform>) -> Result<Objective, FitError> {
+    fn new(
+        tape: &Tape,
+        obs: &Observations,
+        var_idx: &[usize],
+        opts: &FitOptions,
+        transforms: Vec<Transform>,
+    ) -> Result<Objective, FitError> {
         let n = obs.len();
-        let fixed: Vec<(usize, &[f64])> = var_idx.iter().enumerate().map(|(k, &c)| (k, obs.columns[c].as_slice())).collect();
+        let fixed: Vec<(usize, &[f64])> = var_idx
+            .iter()
+            .enumerate()
+            .map(|(k, &c)| (k, obs.columns[c].as_slice()))
+            .collect();
         let bound = tape.bind(&fixed, n)?;
         let w: Vec<f64> = match &obs.weights {
             Some(w) => {
@@ -427,7 +495,10 @@ impl Objective {
     }
 
     fn params_of(&self, u: &[f64]) -> Vec<f64> {
-        u.iter().zip(&self.transforms).map(|(u, t)| t.forward(*u).0).collect()
+        u.iter()
+            .zip(&self.transforms)
+            .map(|(u, t)| t.forward(*u).0)
+            .collect()
     }
 
     /// Objective and gradient with respect to the unconstrained coordinates `u`.
@@ -451,12 +522,24 @@ impl Objective {
         }
         self.bound.backward(ws, seed);
         self.bound.input_adjoint_sums(ws, grad);
-        grad.iter_mut().zip(dtheta.iter()).for_each(|(g, d)| *g *= d);
+        grad.iter_mut()
+            .zip(dtheta.iter())
+            .for_each(|(g, d)| *g *= d);
         f
     }
 
-    fn value_grad_large(&self, u: &[f64], grad: &mut [f64], ws: &mut Workspace, seed: &mut [f64]) -> f64 {
-        let pairs: Vec<(f64, f64)> = u.iter().zip(&self.transforms).map(|(u, t)| t.forward(*u)).collect();
+    fn value_grad_large(
+        &self,
+        u: &[f64],
+        grad: &mut [f64],
+        ws: &mut Workspace,
+        seed: &mut [f64],
+    ) -> f64 {
+        let pairs: Vec<(f64, f64)> = u
+            .iter()
+            .zip(&self.transforms)
+            .map(|(u, t)| t.forward(*u))
+            .collect();
         let theta: Vec<f64> = pairs.iter().map(|p| p.0).collect();
         let f = self.value_seed(&theta, ws, seed);
         if !f.is_finite() {
@@ -483,7 +566,11 @@ impl Objective {
             } else {
                 (pred[i] - self.y[i], 1.0)
             };
-            let (h, dh) = if r.abs() <= d { (0.5 * r * r, r) } else { (d * (r.abs() - 0.5 * d), d * r.signum()) };
+            let (h, dh) = if r.abs() <= d {
+                (0.5 * r * r, r)
+            } else {
+                (d * (r.abs() - 0.5 * d), d * r.signum())
+            };
             f += self.w[i] * h;
             seed[i] = self.w[i] * dh * dr;
         }
@@ -537,7 +624,10 @@ fn prepare(law: &Law, obs: &Observations, opts: &FitOptions) -> Result<Prepared,
     }
     for (name, v) in &opts.fixed {
         if !v.is_finite() {
-            return Err(FitError::Options { field: "fixed".into(), message: format!("`{name}` = {v} must be finite") });
+            return Err(FitError::Options {
+                field: "fixed".into(),
+                message: format!("`{name}` = {v} must be finite"),
+            });
         }
     }
     // Map law variables to data columns.
@@ -547,20 +637,37 @@ fn prepare(law: &Law, obs: &Observations, opts: &FitOptions) -> Result<Prepared,
             Some(i) => var_idx.push(i),
             None if !law.expr().contains(v) => var_idx.push(usize::MAX),
             None => {
-                return Err(LawError::UnknownVariable { name: v.clone(), available: obs.var_names.join(", ") }.into())
+                return Err(LawError::UnknownVariable {
+                    name: v.clone(),
+                    available: obs.var_names.join(", "),
+                }
+                .into())
             }
         }
     }
     // Variables the formula does not use (declared only) get a dummy column.
-    let used_vars: Vec<&String> = law.var_names().iter().zip(&var_idx).filter(|(_, i)| **i != usize::MAX).map(|(v, _)| v).collect();
+    let used_vars: Vec<&String> = law
+        .var_names()
+        .iter()
+        .zip(&var_idx)
+        .filter(|(_, i)| **i != usize::MAX)
+        .map(|(v, _)| v)
+        .collect();
     let var_idx: Vec<usize> = var_idx.into_iter().filter(|i| *i != usize::MAX).collect();
     let fixed_pairs: Vec<(&str, f64)> = opts.fixed.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     let reduced = law.with_fixed(&fixed_pairs);
     let free_names: Vec<String> = reduced.param_names().to_vec();
     if free_names.is_empty() {
-        return Err(FitError::Options { field: "fixed".into(), message: "every parameter is fixed; leave at least one free".into() });
+        return Err(FitError::Options {
+            field: "fixed".into(),
+            message: "every parameter is fixed; leave at least one free".into(),
+        });
     }
-    let inputs: Vec<String> = used_vars.iter().map(|v| v.to_string()).chain(free_names.iter().cloned()).collect();
+    let inputs: Vec<String> = used_vars
+        .iter()
+        .map(|v| v.to_string())
+        .chain(free_names.iter().cloned())
+        .collect();
     let tape = Tape::compile(reduced.expr(), &inputs)?;
     let mut free_of = Vec::new();
     let mut fixed_vals = Vec::new();
@@ -568,13 +675,27 @@ fn prepare(law: &Law, obs: &Observations, opts: &FitOptions) -> Result<Prepared,
         free_of.push(free_names.iter().position(|f| f == p));
         fixed_vals.push(opts.fixed.get(p).copied().unwrap_or(0.0));
     }
-    let transforms = free_names.iter().map(|p| Transform::new(opts.bounds.get(p))).collect();
-    Ok(Prepared { tape, free_of, fixed_vals, var_idx, transforms, free_names })
+    let transforms = free_names
+        .iter()
+        .map(|p| Transform::new(opts.bounds.get(p)))
+        .collect();
+    Ok(Prepared {
+        tape,
+        free_of,
+        fixed_vals,
+        var_idx,
+        transforms,
+        free_names,
+    })
 }
 
 impl Prepared {
     fn full_params(&self, free: &[f64]) -> Vec<f64> {
-        self.free_of.iter().zip(&self.fixed_vals).map(|(f, v)| f.map(|i| free[i]).unwrap_or(*v)).collect()
+        self.free_of
+            .iter()
+            .zip(&self.fixed_vals)
+            .map(|(f, v)| f.map(|i| free[i]).unwrap_or(*v))
+            .collect()
     }
 
     fn free_params(&self, full: &[f64]) -> Vec<f64> {
@@ -588,20 +709,45 @@ impl Prepared {
     }
 
     fn objective(&self, obs: &Observations, opts: &FitOptions) -> Result<Objective, FitError> {
-        Objective::new(&self.tape, obs, &self.var_idx, opts, self.transforms.clone())
+        Objective::new(
+            &self.tape,
+            obs,
+            &self.var_idx,
+            opts,
+            self.transforms.clone(),
+        )
     }
 }
 
 /// One optimizer run from `start` (free parameters); returns (free params, summary pieces).
-fn run_start(obj: &Objective, start: &[f64], opts: &FitOptions) -> (Vec<f64>, f64, f64, StopReason, usize, usize) {
+fn run_start(
+    obj: &Objective,
+    start: &[f64],
+    opts: &FitOptions,
+) -> (Vec<f64>, f64, f64, StopReason, usize, usize) {
     let mut ws = obj.bound.workspace();
     let mut seed = vec![0.0; obj.bound.n_points()];
-    let u0: Vec<f64> = start.iter().zip(&obj.transforms).map(|(x, t)| t.inverse(*x)).collect();
-    let settings = BfgsSettings { max_iter: opts.max_iter, grad_tol: opts.grad_tol, rel_tol: opts.rel_tol };
+    let u0: Vec<f64> = start
+        .iter()
+        .zip(&obj.transforms)
+        .map(|(x, t)| t.inverse(*x))
+        .collect();
+    let settings = BfgsSettings {
+        max_iter: opts.max_iter,
+        grad_tol: opts.grad_tol,
+        rel_tol: opts.rel_tol,
+    };
     let mut fg = |u: &[f64], g: &mut [f64]| obj.value_grad(u, g, &mut ws, &mut seed);
     let out = bfgs::minimize(&mut fg, &u0, &settings);
     let gnorm = out.g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    (obj.params_of(&out.x), out.f, gnorm, out.reason, out.iterations, out.evaluations)
+    (
+        obj.params_of(&out.x),
+        out.f,
+        gnorm,
+        out.reason,
+        out.iterations,
+        out.evaluations,
+    )
 }
 
 fn start_points(prep: &Prepared, opts: &FitOptions) -> Result<Vec<Vec<f64>>, FitError> {
@@ -609,11 +755,20 @@ fn start_points(prep: &Prepared, opts: &FitOptions) -> Result<Vec<Vec<f64>>, Fit
     let mut starts = Vec::new();
     if let Some(init) = &opts.initial {
         let mid = 0.5 * (opts.init_low + opts.init_high);
-        starts.push(prep.free_names.iter().map(|p| init.get(p).copied().unwrap_or(mid)).collect());
+        starts.push(
+            prep.free_names
+                .iter()
+                .map(|p| init.get(p).copied().unwrap_or(mid))
+                .collect(),
+        );
     }
     let mut rng = StdRng::seed_from_u64(opts.seed);
     for _ in 0..opts.starts {
-        starts.push((0..k).map(|_| rng.gen_range(opts.init_low..opts.init_high)).collect());
+        starts.push(
+            (0..k)
+                .map(|_| rng.gen_range(opts.init_low..opts.init_high))
+                .collect(),
+        );
     }
     if let Some(levels) = &opts.grid {
         let total = (levels.len() as f64).powi(k as i32);
@@ -636,10 +791,17 @@ fn start_points(prep: &Prepared, opts: &FitOptions) -> Result<Vec<Vec<f64>>, Fit
     Ok(starts)
 }
 
-fn fit_prepared(prep: &Prepared, obs: &Observations, opts: &FitOptions) -> Result<(Vec<f64>, Vec<StartSummary>, usize), FitError> {
+fn fit_prepared(
+    prep: &Prepared,
+    obs: &Observations,
+    opts: &FitOptions,
+) -> Result<(Vec<f64>, Vec<StartSummary>, usize), FitError> {
     let obj = prep.objective(obs, opts)?;
     let starts = start_points(prep, opts)?;
-    let runs: Vec<_> = starts.par_iter().map(|s| run_start(&obj, s, opts)).collect();
+    let runs: Vec<_> = starts
+        .par_iter()
+        .map(|s| run_start(&obj, s, opts))
+        .collect();
     let mut summaries = Vec::with_capacity(runs.len());
     let mut best: Option<usize> = None;
     for (i, (s, r)) in starts.iter().zip(&runs).enumerate() {
@@ -660,11 +822,15 @@ fn fit_prepared(prep: &Prepared, obs: &Observations, opts: &FitOptions) -> Resul
     // Among starts that reached the same objective (to 1e-12 relative), prefer a converged one.
     if let Some(b) = best {
         if !runs[b].3.converged() {
-            let tie = runs.iter().position(|r| r.3.converged() && r.1 <= runs[b].1 * (1.0 + 1e-12));
+            let tie = runs
+                .iter()
+                .position(|r| r.3.converged() && r.1 <= runs[b].1 * (1.0 + 1e-12));
             best = tie.or(best);
         }
     }
-    let best = best.ok_or(FitError::NoValidStart { starts: starts.len() })?;
+    let best = best.ok_or(FitError::NoValidStart {
+        starts: starts.len(),
+    })?;
     Ok((runs[best].0.clone(), summaries, best))
 }
 
@@ -682,10 +848,21 @@ fn fit_prepared(prep: &Prepared, obs: &Observations, opts: &FitOptions) -> Resul
 /// ```
 pub fn fit(law: &Law, obs: &Observations, opts: &FitOptions) -> Result<FitResult, FitError> {
     let prep = prepare(law, obs, opts)?;
-    let (best_free, starts, best) = fit_prepared(&prep, obs, opts)?;
-    let obj = prep.objective(obs, opts)?;
-    let predictions = obj.predictions(&best_free);
-    let residuals: Vec<f64> = predictions.iter().zip(&obs.loss).map(|(p, y)| p - y).collect();
+    // Fit the points in a canonical order, so that the order of the input cannot change a
+    // single bit of the result (floating-point sums depend on order).
+    let order = canonical_order(obs);
+    let sorted = obs.select(&order);
+    let (best_free, starts, best) = fit_prepared(&prep, &sorted, opts)?;
+    let obj = prep.objective(&sorted, opts)?;
+    let mut predictions = vec![0.0; obs.len()];
+    for (k, p) in obj.predictions(&best_free).into_iter().enumerate() {
+        predictions[order[k]] = p;
+    }
+    let residuals: Vec<f64> = predictions
+        .iter()
+        .zip(&obs.loss)
+        .map(|(p, y)| p - y)
+        .collect();
     let n = obs.len() as f64;
     let mean = obs.loss.iter().sum::<f64>() / n;
     let ss_tot: f64 = obs.loss.iter().map(|y| (y - mean).powi(2)).sum();
@@ -695,7 +872,10 @@ pub fn fit(law: &Law, obs: &Observations, opts: &FitOptions) -> Result<FitResult
         let mut ws = obj.bound.workspace();
         let mut seed = vec![0.0; obs.len()];
         let mut g = vec![0.0; best_free.len()];
-        let plain = Objective { transforms: vec![Transform::Free; best_free.len()], ..obj };
+        let plain = Objective {
+            transforms: vec![Transform::Free; best_free.len()],
+            ..obj
+        };
         plain.value_grad(&best_free, &mut g, &mut ws, &mut seed);
         g.iter().fold(0.0f64, |m, v| m.max(v.abs()))
     };
@@ -709,7 +889,11 @@ pub fn fit(law: &Law, obs: &Observations, opts: &FitOptions) -> Result<FitResult
         converged: b.converged,
         stop: b.stop,
         iterations: b.iterations,
-        r2: if ss_tot > 0.0 { 1.0 - ss_res / ss_tot } else { f64::NAN },
+        r2: if ss_tot > 0.0 {
+            1.0 - ss_res / ss_tot
+        } else {
+            f64::NAN
+        },
         rmse: (ss_res / n).sqrt(),
         predictions,
         residuals,
@@ -717,21 +901,50 @@ pub fn fit(law: &Law, obs: &Observations, opts: &FitOptions) -> Result<FitResult
         bootstrap: None,
     };
     if opts.bootstrap > 0 {
-        result.bootstrap = Some(bootstrap(&prep, obs, opts, &result.params)?);
+        result.bootstrap = Some(bootstrap(&prep, &sorted, opts, &result.params)?);
     }
     Ok(result)
+}
+
+/// Row indices that sort the points by (variables, loss, weight), compared bit-exactly.
+fn canonical_order(obs: &Observations) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..obs.len()).collect();
+    let key = |i: usize| -> Vec<f64> {
+        let mut k: Vec<f64> = obs.columns.iter().map(|c| c[i]).collect();
+        k.push(obs.loss[i]);
+        if let Some(w) = &obs.weights {
+            k.push(w[i]);
+        }
+        k
+    };
+    order.sort_by(|&a, &b| {
+        let (ka, kb) = (key(a), key(b));
+        ka.iter()
+            .zip(&kb)
+            .map(|(x, y)| x.total_cmp(y))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    order
 }
 
 /// Bootstrap: `opts.bootstrap` resamples of the points with replacement, each refitted from
 /// `best` (one warm start), in parallel. Replicate `i` uses its own seeded generator, so the
 /// result does not depend on the number of threads.
-fn bootstrap(prep: &Prepared, obs: &Observations, opts: &FitOptions, best: &[f64]) -> Result<Bootstrap, FitError> {
+fn bootstrap(
+    prep: &Prepared,
+    obs: &Observations,
+    opts: &FitOptions,
+    best: &[f64],
+) -> Result<Bootstrap, FitError> {
     let n = obs.len();
     let warm = prep.free_params(best);
     let reps: Vec<Option<Vec<f64>>> = (0..opts.bootstrap)
         .into_par_iter()
         .map(|i| {
-            let mut rng = StdRng::seed_from_u64(opts.seed ^ 0x9E37_79B9_7F4A_7C15u64.wrapping_mul(i as u64 + 1));
+            let mut rng = StdRng::seed_from_u64(
+                opts.seed ^ 0x9E37_79B9_7F4A_7C15u64.wrapping_mul(i as u64 + 1),
+            );
             let rows: Vec<usize> = (0..n).map(|_| rng.gen_range(0..n)).collect();
             let sample = obs.select(&rows);
             let obj = prep.objective(&sample, opts).ok()?;
@@ -742,9 +955,17 @@ fn bootstrap(prep: &Prepared, obs: &Observations, opts: &FitOptions, best: &[f64
     let failed = reps.iter().filter(|r| r.is_none()).count();
     let samples: Vec<Vec<f64>> = reps.into_iter().flatten().collect();
     let intervals = (0..best.len())
-        .map(|k| percentile_interval(samples.iter().map(|s| s[k]).collect(), opts.confidence).unwrap_or((f64::NAN, f64::NAN)))
+        .map(|k| {
+            percentile_interval(samples.iter().map(|s| s[k]).collect(), opts.confidence)
+                .unwrap_or((f64::NAN, f64::NAN))
+        })
         .collect();
-    Ok(Bootstrap { samples, failed, confidence: opts.confidence, intervals })
+    Ok(Bootstrap {
+        samples,
+        failed,
+        confidence: opts.confidence,
+        intervals,
+    })
 }
 
 /// Predictions of a law with given parameters (law order) at the observations' points.
@@ -756,7 +977,13 @@ pub fn predict(law: &Law, obs: &Observations, params: &[f64]) -> Result<Vec<f64>
         match obs.column(v) {
             Some(c) => fixed.push((k, c)),
             None if !law.expr().contains(v) => fixed.push((k, &unused)),
-            None => return Err(LawError::UnknownVariable { name: v.clone(), available: obs.var_names.join(", ") }.into()),
+            None => {
+                return Err(LawError::UnknownVariable {
+                    name: v.clone(),
+                    available: obs.var_names.join(", "),
+                }
+                .into())
+            }
         }
     }
     let bound = tape.bind(&fixed, obs.len())?;
@@ -764,7 +991,11 @@ pub fn predict(law: &Law, obs: &Observations, params: &[f64]) -> Result<Vec<f64>
     if params.len() != law.param_names().len() {
         return Err(FitError::Options {
             field: "params".into(),
-            message: format!("{} values for {} parameters", params.len(), law.param_names().len()),
+            message: format!(
+                "{} values for {} parameters",
+                params.len(),
+                law.param_names().len()
+            ),
         });
     }
     bound.forward_scalars(params, &mut ws);

@@ -1,0 +1,186 @@
+//! The fit and analysis named in an experiment, run on its records: fits the law
+//! (`PAPER.md` §2 procedure: mean Huber loss, many starts, exact gradients), then derives the
+//! dense-equivalent size m(S) and the optimal sparsity S_opt(N, C) under the experiment's
+//! cost model (`PAPER.md` §3) with the law crate, and writes tables and plots.
+//!
+//! Units: N is divided by `n_unit`, D (examples for ViT, steps for T5) by the family's
+//! `d_unit` (see [`crate::spec::Analysis`]); S_opt sizes and budgets are in these units, and
+//! C is the cost model evaluated in them.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use plotters::prelude::*;
+
+use super::{write_file, ReportError};
+use crate::law::analysis::Analysis;
+use crate::law::plot::{self, FitPoint};
+use crate::law::{fit, FitOptions, Law, Residual};
+use crate::results::{observation_columns, observations, Record};
+
+fn aerr(e: impl std::fmt::Display) -> ReportError {
+    ReportError::Analysis(e.to_string())
+}
+
+fn geomspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    if n <= 1 || !(lo > 0.0 && hi > lo) {
+        return vec![lo];
+    }
+    (0..n).map(|i| (lo.ln() + (hi.ln() - lo.ln()) * i as f64 / (n - 1) as f64).exp()).collect()
+}
+
+/// Fits and analyses; returns the files written and a text summary.
+pub fn write(records: &[Record], a: &crate::spec::Analysis, out: &Path) -> Result<(Vec<PathBuf>, String), ReportError> {
+    let family = records[0].family();
+    let d_unit = a.d_unit_for(family);
+    let cols = observation_columns(records, a.n_unit, d_unit)?;
+    let obs = observations(records, a.n_unit, d_unit)?;
+    let law = Law::from_name_or_formula(&a.law).map_err(aerr)?;
+    let opts = FitOptions {
+        huber_delta: a.huber_delta,
+        residual: if a.log_residuals { Residual::Log } else { Residual::Raw },
+        starts: a.starts,
+        seed: a.seed,
+        bootstrap: a.bootstrap,
+        ..FitOptions::default()
+    };
+    let fitted = fit(&law, &obs, &opts).map_err(aerr)?;
+    let mut files = Vec::new();
+    let mut text = String::new();
+
+    // --- fit
+    let _ = writeln!(text, "fit of `{}` to {} points (N/{:e}, D/{:e} {}):", law.text(), obs.len(), a.n_unit, d_unit, crate::results::d_unit_name(family));
+    let mut md = String::from("| parameter | value |\n|---|---|\n");
+    for (name, v) in fitted.param_names.iter().zip(&fitted.params) {
+        let _ = writeln!(text, "  {name:>6} = {v:.6}");
+        let _ = writeln!(md, "| {name} | {v:.6} |");
+    }
+    let quality = format!(
+        "objective {:.4e} (mean Huber, δ = {}, {} residuals), {} after {} iterations (max |gradient| {:.2e}), R² = {:.4}, RMSE = {:.4e}",
+        fitted.objective,
+        a.huber_delta,
+        if a.log_residuals { "log" } else { "raw" },
+        if fitted.converged { "converged" } else { "NOT converged" },
+        fitted.iterations,
+        fitted.grad_norm,
+        fitted.r2,
+        fitted.rmse
+    );
+    let _ = writeln!(text, "  {quality}");
+    let _ = writeln!(md, "\n{quality}\n");
+    let p = out.join("fit.md");
+    write_file(&p, &md)?;
+    files.push(p);
+    let p = out.join("fit.json");
+    write_file(&p, &serde_json::to_string_pretty(&fitted).map_err(aerr)?)?;
+    files.push(p);
+    let pts: Vec<FitPoint> = fitted
+        .predictions
+        .iter()
+        .zip(&cols.loss)
+        .zip(&cols.s)
+        .map(|((&predicted, &measured), &sparsity)| FitPoint { measured, predicted, sparsity })
+        .collect();
+    let svg = plot::predicted_vs_measured_svg(&pts, &format!("{}: predicted vs measured validation loss", records[0].experiment)).map_err(aerr)?;
+    let p = out.join("predicted_vs_measured.svg");
+    write_file(&p, &svg)?;
+    files.push(p);
+
+    // --- analysis (needs a law in S, N, D)
+    if !["S", "N", "D"].iter().all(|v| law.var_names().iter().any(|x| x == v)) {
+        let _ = writeln!(text, "  (no sparsity analysis: the law does not use all of S, N, D)");
+        return Ok((files, text));
+    }
+    let an = Analysis::with_cost_model(&law, &fitted.params, &a.cost).map_err(aerr)?;
+    let n_lo = cols.n.iter().cloned().fold(f64::INFINITY, f64::min);
+    let n_hi = cols.n.iter().cloned().fold(0.0, f64::max);
+    let n_mid = (n_lo * n_hi).sqrt();
+    let d_mid = {
+        let lo = cols.d.iter().cloned().fold(f64::INFINITY, f64::min);
+        let hi = cols.d.iter().cloned().fold(0.0, f64::max);
+        (lo * hi).sqrt()
+    };
+
+    // dense-equivalent size m(S)
+    let grid: Vec<f64> = (0..=38).map(|i| i as f64 * 0.025).collect();
+    let m: Vec<(f64, f64)> = grid.iter().filter_map(|&s| an.dense_equivalent(s, n_mid, d_mid).ok().map(|v| (s, v))).filter(|p| p.1.is_finite()).collect();
+    let _ = write!(text, "dense-equivalent size m(S) (a model at sparsity S with N non-zeros matches a dense one with m·N):");
+    for s in [0.5, 0.75, 0.875] {
+        if let Ok(v) = an.dense_equivalent(s, n_mid, d_mid) {
+            let _ = write!(text, "  m({s}) = {v:.3}");
+        }
+    }
+    let _ = writeln!(text);
+    if !m.is_empty() {
+        let p = out.join("dense_equivalent.svg");
+        write_file(&p, &dense_equivalent_svg(&m)?)?;
+        files.push(p);
+    }
+
+    // S_opt at a few sizes and budgets
+    let sizes = if a.s_opt_sizes.is_empty() { vec![n_lo, n_mid, n_hi] } else { a.s_opt_sizes.clone() };
+    let costs: Vec<f64> = records.iter().zip(cols.s.iter().zip(cols.n.iter().zip(&cols.d))).map(|(_, (&s, (&n, &d)))| an.cost(s, n, d)).filter(|c| c.is_finite() && *c > 0.0).collect();
+    let c_lo = costs.iter().cloned().fold(f64::INFINITY, f64::min);
+    let c_hi = costs.iter().cloned().fold(0.0, f64::max);
+    let budgets = if a.s_opt_budgets.is_empty() { geomspace(c_lo, c_hi * 1e3, 5) } else { a.s_opt_budgets.clone() };
+    let mut table = String::from("| N (normalised) | C (normalised) | S_opt | D at S_opt | loss at S_opt | dense loss |\n|---|---|---|---|---|---|\n");
+    let _ = writeln!(text, "optimal sparsity S_opt(N, C) under C = {}:", a.cost);
+    let _ = writeln!(text, "  {:>12} {:>12} {:>8} {:>12} {:>10} {:>10}", "N", "C", "S_opt", "D", "loss", "dense loss");
+    for &n in &sizes {
+        for &c in &budgets {
+            match an.optimal_sparsity(n, c) {
+                Ok(o) => {
+                    let _ = writeln!(text, "  {:>12.4e} {:>12.4e} {:>8.4} {:>12.4e} {:>10.4} {:>10.4}", n, c, o.s, o.d, o.loss, o.dense_loss);
+                    let _ = writeln!(table, "| {n:.4e} | {c:.4e} | {:.4} | {:.4e} | {:.4} | {:.4} |", o.s, o.d, o.loss, o.dense_loss);
+                }
+                Err(e) => {
+                    let _ = writeln!(text, "  {n:>12.4e} {c:>12.4e}  (no solution: {e})");
+                    let _ = writeln!(table, "| {n:.4e} | {c:.4e} | – | – | – | {e} |");
+                }
+            }
+        }
+    }
+    let p = out.join("s_opt.md");
+    write_file(&p, &table)?;
+    files.push(p);
+
+    // contours of S_opt over log N × log C
+    let map = an.contour_map(
+        ((n_lo / 10.0).log10(), (n_hi * 10.0).log10()),
+        (c_lo.log10() - 1.0, (c_hi * 1e4).log10()),
+        48,
+        &[0.25, 0.5, 0.75, 0.875],
+    );
+    match plot::contours_svg(&map, "optimal sparsity S_opt(N, C)", &format!("N / {:e}", a.n_unit), "C (normalised units)") {
+        Ok(svg) => {
+            let p = out.join("s_opt_contours.svg");
+            write_file(&p, &svg)?;
+            files.push(p);
+        }
+        Err(e) => {
+            let _ = writeln!(text, "  (no contour plot: {e})");
+        }
+    }
+    Ok((files, text))
+}
+
+fn dense_equivalent_svg(m: &[(f64, f64)]) -> Result<String, ReportError> {
+    let ymax = m.iter().map(|p| p.1).fold(1.0f64, f64::max) * 1.05;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (720, 520)).into_drawing_area();
+        root.fill(&WHITE).map_err(super::draw_err("dense-equivalent size"))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("dense-equivalent size m(S) of the fitted law", ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(48)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.0..1.0, 0.0..ymax)
+            .map_err(super::draw_err("dense-equivalent size"))?;
+        chart.configure_mesh().x_desc("sparsity S").y_desc("m(S): dense size / non-zeros").label_style(("sans-serif", 14)).draw().map_err(super::draw_err("dense-equivalent size"))?;
+        chart.draw_series(LineSeries::new(m.iter().copied(), super::PALETTE[0].stroke_width(3))).map_err(super::draw_err("dense-equivalent size"))?;
+        chart.draw_series(LineSeries::new([(0.0, 1.0), (1.0, 1.0)], RGBColor(150, 150, 150).stroke_width(1))).map_err(super::draw_err("dense-equivalent size"))?;
+        root.present().map_err(super::draw_err("dense-equivalent size"))?;
+    }
+    Ok(svg)
+}
