@@ -44,7 +44,7 @@ pub struct Args {
 
 /// Runs `sparse-scaling run` with the training executor.
 pub fn run(args: Args) -> super::CliResult {
-    run_with(args, &runner::executor::TrainExecutor::default())
+    run_with(args, &runner::executor::TrainExecutor::<runner::registry::Builtin>::default())
 }
 
 /// Runs `sparse-scaling run` with any executor (tests use a fake one).

@@ -7,12 +7,13 @@
 //! dense run of `dense_steps` (checkpoint `dense.ckpt`), then GMP over the point's `steps` on
 //! the same data stream (checkpoint `train.ckpt`). Each phase resumes on its own.
 
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use dfdx::prelude::Cpu;
 
-use super::registry::{self, SizeVisitor, T5_SHAPE, VIT_SHAPE};
+use super::registry::{self, Builtin, SizeTable, SizeVisitor, T5_SHAPE, VIT_SHAPE};
 use super::{ExecContext, Execution, PointExecutor};
 use crate::data::{
     load_cifar10, load_image_folder, load_jsonl, DataError, ImageDataConfig, ImageDataStream, ImageDataset, ImageFolderConfig, JsonlConfig, Stream,
@@ -26,22 +27,37 @@ use crate::train::{self, AdafactorConfig, AdamWConfig, DataUnits, OptimizerConfi
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Trains points with the crate's models, sparsity and training loop.
-#[derive(Debug, Clone, Default)]
-pub struct TrainExecutor {
+/// Trains points with the crate's models, sparsity and training loop, for the sizes of a
+/// size table: the CLI's [`Builtin`] table, or one that `sweep!` generated.
+#[derive(Debug, Clone)]
+pub struct TrainExecutor<T: SizeTable = Builtin> {
     /// Show the training loop's own progress bar (single job, interactive use).
     pub loop_progress: bool,
+    table: PhantomData<fn() -> T>,
 }
 
-impl PointExecutor for TrainExecutor {
+impl<T: SizeTable> TrainExecutor<T> {
+    /// An executor for the sizes of `T`.
+    pub fn new(loop_progress: bool) -> Self {
+        TrainExecutor { loop_progress, table: PhantomData }
+    }
+}
+
+impl<T: SizeTable> Default for TrainExecutor<T> {
+    fn default() -> Self {
+        Self::new(false)
+    }
+}
+
+impl<T: SizeTable> PointExecutor for TrainExecutor<T> {
     fn supports(&self, point: &Point) -> Result<(), registry::UnsupportedSize> {
-        registry::check(point)
+        registry::check_in::<T>(point)
     }
 
     fn execute(&self, point: &Point, ctx: &ExecContext<'_>) -> Result<Execution, BoxError> {
-        registry::check(point)?;
+        registry::check_in::<T>(point)?;
         let d = &point.spec.dims;
-        registry::dispatch(point.spec.family, d.width, d.mlp_width, Visit { point, ctx, loop_progress: self.loop_progress })
+        T::dispatch(point.spec.family, d.width, d.mlp_width, Visit { point, ctx, loop_progress: self.loop_progress })
             .ok_or_else(|| -> BoxError { "size not compiled (checked above)".into() })?
     }
 }
