@@ -32,7 +32,9 @@ pub fn run_sweep<T: SizeTable>(file: &ExperimentFile, options: RunOptions) -> Re
     let executor = TrainExecutor::<T>::new(false);
     let run_report = run(&file.experiment.name, &points, &file.base_dir(), &executor, &options)?;
     let report = if run_report.all_finished {
-        Some(write_report(&options.results, file.experiment.analysis.as_ref())?)
+        // the report covers this experiment's points only, even in a shared results directory
+        let hashes: Vec<String> = points.iter().map(|p| p.hash.clone()).collect();
+        Some(write_report(&options.results, file.experiment.analysis.as_ref(), Some(&hashes))?)
     } else {
         None
     };
