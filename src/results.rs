@@ -74,6 +74,9 @@ pub enum ResultsError {
         /// The families present.
         families: String,
     },
+    /// The records do not form valid observations for the law crate.
+    #[error("results store: the records do not form valid observations: {0}")]
+    Observations(String),
     /// CSV output failed.
     #[error("results store: cannot write CSV: {0}")]
     Csv(#[from] csv::Error),
@@ -506,4 +509,12 @@ pub fn observation_columns(records: &[Record], n_unit: f64, d_unit: f64) -> Resu
     let d: Vec<f64> = records.iter().map(|r| r.data_seen / d_unit).collect();
     let loss: Vec<f64> = records.iter().map(|r| r.outcome.final_val_loss).collect();
     Ok(FitColumns { s, n, d, loss })
+}
+
+/// Observations (variables S, N, D; loss = final validation loss) for the law crate, in the
+/// units of [`observation_columns`].
+pub fn observations(records: &[Record], n_unit: f64, d_unit: f64) -> Result<crate::law::Observations, ResultsError> {
+    let c = observation_columns(records, n_unit, d_unit)?;
+    crate::law::Observations::new(vec!["S".into(), "N".into(), "D".into()], vec![c.s, c.n, c.d], c.loss, None)
+        .map_err(|e| ResultsError::Observations(e.to_string()))
 }

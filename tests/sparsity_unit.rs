@@ -277,6 +277,33 @@ proptest! {
     }
 
     #[test]
+    fn gradual_nm_equals_sort_with_winners_first(
+        n in 1usize..4, extra in 1usize..5, groups in 1usize..10, rows in 1usize..4,
+        s in 0.0f64..0.99, seed in any::<u64>(),
+    ) {
+        let m = n + extra;
+        let width = groups * m;
+        let w: Vec<f32> = (0..rows * width)
+            .map(|i| (((i as u64).wrapping_mul(6364136223846793005).wrapping_add(seed) >> 40) % 9) as f32 - 4.0)
+            .collect();
+        let p = NmPattern::new(n, m).unwrap();
+        let winners = nm_mask("l", &w, &[rows, width], p).unwrap();
+        let got = gradual_nm_mask("l", &w, &[rows, width], p, s).unwrap();
+        let k = kept_count(w.len(), s);
+        let mut idx: Vec<usize> = (0..w.len()).collect();
+        idx.sort_by(|&a, &b| {
+            winners.get(b).cmp(&winners.get(a))
+                .then(w[b].abs().partial_cmp(&w[a].abs()).unwrap())
+                .then(a.cmp(&b))
+        });
+        let mut want = vec![false; w.len()];
+        for &i in &idx[..k] {
+            want[i] = true;
+        }
+        prop_assert_eq!(bits(&got), want);
+    }
+
+    #[test]
     fn schedule_is_monotone_and_bounded(
         s in 0.0f64..0.99, a in 0u64..50, len in 1u64..50, tail in 0u64..20, f in 1u64..12,
     ) {

@@ -109,3 +109,29 @@ fn same_seed_same_numbers_without_checkpoints() {
     same_numbers(&a, &b);
     assert!(wa == wb);
 }
+
+#[test]
+fn stopping_at_zero_or_behind_the_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = cfg(OptimizerConfig::AdamW(AdamWConfig { lr: 1e-2, warmup: Warmup::Steps(2), ..Default::default() }));
+    let (full, w_full) = segment(5, &c, &dir.path().join("full.ckpt"), None);
+    let full = full.unwrap();
+
+    let ck = dir.path().join("k.ckpt");
+    // stop before the first step: a checkpoint of the initial state
+    let (r, _) = segment(5, &c, &ck, Some(0));
+    assert!(matches!(r, Err(TrainError::Stopped { step: 0, .. })), "{r:?}");
+    assert_eq!(sparse_scaling::train::checkpoint::load(&ck).unwrap().step, 0);
+    let (r, _) = segment(8, &c, &ck, Some(9));
+    assert!(matches!(r, Err(TrainError::Stopped { step: 9, .. })), "{r:?}");
+    // asking to stop at or before where the checkpoint is: stops at once, file untouched
+    let before = std::fs::read(&ck).unwrap();
+    let (r, _) = segment(8, &c, &ck, Some(4));
+    assert!(matches!(r, Err(TrainError::Stopped { step: 9, .. })), "{r:?}");
+    assert_eq!(std::fs::read(&ck).unwrap(), before);
+    // a stop at or past the end is ignored
+    let (r, w) = segment(8, &c, &ck, Some(STEPS));
+    let r = r.unwrap();
+    same_numbers(&full, &r);
+    assert!(w == w_full);
+}

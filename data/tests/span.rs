@@ -130,7 +130,7 @@ mod properties {
         ) {
             let sc = SpanCorruption { noise_density: density, mean_span };
             let tokens = vocab::encode(&bytes);
-            let mut rng = Rng::new(&[seed]);
+            let mut rng = sparse_scaling_data::rng::Rng::new(&[seed]);
             let mask = sc.noise_mask(tokens.len(), &mut rng);
             if tokens.len() >= 2 {
                 prop_assert_eq!(mask.iter().filter(|&&m| m).count(), sc.counts(tokens.len()).noise_tokens);

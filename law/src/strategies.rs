@@ -26,13 +26,13 @@ use proptest::strategy::BoxedStrategy;
 /// published T5 and ViT fits (PAPER.md §2) and the converged T5 minimum, so that every draw is
 /// a plausible law (positive, decreasing in N and D, S_opt well defined).
 pub const PAPER_NORMALISED_RANGES: [(f64, f64); 7] = [
-    (0.2, 2.0),  // a: scale of the sparsity factor
-    (0.3, 1.5),  // b: exponent of the density
-    (0.5, 3.0),  // c: sparsity-independent size factor
-    (0.1, 0.5),  // d: exponent of N
-    (0.2, 2.0),  // e: data scale
-    (0.1, 0.6),  // f: exponent of D
-    (0.3, 1.5),  // g: irreducible loss
+    (0.2, 2.0), // a: scale of the sparsity factor
+    (0.3, 1.5), // b: exponent of the density
+    (0.5, 3.0), // c: sparsity-independent size factor
+    (0.1, 0.5), // d: exponent of N
+    (0.2, 2.0), // e: data scale
+    (0.1, 0.6), // f: exponent of D
+    (0.3, 1.5), // g: irreducible loss
 ];
 
 /// Parameters a..g of the built-in `paper-normalised` law, each uniform in
@@ -40,7 +40,12 @@ pub const PAPER_NORMALISED_RANGES: [(f64, f64); 7] = [
 pub fn paper_normalised_params() -> impl Strategy<Value = [f64; 7]> {
     let r = PAPER_NORMALISED_RANGES;
     (
-        (r[0].0..r[0].1, r[1].0..r[1].1, r[2].0..r[2].1, r[3].0..r[3].1),
+        (
+            r[0].0..r[0].1,
+            r[1].0..r[1].1,
+            r[2].0..r[2].1,
+            r[3].0..r[3].1,
+        ),
         (r[4].0..r[4].1, r[5].0..r[5].1, r[6].0..r[6].1),
     )
         .prop_map(|((a, b, c, d), (e, f, g))| [a, b, c, d, e, f, g])
@@ -66,33 +71,72 @@ impl ObservationSpace {
     /// Like the T5 table of PAPER.md §2 in normalised units: S ∈ {0, 0.5, 0.75, 0.875},
     /// N/1e6 ∈ [10^0.5, 10^2], D/1e5 ∈ [2.5, 10], 40–60 points.
     pub fn t5_like(noise: f64) -> Self {
-        Self { sparsities: vec![0.0, 0.5, 0.75, 0.875], log10_n: (0.5, 2.0), log10_d: (2.5f64.log10(), 1.0), points: (40, 60), noise }
+        Self {
+            sparsities: vec![0.0, 0.5, 0.75, 0.875],
+            log10_n: (0.5, 2.0),
+            log10_d: (2.5f64.log10(), 1.0),
+            points: (40, 60),
+            noise,
+        }
     }
 }
 
 /// Observations of `law` with parameters `params` (law order), drawn from `space`. The law's
 /// variables must be among S, N and D.
-pub fn observations(law: &Law, params: &[f64], space: &ObservationSpace) -> Result<BoxedStrategy<Observations>, LawError> {
+pub fn observations(
+    law: &Law,
+    params: &[f64],
+    space: &ObservationSpace,
+) -> Result<BoxedStrategy<Observations>, LawError> {
     law.check_vars_available(&["S".to_string(), "N".to_string(), "D".to_string()])?;
     let law = law.clone();
     let params = params.to_vec();
-    let levels = if space.sparsities.is_empty() { vec![0.0] } else { space.sparsities.clone() };
+    let levels = if space.sparsities.is_empty() {
+        vec![0.0]
+    } else {
+        space.sparsities.clone()
+    };
     let noise = space.noise.abs();
-    let point = (0..levels.len(), space.log10_n.0..=space.log10_n.1, space.log10_d.0..=space.log10_d.1, -1.0f64..=1.0);
-    let (lo, hi) = (space.points.0.max(1), space.points.1.max(space.points.0.max(1)));
+    let point = (
+        0..levels.len(),
+        space.log10_n.0..=space.log10_n.1,
+        space.log10_d.0..=space.log10_d.1,
+        -1.0f64..=1.0,
+    );
+    let (lo, hi) = (
+        space.points.0.max(1),
+        space.points.1.max(space.points.0.max(1)),
+    );
     Ok(proptest::collection::vec(point, lo..=hi)
-        .prop_filter_map("the law predicted a non-positive or non-finite loss", move |pts| {
-            let s: Vec<f64> = pts.iter().map(|p| levels[p.0]).collect();
-            let n: Vec<f64> = pts.iter().map(|p| 10f64.powf(p.1)).collect();
-            let d: Vec<f64> = pts.iter().map(|p| 10f64.powf(p.2)).collect();
-            let loss: Vec<f64> = (0..pts.len())
-                .map(|i| {
-                    let vars: Vec<f64> = law.var_names().iter().map(|v| match v.as_str() { "S" => s[i], "N" => n[i], _ => d[i] }).collect();
-                    law.eval(&vars, &params) * (noise * pts[i].3).exp()
-                })
-                .collect();
-            Observations::new(vec!["S".into(), "N".into(), "D".into()], vec![s, n, d], loss, None).ok()
-        })
+        .prop_filter_map(
+            "the law predicted a non-positive or non-finite loss",
+            move |pts| {
+                let s: Vec<f64> = pts.iter().map(|p| levels[p.0]).collect();
+                let n: Vec<f64> = pts.iter().map(|p| 10f64.powf(p.1)).collect();
+                let d: Vec<f64> = pts.iter().map(|p| 10f64.powf(p.2)).collect();
+                let loss: Vec<f64> = (0..pts.len())
+                    .map(|i| {
+                        let vars: Vec<f64> = law
+                            .var_names()
+                            .iter()
+                            .map(|v| match v.as_str() {
+                                "S" => s[i],
+                                "N" => n[i],
+                                _ => d[i],
+                            })
+                            .collect();
+                        law.eval(&vars, &params) * (noise * pts[i].3).exp()
+                    })
+                    .collect();
+                Observations::new(
+                    vec!["S".into(), "N".into(), "D".into()],
+                    vec![s, n, d],
+                    loss,
+                    None,
+                )
+                .ok()
+            },
+        )
         .boxed())
 }
 
@@ -101,10 +145,14 @@ pub fn observations(law: &Law, params: &[f64], space: &ObservationSpace) -> Resu
 pub fn paper_case(space: ObservationSpace) -> impl Strategy<Value = ([f64; 7], Observations)> {
     paper_normalised_params().prop_flat_map(move |p| {
         // the built-in law always parses and uses exactly S, N, D
-        let obs = Law::builtin("paper-normalised").ok().and_then(|law| observations(&law, &p, &space).ok());
+        let obs = Law::builtin("paper-normalised")
+            .ok()
+            .and_then(|law| observations(&law, &p, &space).ok());
         match obs {
             Some(o) => (Just(p), o).boxed(),
-            None => Just(p).prop_filter_map("paper-normalised law unavailable", |_| None).boxed(),
+            None => Just(p)
+                .prop_filter_map("paper-normalised law unavailable", |_| None)
+                .boxed(),
         }
     })
 }

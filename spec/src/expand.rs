@@ -369,6 +369,16 @@ impl Experiment {
         if e.checkpoint_every == Some(0) {
             out.push(issue("checkpoint_every", "checkpoint every 0 steps", "use a positive interval, or remove it (default: a tenth of the run)"));
         }
+        // --- data matches the family
+        match (&e.data, m.family) {
+            (crate::schema::Data::JsonLines { .. }, Family::Vit) => {
+                out.push(issue("data", "JSON-lines text is data for T5 models, this is a ViT", "use `Synthetic`, `ImageFolder(path: …)` or `CifarBinary(path: …)`, or set `family: T5`"));
+            }
+            (crate::schema::Data::ImageFolder { .. } | crate::schema::Data::CifarBinary { .. }, Family::T5) => {
+                out.push(issue("data", "image data is for ViT models, this is a T5", "use `Synthetic` or `JsonLines(path: …)`, or set `family: Vit`"));
+            }
+            _ => {}
+        }
         // --- analysis
         if let Some(a) = &e.analysis {
             if let Err(msg) = crate::formula::check_law(&a.law) {

@@ -77,6 +77,19 @@ impl ExperimentFile {
     /// Every problem, positioned in the file and sorted by position.
     pub fn issues(&self) -> Vec<Issue> {
         let mut issues = self.experiment.issues();
+        if let Data::ImageFolder { path } | Data::CifarBinary { path } | Data::JsonLines { path } = &self.experiment.data {
+            let p = Path::new(path);
+            let full = if p.is_absolute() { p.to_path_buf() } else { self.base_dir().join(p) };
+            if !full.exists() {
+                issues.push(Issue {
+                    field: "data.path".into(),
+                    line: 0,
+                    column: 0,
+                    problem: format!("{} does not exist", full.display()),
+                    fix: "give a path that exists; relative paths are relative to the experiment file".into(),
+                });
+            }
+        }
         for i in &mut issues {
             let p = self.spans.find(&i.field);
             i.line = p.line;

@@ -486,6 +486,11 @@ pub struct Analysis {
     /// Bootstrap resamples for confidence intervals (0: none). Default 0.
     #[serde(default)]
     pub bootstrap: usize,
+    /// Constrain every coefficient to be ≥ 0 (the paper's law has positive coefficients; with
+    /// few training lengths an unconstrained fit can trade a negative offset against a huge
+    /// coefficient). Default true.
+    #[serde(default = "d_true")]
+    pub nonnegative: bool,
     /// Training cost C as an expression in S, N, D (normalised units). Default
     /// `"6*N/(1-S)*D"`: a sparse run costs what its dense parent costs (`PAPER.md` §3).
     #[serde(default = "d_cost")]
@@ -503,6 +508,9 @@ pub struct Analysis {
     /// Compute budgets C (normalised) at which to report S_opt. Default: the measured range.
     #[serde(default)]
     pub s_opt_budgets: Vec<f64>,
+}
+fn d_true() -> bool {
+    true
 }
 fn d_law() -> String {
     "paper-normalised".to_string()
@@ -540,6 +548,7 @@ impl Default for Analysis {
             starts: d_starts(),
             seed: 0,
             bootstrap: 0,
+            nonnegative: true,
             cost: d_cost(),
             n_unit: d_n_unit(),
             d_unit: None,

@@ -160,3 +160,14 @@ fn experiments_in_repo_are_valid() {
     }
     assert!(n >= 5, "expected the experiment files in experiments/");
 }
+
+#[test]
+fn data_must_exist_and_match_the_family() {
+    let err = validate("(name: \"x\", model: (family: Vit, sizes: Widths([32])), steps: [10],\n data: JsonLines(path: \"c4.jsonl\"))");
+    assert!(err.issues().iter().any(|i| i.field == "data" && i.problem.contains("T5")), "{err}");
+    let i = err.issues().iter().find(|i| i.field == "data.path").expect("missing file reported");
+    assert_eq!(i.line, 2, "{err}");
+    let err = validate("(name: \"x\", model: (family: T5, sizes: Widths([32])), steps: [10], data: ImageFolder(path: \"/\"))");
+    assert!(err.issues().iter().any(|i| i.field == "data" && i.problem.contains("ViT")), "{err}");
+    assert!(!err.issues().iter().any(|i| i.field == "data.path"), "{err}");
+}

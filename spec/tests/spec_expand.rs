@@ -40,7 +40,7 @@ fn hash_changes_with_every_real_change() {
         BASE.replace("seeds: [0]", "seeds: [0], optimizer: AdamW(lr: 2e-3)"),
         BASE.replace("seeds: [0]", "seeds: [0], lr_schedule: (min_lr_ratio: 0.1)"),
         BASE.replace("seeds: [0]", "seeds: [0], validation: (examples: 128)"),
-        BASE.replace("seeds: [0]", "seeds: [0], data: JsonLines(path: \"x.jsonl\")"),
+        BASE.replace("seeds: [0]", "seeds: [0], data: ImageFolder(path: \"imgs\")"),
         BASE.replace("family: Vit", "family: Vit, vit: (classes: 100)"),
     ];
     for v in &variants {

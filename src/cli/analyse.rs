@@ -13,10 +13,16 @@
 
 use std::path::{Path, PathBuf};
 
-use super::fit::{csv_headers, fit_from_args, load_observations, resolve_law, resolve_mapping, write_json, CliError, DataArgs, FitArgs, Preset};
-use sparse_scaling_law::analysis::{Analysis, AnalysisReport, FitRecord, PredictionPoint, Reference, ReportSettings, SymbolicSurface, DEFAULT_COST};
-use sparse_scaling_law::{CsvMapping, Law};
+use super::fit::{
+    csv_headers, fit_from_args, load_observations, load_results_dir, resolve_law, resolve_mapping, write_json,
+    CliError, DataArgs, FitArgs, Preset,
+};
+use sparse_scaling_law::analysis::{
+    Analysis, AnalysisReport, FitRecord, PredictionPoint, Reference, ReportSettings,
+    SymbolicSurface, DEFAULT_COST,
+};
 use sparse_scaling_law::plot::{contours_svg, write_svg};
+use sparse_scaling_law::{CsvMapping, Law};
 
 /// Arguments of `sparse-scaling analyse`.
 #[derive(Debug, clap::Args)]
@@ -26,7 +32,12 @@ pub struct Args {
     pub input: Option<PathBuf>,
     /// Analyse these coefficients (in the law's parameter order, comma-separated) instead of a
     /// fit, e.g. the paper's published ones.
-    #[arg(long, value_delimiter = ',', value_name = "V,...", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "V,...",
+        allow_negative_numbers = true
+    )]
     pub params: Vec<f64>,
     /// N and D at which m(S) and the slopes are evaluated (default: largest N and D of the data;
     /// without data, the largest of --sizes and D = 1).
@@ -67,16 +78,33 @@ pub struct Args {
 
 /// Reads a fit record written by `sparse-scaling fit --json`.
 pub fn read_record(path: &Path) -> Result<FitRecord, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::Io { path: path.to_path_buf(), message: format!("cannot read: {e}") })?;
+    let text = std::fs::read_to_string(path).map_err(|e| CliError::Io {
+        path: path.to_path_buf(),
+        message: format!("cannot read: {e}"),
+    })?;
     let r: FitRecord = serde_json::from_str(&text).map_err(|e| CliError::Io {
         path: path.to_path_buf(),
         message: format!("not a fit written by `sparse-scaling fit --json`: {e}"),
     })?;
     if r.format != FitRecord::FORMAT {
-        return Err(CliError::Io { path: path.to_path_buf(), message: format!("fit format {} is not supported (expected {}); refit with this version", r.format, FitRecord::FORMAT) });
+        return Err(CliError::Io {
+            path: path.to_path_buf(),
+            message: format!(
+                "fit format {} is not supported (expected {}); refit with this version",
+                r.format,
+                FitRecord::FORMAT
+            ),
+        });
     }
     if r.fit.params.len() != r.law.params.len() {
-        return Err(CliError::Io { path: path.to_path_buf(), message: format!("{} values for {} parameters; the file is damaged, refit", r.fit.params.len(), r.law.params.len()) });
+        return Err(CliError::Io {
+            path: path.to_path_buf(),
+            message: format!(
+                "{} values for {} parameters; the file is damaged, refit",
+                r.fit.params.len(),
+                r.law.params.len()
+            ),
+        });
     }
     Ok(r)
 }
@@ -84,14 +112,24 @@ pub fn read_record(path: &Path) -> Result<FitRecord, CliError> {
 fn parse_point(text: &str, k: usize) -> Result<PredictionPoint, CliError> {
     let vals: Result<Vec<f64>, _> = text.split(',').map(|v| v.trim().parse::<f64>()).collect();
     match vals.as_deref() {
-        Ok([s, n, d]) => Ok(PredictionPoint { label: format!("#{k}"), s: *s, n: *n, d: *d, measured: None }),
-        _ => Err(CliError::Usage(format!("--predict `{text}`: expected three numbers S,N,D, e.g. --predict 0.75,603.98,5"))),
+        Ok([s, n, d]) => Ok(PredictionPoint {
+            label: format!("#{k}"),
+            s: *s,
+            n: *n,
+            d: *d,
+            measured: None,
+        }),
+        _ => Err(CliError::Usage(format!(
+            "--predict `{text}`: expected three numbers S,N,D, e.g. --predict 0.75,603.98,5"
+        ))),
     }
 }
 
 fn positive(what: &str, v: &[f64]) -> Result<(), CliError> {
     match v.iter().find(|x| !(x.is_finite() && **x > 0.0)) {
-        Some(x) => Err(CliError::Usage(format!("{what} {x} must be a positive number"))),
+        Some(x) => Err(CliError::Usage(format!(
+            "{what} {x} must be a positive number"
+        ))),
         None => Ok(()),
     }
 }
@@ -99,14 +137,31 @@ fn positive(what: &str, v: &[f64]) -> Result<(), CliError> {
 /// The contour plot's ranges: N from a decade below `n_lo` to two above `n_hi`; C from a decade
 /// below where sparsity starts to pay at the smallest N to where S_opt reaches 0.95 at the
 /// largest.
-fn contour_plot(a: &Analysis, name: &str, n_lo: f64, n_hi: f64, n_unit: &str, cost: &str) -> Result<String, CliError> {
+fn contour_plot(
+    a: &Analysis,
+    name: &str,
+    n_lo: f64,
+    n_hi: f64,
+    n_unit: &str,
+    cost: &str,
+) -> Result<String, CliError> {
     let (x0, x1) = (n_lo.log10() - 1.0, n_hi.log10() + 2.0);
-    let c_lo = a.contour_budget(0.0, 10f64.powf(x0)).map_err(|e| CliError::Usage(format!("contour plot: {e}")))?;
-    let c_hi = a.contour_budget(0.95, 10f64.powf(x1)).map_err(|e| CliError::Usage(format!("contour plot: {e}")))?;
+    let c_lo = a
+        .contour_budget(0.0, 10f64.powf(x0))
+        .map_err(|e| CliError::Usage(format!("contour plot: {e}")))?;
+    let c_hi = a
+        .contour_budget(0.95, 10f64.powf(x1))
+        .map_err(|e| CliError::Usage(format!("contour plot: {e}")))?;
     let (y0, y1) = (c_lo.log10() - 1.0, c_hi.log10() + 0.5);
     let map = a.contour_map((x0, x1), (y0, y1), 60, &[0.0, 0.5, 0.75, 0.875, 0.9375]);
     let title = format!("Optimal sparsity S_opt(N, C) — {name}");
-    contours_svg(&map, &title, &format!("N = {n_unit}"), &format!("C = {cost}")).map_err(CliError::Plot)
+    contours_svg(
+        &map,
+        &title,
+        &format!("N = {n_unit}"),
+        &format!("C = {cost}"),
+    )
+    .map_err(CliError::Plot)
 }
 
 /// What is analysed: a law, its coefficients and their bootstrap samples.
@@ -126,7 +181,10 @@ fn units_of(m: &CsvMapping) -> Option<(String, String)> {
 }
 
 fn subject(args: &Args) -> Result<Subject, CliError> {
-    let is_json = args.input.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")));
+    let is_json = args.input.as_ref().is_some_and(|p| {
+        p.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    });
     if is_json {
         let input = args.input.as_deref().unwrap_or(Path::new(""));
         if !args.data.is_empty() || !args.fit.is_empty() || !args.params.is_empty() {
@@ -135,7 +193,11 @@ fn subject(args: &Args) -> Result<Subject, CliError> {
         let r = read_record(input)?;
         let law = r.law.to_law().map_err(CliError::Law)?;
         return Ok(Subject {
-            samples: r.fit.bootstrap_samples().map(<[Vec<f64>]>::to_vec).unwrap_or_default(),
+            samples: r
+                .fit
+                .bootstrap_samples()
+                .map(<[Vec<f64>]>::to_vec)
+                .unwrap_or_default(),
             level: r.fit.bootstrap.as_ref().map_or(0.95, |b| b.confidence),
             reference: Reference::of(&r.observations),
             units: r.mapping.as_ref().and_then(units_of),
@@ -147,9 +209,18 @@ fn subject(args: &Args) -> Result<Subject, CliError> {
     if !args.params.is_empty() {
         let law = resolve_law(&args.data, &args.fit)?;
         if args.params.len() != law.param_names().len() {
-            return Err(CliError::Usage(format!("--params: {} values for the {} parameters {} of the law", args.params.len(), law.param_names().len(), law.param_names().join(", "))));
+            return Err(CliError::Usage(format!(
+                "--params: {} values for the {} parameters {} of the law",
+                args.params.len(),
+                law.param_names().len(),
+                law.param_names().join(", ")
+            )));
         }
         let (reference, units) = match &args.input {
+            Some(file) if file.is_dir() => {
+                let (obs, mapping) = load_results_dir(file, args.data.n_unit, args.data.d_unit)?;
+                (Reference::of(&obs), units_of(&mapping))
+            }
             Some(file) => {
                 let mapping = resolve_mapping(&args.data, &law, &csv_headers(file))?;
                 let obs = load_observations(file, &mapping)?;
@@ -161,14 +232,42 @@ fn subject(args: &Args) -> Result<Subject, CliError> {
                 if n_max.is_nan() && args.reference.is_empty() {
                     return Err(CliError::Usage("--params without data: give --sizes (and optionally --reference N,D) so the tables have sizes to show".into()));
                 }
-                let n_max = if n_max.is_nan() { args.reference[0] } else { n_max };
+                let n_max = if n_max.is_nan() {
+                    args.reference[0]
+                } else {
+                    n_max
+                };
                 let n_min = if n_min.is_nan() { n_max } else { n_min };
-                (Reference { n_min, n_max, d_max: 1.0 }, args.data.preset.map(|p| p.mapping()).as_ref().and_then(units_of))
+                (
+                    Reference {
+                        n_min,
+                        n_max,
+                        d_max: 1.0,
+                    },
+                    args.data
+                        .preset
+                        .map(|p| p.mapping())
+                        .as_ref()
+                        .and_then(units_of),
+                )
             }
         };
-        return Ok(Subject { law, params: args.params.clone(), samples: vec![], level: 0.95, reference, units, preset: args.data.preset });
+        return Ok(Subject {
+            law,
+            params: args.params.clone(),
+            samples: vec![],
+            level: 0.95,
+            reference,
+            units,
+            preset: args.data.preset,
+        });
     }
-    let input = args.input.as_deref().ok_or_else(|| CliError::Usage("give a fit (.json from `sparse-scaling fit --json`), a CSV file to fit, or --params".into()))?;
+    let input = args.input.as_deref().ok_or_else(|| {
+        CliError::Usage(
+            "give a fit (.json from `sparse-scaling fit --json`), a CSV file to fit, or --params"
+                .into(),
+        )
+    })?;
     let r = fit_from_args(input, &args.data, &args.fit)?;
     print!("{}", super::fit::format_fit(&r, false));
     println!();
@@ -178,7 +277,11 @@ fn subject(args: &Args) -> Result<Subject, CliError> {
     }
     let law = r.law.to_law().map_err(CliError::Law)?;
     Ok(Subject {
-        samples: r.fit.bootstrap_samples().map(<[Vec<f64>]>::to_vec).unwrap_or_default(),
+        samples: r
+            .fit
+            .bootstrap_samples()
+            .map(<[Vec<f64>]>::to_vec)
+            .unwrap_or_default(),
         level: r.fit.bootstrap.as_ref().map_or(0.95, |b| b.confidence),
         reference: Reference::of(&r.observations),
         units: r.mapping.as_ref().and_then(units_of),
@@ -215,18 +318,42 @@ pub fn run(args: Args) -> super::CliResult {
     }
     let mut all = sub.preset.map(Preset::predictions).unwrap_or_default();
     all.extend(predictions);
-    let settings = ReportSettings { cost: args.cost.clone(), sparsities: args.sparsity.clone(), sizes: args.sizes.clone(), budgets: args.budgets.clone(), predictions: all, level: sub.level };
-    let report = AnalysisReport::build(&sub.law, &sub.params, &sub.samples, sub.level, sub.reference, sub.units.clone(), &settings).map_err(|e| CliError::Usage(e.to_string()))?;
+    let settings = ReportSettings {
+        cost: args.cost.clone(),
+        sparsities: args.sparsity.clone(),
+        sizes: args.sizes.clone(),
+        budgets: args.budgets.clone(),
+        predictions: all,
+        level: sub.level,
+    };
+    let report = AnalysisReport::build(
+        &sub.law,
+        &sub.params,
+        &sub.samples,
+        sub.level,
+        sub.reference,
+        sub.units.clone(),
+        &settings,
+    )
+    .map_err(|e| CliError::Usage(e.to_string()))?;
     print!("{report}");
     if let Some(p) = &args.json {
         write_json(p, &report)?;
         println!("wrote {}", p.display());
     }
     if let Some(p) = &args.plot_contours {
-        let a = Analysis::with_cost_model(&sub.law, &sub.params, &args.cost).map_err(|e| CliError::Usage(e.to_string()))?;
+        let a = Analysis::with_cost_model(&sub.law, &sub.params, &args.cost)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
         let n_unit = sub.units.as_ref().map_or("law units", |u| u.0.as_str());
         let name = sub.law.name().unwrap_or("fitted law").to_string();
-        let svg = contour_plot(&a, &name, sub.reference.n_min, sub.reference.n_max, n_unit, &args.cost)?;
+        let svg = contour_plot(
+            &a,
+            &name,
+            sub.reference.n_min,
+            sub.reference.n_max,
+            n_unit,
+            &args.cost,
+        )?;
         write_svg(p, &svg).map_err(CliError::Plot)?;
         println!("wrote {}", p.display());
     }

@@ -1,6 +1,7 @@
 //! `sparse-scaling report <results dir>`: tables and SVG plots of a results directory
-//! (see [`crate::report`]). The analysis settings come from `--experiment`, else from the
-//! `experiment.ron` that `run` keeps in the results directory.
+//! (see [`crate::report`]). The experiment (its points and analysis settings) comes from
+//! `--experiment`, else from the `experiment.ron` that `run` keeps in the results directory;
+//! without either, every record is reported and no fit runs.
 
 use std::path::PathBuf;
 
@@ -17,6 +18,9 @@ pub struct Args {
     /// Only tables and curves: no fit.
     #[arg(long)]
     pub no_fit: bool,
+    /// Use every record in the directory, not only the experiment's points.
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// Runs `sparse-scaling report`.
@@ -29,12 +33,13 @@ pub fn run(args: Args) -> super::CliResult {
         .into());
     }
     let exp_path = args.experiment.clone().unwrap_or_else(|| args.results.join("experiment.ron"));
-    let analysis = if args.no_fit || !exp_path.exists() {
-        None
-    } else {
-        ExperimentFile::load(&exp_path)?.experiment.analysis
+    let file = if exp_path.exists() { Some(ExperimentFile::load(&exp_path)?) } else { None };
+    let analysis = if args.no_fit { None } else { file.as_ref().and_then(|f| f.experiment.analysis.clone()) };
+    let hashes: Option<Vec<String>> = match (&file, args.all) {
+        (Some(f), false) => Some(f.expand()?.into_iter().map(|p| p.hash).collect()),
+        _ => None,
     };
-    let summary = crate::report::write_report(&args.results, analysis.as_ref())?;
+    let summary = crate::report::write_report(&args.results, analysis.as_ref(), hashes.as_deref())?;
     if !summary.text.is_empty() {
         println!("{}", summary.text);
     }

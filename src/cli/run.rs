@@ -44,7 +44,7 @@ pub struct Args {
 
 /// Runs `sparse-scaling run` with the training executor.
 pub fn run(args: Args) -> super::CliResult {
-    run_with(args, &runner::executor::TrainExecutor::default())
+    run_with(args, &runner::executor::TrainExecutor::<runner::registry::Builtin>::default())
 }
 
 /// Runs `sparse-scaling run` with any executor (tests use a fake one).
@@ -70,10 +70,12 @@ pub fn run_with(args: Args, executor: &dyn PointExecutor) -> super::CliResult {
         keep_going: args.keep_going,
     };
     let store = crate::results::ResultsDir::open(&results)?;
-    // keep the experiment next to its results, so that `report <dir>` knows the analysis
+    // keep the experiment next to its results, so that `report <dir>` knows its points and
+    // analysis (written atomically; the last experiment run against the directory wins)
     let copy = store.root().join("experiment.ron");
-    if !copy.exists() {
-        let _ = std::fs::write(&copy, &file.source);
+    let tmp = store.root().join(format!(".experiment.ron.{}", std::process::id()));
+    if std::fs::write(&tmp, &file.source).is_ok() {
+        let _ = std::fs::rename(&tmp, &copy);
     }
     eprintln!(
         "experiment `{}`: {} points, {} selected, results in {}",
@@ -104,7 +106,8 @@ pub fn run_with(args: Args, executor: &dyn PointExecutor) -> super::CliResult {
     if args.no_analysis {
         return Ok(());
     }
-    let summary = crate::report::write_report(&results, file.experiment.analysis.as_ref())?;
+    let hashes: Vec<String> = points.iter().map(|p| p.hash.clone()).collect();
+    let summary = crate::report::write_report(&results, file.experiment.analysis.as_ref(), Some(&hashes))?;
     if !summary.text.is_empty() {
         println!("{}", summary.text);
     }

@@ -50,8 +50,8 @@ use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use attention::relative_position_bucket;
-pub use t5::{T5Config, T5Ref, T5};
-pub use vit::{Pooling, Vit, VitConfig, VitRef};
+pub use t5::{T5Base, T5Config, T5Ref, T5};
+pub use vit::{Pooling, Vit, VitB16, VitConfig, VitRef};
 
 
 /// Batches come from the data crate: [`ImageBatch`] (NCHW pixels + labels) for ViT and

@@ -15,8 +15,9 @@ use plotters::prelude::*;
 use super::{write_file, ReportError};
 use crate::law::analysis::Analysis;
 use crate::law::plot::{self, FitPoint};
-use crate::law::{fit, FitOptions, Law, Observations, Residual};
-use crate::results::{observation_columns, Record};
+use crate::law::fit::Bounds;
+use crate::law::{fit, FitOptions, Law, Residual};
+use crate::results::{observation_columns, observations, Record};
 
 fn aerr(e: impl std::fmt::Display) -> ReportError {
     ReportError::Analysis(e.to_string())
@@ -34,8 +35,7 @@ pub fn write(records: &[Record], a: &crate::spec::Analysis, out: &Path) -> Resul
     let family = records[0].family();
     let d_unit = a.d_unit_for(family);
     let cols = observation_columns(records, a.n_unit, d_unit)?;
-    let obs = Observations::new(vec!["S".into(), "N".into(), "D".into()], vec![cols.s.clone(), cols.n.clone(), cols.d.clone()], cols.loss.clone(), None)
-        .map_err(aerr)?;
+    let obs = observations(records, a.n_unit, d_unit)?;
     let law = Law::from_name_or_formula(&a.law).map_err(aerr)?;
     let opts = FitOptions {
         huber_delta: a.huber_delta,
@@ -43,6 +43,11 @@ pub fn write(records: &[Record], a: &crate::spec::Analysis, out: &Path) -> Resul
         starts: a.starts,
         seed: a.seed,
         bootstrap: a.bootstrap,
+        bounds: if a.nonnegative {
+            law.param_names().iter().map(|p| (p.clone(), Bounds { lower: Some(0.0), upper: None })).collect()
+        } else {
+            Default::default()
+        },
         ..FitOptions::default()
     };
     let fitted = fit(&law, &obs, &opts).map_err(aerr)?;

@@ -83,18 +83,18 @@ pub(crate) fn draw_err<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -
     move |e| ReportError::Plot { what, message: e.to_string() }
 }
 
-/// Validation loss over steps, one line per record, coloured by sparsity (log-scaled steps).
+/// Validation loss over steps, one line per record, coloured by sparsity.
 pub fn curves_svg(records: &[Record]) -> Result<String, ReportError> {
     const WHAT: &str = "validation curves";
     let pts: Vec<(f64, f64)> = records
         .iter()
-        .flat_map(|r| r.outcome.val_curve.iter().map(|c| (c.step.max(1) as f64, c.loss)))
+        .flat_map(|r| r.outcome.val_curve.iter().map(|c| (c.step as f64, c.loss)))
         .filter(|p| p.1.is_finite())
         .collect();
     if pts.is_empty() {
         return Err(ReportError::Plot { what: WHAT, message: "no validation measurements in the records".into() });
     }
-    let (xmin, xmax) = pts.iter().fold((f64::INFINITY, 0.0f64), |a, p| (a.0.min(p.0), a.1.max(p.0)));
+    let xmax = pts.iter().fold(0.0f64, |a, p| a.max(p.0));
     let (ymin, ymax) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| (a.0.min(p.1), a.1.max(p.1)));
     let pad = ((ymax - ymin) * 0.05).max(1e-3);
     let lv = levels(records);
@@ -107,7 +107,7 @@ pub fn curves_svg(records: &[Record]) -> Result<String, ReportError> {
             .margin(16)
             .x_label_area_size(48)
             .y_label_area_size(64)
-            .build_cartesian_2d((xmin..xmax.max(xmin * 1.01)).log_scale(), (ymin - pad)..(ymax + pad))
+            .build_cartesian_2d(0.0..xmax.max(1.0) * 1.02, (ymin - pad)..(ymax + pad))
             .map_err(draw_err(WHAT))?;
         chart
             .configure_mesh()
@@ -120,7 +120,7 @@ pub fn curves_svg(records: &[Record]) -> Result<String, ReportError> {
             let color = PALETTE[i % PALETTE.len()];
             let mut first = true;
             for r in records.iter().filter(|r| r.sparsity() == level) {
-                let line: Vec<(f64, f64)> = r.outcome.val_curve.iter().map(|c| (c.step.max(1) as f64, c.loss)).filter(|p| p.1.is_finite()).collect();
+                let line: Vec<(f64, f64)> = r.outcome.val_curve.iter().map(|c| (c.step as f64, c.loss)).filter(|p| p.1.is_finite()).collect();
                 let s = chart.draw_series(LineSeries::new(line, color.stroke_width(2))).map_err(draw_err(WHAT))?;
                 if first {
                     s.label(format!("S = {level}")).legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2)));
@@ -166,7 +166,7 @@ pub fn loss_vs_n_svg(records: &[Record]) -> Result<String, ReportError> {
             .y_label_area_size(64)
             .build_cartesian_2d((xmin * 0.9..xmax * 1.1).log_scale(), (ymin - pad)..(ymax + pad))
             .map_err(draw_err(WHAT))?;
-        chart.configure_mesh().x_desc("N (non-zeros in pruned layers)").y_desc("validation loss").label_style(("sans-serif", 14)).draw().map_err(draw_err(WHAT))?;
+        chart.configure_mesh().x_labels(6).x_label_formatter(&|x| format!("{x:.2e}")).x_desc("N (non-zeros in pruned layers)").y_desc("validation loss").label_style(("sans-serif", 14)).draw().map_err(draw_err(WHAT))?;
         let max_steps = groups.iter().map(|g| g.1).max().unwrap_or(1);
         for (s, steps) in groups {
             let color = level_color(&lv, s);
@@ -233,10 +233,14 @@ pub struct ReportSummary {
 }
 
 /// Writes the report of `dir` into `dir/report/`; with `analysis`, also fits the law and
-/// writes the analysis (see the module docs).
-pub fn write_report(dir: &Path, analysis: Option<&crate::spec::Analysis>) -> Result<ReportSummary, ReportError> {
+/// writes the analysis (see the module docs). With `only`, uses just the records of these
+/// point hashes (one experiment's points in a shared results directory).
+pub fn write_report(dir: &Path, analysis: Option<&crate::spec::Analysis>, only: Option<&[String]>) -> Result<ReportSummary, ReportError> {
     let store = ResultsDir::open(dir)?;
-    let records = store.records()?;
+    let mut records = store.records()?;
+    if let Some(hashes) = only {
+        records.retain(|r| hashes.contains(&r.hash));
+    }
     if records.is_empty() {
         return Err(ResultsError::Empty { dir: dir.to_path_buf() }.into());
     }

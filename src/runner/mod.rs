@@ -11,6 +11,9 @@
 pub mod executor;
 pub mod registry;
 pub mod slurm;
+mod sweep;
+
+pub use sweep::{run_sweep, SweepOutcome};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -47,6 +50,9 @@ pub enum RunError {
         /// Why it is invalid.
         why: String,
     },
+    /// Writing the report (fit, analysis, plots) failed.
+    #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
     /// A size of the experiment has no compiled training code.
     #[error("{0}")]
     Unsupported(#[from] registry::UnsupportedSize),

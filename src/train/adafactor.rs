@@ -38,7 +38,8 @@ pub fn state_lens(cfg: &AdafactorConfig, shape: &[usize]) -> Vec<usize> {
 ///
 /// `mask` marks kept weights with 1.0 and pruned ones with 0.0 (`None`: all kept); `state`
 /// holds the buffers of [`state_lens`]. `rho` is the scheduled relative step, `t` the 1-based
-/// step count, `decay` whether weight decay applies to this tensor.
+/// step count, `decay` whether weight decay applies to this tensor. Pruned weights must be
+/// zero on entry (the pruner keeps them so); they stay exactly zero.
 #[allow(clippy::too_many_arguments)]
 pub fn adafactor_update(
     cfg: &AdafactorConfig,
@@ -51,67 +52,82 @@ pub fn adafactor_update(
     mask: Option<&[f32]>,
     state: &mut [Vec<f32>],
 ) {
+    // Monomorphised twice so that the unmasked case carries no per-element mask work.
+    match mask {
+        Some(m) => update::<true>(cfg, rho, t, decay, shape, value, grad, m, state),
+        None => update::<false>(cfg, rho, t, decay, shape, value, grad, &[], state),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn update<const MASKED: bool>(
+    cfg: &AdafactorConfig,
+    rho: f64,
+    t: u64,
+    decay: bool,
+    shape: &[usize],
+    value: &mut [f32],
+    grad: &[f32],
+    mask: &[f32],
+    state: &mut [Vec<f32>],
+) {
     let n = value.len();
-    let kept_at = |k: usize| mask.map_or(true, |m| m[k] != 0.0);
-    let kept = mask.map_or(n, |m| m.iter().filter(|&&x| x != 0.0).count());
+    let m_at = |k: usize| if MASKED { mask[k] } else { 1.0 };
+    let kept = if MASKED { mask.iter().filter(|&&x| x != 0.0).count() } else { n };
     if kept == 0 {
         return;
     }
-    let beta2 = 1.0 - (t as f64).powf(-cfg.decay_exponent);
-    let eps1 = cfg.eps1;
+    let beta2 = (1.0 - (t as f64).powf(-cfg.decay_exponent)) as f32;
+    let eps1 = cfg.eps1 as f32;
     let mut u = vec![0.0f32; n];
     match (factored_dims(cfg, shape), state) {
         (Some((rows, cols)), [row, col]) => {
-            let mut col_sum = vec![0.0f64; cols];
-            let mut col_cnt = vec![0usize; cols];
+            // Means of g² + ε1 over the kept entries of each row and column.
+            let mut col_sum = vec![0.0f32; cols];
+            let mut col_cnt = vec![0.0f32; cols];
+            let mut row_has = vec![false; rows];
             for i in 0..rows {
-                let (mut s, mut c) = (0.0f64, 0usize);
+                let g = &grad[i * cols..(i + 1) * cols];
+                let (mut s, mut c) = (0.0f32, 0.0f32);
                 for j in 0..cols {
-                    let k = i * cols + j;
-                    if kept_at(k) {
-                        let g2 = (grad[k] as f64) * (grad[k] as f64) + eps1;
-                        s += g2;
-                        c += 1;
-                        col_sum[j] += g2;
-                        col_cnt[j] += 1;
-                    }
+                    let m = m_at(i * cols + j);
+                    let g2 = (g[j] * g[j] + eps1) * m;
+                    s += g2;
+                    c += m;
+                    col_sum[j] += g2;
+                    col_cnt[j] += m;
                 }
-                let mean = if c > 0 { s / c as f64 } else { eps1 };
-                row[i] = (beta2 * row[i] as f64 + (1.0 - beta2) * mean) as f32;
+                row_has[i] = c > 0.0;
+                let mean = if c > 0.0 { s / c } else { eps1 };
+                row[i] = beta2 * row[i] + (1.0 - beta2) * mean;
             }
             for j in 0..cols {
-                let mean = if col_cnt[j] > 0 { col_sum[j] / col_cnt[j] as f64 } else { eps1 };
-                col[j] = (beta2 * col[j] as f64 + (1.0 - beta2) * mean) as f32;
+                let mean = if col_cnt[j] > 0.0 { col_sum[j] / col_cnt[j] } else { eps1 };
+                col[j] = beta2 * col[j] + (1.0 - beta2) * mean;
             }
-            // mean of R over rows that still have weights
+            // v̂_ij = R_i C_j / mean(R), mean over rows that still have weights
             let (mut rs, mut rc) = (0.0f64, 0usize);
-            for i in 0..rows {
-                if (0..cols).any(|j| kept_at(i * cols + j)) {
-                    rs += row[i] as f64;
-                    rc += 1;
-                }
+            for i in (0..rows).filter(|&i| row_has[i]) {
+                rs += row[i] as f64;
+                rc += 1;
             }
             let rmean = (rs / rc.max(1) as f64).max(f64::MIN_POSITIVE);
+            let cinv: Vec<f32> = col.iter().map(|&c| 1.0 / c.max(f32::MIN_POSITIVE).sqrt()).collect();
             for i in 0..rows {
+                let rinv = (1.0 / ((row[i] as f64 / rmean).max(f64::MIN_POSITIVE)).sqrt()) as f32;
+                let g = &grad[i * cols..(i + 1) * cols];
+                let ur = &mut u[i * cols..(i + 1) * cols];
                 for j in 0..cols {
-                    let k = i * cols + j;
-                    if kept_at(k) {
-                        let vhat = (row[i] as f64) * (col[j] as f64) / rmean;
-                        u[k] = (grad[k] as f64 / vhat.sqrt()) as f32;
-                    }
+                    ur[j] = g[j] * rinv * cinv[j] * m_at(i * cols + j);
                 }
             }
         }
         (_, [v]) => {
             for k in 0..n {
-                if kept_at(k) {
-                    let g2 = (grad[k] as f64) * (grad[k] as f64) + eps1;
-                    let vk = beta2 * v[k] as f64 + (1.0 - beta2) * g2;
-                    v[k] = vk as f32;
-                    u[k] = (grad[k] as f64 / vk.sqrt()) as f32;
-                } else {
-                    v[k] = 0.0;
-                }
+                let m = m_at(k);
+                let vk = (beta2 * v[k] + (1.0 - beta2) * (grad[k] * grad[k] + eps1)) * m;
+                v[k] = vk;
+                u[k] = if m != 0.0 { grad[k] / vk.sqrt() } else { 0.0 };
             }
         }
         (_, other) => {
@@ -121,12 +137,11 @@ pub fn adafactor_update(
             return;
         }
     }
+    // RMS over kept entries: pruned u are 0 and pruned weights are 0, so plain sums suffice.
     let (mut su, mut sw) = (0.0f64, 0.0f64);
-    for k in 0..n {
-        if kept_at(k) {
-            su += (u[k] as f64) * (u[k] as f64);
-            sw += (value[k] as f64) * (value[k] as f64);
-        }
+    for (uc, wc) in u.chunks(1024).zip(value.chunks(1024)) {
+        su += uc.iter().map(|&x| x * x).sum::<f32>() as f64;
+        sw += wc.iter().map(|&x| x * x).sum::<f32>() as f64;
     }
     let rms_u = (su / kept as f64).sqrt();
     let rms_w = (sw / kept as f64).sqrt();
@@ -134,10 +149,8 @@ pub fn adafactor_update(
     let alpha = rms_w.max(cfg.eps2) * rho;
     let step = (alpha / clip) as f32;
     let shrink = if decay { (1.0 - alpha * cfg.weight_decay) as f32 } else { 1.0 };
-    for k in 0..n {
-        if kept_at(k) {
-            value[k] = value[k] * shrink - step * u[k];
-        }
+    for (w, &uk) in value.iter_mut().zip(&u) {
+        *w = *w * shrink - step * uk;
     }
 }
 

@@ -192,8 +192,10 @@ pub struct RunOptions {
     pub checkpoint_every: u64,
     /// Show a progress bar (it is hidden anyway when stderr is not a terminal).
     pub progress: bool,
-    /// Stop after this many completed steps (counted from step 0), writing a checkpoint
-    /// first: returns [`TrainError::Stopped`]. For time-boxed jobs and for testing resumption.
+    /// Stop once this many steps (counted from step 0) are done, before the next one, with a
+    /// checkpoint of that state: returns [`TrainError::Stopped`] (at once if the run, e.g.
+    /// resumed, is already there). Ignored if it is ≥ the run's length. For time-boxed jobs,
+    /// progress in chunks, and testing resumption.
     pub stop_after: Option<u64>,
     /// A label shown in front of the progress bar.
     pub label: String,

@@ -4,6 +4,12 @@
 //! The state is a list of named `f32` buffers per parameter (AdamW: `m`, `v`; Adafactor:
 //! row and column statistics, or a full `v`), in the model's visiting order, so that it can
 //! be checkpointed and restored exactly.
+//!
+//! Cost: on the reference ViT shape (`VitRef`, batch 32, masks at 50%) one optimizer step
+//! took 3.1 ms (AdamW) and 4.1 ms (Adafactor) at width 64 against 112 ms for forward +
+//! backward, and 9.6 / 14.3 ms against 327 ms at width 128 — about 3–4% of a step
+//! (`cargo bench --bench train_step`, the project's shared 2-core machine under load, so
+//! absolute times are noisy).
 
 use dfdx::prelude::{Cpu, Gradients};
 use dfdx::nn::tensor_collection::TensorCollection;

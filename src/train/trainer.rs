@@ -106,7 +106,16 @@ where
         }
     };
 
+    // The step whose state is on disk (a resumed run's checkpoint is its own state).
+    let mut saved_at = st.resumed_from;
     while st.step < cfg.steps {
+        if opts.stop_after.is_some_and(|k| st.step >= k) {
+            if saved_at != Some(st.step) {
+                save(&st, model, stream, pruner)?;
+            }
+            progress.finish();
+            return Err(TrainError::Stopped { step: st.step, checkpoint: opts.checkpoint.clone() });
+        }
         let t = st.step;
         let batch = stream
             .next_batch(cfg.batch_size)
@@ -142,19 +151,14 @@ where
             st.val_curve.push(LossPoint { step: st.step, loss: v });
             progress.validated(st.step, v);
         }
-        let stop = opts.stop_after == Some(st.step) && st.step < cfg.steps;
-        let periodic = opts.checkpoint_every > 0 && st.step % opts.checkpoint_every == 0;
-        if (periodic || stop) && st.step < cfg.steps {
+        if opts.checkpoint_every > 0 && st.step % opts.checkpoint_every == 0 && st.step < cfg.steps {
             save(&st, model, stream, pruner)?;
-        }
-        if stop {
-            progress.finish();
-            return Err(TrainError::Stopped { step: st.step, checkpoint: opts.checkpoint.clone() });
+            saved_at = Some(st.step);
         }
     }
     progress.finish();
     let elapsed_s = st.elapsed_s + started.elapsed().as_secs_f64();
-    if st.resumed_from != Some(cfg.steps) {
+    if saved_at != Some(cfg.steps) {
         save(&st, model, stream, pruner)?;
     }
 

@@ -50,7 +50,11 @@ mod roots;
 mod symbolic;
 
 pub use paper::PaperCoefficients;
-pub use report::{AnalysisReport, DenseEquivalentRow, FitRecord, LawSpec, OptimalSparsityRow, PaysRow, PredictionPoint, PredictionRow, Reference, ReportError, ReportSettings, SlopeRow};
+pub use report::{
+    prediction_interval, AnalysisReport, DenseEquivalentRow, FitRecord, LawSpec,
+    OptimalSparsityRow, PaysRow, PredictionPoint, PredictionRow, Reference, ReportError,
+    ReportSettings, SlopeRow,
+};
 pub use symbolic::{SymbolicSurface, DEFAULT_COST};
 
 use roots::{bracket_outward, brent, rising_crossings, RootFail};
@@ -182,7 +186,11 @@ fn check_sparsity(s: f64) -> Result<(), AnalysisError> {
     if s.is_finite() && (0.0..1.0).contains(&s) {
         Ok(())
     } else {
-        Err(AnalysisError::OutOfDomain { what: "sparsity S", value: s, domain: "[0, 1)" })
+        Err(AnalysisError::OutOfDomain {
+            what: "sparsity S",
+            value: s,
+            domain: "[0, 1)",
+        })
     }
 }
 
@@ -190,7 +198,11 @@ fn check_positive(what: &'static str, v: f64) -> Result<(), AnalysisError> {
     if v.is_finite() && v > 0.0 {
         Ok(())
     } else {
-        Err(AnalysisError::OutOfDomain { what, value: v, domain: "(0, ∞)" })
+        Err(AnalysisError::OutOfDomain {
+            what,
+            value: v,
+            domain: "(0, ∞)",
+        })
     }
 }
 
@@ -210,7 +222,12 @@ pub struct AnalysisOptions {
 
 impl Default for AnalysisOptions {
     fn default() -> Self {
-        Self { sparsity_grid: 64, max_log_density: 27.6, sparsity_tol: 1e-13, slope_step: 0.01 }
+        Self {
+            sparsity_grid: 64,
+            max_log_density: 27.6,
+            sparsity_tol: 1e-13,
+            slope_step: 0.01,
+        }
     }
 }
 
@@ -263,14 +280,31 @@ pub struct Analysis {
 
 impl std::fmt::Debug for Analysis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Analysis").field("options", &self.options).finish_non_exhaustive()
+        f.debug_struct("Analysis")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
     }
 }
 
-fn fail_to_error(what: &str, variable: &'static str, hint: &str, e: RootFail, map: impl Fn(f64) -> f64) -> AnalysisError {
+fn fail_to_error(
+    what: &str,
+    variable: &'static str,
+    hint: &str,
+    e: RootFail,
+    map: impl Fn(f64) -> f64,
+) -> AnalysisError {
     match e {
-        RootFail::NoBracket { lo, hi } => AnalysisError::NoSolution { what: what.to_string(), variable, lo: map(lo), hi: map(hi), hint: hint.to_string() },
-        RootFail::NotFinite { at } => AnalysisError::NotFinite { what: what.to_string(), at: format!("{variable} = {:.6e}", map(at)) },
+        RootFail::NoBracket { lo, hi } => AnalysisError::NoSolution {
+            what: what.to_string(),
+            variable,
+            lo: map(lo),
+            hi: map(hi),
+            hint: hint.to_string(),
+        },
+        RootFail::NotFinite { at } => AnalysisError::NotFinite {
+            what: what.to_string(),
+            at: format!("{variable} = {:.6e}", map(at)),
+        },
     }
 }
 
@@ -280,7 +314,11 @@ const LOG_LIMIT: f64 = 700.0;
 impl Analysis {
     /// The analysis of `loss` under `cost`, with default options.
     pub fn from_surfaces(loss: impl Surface + 'static, cost: impl Surface + 'static) -> Self {
-        Self { loss: Box::new(loss), cost: Box::new(cost), options: AnalysisOptions::default() }
+        Self {
+            loss: Box::new(loss),
+            cost: Box::new(cost),
+            options: AnalysisOptions::default(),
+        }
     }
 
     /// The same analysis with other numerical options.
@@ -312,13 +350,28 @@ impl Analysis {
         let err = |reason: String| AnalysisError::CostNotInvertible { s, n, c, reason };
         let c1 = self.cost.value(s, n, 1.0);
         // exact start for costs linear in D
-        let t0 = if c1.is_finite() && c1 > 0.0 { (c / c1).ln() } else { 0.0 };
-        let t0 = if t0.is_finite() { t0.clamp(-LOG_LIMIT, LOG_LIMIT) } else { 0.0 };
+        let t0 = if c1.is_finite() && c1 > 0.0 {
+            (c / c1).ln()
+        } else {
+            0.0
+        };
+        let t0 = if t0.is_finite() {
+            t0.clamp(-LOG_LIMIT, LOG_LIMIT)
+        } else {
+            0.0
+        };
         let f = |t: f64| self.cost.value(s, n, t.exp()) / c - 1.0;
-        let br = bracket_outward(f, t0, 1e-6 + 1e-9 * t0.abs(), LOG_LIMIT).map_err(|e| match e {
-            RootFail::NoBracket { lo, hi } => err(format!("C(S, N, D) stays on one side of C for D in [{:.3e}, {:.3e}]", lo.exp(), hi.exp())),
-            RootFail::NotFinite { at } => err(format!("the cost model is NaN at D = {:.3e}", at.exp())),
-        })?;
+        let br =
+            bracket_outward(f, t0, 1e-6 + 1e-9 * t0.abs(), LOG_LIMIT).map_err(|e| match e {
+                RootFail::NoBracket { lo, hi } => err(format!(
+                    "C(S, N, D) stays on one side of C for D in [{:.3e}, {:.3e}]",
+                    lo.exp(),
+                    hi.exp()
+                )),
+                RootFail::NotFinite { at } => {
+                    err(format!("the cost model is NaN at D = {:.3e}", at.exp()))
+                }
+            })?;
         let t = brent(f, br, 1e-14, 200).map_err(|_| err("root finding failed".into()))?;
         Ok(t.exp())
     }
@@ -329,12 +382,20 @@ impl Analysis {
         let gl = self.loss.gradient(s, n, d);
         let gc = self.cost.gradient(s, n, d);
         if !(gc[2].is_finite() && gc[2] > 0.0) {
-            return Err(AnalysisError::CostNotInvertible { s, n, c, reason: format!("∂C/∂D = {} at D = {d:.4e}", gc[2]) });
+            return Err(AnalysisError::CostNotInvertible {
+                s,
+                n,
+                c,
+                reason: format!("∂C/∂D = {} at D = {d:.4e}", gc[2]),
+            });
         }
         let dd_ds = -gc[0] / gc[2];
         let g = gl[0] + gl[2] * dd_ds;
         if g.is_nan() {
-            return Err(AnalysisError::NotFinite { what: "dL/dS".into(), at: format!("S = {s}, N = {n:.4e}, D = {d:.4e}") });
+            return Err(AnalysisError::NotFinite {
+                what: "dL/dS".into(),
+                at: format!("S = {s}, N = {n:.4e}, D = {d:.4e}"),
+            });
         }
         Ok((g, d))
     }
@@ -345,11 +406,19 @@ impl Analysis {
         let gl = self.loss.gradient(0.0, n, d);
         let gc = self.cost.gradient(0.0, n, d);
         if !(gc[2].is_finite() && gc[2] > 0.0) {
-            return Err(AnalysisError::CostNotInvertible { s: 0.0, n, c, reason: format!("∂C/∂D = {} at D = {d:.4e}", gc[2]) });
+            return Err(AnalysisError::CostNotInvertible {
+                s: 0.0,
+                n,
+                c,
+                reason: format!("∂C/∂D = {} at D = {d:.4e}", gc[2]),
+            });
         }
         let h = n * (gl[1] - gl[2] * gc[1] / gc[2]);
         if h.is_nan() {
-            return Err(AnalysisError::NotFinite { what: "dL/dN".into(), at: format!("N = {n:.4e}, D = {d:.4e}") });
+            return Err(AnalysisError::NotFinite {
+                what: "dL/dN".into(),
+                at: format!("N = {n:.4e}, D = {d:.4e}"),
+            });
         }
         Ok(h)
     }
@@ -362,14 +431,19 @@ impl Analysis {
         check_positive("data D", d)?;
         let target = self.loss.value(s, n, d);
         if !target.is_finite() {
-            return Err(AnalysisError::NotFinite { what: "the loss".into(), at: format!("S = {s}, N = {n:.4e}, D = {d:.4e}") });
+            return Err(AnalysisError::NotFinite {
+                what: "the loss".into(),
+                at: format!("S = {s}, N = {n:.4e}, D = {d:.4e}"),
+            });
         }
         let scale = target.abs().max(1e-300);
         let f = |t: f64| (self.loss.value(0.0, n * t.exp(), d) - target) / scale;
         let what = format!("dense-equivalent size at S = {s}, N = {n:.4e}, D = {d:.4e}");
         let hint = "; no dense model of any size reaches this loss (the law may not depend on N, or sparsity lowers the loss below the dense limit)";
-        let br = bracket_outward(f, 0.0, 1e-3, LOG_LIMIT).map_err(|e| fail_to_error(&what, "m", hint, e, f64::exp))?;
-        let t = brent(f, br, 1e-13, 200).map_err(|e| fail_to_error(&what, "m", hint, e, f64::exp))?;
+        let br = bracket_outward(f, 0.0, 1e-3, LOG_LIMIT)
+            .map_err(|e| fail_to_error(&what, "m", hint, e, f64::exp))?;
+        let t =
+            brent(f, br, 1e-13, 200).map_err(|e| fail_to_error(&what, "m", hint, e, f64::exp))?;
         Ok(t.exp())
     }
 
@@ -379,7 +453,9 @@ impl Analysis {
         check_positive("budget C", c)?;
         let o = &self.options;
         let k = o.sparsity_grid.max(4);
-        let grid: Vec<f64> = (0..k).map(|i| 1.0 - (-(o.max_log_density * i as f64 / (k - 1) as f64)).exp()).collect();
+        let grid: Vec<f64> = (0..k)
+            .map(|i| 1.0 - (-(o.max_log_density * i as f64 / (k - 1) as f64)).exp())
+            .collect();
         let mut first_err = None;
         let g = |s: f64| match self.sparsity_derivative(s, n, c) {
             Ok((v, _)) => v,
@@ -391,7 +467,10 @@ impl Analysis {
         let (cells, values) = rising_crossings(g, &grid);
         let slope_at_dense = values[0];
         if slope_at_dense.is_nan() {
-            return Err(first_err.unwrap_or(AnalysisError::NotFinite { what: "dL/dS".into(), at: "S = 0".into() }));
+            return Err(first_err.unwrap_or(AnalysisError::NotFinite {
+                what: "dL/dS".into(),
+                at: "S = 0".into(),
+            }));
         }
         let loss_at = |s: f64| -> Result<(f64, f64), AnalysisError> {
             let d = self.data_for_budget(s, n, c)?;
@@ -403,7 +482,11 @@ impl Analysis {
             best = Some((0.0, dense_loss, dense_d));
         }
         for cell in cells {
-            let gs = |s: f64| self.sparsity_derivative(s, n, c).map(|x| x.0).unwrap_or(f64::NAN);
+            let gs = |s: f64| {
+                self.sparsity_derivative(s, n, c)
+                    .map(|x| x.0)
+                    .unwrap_or(f64::NAN)
+            };
             let s = match brent(gs, cell, o.sparsity_tol, 200) {
                 Ok(s) => s,
                 Err(_) => continue,
@@ -424,7 +507,15 @@ impl Analysis {
             }
         }
         match best {
-            Some((s, loss, d)) => Ok(OptimalSparsity { n, c, s, d, loss, dense_loss, slope_at_dense }),
+            Some((s, loss, d)) => Ok(OptimalSparsity {
+                n,
+                c,
+                s,
+                d,
+                loss,
+                dense_loss,
+                slope_at_dense,
+            }),
             None => Err(first_err.unwrap_or(AnalysisError::SparsityUnbounded { n, c })),
         }
     }
@@ -435,12 +526,22 @@ impl Analysis {
         check_sparsity(s)?;
         check_positive("non-zero parameters N", n)?;
         let c1 = self.cost.value(s, n, 1.0);
-        let t0 = if c1.is_finite() && c1 > 0.0 { c1.ln() } else { 0.0 };
-        let f = |t: f64| self.sparsity_derivative(s, n, t.exp()).map(|x| x.0).unwrap_or(f64::NAN);
+        let t0 = if c1.is_finite() && c1 > 0.0 {
+            c1.ln()
+        } else {
+            0.0
+        };
+        let f = |t: f64| {
+            self.sparsity_derivative(s, n, t.exp())
+                .map(|x| x.0)
+                .unwrap_or(f64::NAN)
+        };
         let what = format!("budget at which S_opt = {s} for N = {n:.4e}");
         let hint = "; at this sparsity dL/dS does not change sign for any budget";
-        let br = bracket_outward(f, t0, 0.5, LOG_LIMIT).map_err(|e| fail_to_error(&what, "C", hint, e, f64::exp))?;
-        let t = brent(f, br, 1e-13, 300).map_err(|e| fail_to_error(&what, "C", hint, e, f64::exp))?;
+        let br = bracket_outward(f, t0, 0.5, LOG_LIMIT)
+            .map_err(|e| fail_to_error(&what, "C", hint, e, f64::exp))?;
+        let t =
+            brent(f, br, 1e-13, 300).map_err(|e| fail_to_error(&what, "C", hint, e, f64::exp))?;
         Ok(t.exp())
     }
 
@@ -458,12 +559,18 @@ impl Analysis {
     pub fn dense_optimal_budget(&self, n: f64) -> Result<f64, AnalysisError> {
         check_positive("non-zero parameters N", n)?;
         let c1 = self.cost.value(0.0, n, 1.0);
-        let t0 = if c1.is_finite() && c1 > 0.0 { c1.ln() } else { 0.0 };
+        let t0 = if c1.is_finite() && c1 > 0.0 {
+            c1.ln()
+        } else {
+            0.0
+        };
         let f = |t: f64| self.dense_size_derivative(n, t.exp()).unwrap_or(f64::NAN);
         let what = format!("compute-optimal budget of a dense model with N = {n:.4e}");
         let hint = "; the law may not trade N against D (e.g. no N or no D term)";
-        let br = bracket_outward(f, t0, 0.5, LOG_LIMIT).map_err(|e| fail_to_error(&what, "C", hint, e, f64::exp))?;
-        let t = brent(f, br, 1e-13, 300).map_err(|e| fail_to_error(&what, "C", hint, e, f64::exp))?;
+        let br = bracket_outward(f, t0, 0.5, LOG_LIMIT)
+            .map_err(|e| fail_to_error(&what, "C", hint, e, f64::exp))?;
+        let t =
+            brent(f, br, 1e-13, 300).map_err(|e| fail_to_error(&what, "C", hint, e, f64::exp))?;
         Ok(t.exp())
     }
 
@@ -472,12 +579,18 @@ impl Analysis {
         check_positive("budget C", c)?;
         // start where N = D under the cost model (neutral in any units)
         let c11 = self.cost.value(0.0, 1.0, 1.0);
-        let t0 = if c11.is_finite() && c11 > 0.0 { 0.5 * (c / c11).ln() } else { 0.0 };
+        let t0 = if c11.is_finite() && c11 > 0.0 {
+            0.5 * (c / c11).ln()
+        } else {
+            0.0
+        };
         let f = |t: f64| self.dense_size_derivative(t.exp(), c).unwrap_or(f64::NAN);
         let what = format!("compute-optimal dense size for C = {c:.4e}");
         let hint = "; the law may not trade N against D";
-        let br = bracket_outward(f, t0, 0.5, LOG_LIMIT).map_err(|e| fail_to_error(&what, "N", hint, e, f64::exp))?;
-        let t = brent(f, br, 1e-13, 300).map_err(|e| fail_to_error(&what, "N", hint, e, f64::exp))?;
+        let br = bracket_outward(f, t0, 0.5, LOG_LIMIT)
+            .map_err(|e| fail_to_error(&what, "N", hint, e, f64::exp))?;
+        let t =
+            brent(f, br, 1e-13, 300).map_err(|e| fail_to_error(&what, "N", hint, e, f64::exp))?;
         Ok(t.exp())
     }
 
@@ -509,25 +622,63 @@ impl Analysis {
 
     /// S_opt over a log N × log C grid, the contour lines of the given levels and the dense
     /// compute-optimal line, for plotting (computed in parallel).
-    pub fn contour_map(&self, log10_n: (f64, f64), log10_c: (f64, f64), resolution: usize, levels: &[f64]) -> ContourMap {
+    pub fn contour_map(
+        &self,
+        log10_n: (f64, f64),
+        log10_c: (f64, f64),
+        resolution: usize,
+        levels: &[f64],
+    ) -> ContourMap {
         use rayon::prelude::*;
         let r = resolution.max(2);
-        let axis = |(lo, hi): (f64, f64)| -> Vec<f64> { (0..r).map(|i| lo + (hi - lo) * i as f64 / (r - 1) as f64).collect() };
+        let axis = |(lo, hi): (f64, f64)| -> Vec<f64> {
+            (0..r)
+                .map(|i| lo + (hi - lo) * i as f64 / (r - 1) as f64)
+                .collect()
+        };
         let xs = axis(log10_n);
         let ys = axis(log10_c);
         let s_opt: Vec<Vec<f64>> = ys
             .par_iter()
-            .map(|&y| xs.iter().map(|&x| self.optimal_sparsity(10f64.powf(x), 10f64.powf(y)).map(|o| o.s).unwrap_or(f64::NAN)).collect())
+            .map(|&y| {
+                xs.iter()
+                    .map(|&x| {
+                        self.optimal_sparsity(10f64.powf(x), 10f64.powf(y))
+                            .map(|o| o.s)
+                            .unwrap_or(f64::NAN)
+                    })
+                    .collect()
+            })
             .collect();
         let lines: Vec<ContourLine> = levels
             .par_iter()
             .map(|&level| ContourLine {
                 level,
-                points: xs.iter().filter_map(|&x| self.contour_budget(level, 10f64.powf(x)).ok().map(|c| (x, c.log10()))).collect(),
+                points: xs
+                    .iter()
+                    .filter_map(|&x| {
+                        self.contour_budget(level, 10f64.powf(x))
+                            .ok()
+                            .map(|c| (x, c.log10()))
+                    })
+                    .collect(),
             })
             .collect();
-        let dense_line: Vec<(f64, f64)> = xs.par_iter().filter_map(|&x| self.dense_optimal_budget(10f64.powf(x)).ok().map(|c| (x, c.log10()))).collect();
-        ContourMap { log10_n: xs, log10_c: ys, s_opt, lines, dense_line }
+        let dense_line: Vec<(f64, f64)> = xs
+            .par_iter()
+            .filter_map(|&x| {
+                self.dense_optimal_budget(10f64.powf(x))
+                    .ok()
+                    .map(|c| (x, c.log10()))
+            })
+            .collect();
+        ContourMap {
+            log10_n: xs,
+            log10_c: ys,
+            s_opt,
+            lines,
+            dense_line,
+        }
     }
 }
 
@@ -589,17 +740,31 @@ impl Interval {
         let mut v: Vec<f64> = samples.into_iter().filter(|x| x.is_finite()).collect();
         v.sort_by(|a, b| a.total_cmp(b));
         let alpha = (1.0 - level.clamp(0.0, 1.0)) / 2.0;
-        Interval { estimate, lo: quantile_sorted(&v, alpha), hi: quantile_sorted(&v, 1.0 - alpha), level, samples: v.len() }
+        Interval {
+            estimate,
+            lo: quantile_sorted(&v, alpha),
+            hi: quantile_sorted(&v, 1.0 - alpha),
+            level,
+            samples: v.len(),
+        }
     }
 }
 
 /// The same derived quantity computed for the best fit and for every bootstrap parameter
 /// sample (in parallel), as a percentile interval. `f` maps a parameter vector to the quantity
 /// (return NaN or an error where undefined; such samples are left out).
-pub fn bootstrap_interval<E>(best: &[f64], samples: &[Vec<f64>], level: f64, f: impl Fn(&[f64]) -> Result<f64, E> + Sync) -> Result<Interval, E> {
+pub fn bootstrap_interval<E>(
+    best: &[f64],
+    samples: &[Vec<f64>],
+    level: f64,
+    f: impl Fn(&[f64]) -> Result<f64, E> + Sync,
+) -> Result<Interval, E> {
     use rayon::prelude::*;
     let estimate = f(best)?;
-    let vals: Vec<f64> = samples.par_iter().map(|p| f(p).unwrap_or(f64::NAN)).collect();
+    let vals: Vec<f64> = samples
+        .par_iter()
+        .map(|p| f(p).unwrap_or(f64::NAN))
+        .collect();
     Ok(Interval::percentile(estimate, vals, level))
 }
 

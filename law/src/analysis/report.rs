@@ -27,7 +27,12 @@ pub struct LawSpec {
 impl LawSpec {
     /// Describes `law`.
     pub fn of(law: &Law) -> Self {
-        Self { name: law.name().map(str::to_string), formula: law.text().to_string(), vars: law.var_names().to_vec(), params: law.param_names().to_vec() }
+        Self {
+            name: law.name().map(str::to_string),
+            formula: law.text().to_string(),
+            vars: law.var_names().to_vec(),
+            params: law.param_names().to_vec(),
+        }
     }
 
     /// Rebuilds the law (a built-in by name, else the formula with the declared names).
@@ -109,7 +114,14 @@ pub struct ReportSettings {
 
 impl Default for ReportSettings {
     fn default() -> Self {
-        Self { cost: DEFAULT_COST.into(), sparsities: vec![0.5, 0.75, 0.875, 0.9375], sizes: vec![], budgets: vec![], predictions: vec![], level: 0.95 }
+        Self {
+            cost: DEFAULT_COST.into(),
+            sparsities: vec![0.5, 0.75, 0.875, 0.9375],
+            sizes: vec![],
+            budgets: vec![],
+            predictions: vec![],
+            level: 0.95,
+        }
     }
 }
 
@@ -238,12 +250,25 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn interval(&self, f: impl Fn(&Analysis) -> Result<f64, AnalysisError> + Sync) -> Result<Interval, AnalysisError> {
+    fn interval(
+        &self,
+        f: impl Fn(&Analysis) -> Result<f64, AnalysisError> + Sync,
+    ) -> Result<Interval, AnalysisError> {
         use rayon::prelude::*;
         let est = f(&self.best)?;
-        let vals: Vec<f64> = self.samples.par_iter().map(|a| f(a).unwrap_or(f64::NAN)).collect();
+        let vals: Vec<f64> = self
+            .samples
+            .par_iter()
+            .map(|a| f(a).unwrap_or(f64::NAN))
+            .collect();
         if self.samples.is_empty() {
-            return Ok(Interval { estimate: est, lo: f64::NAN, hi: f64::NAN, level: self.level, samples: 0 });
+            return Ok(Interval {
+                estimate: est,
+                lo: f64::NAN,
+                hi: f64::NAN,
+                level: self.level,
+                samples: 0,
+            });
         }
         Ok(Interval::percentile(est, vals, self.level))
     }
@@ -251,7 +276,11 @@ impl Ctx {
 
 fn column_range(obs: &Observations, name: &str) -> Option<(f64, f64)> {
     let c = obs.column(name)?;
-    let lo = c.iter().copied().filter(|v| *v > 0.0).fold(f64::INFINITY, f64::min);
+    let lo = c
+        .iter()
+        .copied()
+        .filter(|v| *v > 0.0)
+        .fold(f64::INFINITY, f64::min);
     let hi = c.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     (lo.is_finite() && hi.is_finite() && hi > 0.0).then_some((lo, hi))
 }
@@ -274,7 +303,11 @@ impl Reference {
     pub fn of(obs: &Observations) -> Self {
         let (n_min, n_max) = column_range(obs, "N").unwrap_or((1.0, 1.0));
         let (_, d_max) = column_range(obs, "D").unwrap_or((1.0, 1.0));
-        Self { n_min, n_max, d_max }
+        Self {
+            n_min,
+            n_max,
+            d_max,
+        }
     }
 }
 
@@ -287,8 +320,20 @@ impl AnalysisReport {
             Some((get("N")?, get("D")?))
         });
         let samples = record.fit.bootstrap_samples().unwrap_or(&[]);
-        let level = record.fit.bootstrap.as_ref().map_or(settings.level, |b| b.confidence);
-        Self::build(&law, &record.fit.params, samples, level, Reference::of(&record.observations), units, settings)
+        let level = record
+            .fit
+            .bootstrap
+            .as_ref()
+            .map_or(settings.level, |b| b.confidence);
+        Self::build(
+            &law,
+            &record.fit.params,
+            samples,
+            level,
+            Reference::of(&record.observations),
+            units,
+            settings,
+        )
     }
 
     /// Builds the report for `law` with best parameters `params`, bootstrap parameter samples
@@ -304,22 +349,42 @@ impl AnalysisReport {
     ) -> Result<Self, ReportError> {
         use rayon::prelude::*;
         if !(level > 0.0 && level < 1.0) {
-            return Err(ReportError::Settings(format!("confidence level {level} must be in (0, 1), e.g. 0.95")));
+            return Err(ReportError::Settings(format!(
+                "confidence level {level} must be in (0, 1), e.g. 0.95"
+            )));
         }
         let best = Analysis::with_cost_model(law, params, &settings.cost)?;
-        let samples: Vec<Analysis> = samples.par_iter().filter_map(|p| Analysis::with_cost_model(law, p, &settings.cost).ok()).collect();
-        let ctx = Ctx { best, samples, level };
-        let closed = if settings.cost.replace(' ', "") == DEFAULT_COST { PaperCoefficients::from_law(law, params) } else { None };
+        let samples: Vec<Analysis> = samples
+            .par_iter()
+            .filter_map(|p| Analysis::with_cost_model(law, p, &settings.cost).ok())
+            .collect();
+        let ctx = Ctx {
+            best,
+            samples,
+            level,
+        };
+        let closed = if settings.cost.replace(' ', "") == DEFAULT_COST {
+            PaperCoefficients::from_law(law, params)
+        } else {
+            None
+        };
         let (n_lo, n_hi, d_hi) = (reference.n_min, reference.n_max, reference.d_max);
         if !(n_lo > 0.0 && n_hi >= n_lo && d_hi > 0.0 && n_hi.is_finite() && d_hi.is_finite()) {
-            return Err(ReportError::Settings(format!("reference sizes must be positive and finite (N from {n_lo} to {n_hi}, D = {d_hi})")));
+            return Err(ReportError::Settings(format!(
+                "reference sizes must be positive and finite (N from {n_lo} to {n_hi}, D = {d_hi})"
+            )));
         }
         let mut warnings = Vec::new();
 
         let mut dense_equivalent = Vec::new();
         for &s in &settings.sparsities {
             match ctx.interval(|a| a.dense_equivalent(s, n_hi, d_hi)) {
-                Ok(m) => dense_equivalent.push(DenseEquivalentRow { s, m, closed_form: PaperCoefficients::from_law(law, params).map(|p| p.dense_equivalent(s)) }),
+                Ok(m) => dense_equivalent.push(DenseEquivalentRow {
+                    s,
+                    m,
+                    closed_form: PaperCoefficients::from_law(law, params)
+                        .map(|p| p.dense_equivalent(s)),
+                }),
                 Err(e) => warnings.push(format!("m({s}): {e}")),
             }
         }
@@ -336,9 +401,14 @@ impl AnalysisReport {
             let dense_c = ctx.best.dense_optimal_budget(n);
             let budgets: Vec<f64> = if settings.budgets.is_empty() {
                 match &dense_c {
-                    Ok(c) => [1.0, 3.0, 10.0, 100.0, 1000.0].iter().map(|k| k * c).collect(),
+                    Ok(c) => [1.0, 3.0, 10.0, 100.0, 1000.0]
+                        .iter()
+                        .map(|k| k * c)
+                        .collect(),
                     Err(e) => {
-                        warnings.push(format!("default budgets for N = {n:.4e}: {e}; give budgets explicitly"));
+                        warnings.push(format!(
+                            "default budgets for N = {n:.4e}: {e}; give budgets explicitly"
+                        ));
                         vec![]
                     }
                 }
@@ -366,14 +436,24 @@ impl AnalysisReport {
         }
 
         let contour_slope = match ctx.interval(|a| a.contour_slope(0.5, n_hi)) {
-            Ok(slope) => Some(SlopeRow { n: n_hi, level: Some(0.5), slope, closed_form: closed.map(|p| p.contour_slope()) }),
+            Ok(slope) => Some(SlopeRow {
+                n: n_hi,
+                level: Some(0.5),
+                slope,
+                closed_form: closed.map(|p| p.contour_slope()),
+            }),
             Err(e) => {
                 warnings.push(format!("contour slope: {e}"));
                 None
             }
         };
         let dense_optimal_slope = match ctx.interval(|a| a.dense_optimal_slope(n_hi)) {
-            Ok(slope) => Some(SlopeRow { n: n_hi, level: None, slope, closed_form: closed.map(|p| p.dense_optimal_slope()) }),
+            Ok(slope) => Some(SlopeRow {
+                n: n_hi,
+                level: None,
+                slope,
+                closed_form: closed.map(|p| p.dense_optimal_slope()),
+            }),
             Err(e) => {
                 warnings.push(format!("dense compute-optimal slope: {e}"));
                 None
@@ -401,12 +481,21 @@ impl AnalysisReport {
             }
             let loss = ctx.interval(|a| Ok(a.loss(pt.s, pt.n, pt.d)))?;
             let relative_error = pt.measured.map(|m| (loss.estimate - m) / m);
-            predictions.push(PredictionRow { point: pt.clone(), loss, relative_error });
+            predictions.push(PredictionRow {
+                point: pt.clone(),
+                loss,
+                relative_error,
+            });
         }
 
         Ok(AnalysisReport {
             law: LawSpec::of(law),
-            params: law.param_names().iter().cloned().zip(params.iter().copied()).collect(),
+            params: law
+                .param_names()
+                .iter()
+                .cloned()
+                .zip(params.iter().copied())
+                .collect(),
             cost: settings.cost.clone(),
             units,
             reference: (n_hi, d_hi),
@@ -450,23 +539,59 @@ fn opt(v: Option<f64>) -> String {
 impl fmt::Display for AnalysisReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut o = String::new();
-        let name = self.law.name.as_deref().map(|n| format!("{n}: ")).unwrap_or_default();
+        let name = self
+            .law
+            .name
+            .as_deref()
+            .map(|n| format!("{n}: "))
+            .unwrap_or_default();
         let _ = writeln!(o, "law      {name}{}", self.law.formula);
-        let params: Vec<String> = self.params.iter().map(|(n, v)| format!("{n} = {}", num(*v))).collect();
+        let params: Vec<String> = self
+            .params
+            .iter()
+            .map(|(n, v)| format!("{n} = {}", num(*v)))
+            .collect();
         let _ = writeln!(o, "params   {}", params.join(", "));
         let _ = writeln!(o, "cost     C = {}", self.cost);
         if let Some((n, d)) = &self.units {
             let _ = writeln!(o, "units    N = {n};  D = {d}");
         }
-        let level = self.dense_equivalent.first().map(|r| r.m.level).unwrap_or(0.95);
-        let ci_head = if self.bootstrap_samples > 0 { format!("{:.0}% CI ({} bootstrap fits)", 100.0 * level, self.bootstrap_samples) } else { "CI: fit with --bootstrap B".into() };
+        let level = self
+            .dense_equivalent
+            .first()
+            .map(|r| r.m.level)
+            .unwrap_or(0.95);
+        let ci_head = if self.bootstrap_samples > 0 {
+            format!(
+                "{:.0}% CI ({} bootstrap fits)",
+                100.0 * level,
+                self.bootstrap_samples
+            )
+        } else {
+            "CI: fit with --bootstrap B".into()
+        };
         let _ = writeln!(o, "\nDense-equivalent size m(S) at N = {}, D = {}: a model with N non-zeros at sparsity S matches a dense model with m(S)·N parameters", num(self.reference.0), num(self.reference.1));
-        let _ = writeln!(o, "  {:>8}  {:>10}  {:>26}  {:>12}", "S", "m(S)", ci_head, "closed form");
+        let _ = writeln!(
+            o,
+            "  {:>8}  {:>10}  {:>26}  {:>12}",
+            "S", "m(S)", ci_head, "closed form"
+        );
         for r in &self.dense_equivalent {
-            let _ = writeln!(o, "  {:>8}  {:>10}  {:>26}  {:>12}", num(r.s), num(r.m.estimate), ci(&r.m), opt(r.closed_form));
+            let _ = writeln!(
+                o,
+                "  {:>8}  {:>10}  {:>26}  {:>12}",
+                num(r.s),
+                num(r.m.estimate),
+                ci(&r.m),
+                opt(r.closed_form)
+            );
         }
         let _ = writeln!(o, "\nOptimal sparsity S_opt(N, C) (C/C* = budget over the dense compute-optimal budget for N)");
-        let _ = writeln!(o, "  {:>10}  {:>10}  {:>8}  {:>8}  {:>22}  {:>10}  {:>8}  {:>10}  {:>11}", "N", "C", "C/C*", "S_opt", "CI", "D", "loss", "dense loss", "closed form");
+        let _ = writeln!(
+            o,
+            "  {:>10}  {:>10}  {:>8}  {:>8}  {:>22}  {:>10}  {:>8}  {:>10}  {:>11}",
+            "N", "C", "C/C*", "S_opt", "CI", "D", "loss", "dense loss", "closed form"
+        );
         for r in &self.optimal_sparsity {
             let _ = writeln!(
                 o,
@@ -484,10 +609,24 @@ impl fmt::Display for AnalysisReport {
         }
         let _ = writeln!(o, "\nSlopes in log N – log C");
         if let Some(r) = &self.contour_slope {
-            let _ = writeln!(o, "  S_opt = 0.5 contour at N = {}: {}  {}  (closed form 1 + b_N/b_D: {})", num(r.n), num(r.slope.estimate), ci(&r.slope), opt(r.closed_form));
+            let _ = writeln!(
+                o,
+                "  S_opt = 0.5 contour at N = {}: {}  {}  (closed form 1 + b_N/b_D: {})",
+                num(r.n),
+                num(r.slope.estimate),
+                ci(&r.slope),
+                opt(r.closed_form)
+            );
         }
         if let Some(r) = &self.dense_optimal_slope {
-            let _ = writeln!(o, "  dense compute-optimal line at N = {}: {}  {}  (closed form: {})", num(r.n), num(r.slope.estimate), ci(&r.slope), opt(r.closed_form));
+            let _ = writeln!(
+                o,
+                "  dense compute-optimal line at N = {}: {}  {}  (closed form: {})",
+                num(r.n),
+                num(r.slope.estimate),
+                ci(&r.slope),
+                opt(r.closed_form)
+            );
         }
         if let Some(r) = &self.sparsity_pays {
             let _ = writeln!(o, "\nSparsity starts to pay at N = {}", num(r.n));
@@ -495,7 +634,11 @@ impl fmt::Display for AnalysisReport {
         }
         if !self.predictions.is_empty() {
             let _ = writeln!(o, "\nPredictions");
-            let _ = writeln!(o, "  {:>10}  {:>7}  {:>10}  {:>10}  {:>8}  {:>22}  {:>9}  {:>8}", "point", "S", "N", "D", "loss", "CI", "measured", "error");
+            let _ = writeln!(
+                o,
+                "  {:>10}  {:>7}  {:>10}  {:>10}  {:>8}  {:>22}  {:>9}  {:>8}",
+                "point", "S", "N", "D", "loss", "CI", "measured", "error"
+            );
             for r in &self.predictions {
                 let p = &r.point;
                 let _ = writeln!(
@@ -508,7 +651,8 @@ impl fmt::Display for AnalysisReport {
                     num(r.loss.estimate),
                     ci(&r.loss),
                     opt(p.measured),
-                    r.relative_error.map_or_else(|| "—".into(), |e| format!("{:+.2}%", 100.0 * e))
+                    r.relative_error
+                        .map_or_else(|| "—".into(), |e| format!("{:+.2}%", 100.0 * e))
                 );
             }
         }
@@ -516,5 +660,47 @@ impl fmt::Display for AnalysisReport {
             let _ = writeln!(o, "warning: {w}");
         }
         f.write_str(&o)
+    }
+}
+
+/// The law's prediction at (S, N, D) with the best-fit parameters of `fit`, and its percentile
+/// interval over the fit's bootstrap parameter samples (no interval without a bootstrap). The
+/// law's variables other than S, N and D are not supported (the prediction is then NaN).
+///
+/// ```
+/// use sparse_scaling_law::{fit, FitOptions, Law, Observations, analysis::prediction_interval};
+/// let law = Law::parse("E + A/N^alpha", &[]).unwrap();
+/// let n: Vec<f64> = (1..=12).map(|i| i as f64).collect();
+/// let loss: Vec<f64> = n.iter().enumerate().map(|(i, n)| (1.5 + 0.8 / n.powf(0.3)) * (1.0 + 0.002 * ((i % 3) as f64 - 1.0))).collect();
+/// let obs = Observations::new(vec!["N".into()], vec![n], loss, None).unwrap();
+/// let r = fit(&law, &obs, &FitOptions { starts: 4, bootstrap: 30, ..FitOptions::default() }).unwrap();
+/// let p = prediction_interval(&law, &r, 0.0, 24.0, 1.0);
+/// assert!(p.lo <= p.estimate && p.estimate <= p.hi && p.samples > 20);
+/// ```
+pub fn prediction_interval(law: &Law, fit: &FitResult, s: f64, n: f64, d: f64) -> Interval {
+    let vars: Vec<f64> = law
+        .var_names()
+        .iter()
+        .map(|v| match v.as_str() {
+            "S" => s,
+            "N" => n,
+            "D" => d,
+            _ => f64::NAN,
+        })
+        .collect();
+    let estimate = law.eval(&vars, &fit.params);
+    match &fit.bootstrap {
+        Some(b) => Interval::percentile(
+            estimate,
+            b.samples.iter().map(|p| law.eval(&vars, p)),
+            b.confidence,
+        ),
+        None => Interval {
+            estimate,
+            lo: f64::NAN,
+            hi: f64::NAN,
+            level: f64::NAN,
+            samples: 0,
+        },
     }
 }

@@ -85,7 +85,7 @@ pub fn expand_checked(input: &SweepInput, checked: &Checked) -> TokenStream {
             /// runner of the `sparse-scaling` CLI.
             pub fn run(
                 options: ::sparse_scaling::runner::RunOptions,
-            ) -> ::core::result::Result<::sparse_scaling::runner::RunOutcome, ::sparse_scaling::runner::RunError> {
+            ) -> ::core::result::Result<::sparse_scaling::runner::SweepOutcome, ::sparse_scaling::runner::RunError> {
                 ::sparse_scaling::runner::run_sweep::<Sizes>(&experiment(), options)
             }
         }

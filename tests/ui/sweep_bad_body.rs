@@ -1,0 +1,3 @@
+sparse_scaling::sweep!(mod s ("experiments/quickstart.ron"));
+
+fn main() {}
