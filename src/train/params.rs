@@ -26,11 +26,16 @@ pub struct ParamGrad<'a> {
     pub grad: &'a mut [f32],
 }
 
+/// Callback over a parameter's path, shape and values.
+pub type ParamFn<'f> = dyn FnMut(&str, &[usize], &[f32]) -> Result<(), TrainError> + 'f;
+/// Callback over a parameter's path, shape and writable values (or gradient).
+pub type ParamMutFn<'f> = dyn FnMut(&str, &[usize], &mut [f32]) -> Result<(), TrainError> + 'f;
+
 enum Mode<'f> {
     /// Values and gradients, values written back.
     Update(&'f mut dyn FnMut(ParamGrad<'_>) -> Result<(), TrainError>),
     /// Gradients only (values not copied).
-    Grads(&'f mut dyn FnMut(&str, &[usize], &mut [f32]) -> Result<(), TrainError>),
+    Grads(&'f mut ParamMutFn<'f>),
 }
 
 struct GradWalker<'g, 'f> {
@@ -90,7 +95,7 @@ pub fn for_each_param_grad<M: TensorCollection<f32, Cpu>>(
 pub fn for_each_grad<M: TensorCollection<f32, Cpu>>(
     model: &mut M,
     grads: &mut Gradients<f32, Cpu>,
-    f: &mut dyn FnMut(&str, &[usize], &mut [f32]) -> Result<(), TrainError>,
+    f: &mut ParamMutFn<'_>,
 ) -> Result<(), TrainError> {
     let mut w = GradWalker { grads, scratch: Vec::new(), mode: Mode::Grads(f) };
     M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut w })?;
@@ -99,7 +104,7 @@ pub fn for_each_grad<M: TensorCollection<f32, Cpu>>(
 
 struct RefWalker<'f> {
     scratch: Vec<f32>,
-    f: &'f mut dyn FnMut(&str, &[usize], &[f32]) -> Result<(), TrainError>,
+    f: &'f mut ParamFn<'f>,
 }
 
 impl TensorVisitor<f32, Cpu> for RefWalker<'_> {
@@ -128,7 +133,7 @@ impl TensorVisitor<f32, Cpu> for RefWalker<'_> {
 /// Calls `f(path, shape, values)` on every trainable parameter.
 pub fn for_each_param<M: TensorCollection<f32, Cpu>>(
     model: &M,
-    f: &mut dyn FnMut(&str, &[usize], &[f32]) -> Result<(), TrainError>,
+    f: &mut ParamFn<'_>,
 ) -> Result<(), TrainError> {
     let mut w = RefWalker { scratch: Vec::new(), f };
     M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut w })?;
@@ -137,7 +142,7 @@ pub fn for_each_param<M: TensorCollection<f32, Cpu>>(
 
 struct MutWalker<'f> {
     scratch: Vec<f32>,
-    f: &'f mut dyn FnMut(&str, &[usize], &mut [f32]) -> Result<(), TrainError>,
+    f: &'f mut ParamMutFn<'f>,
 }
 
 impl TensorVisitor<f32, Cpu> for MutWalker<'_> {
@@ -167,7 +172,7 @@ impl TensorVisitor<f32, Cpu> for MutWalker<'_> {
 /// Calls `f(path, shape, values)` on every trainable parameter and writes the values back.
 pub fn for_each_param_mut<M: TensorCollection<f32, Cpu>>(
     model: &mut M,
-    f: &mut dyn FnMut(&str, &[usize], &mut [f32]) -> Result<(), TrainError>,
+    f: &mut ParamMutFn<'_>,
 ) -> Result<(), TrainError> {
     let mut w = MutWalker { scratch: Vec::new(), f };
     M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut w })?;
