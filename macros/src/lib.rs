@@ -15,7 +15,9 @@ mod sweep;
 /// Checks a scaling-law formula at compile time and evaluates to a
 /// `sparse_scaling::law::Law`.
 ///
-/// ```
+/// (Runs as a doc test of `sparse_scaling`, which re-exports this macro.)
+///
+/// ```text
 /// use sparse_scaling::law;
 /// let l = law!("(a*(1-S)^b + c) * N^(-d) + e*D^(-f) + g");
 /// assert_eq!(l.param_names(), ["a", "b", "c", "d", "e", "f", "g"]);

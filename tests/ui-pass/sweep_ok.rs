@@ -10,8 +10,6 @@ sparse_scaling::sweep! {
     }
 }
 
-sparse_scaling::sweep!(mod quick = "experiments/quickstart.ron");
-
 struct Widths;
 impl SizeVisitor for Widths {
     type Output = (usize, usize);
@@ -29,6 +27,5 @@ fn main() {
     assert_eq!(tiny::Sizes::dispatch(Family::Vit, 48, 192, Widths), Some((48, 192)));
     assert_eq!(tiny::Sizes::dispatch(Family::Vit, 64, 256, Widths), None);
     assert_eq!(tiny::experiment().experiment.name, "tiny");
-    assert_eq!(quick::experiment().experiment.name, "quickstart");
     let _run: fn(_) -> _ = tiny::run;
 }
