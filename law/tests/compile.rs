@@ -123,19 +123,25 @@ proptest! {
         let h = 1e-6;
         let fd_p = (sum_at(p + h, q) - sum_at(p - h, q)) / (2.0 * h);
         let fd_q = (sum_at(p, q + h) - sum_at(p, q - h)) / (2.0 * h);
+        // The symbolic derivative, evaluated by the tree. Where an intermediate overflows
+        // (e.g. exp(780) = inf in `a / (1 + exp(u))`) the true derivative can underflow to 0
+        // while inf/inf gives NaN in any evaluation order; such points have no representable
+        // derivative to compare, so they are skipped.
+        let sym = |name: &str| -> f64 {
+            let d = e.diff(name);
+            (0..3).map(|i| d.eval_with(&[("x", xs[i]), ("y", ys[i]), ("p", p), ("q", q)]).unwrap()).sum()
+        };
+        let (sym_p, sym_q) = (sym("p"), sym("q"));
         // Kinks of min/max make finite differences unreliable right at the kink; skip those.
         let smooth = |f: &dyn Fn(f64) -> f64, x: f64| ((f(x + h) - 2.0 * f(x) + f(x - h)) / (h * h)).abs() < 1e4;
-        if smooth(&|t| sum_at(t, q), p) {
+        if sym_p.is_finite() && smooth(&|t| sum_at(t, q), p) {
             prop_assert!(rel_close(g[0], fd_p, 1e-5), "{text}: d/dp {} vs fd {}", g[0], fd_p);
+            // And the symbolic derivative agrees with the tape.
+            prop_assert!(rel_close(g[0], sym_p, 1e-9), "{text}: tape {} vs symbolic {}", g[0], sym_p);
         }
-        if smooth(&|t| sum_at(p, t), q) {
+        if sym_q.is_finite() && smooth(&|t| sum_at(p, t), q) {
             prop_assert!(rel_close(g[1], fd_q, 1e-5), "{text}: d/dq {} vs fd {}", g[1], fd_q);
-        }
-        // And the symbolic derivative agrees with the tape.
-        let dp = e.diff("p");
-        let sym: f64 = (0..3).map(|i| dp.eval_with(&[("x", xs[i]), ("y", ys[i]), ("p", p), ("q", q)]).unwrap()).sum();
-        if sym.is_finite() && smooth(&|t| sum_at(t, q), p) {
-            prop_assert!(rel_close(g[0], sym, 1e-9), "{text}: tape {} vs symbolic {}", g[0], sym);
+            prop_assert!(rel_close(g[1], sym_q, 1e-9), "{text}: tape {} vs symbolic {}", g[1], sym_q);
         }
     }
 }
