@@ -373,6 +373,58 @@ fn check_attention<const B: usize, const S: usize, const H: usize, const DH: usi
     }
 }
 
+/// The fused self-attention (q, k, v projections inside the op) against three `ops::linear`
+/// calls followed by `ops::attention`: outputs and the gradients of x, the weights, the biases
+/// and the score bias.
+fn check_self_attention(b: usize, s: usize, din: usize, n: usize, heads: usize, seed: u64) {
+    let d = dev(seed);
+    let x: Tensor<Dyn2, f32, _> = d.sample_normal_like(&(b * s, din));
+    let w: Vec<Tensor<Dyn2, f32, _>> = (0..3).map(|_| d.sample_normal_like(&(n, din)) * 0.3).collect();
+    let bs: Vec<Tensor<(usize,), f32, _>> = (0..3).map(|_| d.sample_normal_like(&(n,))).collect();
+    let sb: Tensor<(usize, usize, usize), f32, _> = d.sample_normal_like(&(heads, s, s));
+    let r: Tensor<Dyn2, f32, _> = d.sample_normal_like(&(b * s, n));
+    for (with_bias, with_sb, causal, scale) in [(true, false, false, 0.35), (false, true, true, 1.0), (true, true, false, 0.5)] {
+        let tag = format!("S={s} bias={with_bias} score_bias={with_sb} causal={causal}");
+        let ours = ops::self_attention(
+            x.leaky_trace(),
+            [&w[0], &w[1], &w[2]],
+            with_bias.then(|| [&bs[0], &bs[1], &bs[2]]),
+            b,
+            heads,
+            scale,
+            with_sb.then(|| sb.leaky_trace()),
+            causal,
+        );
+        let proj = |p: usize| {
+            ops::linear(x.leaky_trace(), w[p].clone(), with_bias.then(|| bs[p].clone())).reshape_like(&(b, s, n))
+        };
+        let ref_ = ops::attention(proj(0), proj(1), proj(2), heads, scale, with_sb.then(|| sb.leaky_trace()), causal)
+            .reshape_like(&(b * s, n));
+        assert_close(&format!("{tag} out"), &ours.as_vec(), &ref_.as_vec(), RTOL, ATOL);
+        let g1 = weighted_sum(ours, &r).backward();
+        let g2 = weighted_sum(ref_, &r).backward();
+        assert_close(&format!("{tag} dx"), &g1.get(&x).as_vec(), &g2.get(&x).as_vec(), RTOL, 1e-4);
+        for p in 0..3 {
+            assert_close(&format!("{tag} dW{p}"), &g1.get(&w[p]).as_vec(), &g2.get(&w[p]).as_vec(), RTOL, 1e-4);
+            if with_bias {
+                assert_close(&format!("{tag} db{p}"), &g1.get(&bs[p]).as_vec(), &g2.get(&bs[p]).as_vec(), RTOL, 1e-4);
+            }
+        }
+        if with_sb {
+            assert_close(&format!("{tag} dscore_bias"), &g1.get(&sb).as_vec(), &g2.get(&sb).as_vec(), RTOL, 1e-4);
+        }
+    }
+}
+
+#[test]
+fn fused_self_attention_matches_linear_then_attention() {
+    // Short sequences (register kernels), a head width that is not a multiple of 8, and an
+    // input width different from the output width.
+    check_self_attention(3, 17, 20, 24, 2, 21);
+    // Long sequences: each head's products go through gemm.
+    check_self_attention(2, 49, 32, 32, 2, 22);
+}
+
 #[test]
 fn attention_matches_dfdx_composition_short_sequences() {
     check_attention::<3, 11, 3, 5, 15>(9);

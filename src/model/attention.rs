@@ -187,11 +187,25 @@ impl<const D: usize> MultiHeadAttention<D> {
         heads: usize,
         kernels: Kernels,
     ) -> Result<Act<D, T>, CpuError> {
-        let q = self.q.forward(x.retaped::<T>(), kernels)?;
-        let k = self.k.forward(x.retaped::<T>(), kernels)?;
-        let v = self.v.forward(x, kernels)?;
         let scale = 1.0 / ((D / heads) as f32).sqrt();
-        let y = multi_head(q, k, v, batch, t, t, heads, scale, Bias::None, false, kernels)?;
+        let y = match kernels {
+            Kernels::Fused => ops::try_self_attention(
+                x,
+                [&self.q.weight, &self.k.weight, &self.v.weight],
+                Some([&self.q.bias, &self.k.bias, &self.v.bias]),
+                batch,
+                heads,
+                scale,
+                None::<Tensor<(usize, usize, usize), f32, Cpu, NoneTape>>,
+                false,
+            )?,
+            Kernels::Reference => {
+                let q = self.q.forward(x.retaped::<T>(), kernels)?;
+                let k = self.k.forward(x.retaped::<T>(), kernels)?;
+                let v = self.v.forward(x, kernels)?;
+                multi_head(q, k, v, batch, t, t, heads, scale, Bias::None, false, kernels)?
+            }
+        };
         self.o.forward(y, kernels)
     }
 }

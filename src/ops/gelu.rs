@@ -1,7 +1,7 @@
 //! GELU, fused with a bias add (`gelu(x + b)`) or with the gate of T5.1.1's gated-GELU MLP
 //! (`gelu(a) ⊙ b`), in both of its usual forms.
 
-use super::buf::{add_grad, put_grad, take_grad, tensor_of, Buf};
+use super::buf::{add_grad, put_grad, take_grad, tensor_of, Buf, Scratch};
 use super::linear::column_sums;
 use super::math::{erf, exp, simd_kernel, tanh};
 use super::par;
@@ -145,7 +145,7 @@ pub fn try_gelu<S: Shape, T: Tape<f32, Cpu>>(
     let (x, tape) = x.try_contiguous()?.split_tape();
     let mut tape = tape;
     let dev = x.device().clone();
-    let z = Buf::copy_of(&x)?;
+    let z = Scratch::copy_of(&x)?;
     let mut y = Buf::zeros(&dev, z.len())?;
     gelu_forward(kind, &z, &mut y);
     let out = tensor_of(&dev, y, *x.shape())?;
@@ -153,7 +153,7 @@ pub fn try_gelu<S: Shape, T: Tape<f32, Cpu>>(
         let (x_g, out_g) = (x.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
             let go = take_grad!(grads, &out_g);
-            let mut dz = Buf::zeros(&dev, z.len())?;
+            let mut dz = Scratch::dirty(z.len())?;
             gelu_backward(kind, &z, &go, &mut dz);
             add_grad!(grads, &x_g, &dz);
             put_grad!(grads, &out_g, go);
@@ -191,8 +191,8 @@ where
     let (b, bt) = b.try_contiguous()?.split_tape();
     let mut tape = xt.merge(bt);
     let dev = x.device().clone();
-    let mut z = Buf::copy_of(&x)?;
-    let bv = Buf::copy_of(&b)?;
+    let mut z = Scratch::copy_of(&x)?;
+    let bv = Scratch::copy_of(&b)?;
     let mut y = Buf::zeros(&dev, z.len())?;
     let rows_per_block = BLOCK.div_ceil(n.max(1));
     par::for_rows2(
@@ -218,7 +218,7 @@ where
         let (x_g, b_g, out_g) = (x.ghost(), b.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
             let go = take_grad!(grads, &out_g);
-            let mut dz = Buf::zeros(&dev, z.len())?;
+            let mut dz = Scratch::dirty(z.len())?;
             gelu_backward(kind, &z, &go, &mut dz);
             add_grad!(grads, &x_g, &dz);
             let db = column_sums(&dz, m, n);
@@ -265,8 +265,8 @@ where
     let (g, gt) = gate.try_contiguous()?.split_tape();
     let mut tape = at.merge(gt);
     let dev = a.device().clone();
-    let av = Buf::copy_of(&a)?;
-    let gv = Buf::copy_of(&g)?;
+    let av = Scratch::copy_of(&a)?;
+    let gv = Scratch::copy_of(&g)?;
     let mut y = Buf::zeros(&dev, av.len())?;
     par::for_rows(&mut y, BLOCK, BLOCK * ELEM_COST, |r0, ys| {
         let range = r0 * BLOCK..r0 * BLOCK + ys.len();
@@ -280,8 +280,8 @@ where
         let (a_g, g_g, out_g) = (a.ghost(), g.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
             let go = take_grad!(grads, &out_g);
-            let mut da = Buf::zeros(&dev, av.len())?;
-            let mut dg = Buf::zeros(&dev, av.len())?;
+            let mut da = Scratch::dirty(av.len())?;
+            let mut dg = Scratch::dirty(av.len())?;
             par::for_rows2(
                 &mut da,
                 BLOCK,
@@ -337,7 +337,7 @@ where
     let mut tape = at.merge(bt);
     let dev = a.device().clone();
     let mut y = Buf::copy_of(&a)?;
-    let bv = Buf::copy_of(&b)?;
+    let bv = Scratch::copy_of(&b)?;
     par::add_into(&mut y, &bv);
     drop(bv);
     let out = tensor_of(&dev, y, *a.shape())?;

@@ -1,7 +1,7 @@
 //! `y = x·Wᵀ + b` on token-flattened 2-D tensors, with the bias fused into the matrix product
 //! and every product run by the `gemm` crate on all of rayon's threads.
 
-use super::buf::{add_grad, put_grad, take_grad, tensor_of, Buf};
+use super::buf::{add_grad, put_grad, take_grad, tensor_of, Buf, Scratch};
 use super::par;
 use dfdx::prelude::*;
 use rayon::prelude::*;
@@ -238,11 +238,11 @@ where
         None => None,
     };
     let dev = x.device().clone();
-    let xv = Buf::copy_of(&x)?;
-    let wv = Buf::copy_of(&w)?;
+    let xv = Scratch::copy_of(&x)?;
+    let wv = Scratch::copy_of(&w)?;
     let mut out = Buf::zeros(&dev, m * n)?;
     if let Some(b) = &b {
-        let bv = Buf::copy_of(b)?;
+        let bv = Scratch::copy_of(b)?;
         par::for_rows(&mut out, n, n, |_, rows| {
             for row in rows.chunks_exact_mut(n) {
                 row.copy_from_slice(&bv);

@@ -67,8 +67,10 @@ pub(crate) fn tanh(x: f32) -> f32 {
     }
 }
 
-/// Defines `$vis fn $name(args)` that runs `$body(args)` compiled with AVX2 + FMA when the CPU
-/// has them (checked at run time, cached by `std`), and the baseline build otherwise. `$body`
+/// Defines `$vis fn $name(args)` that runs `$body(args)` compiled with AVX-512 (F, VL) or else
+/// AVX2 + FMA when the CPU has them (checked at run time, cached by `std`), and the baseline
+/// build otherwise. The bodies never ask for fused multiply-adds (Rust does not contract
+/// `a * b + c`), so all three builds give the same bits; only the vector width differs. `$body`
 /// must be `#[inline(always)]` so that it is compiled inside the feature-enabled wrapper.
 macro_rules! simd_kernel {
     ($(#[$m:meta])* $vis:vis fn $name:ident($($a:ident : $t:ty),* $(,)?) => $body:path) => {
@@ -77,6 +79,19 @@ macro_rules! simd_kernel {
         $vis fn $name($($a: $t),*) {
             #[cfg(target_arch = "x86_64")]
             {
+                if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512vl")
+                    && std::is_x86_feature_detected!("fma")
+                {
+                    #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+                    #[allow(clippy::too_many_arguments)]
+                    unsafe fn wide512($($a: $t),*) {
+                        $body($($a),*)
+                    }
+                    // SAFETY: the CPU supports AVX-512F/VL and FMA (checked just above);
+                    // `wide512` does nothing else unsafe.
+                    unsafe { wide512($($a),*) };
+                    return;
+                }
                 if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
                     #[target_feature(enable = "avx2,fma")]
                     #[allow(clippy::too_many_arguments)]

@@ -50,11 +50,13 @@
 //! ```
 
 mod buf;
+pub use buf::release_scratch;
 mod gelu;
 mod linear;
 mod math;
 mod norm;
 mod par;
+mod self_attention;
 mod softmax;
 
 pub use gelu::{
@@ -62,6 +64,7 @@ pub use gelu::{
 };
 pub use linear::{linear, linear_no_bias, try_linear};
 pub use norm::{layer_norm, rms_norm, try_layer_norm, try_rms_norm};
+pub use self_attention::{self_attention, try_self_attention};
 pub use softmax::{
     attention, cross_entropy, cross_entropy_ignoring, softmax, try_attention, try_cross_entropy,
     try_cross_entropy_ignoring, try_softmax,

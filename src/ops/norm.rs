@@ -1,7 +1,7 @@
 //! LayerNorm (ViT) and RMSNorm (T5.1.1) over the last axis, forward and backward in one pass
 //! per row each, on all threads.
 
-use super::buf::{add_grad, put_grad, take_grad, tensor_of, Buf};
+use super::buf::{add_grad, put_grad, take_grad, tensor_of, Buf, Scratch};
 use super::math::simd_kernel;
 use super::par;
 use dfdx::prelude::*;
@@ -193,12 +193,12 @@ where
     let (b, bt) = beta.try_contiguous()?.split_tape();
     let mut tape = xt.merge(gt).merge(bt);
     let dev = x.device().clone();
-    let xv = Buf::copy_of(&x)?;
-    let gv = Buf::copy_of(&g)?;
-    let bv = Buf::copy_of(&b)?;
+    let xv = Scratch::copy_of(&x)?;
+    let gv = Scratch::copy_of(&g)?;
+    let bv = Scratch::copy_of(&b)?;
     let rows = xv.len().checked_div(d).unwrap_or(0);
     let mut y = Buf::zeros(&dev, xv.len())?;
-    let mut stats = Buf::zeros(&dev, 2 * rows)?;
+    let mut stats = Scratch::zeros(2 * rows)?;
     par::for_rows2(&mut y, d, &mut stats, 2, 8 * d, |r0, ys, ss| {
         ln_fwd(&xv[r0 * d..r0 * d + ys.len()], &gv, &bv, eps, ys, ss)
     });
@@ -261,11 +261,11 @@ where
     let (g, gt) = gamma.try_contiguous()?.split_tape();
     let mut tape = xt.merge(gt);
     let dev = x.device().clone();
-    let xv = Buf::copy_of(&x)?;
-    let gv = Buf::copy_of(&g)?;
+    let xv = Scratch::copy_of(&x)?;
+    let gv = Scratch::copy_of(&g)?;
     let rows = xv.len().checked_div(d).unwrap_or(0);
     let mut y = Buf::zeros(&dev, xv.len())?;
-    let mut stats = Buf::zeros(&dev, rows)?;
+    let mut stats = Scratch::zeros(rows)?;
     par::for_rows2(&mut y, d, &mut stats, 1, 4 * d, |r0, ys, ss| {
         rms_fwd(&xv[r0 * d..r0 * d + ys.len()], &gv, eps, ys, ss)
     });

@@ -1,7 +1,7 @@
 //! Softmax over the last axis (optionally with an additive bias and a causal mask), fused
 //! multi-head attention, and cross-entropy on logits.
 
-use super::buf::{add_grad, put_grad, take_grad, tensor_of, Buf};
+use super::buf::{add_grad, put_grad, take_grad, tensor_of, Buf, Scratch};
 use super::math::{exp, simd_kernel};
 use super::linear::{matmul_strided, row_major, transposed, Mat};
 use super::norm::{dot, last_dim};
@@ -133,9 +133,9 @@ where
         None => None,
     };
     let dev = x.device().clone();
-    let xv = Buf::copy_of(&x)?;
+    let xv = Scratch::copy_of(&x)?;
     let bv = match &bias {
-        Some(b) => Some(Buf::copy_of(b)?),
+        Some(b) => Some(Scratch::copy_of(b)?),
         None => None,
     };
     let mut y = Buf::zeros(&dev, xv.len())?;
@@ -147,7 +147,7 @@ where
     drop(xv);
     drop(bv);
     let saved = if T::OWNS_TAPE {
-        let mut s = Buf::zeros(&dev, y.len())?;
+        let mut s = Scratch::dirty(y.len())?;
         s.copy_from_slice(&y);
         Some(s)
     } else {
@@ -158,7 +158,7 @@ where
         let (x_g, b_g, out_g) = (x.ghost(), bias.map(|b| b.ghost()), out.ghost());
         tape.add_backward_op(move |grads| {
             let go = take_grad!(grads, &out_g);
-            let mut dx = Buf::zeros(&dev, yv.len())?;
+            let mut dx = Scratch::zeros(yv.len())?;
             par::for_rows(&mut dx, n, 4 * n, |r0, ds| {
                 let range = r0 * n..r0 * n + ds.len();
                 softmax_bwd(&yv[range.clone()], &go[range], n, ds)
@@ -195,14 +195,17 @@ where
 
 /// Sizes of one attention call.
 #[derive(Clone, Copy)]
-struct Att {
-    sq: usize,
-    sk: usize,
-    d: usize,
-    heads: usize,
-    dh: usize,
-    scale: f32,
-    causal: bool,
+pub(super) struct Att {
+    pub(super) sq: usize,
+    pub(super) sk: usize,
+    pub(super) d: usize,
+    pub(super) heads: usize,
+    pub(super) dh: usize,
+    /// Row stride of the q, k and v inputs (`d`, or `3·d` when they are the column blocks of
+    /// one fused projection); outputs and gradients always have row stride `d`.
+    pub(super) ld: usize,
+    pub(super) scale: f32,
+    pub(super) causal: bool,
 }
 
 impl Att {
@@ -212,6 +215,100 @@ impl Att {
         } else {
             self.sk
         }
+    }
+}
+
+/// Keys rounded up to a whole number of 8-lane vectors.
+#[inline(always)]
+fn padded(sk: usize) -> usize {
+    sk.div_ceil(8) * 8
+}
+
+/// `dst (dh × skp)` ← head columns `c0 .. c0 + dh` of the `sk` rows of `x` (row stride `d`),
+/// transposed, with keys `sk .. skp` zero: one score row is then `dh` vector multiply-adds over
+/// keys instead of `sk` dot products with horizontal sums.
+#[inline(always)]
+fn transpose_head(x: &[f32], sk: usize, d: usize, c0: usize, dh: usize, skp: usize, dst: &mut [f32]) {
+    for t in 0..dh {
+        let row = &mut dst[t * skp..(t + 1) * skp];
+        for j in 0..sk {
+            row[j] = x[j * d + c0 + t];
+        }
+        row[sk..].fill(0.0);
+    }
+}
+
+/// `out[..B]` ← `Σ_r w[r] · x[off(r) ..][..B]`, with two accumulators (even and odd `r`) so
+/// that consecutive multiply-adds do not wait on each other; `B` is a whole number of vectors.
+#[inline(always)]
+fn weighted_block<const B: usize>(w: &[f32], x: &[f32], off: impl Fn(usize) -> usize) -> [f32; B] {
+    let mut a0 = [0.0f32; B];
+    let mut a1 = [0.0f32; B];
+    let mut r = 0;
+    while r + 2 <= w.len() {
+        let (w0, w1) = (w[r], w[r + 1]);
+        let x0 = &x[off(r)..off(r) + B];
+        let x1 = &x[off(r + 1)..off(r + 1) + B];
+        for l in 0..B {
+            a0[l] += w0 * x0[l];
+            a1[l] += w1 * x1[l];
+        }
+        r += 2;
+    }
+    if r < w.len() {
+        let x0 = &x[off(r)..off(r) + B];
+        for l in 0..B {
+            a0[l] += w[r] * x0[l];
+        }
+    }
+    for l in 0..B {
+        a0[l] += a1[l];
+    }
+    a0
+}
+
+/// `row (skp)` ← `Σ_t a[t] · xt[t, :]` for `xt (dh × skp)` (`skp` a multiple of 8), 16 or 8
+/// keys at a time in registers.
+#[inline(always)]
+fn row_times_t(a: &[f32], xt: &[f32], skp: usize, row: &mut [f32]) {
+    let mut j = 0;
+    while j + 16 <= skp {
+        row[j..j + 16].copy_from_slice(&weighted_block::<16>(a, xt, |t| t * skp + j));
+        j += 16;
+    }
+    while j < skp {
+        row[j..j + 8].copy_from_slice(&weighted_block::<8>(a, xt, |t| t * skp + j));
+        j += 8;
+    }
+}
+
+/// `dst (dh)` += `Σ_r w[r] · x[(r0 + r)·d + c0 ..][..dh]`: a weighted sum of rows of one head,
+/// accumulated in registers 16 or 8 columns at a time (an accumulator in memory would chain
+/// every row's add through a store and a reload).
+#[inline(always)]
+fn add_weighted_rows(dst: &mut [f32], w: &[f32], x: &[f32], r0: usize, d: usize, c0: usize) {
+    let dh = dst.len();
+    let mut t0 = 0;
+    while t0 + 16 <= dh {
+        let s = weighted_block::<16>(w, x, |r| (r0 + r) * d + c0 + t0);
+        for (o, v) in dst[t0..t0 + 16].iter_mut().zip(s) {
+            *o += v;
+        }
+        t0 += 16;
+    }
+    while t0 + 8 <= dh {
+        let s = weighted_block::<8>(w, x, |r| (r0 + r) * d + c0 + t0);
+        for (o, v) in dst[t0..t0 + 8].iter_mut().zip(s) {
+            *o += v;
+        }
+        t0 += 8;
+    }
+    for t in t0..dh {
+        let mut acc = 0.0;
+        for (r, &wr) in w.iter().enumerate() {
+            acc += wr * x[(r0 + r) * d + c0 + t];
+        }
+        dst[t] += acc;
     }
 }
 
@@ -226,32 +323,31 @@ fn att_fwd_body(
     out: &mut [f32],
     probs: &mut [f32],
 ) {
-    let (sq, sk, d, dh) = (a.sq, a.sk, a.d, a.dh);
+    let (sq, sk, d, dh, ld) = (a.sq, a.sk, a.d, a.dh, a.ld);
+    let skp = padded(sk);
+    let mut kt = vec![0.0f32; dh * skp];
+    let mut srow = vec![0.0f32; skp];
     for h in 0..a.heads {
         let c0 = h * dh;
+        transpose_head(k, sk, ld, c0, dh, skp, &mut kt);
         for i in 0..sq {
-            let qi = &q[i * d + c0..i * d + c0 + dh];
+            let qi = &q[i * ld + c0..i * ld + c0 + dh];
             let lim = a.lim(i);
+            row_times_t(qi, &kt, skp, &mut srow);
             let row = &mut probs[(h * sq + i) * sk..(h * sq + i + 1) * sk];
-            for j in 0..lim {
-                row[j] = a.scale * dot(qi, &k[j * d + c0..j * d + c0 + dh]);
-            }
-            if !bias.is_empty() {
+            if bias.is_empty() {
+                for j in 0..lim {
+                    row[j] = a.scale * srow[j];
+                }
+            } else {
                 let br = &bias[(h * sq + i) * sk..(h * sq + i + 1) * sk];
                 for j in 0..lim {
-                    row[j] += br[j];
+                    row[j] = a.scale * srow[j] + br[j];
                 }
             }
             softmax_in_place(&mut row[..lim]);
             row[lim..].fill(0.0);
-            let oi = &mut out[i * d + c0..i * d + c0 + dh];
-            for j in 0..lim {
-                let p = row[j];
-                let vj = &v[j * d + c0..j * d + c0 + dh];
-                for t in 0..dh {
-                    oi[t] += p * vj[t];
-                }
-            }
+            add_weighted_rows(&mut out[i * d + c0..i * d + c0 + dh], &row[..lim], v, 0, ld, c0);
         }
     }
 }
@@ -272,40 +368,41 @@ fn att_bwd_body(
     dv: &mut [f32],
     ds: &mut [f32],
 ) {
-    let (sq, sk, d, dh) = (a.sq, a.sk, a.d, a.dh);
+    let (sq, sk, d, dh, ld) = (a.sq, a.sk, a.d, a.dh, a.ld);
+    let skp = padded(sk);
+    let mut vt = vec![0.0f32; dh * skp];
+    let mut drow = vec![0.0f32; skp];
+    let mut wrow = vec![0.0f32; sk];
+    let mut wcol = vec![0.0f32; sq];
+    let mut pcol = vec![0.0f32; sq];
     for h in 0..a.heads {
         let c0 = h * dh;
+        transpose_head(v, sk, ld, c0, dh, skp, &mut vt);
+        // dS = P ⊙ (dP − rowsum(P ⊙ dP)), dP = dO·Vᵀ; then dQ_i = scale·Σ_j dS_ij·K_j.
         for i in 0..sq {
             let lim = a.lim(i);
             let p = &probs[(h * sq + i) * sk..(h * sq + i + 1) * sk];
             let doi = &dout[i * d + c0..i * d + c0 + dh];
+            row_times_t(doi, &vt, skp, &mut drow);
+            let s = dot(&p[..lim], &drow[..lim]);
             let dsr = &mut ds[(h * sq + i) * sk..(h * sq + i + 1) * sk];
             for j in 0..lim {
-                dsr[j] = dot(doi, &v[j * d + c0..j * d + c0 + dh]);
-            }
-            let s = dot(&p[..lim], &dsr[..lim]);
-            for j in 0..lim {
-                dsr[j] = p[j] * (dsr[j] - s);
+                dsr[j] = p[j] * (drow[j] - s);
+                wrow[j] = a.scale * dsr[j];
             }
             dsr[lim..].fill(0.0);
-            let qi = &q[i * d + c0..i * d + c0 + dh];
-            for j in 0..lim {
-                let g = a.scale * dsr[j];
-                let kj = &k[j * d + c0..j * d + c0 + dh];
-                let dqi = &mut dq[i * d + c0..i * d + c0 + dh];
-                for t in 0..dh {
-                    dqi[t] += g * kj[t];
-                }
-                let dkj = &mut dk[j * d + c0..j * d + c0 + dh];
-                for t in 0..dh {
-                    dkj[t] += g * qi[t];
-                }
-                let pj = p[j];
-                let dvj = &mut dv[j * d + c0..j * d + c0 + dh];
-                for t in 0..dh {
-                    dvj[t] += pj * doi[t];
-                }
+            add_weighted_rows(&mut dq[i * d + c0..i * d + c0 + dh], &wrow[..lim], k, 0, ld, c0);
+        }
+        // dK_j = scale·Σ_i dS_ij·Q_i and dV_j = Σ_i P_ij·dO_i, summed over queries in order
+        // (from i = j under a causal mask: earlier queries never see key j).
+        for j in 0..sk {
+            let i0 = if a.causal { j.min(sq) } else { 0 };
+            for i in i0..sq {
+                wcol[i - i0] = a.scale * ds[(h * sq + i) * sk + j];
+                pcol[i - i0] = probs[(h * sq + i) * sk + j];
             }
+            add_weighted_rows(&mut dk[j * d + c0..j * d + c0 + dh], &wcol[..sq - i0], q, i0, ld, c0);
+            add_weighted_rows(&mut dv[j * d + c0..j * d + c0 + dh], &pcol[..sq - i0], dout, i0, d, c0);
         }
     }
 }
@@ -352,17 +449,17 @@ const GEMM_ATT_MIN: usize = 24 * 1024;
 
 /// One batch element's forward pass with one `gemm` per product (long sequences).
 fn att_fwd_gemm(a: &Att, q: &[f32], k: &[f32], v: &[f32], bias: &[f32], out: &mut [f32], probs: &mut [f32]) {
-    let (sq, sk, d, dh) = (a.sq, a.sk, a.d, a.dh);
+    let (sq, sk, d, dh, ld) = (a.sq, a.sk, a.d, a.dh, a.ld);
     let hb = sq * sk;
     for h in 0..a.heads {
         let c0 = h * dh;
         let s = &mut probs[h * hb..(h + 1) * hb];
         // S = Q_h · K_hᵀ
-        matmul_strided((sq, dh, sk), s, sk, false, &q[c0..], Mat { rs: d as isize, cs: 1 }, &k[c0..], Mat { rs: 1, cs: d as isize }, 1.0);
+        matmul_strided((sq, dh, sk), s, sk, false, &q[c0..], Mat { rs: ld as isize, cs: 1 }, &k[c0..], Mat { rs: 1, cs: ld as isize }, 1.0);
         let bh: &[f32] = if bias.is_empty() { &[] } else { &bias[h * hb..(h + 1) * hb] };
         att_rows(a, bh, s);
         // O_h = P · V_h, written into head h's columns of out
-        matmul_strided((sq, sk, dh), &mut out[c0..], d, false, s, row_major(sk), &v[c0..], Mat { rs: d as isize, cs: 1 }, 1.0);
+        matmul_strided((sq, sk, dh), &mut out[c0..], d, false, s, row_major(sk), &v[c0..], Mat { rs: ld as isize, cs: 1 }, 1.0);
     }
 }
 
@@ -380,20 +477,21 @@ fn att_bwd_gemm(
     dv: &mut [f32],
     ds: &mut [f32],
 ) {
-    let (sq, sk, d, dh) = (a.sq, a.sk, a.d, a.dh);
+    let (sq, sk, d, dh, ld) = (a.sq, a.sk, a.d, a.dh, a.ld);
     let hb = sq * sk;
     let by_rows = Mat { rs: d as isize, cs: 1 };
-    let by_cols = Mat { rs: 1, cs: d as isize };
+    let in_rows = Mat { rs: ld as isize, cs: 1 };
+    let in_cols = Mat { rs: 1, cs: ld as isize };
     for h in 0..a.heads {
         let c0 = h * dh;
         let p = &probs[h * hb..(h + 1) * hb];
         let dsh = &mut ds[h * hb..(h + 1) * hb];
         // dP = dO_h · V_hᵀ
-        matmul_strided((sq, dh, sk), dsh, sk, false, &dout[c0..], by_rows, &v[c0..], by_cols, 1.0);
+        matmul_strided((sq, dh, sk), dsh, sk, false, &dout[c0..], by_rows, &v[c0..], in_cols, 1.0);
         att_drows(p, sk, dsh);
         // dQ_h = scale · dS · K_h ; dK_h = scale · dSᵀ · Q_h ; dV_h = Pᵀ · dO_h
-        matmul_strided((sq, sk, dh), &mut dq[c0..], d, true, dsh, row_major(sk), &k[c0..], by_rows, a.scale);
-        matmul_strided((sk, sq, dh), &mut dk[c0..], d, true, dsh, transposed(sk), &q[c0..], by_rows, a.scale);
+        matmul_strided((sq, sk, dh), &mut dq[c0..], d, true, dsh, row_major(sk), &k[c0..], in_rows, a.scale);
+        matmul_strided((sk, sq, dh), &mut dk[c0..], d, true, dsh, transposed(sk), &q[c0..], in_rows, a.scale);
         matmul_strided((sk, sq, dh), &mut dv[c0..], d, true, p, transposed(sk), &dout[c0..], by_rows, 1.0);
     }
 }
@@ -431,6 +529,7 @@ where
         d,
         heads,
         dh: d / heads,
+        ld: d,
         scale,
         causal,
     };
@@ -452,39 +551,18 @@ where
         None => None,
     };
     let dev = q.device().clone();
-    let qv = Buf::copy_of(&q)?;
-    let kv = Buf::copy_of(&k)?;
-    let vv = Buf::copy_of(&v)?;
+    let qv = Scratch::copy_of(&q)?;
+    let kv = Scratch::copy_of(&k)?;
+    let vv = Scratch::copy_of(&v)?;
     let bv = match &bias {
-        Some(bb) => Some(Buf::copy_of(bb)?),
+        Some(bb) => Some(Scratch::copy_of(bb)?),
         None => None,
     };
-    let mut out = Buf::zeros(&dev, b * sq * d)?;
-    let mut probs = Buf::zeros(&dev, b * heads * sq * sk)?;
-    let pb = heads * sq * sk;
-    let cost = 4 * heads * sq * sk * a.dh;
-    let use_gemm = sq * sk * a.dh >= GEMM_ATT_MIN;
     // A bias with one (heads, sq, sk) block per batch element, or one block shared by all.
-    let per_batch = bv.as_ref().is_some_and(|v| v.len() == b * pb && b > 1);
-    {
-        let bslice: &[f32] = bv.as_deref().unwrap_or(&[]);
-        let bias_of = |bi: usize| if per_batch { &bslice[bi * pb..(bi + 1) * pb] } else { bslice };
-        par::for_rows2(&mut out, sq * d, &mut probs, pb, cost, |b0, os, ps| {
-            for (i, (o, p)) in os.chunks_exact_mut(sq * d).zip(ps.chunks_exact_mut(pb)).enumerate() {
-                let bi = b0 + i;
-                let run = if use_gemm { att_fwd_gemm } else { att_fwd };
-                run(
-                    &a,
-                    &qv[bi * sq * d..(bi + 1) * sq * d],
-                    &kv[bi * sk * d..(bi + 1) * sk * d],
-                    &vv[bi * sk * d..(bi + 1) * sk * d],
-                    bias_of(bi),
-                    o,
-                    p,
-                );
-            }
-        });
-    }
+    let per_batch = bv.as_ref().is_some_and(|v| v.len() == b * heads * sq * sk && b > 1);
+    let mut out = Buf::zeros(&dev, b * sq * d)?;
+    let mut probs = Scratch::zeros(b * heads * sq * sk)?;
+    att_forward(&a, b, AttIn { q: &qv, k: &kv, v: &vv }, bv.as_deref(), &mut out, &mut probs);
     drop(bv);
     let out = tensor_of(&dev, out, (bd, sqd, dd))?;
     if T::OWNS_TAPE {
@@ -492,64 +570,121 @@ where
         let b_g = bias.map(|bb| bb.ghost());
         tape.add_backward_op(move |grads| {
             let go = take_grad!(grads, &out_g);
-            let mut dq = Buf::zeros(&dev, qv.len())?;
-            let mut dk = Buf::zeros(&dev, kv.len())?;
-            let mut dv = Buf::zeros(&dev, vv.len())?;
-            let mut ds = Buf::zeros(&dev, probs.len())?;
-            let one = |bi: usize, dq: &mut [f32], dk: &mut [f32], dv: &mut [f32], ds: &mut [f32]| {
-                let run = if use_gemm { att_bwd_gemm } else { att_bwd };
-                run(
-                    &a,
-                    &qv[bi * sq * d..(bi + 1) * sq * d],
-                    &kv[bi * sk * d..(bi + 1) * sk * d],
-                    &vv[bi * sk * d..(bi + 1) * sk * d],
-                    &probs[bi * pb..(bi + 1) * pb],
-                    &go[bi * sq * d..(bi + 1) * sq * d],
-                    dq,
-                    dk,
-                    dv,
-                    ds,
-                )
-            };
-            if b > 1 && rayon::current_num_threads() > 1 && b * cost >= 2 * par::SEQ_WORK {
-                dq.par_chunks_mut(sq * d)
-                    .zip(dk.par_chunks_mut(sk * d))
-                    .zip(dv.par_chunks_mut(sk * d))
-                    .zip(ds.par_chunks_mut(pb))
-                    .enumerate()
-                    .for_each(|(bi, (((dq, dk), dv), ds))| one(bi, dq, dk, dv, ds));
-            } else {
-                for bi in 0..b {
-                    let (q0, k0) = (bi * sq * d, bi * sk * d);
-                    one(
-                        bi,
-                        &mut dq[q0..q0 + sq * d],
-                        &mut dk[k0..k0 + sk * d],
-                        &mut dv[k0..k0 + sk * d],
-                        &mut ds[bi * pb..(bi + 1) * pb],
-                    );
-                }
-            }
+            let mut dq = Scratch::zeros(b * sq * d)?;
+            let mut dk = Scratch::zeros(b * sk * d)?;
+            let mut dv = Scratch::zeros(b * sk * d)?;
+            let mut ds = Scratch::dirty(probs.len())?;
+            let inp = AttIn { q: &qv, k: &kv, v: &vv };
+            att_backward(&a, b, inp, &probs, &go, &mut dq, &mut dk, &mut dv, &mut ds);
             add_grad!(grads, &q_g, &dq);
             add_grad!(grads, &k_g, &dk);
             add_grad!(grads, &v_g, &dv);
-            if let (Some(b_g), true) = (&b_g, per_batch) {
-                add_grad!(grads, b_g, &ds);
-            } else if let Some(b_g) = &b_g {
-                let db = par::reduce_rows(b, pb, pb, |r0, r1, acc| {
-                    for r in r0..r1 {
-                        for (a, v) in acc.iter_mut().zip(&ds[r * pb..(r + 1) * pb]) {
-                            *a += *v;
-                        }
-                    }
-                });
-                add_grad!(grads, b_g, &db);
+            if let Some(b_g) = &b_g {
+                if per_batch {
+                    add_grad!(grads, b_g, &ds);
+                } else {
+                    add_grad!(grads, b_g, &score_bias_grad(&a, b, &ds));
+                }
             }
             put_grad!(grads, &out_g, go);
             Ok(())
         });
     }
     Ok(out.put_tape(tape))
+}
+
+/// The q, k and v inputs of the attention kernels (row stride `Att::ld`; batch element `bi`
+/// starts at row `bi·sq` of `q` and `bi·sk` of `k` and `v`).
+#[derive(Clone, Copy)]
+pub(super) struct AttIn<'a> {
+    pub(super) q: &'a [f32],
+    pub(super) k: &'a [f32],
+    pub(super) v: &'a [f32],
+}
+
+impl AttIn<'_> {
+    fn batch(&self, a: &Att, bi: usize) -> (&[f32], &[f32], &[f32]) {
+        (&self.q[bi * a.sq * a.ld..], &self.k[bi * a.sk * a.ld..], &self.v[bi * a.sk * a.ld..])
+    }
+}
+
+/// Forward pass over `b` batch elements, in parallel over the batch: `out (b·sq × d)` (zeroed
+/// on entry) and the probabilities `probs (b·heads·sq·sk)`. `bias` holds one `(heads, sq, sk)`
+/// block for all batch elements or one per batch element.
+pub(super) fn att_forward(a: &Att, b: usize, inp: AttIn<'_>, bias: Option<&[f32]>, out: &mut [f32], probs: &mut [f32]) {
+    let (sq, sk, d) = (a.sq, a.sk, a.d);
+    let pb = a.heads * sq * sk;
+    let cost = 4 * a.heads * sq * sk * a.dh;
+    let use_gemm = sq * sk * a.dh >= GEMM_ATT_MIN;
+    let bslice: &[f32] = bias.unwrap_or(&[]);
+    let per_batch = bslice.len() == b * pb && b > 1;
+    let bias_of = |bi: usize| if per_batch { &bslice[bi * pb..(bi + 1) * pb] } else { bslice };
+    par::for_rows2(out, sq * d, probs, pb, cost, |b0, os, ps| {
+        for (i, (o, p)) in os.chunks_exact_mut(sq * d).zip(ps.chunks_exact_mut(pb)).enumerate() {
+            let bi = b0 + i;
+            let (q, k, v) = inp.batch(a, bi);
+            let run = if use_gemm { att_fwd_gemm } else { att_fwd };
+            run(a, q, k, v, bias_of(bi), o, p);
+        }
+    });
+}
+
+/// Backward pass over `b` batch elements, in parallel over the batch: accumulates into `dq
+/// (b·sq × d)`, `dk`, `dv (b·sk × d)` (zeroed on entry) and writes the score gradients `ds`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn att_backward(
+    a: &Att,
+    b: usize,
+    inp: AttIn<'_>,
+    probs: &[f32],
+    go: &[f32],
+    dq: &mut [f32],
+    dk: &mut [f32],
+    dv: &mut [f32],
+    ds: &mut [f32],
+) {
+    let (sq, sk, d) = (a.sq, a.sk, a.d);
+    let pb = a.heads * sq * sk;
+    let cost = 4 * a.heads * sq * sk * a.dh;
+    let use_gemm = sq * sk * a.dh >= GEMM_ATT_MIN;
+    let one = |bi: usize, dq: &mut [f32], dk: &mut [f32], dv: &mut [f32], ds: &mut [f32]| {
+        let (q, k, v) = inp.batch(a, bi);
+        let run = if use_gemm { att_bwd_gemm } else { att_bwd };
+        run(a, q, k, v, &probs[bi * pb..(bi + 1) * pb], &go[bi * sq * d..(bi + 1) * sq * d], dq, dk, dv, ds)
+    };
+    if b > 1 && rayon::current_num_threads() > 1 && b * cost >= 2 * par::SEQ_WORK {
+        dq.par_chunks_mut(sq * d)
+            .zip(dk.par_chunks_mut(sk * d))
+            .zip(dv.par_chunks_mut(sk * d))
+            .zip(ds.par_chunks_mut(pb))
+            .enumerate()
+            .for_each(|(bi, (((dq, dk), dv), ds))| one(bi, dq, dk, dv, ds));
+    } else {
+        for bi in 0..b {
+            let (q0, k0) = (bi * sq * d, bi * sk * d);
+            one(
+                bi,
+                &mut dq[q0..q0 + sq * d],
+                &mut dk[k0..k0 + sk * d],
+                &mut dv[k0..k0 + sk * d],
+                &mut ds[bi * pb..(bi + 1) * pb],
+            );
+        }
+    }
+}
+
+/// Gradient of a score bias shared by the batch from the score gradients `ds
+/// (b·heads·sq·sk)`: their sum over the batch, in fixed chunks (the same bits with any thread
+/// count).
+pub(super) fn score_bias_grad(a: &Att, b: usize, ds: &[f32]) -> Vec<f32> {
+    let pb = a.heads * a.sq * a.sk;
+    par::reduce_rows(b, pb, pb, |r0, r1, acc| {
+        for r in r0..r1 {
+            for (a, v) in acc.iter_mut().zip(&ds[r * pb..(r + 1) * pb]) {
+                *a += *v;
+            }
+        }
+    })
 }
 
 /// Multi-head attention `softmax(scale·Q_h·K_hᵀ + bias_h [+ causal mask])·V_h` for every head
@@ -675,9 +810,9 @@ pub fn try_cross_entropy_ignoring<M: Dim, C: Dim, T: Tape<f32, Cpu>>(
     let tv: Vec<usize> = targets.iter().map(|t| if Some(*t) == ignore { 0 } else { *t }).collect();
     let (x, mut tape) = logits.try_contiguous()?.split_tape();
     let dev = x.device().clone();
-    let xv = Buf::copy_of(&x)?;
-    let mut lse = Buf::zeros(&dev, m)?;
-    let mut losses = Buf::zeros(&dev, m)?;
+    let xv = Scratch::copy_of(&x)?;
+    let mut lse = Scratch::zeros(m)?;
+    let mut losses = Scratch::zeros(m)?;
     par::for_rows2(&mut lse, 1, &mut losses, 1, 16 * c, |r0, ls, os| {
         let r1 = r0 + ls.len();
         xent_fwd(&xv[r0 * c..r1 * c], c, &tv[r0..r1], &weights[r0..r1], z_loss, ls, os)
