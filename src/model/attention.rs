@@ -282,6 +282,45 @@ impl<const D: usize> T5Attention<D> {
         let y = multi_head(q, k, v, batch, tq, tk, heads, 1.0, bias, causal, kernels)?;
         self.o.forward(y, kernels)
     }
+
+    /// Self-attention of `x` (`(batch·t, D)`): [`Self::forward`] with `kv = x`; on
+    /// [`Kernels::Fused`] the three projections run inside one op
+    /// ([`ops::try_self_attention`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_self<T: Tape<f32, Cpu>>(
+        &self,
+        x: Act<D, T>,
+        batch: usize,
+        t: usize,
+        heads: usize,
+        bias: Bias<'_>,
+        causal: bool,
+        kernels: Kernels,
+    ) -> Result<Act<D, T>, CpuError> {
+        if kernels == Kernels::Reference {
+            return self.forward(x.retaped::<T>(), x, batch, t, t, heads, bias, causal, kernels);
+        }
+        let w = [&self.q.weight, &self.k.weight, &self.v.weight];
+        let none = None::<[&Tensor<Rank1<D>, f32, Cpu>; 3]>;
+        let y = match bias {
+            Bias::None => ops::try_self_attention(
+                x,
+                w,
+                none,
+                batch,
+                heads,
+                1.0,
+                None::<Tensor<(usize, usize, usize), f32, Cpu, NoneTape>>,
+                causal,
+            )?,
+            Bias::Shared(b) => ops::try_self_attention(x, w, none, batch, heads, 1.0, Some(b.retaped::<T>()), causal)?,
+            Bias::Full(b) => {
+                let b = b.retaped::<T>().try_reshape_like(&(batch * heads, t, t))?;
+                ops::try_self_attention(x, w, none, batch, heads, 1.0, Some(b), causal)?
+            }
+        };
+        self.o.forward(y, kernels)
+    }
 }
 
 /// T5's relative position bucket (Raffel et al. 2020; Mesh TensorFlow

@@ -404,7 +404,7 @@ impl<const D: usize, const F: usize> EncoderLayer<D, F> {
         k: Kernels,
     ) -> Result<Act<D, T>, CpuError> {
         let h = self.self_attn_norm.forward(x.retaped::<T>(), k)?;
-        let a = self.self_attn.forward(h.retaped::<T>(), h, batch, t, t, heads, bias, false, k)?;
+        let a = self.self_attn.forward_self(h, batch, t, heads, bias, false, k)?;
         let x = x.try_add(a)?;
         let m = self.mlp.forward(self.mlp_norm.forward(x.retaped::<T>(), k)?, k)?;
         x.try_add(m)
@@ -438,7 +438,7 @@ impl<const D: usize, const F: usize> DecoderLayer<D, F> {
         k: Kernels,
     ) -> Result<Act<D, T>, CpuError> {
         let h = self.self_attn_norm.forward(x.retaped::<T>(), k)?;
-        let a = self.self_attn.forward(h.retaped::<T>(), h, batch, to, to, heads, self_bias, true, k)?;
+        let a = self.self_attn.forward_self(h, batch, to, heads, self_bias, true, k)?;
         let x = x.try_add(a)?;
         let h = self.cross_attn_norm.forward(x.retaped::<T>(), k)?;
         let c = self.cross_attn.forward(h, enc.retaped::<T>(), batch, to, ti, heads, cross_bias, false, k)?;
