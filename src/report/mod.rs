@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use plotters::prelude::*;
 
 use crate::results::{self, Record, ResultsDir, ResultsError};
+use crate::spec::Family;
 
 /// Errors of writing a report.
 #[derive(Debug, thiserror::Error)]
@@ -234,16 +235,22 @@ pub struct ReportSummary {
 
 /// Writes the report of `dir` into `dir/report/`; with `analysis`, also fits the law and
 /// writes the analysis (see the module docs). With `only`, uses just the records of these
-/// point hashes (one experiment's points in a shared results directory).
-pub fn write_report(dir: &Path, analysis: Option<&crate::spec::Analysis>, only: Option<&[String]>) -> Result<ReportSummary, ReportError> {
+/// point hashes (one experiment's points in a shared results directory); with `family`, just
+/// the records of that model family. A report covers one family: if the selected records mix
+/// families, this fails before writing anything, naming the families and the `--family` flags
+/// ([`ResultsError::MixedFamilies`]).
+pub fn write_report(
+    dir: &Path,
+    analysis: Option<&crate::spec::Analysis>,
+    only: Option<&[String]>,
+    family: Option<Family>,
+) -> Result<ReportSummary, ReportError> {
     let store = ResultsDir::open(dir)?;
     let mut records = store.records()?;
     if let Some(hashes) = only {
         records.retain(|r| hashes.contains(&r.hash));
     }
-    if records.is_empty() {
-        return Err(ResultsError::Empty { dir: dir.to_path_buf() }.into());
-    }
+    let records = results::select_family(records, family, dir)?;
     let out = store.report_dir();
     let mut summary = ReportSummary::default();
     let mut csv = Vec::new();
