@@ -68,11 +68,33 @@ pub enum ResultsError {
         /// The results directory.
         dir: PathBuf,
     },
-    /// Records of several families cannot be fitted together.
-    #[error("results store: records of several model families ({families}) cannot be fitted with one law\n  fix: use one results directory per family, or select a family")]
+    /// Records of several families cannot be fitted or plotted together.
+    #[error(
+        "results store: {} has records of several model families ({}); one law cannot fit them and one plot cannot compare them\n  fix: choose a family with {} (report, fit and analyse accept it), or use one results directory per family",
+        dir.display(),
+        family_list(families),
+        family_flags(families)
+    )]
     MixedFamilies {
+        /// The results directory (or `<records>` for records not read from a directory).
+        dir: PathBuf,
+        /// The families present, in order.
+        families: Vec<Family>,
+    },
+    /// `--family` selected a family that has no records.
+    #[error(
+        "results store: {} has no {wanted} records (it has {})\n  fix: choose one of the families present with {}",
+        dir.display(),
+        family_list(found),
+        family_flags(found)
+    )]
+    NoSuchFamily {
+        /// The results directory.
+        dir: PathBuf,
+        /// The family asked for.
+        wanted: Family,
         /// The families present.
-        families: String,
+        found: Vec<Family>,
     },
     /// The records do not form valid observations for the law crate.
     #[error("results store: the records do not form valid observations: {0}")]
@@ -80,6 +102,47 @@ pub enum ResultsError {
     /// CSV output failed.
     #[error("results store: cannot write CSV: {0}")]
     Csv(#[from] csv::Error),
+}
+
+fn family_list(families: &[Family]) -> String {
+    families.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+}
+
+fn family_flags(families: &[Family]) -> String {
+    families.iter().map(|f| format!("`--family {f}`")).collect::<Vec<_>>().join(" or ")
+}
+
+/// The distinct families of `records`, in [`Family`] order.
+pub fn families(records: &[Record]) -> Vec<Family> {
+    let mut f: Vec<Family> = records.iter().map(Record::family).collect();
+    f.sort();
+    f.dedup();
+    f
+}
+
+/// Keeps the records of `family` (all records when `None`) and checks that what remains is of
+/// one family, so it can be fitted with one law and plotted on one set of axes. `dir` names
+/// the results directory in errors.
+///
+/// Errors: [`ResultsError::Empty`] without records, [`ResultsError::NoSuchFamily`] when
+/// `family` has no records, [`ResultsError::MixedFamilies`] (naming the families found and the
+/// `--family` flags to choose one) when no family is given and several are present.
+pub fn select_family(mut records: Vec<Record>, family: Option<Family>, dir: &Path) -> Result<Vec<Record>, ResultsError> {
+    if records.is_empty() {
+        return Err(ResultsError::Empty { dir: dir.to_path_buf() });
+    }
+    let found = families(&records);
+    match family {
+        Some(wanted) => {
+            records.retain(|r| r.family() == wanted);
+            if records.is_empty() {
+                return Err(ResultsError::NoSuchFamily { dir: dir.to_path_buf(), wanted, found });
+            }
+        }
+        None if found.len() > 1 => return Err(ResultsError::MixedFamilies { dir: dir.to_path_buf(), families: found }),
+        None => {}
+    }
+    Ok(records)
 }
 
 fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> ResultsError + 'a {
@@ -499,10 +562,7 @@ pub fn observation_columns(records: &[Record], n_unit: f64, d_unit: f64) -> Resu
         return Err(ResultsError::Empty { dir: PathBuf::from("<records>") });
     };
     if records.iter().any(|r| r.family() != first.family()) {
-        let mut fams: Vec<&str> = records.iter().map(|r| r.family().name()).collect();
-        fams.sort();
-        fams.dedup();
-        return Err(ResultsError::MixedFamilies { families: fams.join(", ") });
+        return Err(ResultsError::MixedFamilies { dir: PathBuf::from("<records>"), families: families(records) });
     }
     let s: Vec<f64> = records.iter().map(|r| r.sparsity()).collect();
     let n: Vec<f64> = records.iter().map(|r| r.n() / n_unit).collect();

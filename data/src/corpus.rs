@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
+use crate::finite::{check_held_out, hold_out, shuffled, Names};
 use crate::rng::{hash_bytes, mix, Rng};
 use crate::stream::{check_batch_size, Stream, StreamPosition, TextBatch, TextStream};
 use crate::text::{corrupt_batch, TextShape};
@@ -23,6 +24,7 @@ const DOMAIN_SPLIT: u64 = 0x5350_4c54;
 const DOMAIN_SHUFFLE: u64 = 0x5348_4654;
 const DOMAIN_MASK: u64 = 0x4d53_4b54;
 const DOMAIN_VALID_MASK: u64 = 0x564d_534b;
+const NAMES: Names = Names { dataset: "the text corpus", items: "documents", typical_fraction: "0.01" };
 
 /// Documents in memory: all bytes one after another, with offsets.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -253,34 +255,9 @@ impl TextCorpusStream {
     /// Splits and prepares the stream.
     pub fn new(corpus: TextCorpus, cfg: TextCorpusConfig) -> Result<Self, DataError> {
         let raw_len = cfg.shape.raw_len()?;
-        if !(0.0..1.0).contains(&cfg.validation_fraction) {
-            return Err(DataError::Config {
-                field: "validation_fraction",
-                value: cfg.validation_fraction.to_string(),
-                reason: "must be in [0, 1); 0.01 is typical".into(),
-            });
-        }
-        let n = corpus.len();
-        if n == 0 {
-            return Err(DataError::Request("the text corpus has no documents".into()));
-        }
-        let mut idx: Vec<usize> = (0..n).collect();
-        Rng::new(&[cfg.seed, DOMAIN_SPLIT]).shuffle(&mut idx);
-        let mut n_val = (cfg.validation_fraction * n as f64).round() as usize;
-        if cfg.validation_fraction > 0.0 {
-            n_val = n_val.max(1);
-        }
-        if n_val >= n {
-            return Err(DataError::Config {
-                field: "validation_fraction",
-                value: cfg.validation_fraction.to_string(),
-                reason: format!("holds out all {n} documents; lower it or add documents"),
-            });
-        }
-        let mut valid = idx[..n_val].to_vec();
+        let (train, mut valid) = hold_out(corpus.len(), cfg.validation_fraction, cfg.seed, DOMAIN_SPLIT, &NAMES)?;
         valid.sort_unstable();
-        let mut train = idx[n_val..].to_vec();
-        train.sort_unstable();
+        let n = corpus.len();
         let cfg_json = serde_json::to_string(&cfg).unwrap_or_default();
         let fingerprint = mix(&[
             hash_bytes(cfg_json.as_bytes()),
@@ -306,9 +283,7 @@ impl TextCorpusStream {
     }
 
     fn epoch_order(&self, epoch: u64) -> Vec<usize> {
-        let mut o = self.train.clone();
-        Rng::new(&[self.cfg.seed, DOMAIN_SHUFFLE, epoch]).shuffle(&mut o);
-        o
+        shuffled(&self.train, &[self.cfg.seed, DOMAIN_SHUFFLE, epoch])
     }
 
     /// Raw (uncorrupted) tokens per chunk.
@@ -430,13 +405,7 @@ impl Stream for TextCorpusStream {
     /// Chunks of the held-out documents in a fixed order; at most as many as they yield.
     fn validation_set(&self, n_examples: usize, batch_size: usize) -> Result<Vec<TextBatch>, DataError> {
         check_batch_size(batch_size)?;
-        if self.valid.is_empty() {
-            return Err(DataError::Config {
-                field: "validation_fraction",
-                value: self.cfg.validation_fraction.to_string(),
-                reason: "no documents are held out; set it above 0 (e.g. 0.01)".into(),
-            });
-        }
+        check_held_out(&self.valid, self.cfg.validation_fraction, &NAMES)?;
         let mut cur = Cursor { corpus: &self.corpus, index: 0, offset: 0 };
         let mut chunks = Vec::new();
         while chunks.len() < n_examples {

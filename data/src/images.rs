@@ -11,12 +11,14 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
-use crate::rng::{hash_bytes, mix, Rng};
+use crate::finite::{check_held_out, hold_out, shuffled, Names};
+use crate::rng::{hash_bytes, mix};
 use crate::stream::{check_batch_size, ImageBatch, ImageShape, ImageStream, Stream, StreamPosition};
 
 const KIND: &str = "image-dataset";
 const DOMAIN_SPLIT: u64 = 0x5350_4c49;
 const DOMAIN_SHUFFLE: u64 = 0x5348_5546;
+const NAMES: Names = Names { dataset: "the image dataset", items: "images", typical_fraction: "0.05" };
 
 /// CIFAR-10 class names, in label order (Krizhevsky, 2009).
 pub const CIFAR10_CLASSES: [&str; 10] =
@@ -290,33 +292,8 @@ pub struct ImageDataStream {
 impl ImageDataStream {
     /// Splits and prepares the stream. Errors if the split leaves no training images.
     pub fn new(data: ImageDataset, cfg: ImageDataConfig) -> Result<Self, DataError> {
-        if !(0.0..1.0).contains(&cfg.validation_fraction) {
-            return Err(DataError::Config {
-                field: "validation_fraction",
-                value: cfg.validation_fraction.to_string(),
-                reason: "must be in [0, 1); 0.05 is typical".into(),
-            });
-        }
+        let (train, valid) = hold_out(data.len(), cfg.validation_fraction, cfg.seed, DOMAIN_SPLIT, &NAMES)?;
         let n = data.len();
-        if n == 0 {
-            return Err(DataError::Request("the image dataset has no images".into()));
-        }
-        let mut idx: Vec<usize> = (0..n).collect();
-        Rng::new(&[cfg.seed, DOMAIN_SPLIT]).shuffle(&mut idx);
-        let mut n_val = (cfg.validation_fraction * n as f64).round() as usize;
-        if cfg.validation_fraction > 0.0 {
-            n_val = n_val.max(1);
-        }
-        if n_val >= n {
-            return Err(DataError::Config {
-                field: "validation_fraction",
-                value: cfg.validation_fraction.to_string(),
-                reason: format!("holds out all {n} images; lower it or add images"),
-            });
-        }
-        let valid = idx[..n_val].to_vec();
-        let mut train = idx[n_val..].to_vec();
-        train.sort_unstable();
         let (c, hw) = (data.shape.channels, data.shape.height * data.shape.width);
         let (mut sum, mut sq) = (vec![0f64; c], vec![0f64; c]);
         for &i in &train {
@@ -367,9 +344,7 @@ impl ImageDataStream {
     }
 
     fn epoch_order(&self, epoch: u64) -> Vec<usize> {
-        let mut o = self.train.clone();
-        Rng::new(&[self.cfg.seed, DOMAIN_SHUFFLE, epoch]).shuffle(&mut o);
-        o
+        shuffled(&self.train, &[self.cfg.seed, DOMAIN_SHUFFLE, epoch])
     }
 
     /// Number of training images (one epoch).
@@ -469,13 +444,7 @@ impl Stream for ImageDataStream {
     /// The held-out images in a fixed order; at most `validation_len()` of them.
     fn validation_set(&self, n_examples: usize, batch_size: usize) -> Result<Vec<ImageBatch>, DataError> {
         check_batch_size(batch_size)?;
-        if self.valid.is_empty() {
-            return Err(DataError::Config {
-                field: "validation_fraction",
-                value: self.cfg.validation_fraction.to_string(),
-                reason: "no images are held out; set it above 0 (e.g. 0.05)".into(),
-            });
-        }
+        check_held_out(&self.valid, self.cfg.validation_fraction, &NAMES)?;
         let n = n_examples.min(self.valid.len());
         Ok(self.valid[..n].chunks(batch_size).map(|c| self.batch_of(c)).collect())
     }

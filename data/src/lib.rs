@@ -27,12 +27,14 @@
 
 pub mod corpus;
 pub mod error;
+mod finite;
 pub mod images;
 pub mod rng;
 pub mod span;
 pub mod stream;
 pub mod synth_image;
 pub mod synth_text;
+mod synthetic;
 pub mod text;
 pub mod vocab;
 

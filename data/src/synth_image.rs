@@ -19,11 +19,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
 use crate::rng::{hash_bytes, zipf_cdf, Rng};
-use crate::stream::{check_batch_size, ImageBatch, ImageShape, ImageStream, Stream, StreamPosition};
+use crate::synthetic::{validation_batches, SyntheticCursor};
+use crate::stream::{ImageBatch, ImageShape, ImageStream, Stream, StreamPosition};
 
 const KIND: &str = "synthetic-image";
-/// Validation examples use indices from here on; training never reaches them.
-const VALID_BASE: u64 = 1 << 63;
 const DOMAIN_STRUCTURE: u64 = 0x5354_5255;
 const DOMAIN_EXAMPLE: u64 = 0x4558_414d;
 const DOMAIN_CALIB: u64 = 0x4341_4c49;
@@ -155,7 +154,6 @@ struct Part {
 #[derive(Clone, Debug)]
 pub struct SyntheticImages {
     cfg: SyntheticImageConfig,
-    fingerprint: u64,
     /// Padded texture grids: `textures × C × (H+2s) × (W+2s)`.
     textures: Vec<f32>,
     pad_h: usize,
@@ -170,7 +168,7 @@ pub struct SyntheticImages {
     /// Per-channel normalisation.
     mean: Vec<f32>,
     inv_std: Vec<f32>,
-    next: u64,
+    cursor: SyntheticCursor,
 }
 
 impl SyntheticImages {
@@ -266,7 +264,7 @@ impl SyntheticImages {
         let mode_cdf = zipf_cdf(cfg.modes_per_class, cfg.mode_zipf);
 
         let mut this = SyntheticImages {
-            fingerprint: cfg.fingerprint(),
+            cursor: SyntheticCursor::new(KIND, cfg.fingerprint()),
             cfg,
             textures,
             pad_h,
@@ -277,7 +275,6 @@ impl SyntheticImages {
             mode_cdf,
             mean: vec![0.0; c],
             inv_std: vec![1.0; c],
-            next: 0,
         };
         this.calibrate();
         Ok(this)
@@ -440,54 +437,24 @@ impl Stream for SyntheticImages {
     type Batch = ImageBatch;
 
     fn next_batch(&mut self, batch_size: usize) -> Result<ImageBatch, DataError> {
-        check_batch_size(batch_size)?;
-        if self.next.saturating_add(batch_size as u64) >= VALID_BASE {
-            return Err(DataError::Request(
-                "synthetic image stream exhausted its 2^63 training examples".into(),
-            ));
-        }
-        let b = self.batch_from(self.next, batch_size);
-        self.next += batch_size as u64;
-        Ok(b)
+        let start = self.cursor.take(batch_size)?;
+        Ok(self.batch_from(start, batch_size))
     }
 
     fn position(&self) -> StreamPosition {
-        StreamPosition {
-            kind: KIND.into(),
-            fingerprint: self.fingerprint,
-            epoch: 0,
-            index: self.next,
-            offset: 0,
-            examples_seen: self.next,
-        }
+        self.cursor.position()
     }
 
     fn seek(&mut self, pos: &StreamPosition) -> Result<(), DataError> {
-        pos.check(KIND, self.fingerprint)?;
-        if pos.index >= VALID_BASE {
-            return Err(DataError::Request(format!(
-                "position index {} is in the validation range (>= 2^63); the checkpoint is corrupt",
-                pos.index
-            )));
-        }
-        self.next = pos.index;
-        Ok(())
+        self.cursor.seek(pos)
     }
 
     fn examples_seen(&self) -> u64 {
-        self.next
+        self.cursor.examples_seen()
     }
 
     fn validation_set(&self, n_examples: usize, batch_size: usize) -> Result<Vec<ImageBatch>, DataError> {
-        check_batch_size(batch_size)?;
-        let mut out = Vec::new();
-        let mut done = 0;
-        while done < n_examples {
-            let n = batch_size.min(n_examples - done);
-            out.push(self.batch_from(VALID_BASE + done as u64, n));
-            done += n;
-        }
-        Ok(out)
+        validation_batches(n_examples, batch_size, |start, n| self.batch_from(start, n))
     }
 }
 

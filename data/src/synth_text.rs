@@ -20,12 +20,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
 use crate::rng::{hash_bytes, zipf_cdf, Rng};
-use crate::stream::{check_batch_size, Stream, StreamPosition, TextBatch, TextStream};
+use crate::synthetic::{validation_batches, SyntheticCursor};
+use crate::stream::{Stream, StreamPosition, TextBatch, TextStream};
 use crate::text::{corrupt_batch, TextShape};
 use crate::vocab;
 
 const KIND: &str = "synthetic-text";
-const VALID_BASE: u64 = 1 << 63;
 const DOMAIN_LANGUAGE: u64 = 0x4c41_4e47;
 const DOMAIN_DOC: u64 = 0x444f_4355;
 const DOMAIN_MASK: u64 = 0x4d41_534b;
@@ -302,8 +302,7 @@ pub struct SyntheticText {
     cfg: SyntheticTextConfig,
     lang: Language,
     raw_len: usize,
-    fingerprint: u64,
-    next: u64,
+    cursor: SyntheticCursor,
 }
 
 impl SyntheticText {
@@ -314,9 +313,8 @@ impl SyntheticText {
         Ok(SyntheticText {
             lang: Language::new(&cfg),
             raw_len,
-            fingerprint: cfg.fingerprint(),
+            cursor: SyntheticCursor::new(KIND, cfg.fingerprint()),
             cfg,
-            next: 0,
         })
     }
 
@@ -485,54 +483,24 @@ impl Stream for SyntheticText {
     type Batch = TextBatch;
 
     fn next_batch(&mut self, batch_size: usize) -> Result<TextBatch, DataError> {
-        check_batch_size(batch_size)?;
-        if self.next.saturating_add(batch_size as u64) >= VALID_BASE {
-            return Err(DataError::Request(
-                "synthetic text stream exhausted its 2^63 training examples".into(),
-            ));
-        }
-        let b = self.batch_from(self.next, batch_size);
-        self.next += batch_size as u64;
-        Ok(b)
+        let start = self.cursor.take(batch_size)?;
+        Ok(self.batch_from(start, batch_size))
     }
 
     fn position(&self) -> StreamPosition {
-        StreamPosition {
-            kind: KIND.into(),
-            fingerprint: self.fingerprint,
-            epoch: 0,
-            index: self.next,
-            offset: 0,
-            examples_seen: self.next,
-        }
+        self.cursor.position()
     }
 
     fn seek(&mut self, pos: &StreamPosition) -> Result<(), DataError> {
-        pos.check(KIND, self.fingerprint)?;
-        if pos.index >= VALID_BASE {
-            return Err(DataError::Request(format!(
-                "position index {} is in the validation range (>= 2^63); the checkpoint is corrupt",
-                pos.index
-            )));
-        }
-        self.next = pos.index;
-        Ok(())
+        self.cursor.seek(pos)
     }
 
     fn examples_seen(&self) -> u64 {
-        self.next
+        self.cursor.examples_seen()
     }
 
     fn validation_set(&self, n_examples: usize, batch_size: usize) -> Result<Vec<TextBatch>, DataError> {
-        check_batch_size(batch_size)?;
-        let mut out = Vec::new();
-        let mut done = 0;
-        while done < n_examples {
-            let n = batch_size.min(n_examples - done);
-            out.push(self.batch_from(VALID_BASE + done as u64, n));
-            done += n;
-        }
-        Ok(out)
+        validation_batches(n_examples, batch_size, |start, n| self.batch_from(start, n))
     }
 }
 

@@ -13,6 +13,7 @@
 //! ```
 
 use crate::analysis::ContourMap;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -90,6 +91,55 @@ fn fmt_level(s: f64) -> String {
     t.to_string()
 }
 
+// ---- the house style: every plot here (and the runner's report, which reuses these) is drawn
+// ---- on the same canvas, in the same frame, with the same legend box.
+
+/// Draws on a white SVG canvas of `size` = (width, height) pixels and returns the SVG text.
+/// `draw` gets the whole canvas; errors of filling or finishing the canvas itself go through
+/// `on_err` (e.g. a closure naming the plot).
+pub fn svg_canvas<E>(
+    size: (u32, u32),
+    on_err: impl Fn(DrawingAreaErrorKind<std::io::Error>) -> E,
+    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), E>,
+) -> Result<String, E> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE).map_err(&on_err)?;
+        draw(&root)?;
+        root.present().map_err(&on_err)?;
+    }
+    Ok(svg)
+}
+
+/// A chart on `area` in the house style: `caption` on top (22 px sans-serif), 16 px margins,
+/// 48 px for the x labels and 64 px for the y labels. Continue with `.build_cartesian_2d(..)`.
+pub fn chart_on<'a, 'b, DB: DrawingBackend>(area: &'a DrawingArea<DB, Shift>, caption: &str) -> ChartBuilder<'a, 'b, DB> {
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .caption(caption, ("sans-serif", 22))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(64);
+    builder
+}
+
+/// Draws the legend of `chart`'s labelled series in the house style: at `position`, on a
+/// translucent white box with a black border, labels in `font_size` px sans-serif.
+pub fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    font_size: u32,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", font_size))
+        .draw()
+}
+
 /// Predicted vs measured loss, one colour per sparsity level, with the line y = x.
 pub fn predicted_vs_measured_svg(points: &[FitPoint], title: &str) -> Result<String, PlotError> {
     const WHAT: &str = "the predicted-vs-measured plot";
@@ -122,15 +172,8 @@ pub fn predicted_vs_measured_svg(points: &[FitPoint], title: &str) -> Result<Str
     levels.sort_by(|a, b| a.total_cmp(b));
     levels.dedup();
 
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (720, 640)).into_drawing_area();
-        root.fill(&WHITE).map_err(draw_err(WHAT))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(title, ("sans-serif", 22))
-            .margin(16)
-            .x_label_area_size(48)
-            .y_label_area_size(64)
+    svg_canvas((720, 640), draw_err(WHAT), |root| {
+        let mut chart = chart_on(root, title)
             .build_cartesian_2d(lo..hi, lo..hi)
             .map_err(draw_err(WHAT))?;
         chart
@@ -161,17 +204,8 @@ pub fn predicted_vs_measured_svg(points: &[FitPoint], title: &str) -> Result<Str
                 .label(format!("S = {}", fmt_level(level)))
                 .legend(move |(x, y)| Circle::new((x + 9, y), 5, color.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .draw()
-            .map_err(draw_err(WHAT))?;
-        root.present().map_err(draw_err(WHAT))?;
-    }
-    Ok(svg)
+        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft, 14).map_err(draw_err(WHAT))
+    })
 }
 
 /// Doublings of the density shown by the colour scale: S from 0 to 1 − 2^−5 = 0.96875.
@@ -215,16 +249,9 @@ pub fn contours_svg(
     let (y0, y1) = (map.log10_c[0], map.log10_c[ny - 1]);
     let hx = (x1 - x0) / (nx - 1) as f64 / 2.0;
     let hy = (y1 - y0) / (ny - 1) as f64 / 2.0;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (800, 640)).into_drawing_area();
-        root.fill(&WHITE).map_err(draw_err(WHAT))?;
+    svg_canvas((800, 640), draw_err(WHAT), |root| {
         let (main, bar) = root.split_horizontally(700);
-        let mut chart = ChartBuilder::on(&main)
-            .caption(title, ("sans-serif", 22))
-            .margin(16)
-            .x_label_area_size(48)
-            .y_label_area_size(64)
+        let mut chart = chart_on(&main, title)
             .build_cartesian_2d((x0 - hx)..(x1 + hx), (y0 - hy)..(y1 + hy))
             .map_err(draw_err(WHAT))?;
         chart
@@ -282,14 +309,7 @@ pub fn contours_svg(
                 .label("dense compute-optimal")
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], style));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .draw()
-            .map_err(draw_err(WHAT))?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft, 14).map_err(draw_err(WHAT))?;
         // colour bar
         let mut cb = ChartBuilder::on(&bar)
             .margin_top(40)
@@ -320,9 +340,8 @@ pub fn contours_svg(
             )
         }))
         .map_err(draw_err(WHAT))?;
-        root.present().map_err(draw_err(WHAT))?;
-    }
-    Ok(svg)
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -218,10 +218,21 @@ fn subject(args: &Args) -> Result<Subject, CliError> {
         }
         let (reference, units) = match &args.input {
             Some(file) if file.is_dir() => {
-                let (obs, mapping) = load_results_dir(file, args.data.n_unit, args.data.d_unit)?;
+                let (obs, mapping) = load_results_dir(
+                    file,
+                    args.data.n_unit,
+                    args.data.d_unit,
+                    args.data.family.map(Into::into),
+                )?;
                 (Reference::of(&obs), units_of(&mapping))
             }
             Some(file) => {
+                if args.data.family.is_some() {
+                    return Err(CliError::Usage(format!(
+                        "--family applies to results directories; {} is a CSV file",
+                        file.display()
+                    )));
+                }
                 let mapping = resolve_mapping(&args.data, &law, &csv_headers(file))?;
                 let obs = load_observations(file, &mapping)?;
                 (Reference::of(&obs), units_of(&mapping))

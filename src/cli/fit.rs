@@ -15,7 +15,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::results::{d_unit_name, observation_columns, ResultsDir, ResultsError};
+use crate::results::{d_unit_name, observation_columns, select_family, ResultsDir, ResultsError};
 use crate::spec::Family;
 use sparse_scaling_law::analysis::{FitRecord, LawSpec, PredictionPoint};
 use sparse_scaling_law::law::{BUILTINS, DEFAULT_VARS};
@@ -111,6 +111,10 @@ pub struct DataArgs {
     /// as in the authors' code).
     #[arg(long, value_name = "UNIT")]
     pub d_unit: Option<f64>,
+    /// Results directory only: use the records of this model family (required when the
+    /// directory mixes ViT and T5 records).
+    #[arg(long, value_enum)]
+    pub family: Option<super::FamilyArg>,
 }
 
 impl DataArgs {
@@ -120,6 +124,7 @@ impl DataArgs {
             && self.vars.is_empty()
             && self.loss.is_none()
             && self.weight.is_none()
+            && self.family.is_none()
     }
 }
 
@@ -366,11 +371,13 @@ pub fn load_observations(path: &Path, mapping: &CsvMapping) -> Result<Observatio
 
 /// Reads the finished points of a results directory (written by `sparse-scaling run`) as
 /// observations S, N / `n_unit`, D / `d_unit`, loss = final validation loss, and a mapping that
-/// records these units.
+/// records these units. With `family`, only that family's records; without, the records must
+/// be of one family (else the error names the families and the `--family` flags).
 pub fn load_results_dir(
     dir: &Path,
     n_unit: Option<f64>,
     d_unit: Option<f64>,
+    family: Option<Family>,
 ) -> Result<(Observations, CsvMapping), CliError> {
     for (flag, v) in [("--n-unit", n_unit), ("--d-unit", d_unit)] {
         if let Some(v) = v {
@@ -383,11 +390,7 @@ pub fn load_results_dir(
     }
     let store = ResultsDir::open(dir).map_err(CliError::Results)?;
     let records = store.records().map_err(CliError::Results)?;
-    if records.is_empty() {
-        return Err(CliError::Results(ResultsError::Empty {
-            dir: dir.to_path_buf(),
-        }));
-    }
+    let records = select_family(records, family, dir).map_err(CliError::Results)?;
     let family = records[0].family();
     let d_name = d_unit_name(family);
     let n_unit = n_unit.unwrap_or(1e6);
@@ -457,7 +460,8 @@ pub fn fit_from_args(
                 file.display()
             )));
         }
-        let (obs, mapping) = load_results_dir(file, data.n_unit, data.d_unit)?;
+        let (obs, mapping) =
+            load_results_dir(file, data.n_unit, data.d_unit, data.family.map(Into::into))?;
         return fit_observations(
             &law,
             obs,
@@ -471,6 +475,12 @@ pub fn fit_from_args(
         return Err(CliError::Usage(
             "--n-unit/--d-unit apply to results directories; for a CSV file write the scaling into --var, e.g. --var D=steps/1e5".into(),
         ));
+    }
+    if data.family.is_some() {
+        return Err(CliError::Usage(format!(
+            "--family applies to results directories; {} is a CSV file (select its rows before fitting)",
+            file.display()
+        )));
     }
     let mapping = resolve_mapping(data, &law, &csv_headers(file))?;
     let obs = load_observations(file, &mapping)?;

@@ -1,7 +1,8 @@
 //! `sparse-scaling report <results dir>`: tables and SVG plots of a results directory
 //! (see [`crate::report`]). The experiment (its points and analysis settings) comes from
 //! `--experiment`, else from the `experiment.ron` that `run` keeps in the results directory;
-//! without either, every record is reported and no fit runs.
+//! without either, every record is reported and no fit runs. A report covers one model
+//! family: in a directory that mixes ViT and T5 records, choose one with `--family vit|t5`.
 
 use std::path::PathBuf;
 
@@ -21,6 +22,10 @@ pub struct Args {
     /// Use every record in the directory, not only the experiment's points.
     #[arg(long)]
     pub all: bool,
+    /// Only the records of this model family. Required when the (selected) records mix
+    /// families: one law fits, and one plot compares, a single family.
+    #[arg(long, value_enum)]
+    pub family: Option<super::FamilyArg>,
 }
 
 /// Runs `sparse-scaling report`.
@@ -39,7 +44,7 @@ pub fn run(args: Args) -> super::CliResult {
         (Some(f), false) => Some(f.expand()?.into_iter().map(|p| p.hash).collect()),
         _ => None,
     };
-    let summary = crate::report::write_report(&args.results, analysis.as_ref(), hashes.as_deref())?;
+    let summary = crate::report::write_report(&args.results, analysis.as_ref(), hashes.as_deref(), args.family.map(Into::into))?;
     if !summary.text.is_empty() {
         println!("{}", summary.text);
     }

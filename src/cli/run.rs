@@ -107,7 +107,7 @@ pub fn run_with(args: Args, executor: &dyn PointExecutor) -> super::CliResult {
         return Ok(());
     }
     let hashes: Vec<String> = points.iter().map(|p| p.hash.clone()).collect();
-    let summary = crate::report::write_report(&results, file.experiment.analysis.as_ref(), Some(&hashes))?;
+    let summary = crate::report::write_report(&results, file.experiment.analysis.as_ref(), Some(&hashes), None)?;
     if !summary.text.is_empty() {
         println!("{}", summary.text);
     }

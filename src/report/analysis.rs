@@ -171,22 +171,15 @@ pub fn write(records: &[Record], a: &crate::spec::Analysis, out: &Path) -> Resul
 }
 
 fn dense_equivalent_svg(m: &[(f64, f64)]) -> Result<String, ReportError> {
+    const WHAT: &str = "dense-equivalent size";
     let ymax = m.iter().map(|p| p.1).fold(1.0f64, f64::max) * 1.05;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (720, 520)).into_drawing_area();
-        root.fill(&WHITE).map_err(super::draw_err("dense-equivalent size"))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("dense-equivalent size m(S) of the fitted law", ("sans-serif", 22))
-            .margin(16)
-            .x_label_area_size(48)
-            .y_label_area_size(64)
+    plot::svg_canvas((720, 520), super::draw_err(WHAT), |root| {
+        let mut chart = plot::chart_on(root, "dense-equivalent size m(S) of the fitted law")
             .build_cartesian_2d(0.0..1.0, 0.0..ymax)
-            .map_err(super::draw_err("dense-equivalent size"))?;
-        chart.configure_mesh().x_desc("sparsity S").y_desc("m(S): dense size / non-zeros").label_style(("sans-serif", 14)).draw().map_err(super::draw_err("dense-equivalent size"))?;
-        chart.draw_series(LineSeries::new(m.iter().copied(), super::PALETTE[0].stroke_width(3))).map_err(super::draw_err("dense-equivalent size"))?;
-        chart.draw_series(LineSeries::new([(0.0, 1.0), (1.0, 1.0)], RGBColor(150, 150, 150).stroke_width(1))).map_err(super::draw_err("dense-equivalent size"))?;
-        root.present().map_err(super::draw_err("dense-equivalent size"))?;
-    }
-    Ok(svg)
+            .map_err(super::draw_err(WHAT))?;
+        chart.configure_mesh().x_desc("sparsity S").y_desc("m(S): dense size / non-zeros").label_style(("sans-serif", 14)).draw().map_err(super::draw_err(WHAT))?;
+        chart.draw_series(LineSeries::new(m.iter().copied(), super::PALETTE[0].stroke_width(3))).map_err(super::draw_err(WHAT))?;
+        chart.draw_series(LineSeries::new([(0.0, 1.0), (1.0, 1.0)], RGBColor(150, 150, 150).stroke_width(1))).map_err(super::draw_err(WHAT))?;
+        Ok(())
+    })
 }

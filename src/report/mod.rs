@@ -17,7 +17,10 @@ use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
+use crate::law::plot::{chart_on, draw_legend, svg_canvas};
+
 use crate::results::{self, Record, ResultsDir, ResultsError};
+use crate::spec::Family;
 
 /// Errors of writing a report.
 #[derive(Debug, thiserror::Error)]
@@ -98,15 +101,8 @@ pub fn curves_svg(records: &[Record]) -> Result<String, ReportError> {
     let (ymin, ymax) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| (a.0.min(p.1), a.1.max(p.1)));
     let pad = ((ymax - ymin) * 0.05).max(1e-3);
     let lv = levels(records);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (800, 560)).into_drawing_area();
-        root.fill(&WHITE).map_err(draw_err(WHAT))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("validation loss over training", ("sans-serif", 22))
-            .margin(16)
-            .x_label_area_size(48)
-            .y_label_area_size(64)
+    svg_canvas((800, 560), draw_err(WHAT), |root| {
+        let mut chart = chart_on(root, "validation loss over training")
             .build_cartesian_2d(0.0..xmax.max(1.0) * 1.02, (ymin - pad)..(ymax + pad))
             .map_err(draw_err(WHAT))?;
         chart
@@ -128,17 +124,8 @@ pub fn curves_svg(records: &[Record]) -> Result<String, ReportError> {
                 }
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 14))
-            .draw()
-            .map_err(draw_err(WHAT))?;
-        root.present().map_err(draw_err(WHAT))?;
-    }
-    Ok(svg)
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight, 14).map_err(draw_err(WHAT))
+    })
 }
 
 /// Final validation loss against N (log scale), one series per (sparsity, steps).
@@ -155,15 +142,8 @@ pub fn loss_vs_n_svg(records: &[Record]) -> Result<String, ReportError> {
     let mut groups: Vec<(f64, u64)> = records.iter().map(|r| (r.sparsity(), r.spec.steps)).collect();
     groups.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
     groups.dedup();
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (800, 560)).into_drawing_area();
-        root.fill(&WHITE).map_err(draw_err(WHAT))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("final validation loss against non-zero parameters N", ("sans-serif", 22))
-            .margin(16)
-            .x_label_area_size(48)
-            .y_label_area_size(64)
+    svg_canvas((800, 560), draw_err(WHAT), |root| {
+        let mut chart = chart_on(root, "final validation loss against non-zero parameters N")
             .build_cartesian_2d((xmin * 0.9..xmax * 1.1).log_scale(), (ymin - pad)..(ymax + pad))
             .map_err(draw_err(WHAT))?;
         chart.configure_mesh().x_labels(6).x_label_formatter(&|x| format!("{x:.2e}")).x_desc("N (non-zeros in pruned layers)").y_desc("validation loss").label_style(("sans-serif", 14)).draw().map_err(draw_err(WHAT))?;
@@ -184,17 +164,8 @@ pub fn loss_vs_n_svg(records: &[Record]) -> Result<String, ReportError> {
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(width)));
             chart.draw_series(line.into_iter().map(|p| Circle::new(p, 4, color.filled()))).map_err(draw_err(WHAT))?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 13))
-            .draw()
-            .map_err(draw_err(WHAT))?;
-        root.present().map_err(draw_err(WHAT))?;
-    }
-    Ok(svg)
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight, 13).map_err(draw_err(WHAT))
+    })
 }
 
 /// The records as a Markdown table.
@@ -234,16 +205,22 @@ pub struct ReportSummary {
 
 /// Writes the report of `dir` into `dir/report/`; with `analysis`, also fits the law and
 /// writes the analysis (see the module docs). With `only`, uses just the records of these
-/// point hashes (one experiment's points in a shared results directory).
-pub fn write_report(dir: &Path, analysis: Option<&crate::spec::Analysis>, only: Option<&[String]>) -> Result<ReportSummary, ReportError> {
+/// point hashes (one experiment's points in a shared results directory); with `family`, just
+/// the records of that model family. A report covers one family: if the selected records mix
+/// families, this fails before writing anything, naming the families and the `--family` flags
+/// ([`ResultsError::MixedFamilies`]).
+pub fn write_report(
+    dir: &Path,
+    analysis: Option<&crate::spec::Analysis>,
+    only: Option<&[String]>,
+    family: Option<Family>,
+) -> Result<ReportSummary, ReportError> {
     let store = ResultsDir::open(dir)?;
     let mut records = store.records()?;
     if let Some(hashes) = only {
         records.retain(|r| hashes.contains(&r.hash));
     }
-    if records.is_empty() {
-        return Err(ResultsError::Empty { dir: dir.to_path_buf() }.into());
-    }
+    let records = results::select_family(records, family, dir)?;
     let out = store.report_dir();
     let mut summary = ReportSummary::default();
     let mut csv = Vec::new();

@@ -283,75 +283,68 @@ impl Masks {
 
     /// Write back weights read by [`Masks::read_weights`] (entries that are `None` are skipped).
     pub fn write_weights<M: TensorCollection<f32, Cpu>>(&self, model: &mut M, bufs: &[Option<Vec<f32>>]) {
-        let mut v = WriteMasked { masks: &self.params, bufs, idx: 0 };
-        let r = M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut v });
-        match r {
-            Ok(_) => {}
-            Err(never) => match never {},
-        }
+        write_each(model, &mut WriteMasked { masks: &self.params, bufs });
     }
 
     /// Zero every pruned weight of `model`: one visitor pass that, for each parameter whose mask
     /// prunes something, copies the weights into a small reused scratch buffer (one layer, stays
     /// in cache), zeroes the pruned entries and copies them back.
     pub fn apply<M: TensorCollection<f32, Cpu>>(&self, model: &mut M) {
-        let mut v = ApplyMasks { masks: &self.params, scratch: Vec::new(), idx: 0 };
-        let r = M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut v });
-        match r {
-            Ok(_) => {}
-            Err(never) => match never {},
-        }
+        write_each(model, &mut ApplyMasks { masks: &self.params, scratch: Vec::new() });
     }
 
     /// Read the weights of the parameters with `select[i]`.
     fn read_selected<M: TensorCollection<f32, Cpu>>(&self, model: &M, select: &[bool]) -> Vec<Option<Vec<f32>>> {
-        let mut v = ReadMasked { masks: &self.params, select, idx: 0, out: Vec::with_capacity(self.params.len()) };
-        let r = M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut v });
-        match r {
-            Ok(_) => v.out,
-            Err(never) => match never {},
-        }
+        let mut v = ReadMasked { masks: &self.params, select, out: Vec::with_capacity(self.params.len()) };
+        read_each(model, &mut v);
+        v.out
     }
 
     /// Zero the gradients of pruned weights in dfdx `Gradients` (so an optimizer that reads them
     /// cannot move pruned weights).
     pub fn mask_gradients<M: TensorCollection<f32, Cpu>>(&self, model: &M, grads: &mut Gradients<f32, Cpu>) {
-        let mut v = MaskGrads { masks: &self.params, grads, idx: 0 };
-        let r = M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut v });
-        match r {
-            Ok(_) => {}
-            Err(never) => match never {},
-        }
+        read_each(model, &mut MaskGrads { masks: &self.params, grads });
     }
 }
 
 /// Every parameter tensor of `model`: path and shape, in visitor order.
 pub fn list_params<M: TensorCollection<f32, Cpu>>(model: &M) -> Vec<ParamInfo> {
     let mut v = ListParams(Vec::new());
-    let r = M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut v });
-    match r {
-        Ok(_) => v.0,
-        Err(never) => match never {},
-    }
+    read_each(model, &mut v);
+    v.0
 }
 
 /// Count exact zeros in every parameter (for checking masks against the weights themselves).
 pub fn count_zeros<M: TensorCollection<f32, Cpu>>(model: &M) -> Vec<(String, usize, usize)> {
     let mut v = CountZeros(Vec::new());
-    let r = M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut v });
-    match r {
-        Ok(_) => v.0,
-        Err(never) => match never {},
-    }
+    read_each(model, &mut v);
+    v.0
 }
 
 fn dims<S: Shape>(s: &S) -> Vec<usize> {
     s.concrete().into()
 }
 
-struct ListParams(Vec<ParamInfo>);
+// ---- the walk: every pass below is one of these two, over every parameter in visitor order
 
-impl TensorVisitor<f32, Cpu> for ListParams {
+/// A read-only pass: called with each parameter's index (its position in visitor order, which
+/// is the index of its [`ParamMask`] in [`Masks::params`]), its path and its tensor.
+trait ReadParam {
+    fn param<S: Shape>(&mut self, index: usize, path: String, t: &Tensor<S, f32, Cpu>);
+}
+
+/// A pass that may change the weights; as [`ReadParam`] with a mutable tensor.
+trait WriteParam {
+    fn param<S: Shape>(&mut self, index: usize, path: String, t: &mut Tensor<S, f32, Cpu>);
+}
+
+/// dfdx's visitor for a [`ReadParam`] or [`WriteParam`] pass: counts the parameters.
+struct Walk<'v, P> {
+    pass: &'v mut P,
+    index: usize,
+}
+
+impl<P: ReadParam> TensorVisitor<f32, Cpu> for Walk<'_, P> {
     type Viewer = (ViewTensorName, ViewTensorRef);
     type Err = std::convert::Infallible;
     type E2 = f32;
@@ -362,53 +355,83 @@ impl TensorVisitor<f32, Cpu> for ListParams {
         _opts: TensorOptions<S, f32, Cpu>,
         (name, t): <Self::Viewer as TensorViewer>::View<'_, Tensor<S, f32, Cpu>>,
     ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
-        self.0.push(ParamInfo { path: name, shape: dims(t.shape()) });
+        self.pass.param(self.index, name, t);
+        self.index += 1;
         Ok(None)
+    }
+}
+
+/// The mutable twin of the [`Walk`] above (a separate type: dfdx fixes the viewer per visitor).
+struct WalkMut<'v, P> {
+    pass: &'v mut P,
+    index: usize,
+}
+
+impl<P: WriteParam> TensorVisitor<f32, Cpu> for WalkMut<'_, P> {
+    type Viewer = (ViewTensorName, ViewTensorMut);
+    type Err = std::convert::Infallible;
+    type E2 = f32;
+    type D2 = Cpu;
+
+    fn visit<S: Shape>(
+        &mut self,
+        _opts: TensorOptions<S, f32, Cpu>,
+        (name, t): <Self::Viewer as TensorViewer>::View<'_, Tensor<S, f32, Cpu>>,
+    ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
+        self.pass.param(self.index, name, t);
+        self.index += 1;
+        Ok(None)
+    }
+}
+
+/// Runs a read-only pass over every parameter of `model`.
+fn read_each<M: TensorCollection<f32, Cpu>, P: ReadParam>(model: &M, pass: &mut P) {
+    let mut walk = Walk { pass, index: 0 };
+    match M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut walk }) {
+        Ok(_) => {}
+        Err(never) => match never {},
+    }
+}
+
+/// Runs a pass that may change the weights over every parameter of `model`.
+fn write_each<M: TensorCollection<f32, Cpu>, P: WriteParam>(model: &mut M, pass: &mut P) {
+    let mut walk = WalkMut { pass, index: 0 };
+    match M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut walk }) {
+        Ok(_) => {}
+        Err(never) => match never {},
+    }
+}
+
+// ---- the passes
+
+struct ListParams(Vec<ParamInfo>);
+
+impl ReadParam for ListParams {
+    fn param<S: Shape>(&mut self, _index: usize, path: String, t: &Tensor<S, f32, Cpu>) {
+        self.0.push(ParamInfo { path, shape: dims(t.shape()) });
     }
 }
 
 struct CountZeros(Vec<(String, usize, usize)>);
 
-impl TensorVisitor<f32, Cpu> for CountZeros {
-    type Viewer = (ViewTensorName, ViewTensorRef);
-    type Err = std::convert::Infallible;
-    type E2 = f32;
-    type D2 = Cpu;
-
-    fn visit<S: Shape>(
-        &mut self,
-        _opts: TensorOptions<S, f32, Cpu>,
-        (name, t): <Self::Viewer as TensorViewer>::View<'_, Tensor<S, f32, Cpu>>,
-    ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
+impl ReadParam for CountZeros {
+    fn param<S: Shape>(&mut self, _index: usize, path: String, t: &Tensor<S, f32, Cpu>) {
         let v = t.as_vec();
         let zeros = v.iter().filter(|x| **x == 0.0).count();
-        self.0.push((name, zeros, v.len()));
-        Ok(None)
+        self.0.push((path, zeros, v.len()));
     }
 }
 
 struct ReadMasked<'a> {
     masks: &'a [ParamMask],
     select: &'a [bool],
-    idx: usize,
     out: Vec<Option<Vec<f32>>>,
 }
 
-impl TensorVisitor<f32, Cpu> for ReadMasked<'_> {
-    type Viewer = (ViewTensorName, ViewTensorRef);
-    type Err = std::convert::Infallible;
-    type E2 = f32;
-    type D2 = Cpu;
-
-    fn visit<S: Shape>(
-        &mut self,
-        _opts: TensorOptions<S, f32, Cpu>,
-        (name, t): <Self::Viewer as TensorViewer>::View<'_, Tensor<S, f32, Cpu>>,
-    ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
-        let i = self.idx;
-        self.idx += 1;
+impl ReadParam for ReadMasked<'_> {
+    fn param<S: Shape>(&mut self, i: usize, path: String, t: &Tensor<S, f32, Cpu>) {
         let buf = match (self.masks.get(i), self.select.get(i)) {
-            (Some(m), Some(true)) if m.path == name => {
+            (Some(m), Some(true)) if m.path == path => {
                 let mut buf = vec![0.0f32; t.shape().num_elements()];
                 t.copy_into(&mut buf);
                 Some(buf)
@@ -416,60 +439,34 @@ impl TensorVisitor<f32, Cpu> for ReadMasked<'_> {
             _ => None,
         };
         self.out.push(buf);
-        Ok(None)
     }
 }
 
 struct WriteMasked<'a> {
     masks: &'a [ParamMask],
     bufs: &'a [Option<Vec<f32>>],
-    idx: usize,
 }
 
-impl TensorVisitor<f32, Cpu> for WriteMasked<'_> {
-    type Viewer = (ViewTensorName, ViewTensorMut);
-    type Err = std::convert::Infallible;
-    type E2 = f32;
-    type D2 = Cpu;
-
-    fn visit<S: Shape>(
-        &mut self,
-        _opts: TensorOptions<S, f32, Cpu>,
-        (name, t): <Self::Viewer as TensorViewer>::View<'_, Tensor<S, f32, Cpu>>,
-    ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
-        let i = self.idx;
-        self.idx += 1;
+impl WriteParam for WriteMasked<'_> {
+    fn param<S: Shape>(&mut self, i: usize, path: String, t: &mut Tensor<S, f32, Cpu>) {
         if let (Some(m), Some(Some(buf))) = (self.masks.get(i), self.bufs.get(i)) {
-            if m.path == name && buf.len() == t.shape().num_elements() {
+            if m.path == path && buf.len() == t.shape().num_elements() {
                 t.copy_from(buf);
             }
         }
-        Ok(None)
     }
 }
 
 struct ApplyMasks<'a> {
     masks: &'a [ParamMask],
     scratch: Vec<f32>,
-    idx: usize,
 }
 
-impl TensorVisitor<f32, Cpu> for ApplyMasks<'_> {
-    type Viewer = (ViewTensorName, ViewTensorMut);
-    type Err = std::convert::Infallible;
-    type E2 = f32;
-    type D2 = Cpu;
-
-    fn visit<S: Shape>(
-        &mut self,
-        _opts: TensorOptions<S, f32, Cpu>,
-        (name, t): <Self::Viewer as TensorViewer>::View<'_, Tensor<S, f32, Cpu>>,
-    ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
-        let i = self.idx;
-        self.idx += 1;
-        if let Some(ParamMask { path, mask: Some(mask), .. }) = self.masks.get(i) {
+impl WriteParam for ApplyMasks<'_> {
+    fn param<S: Shape>(&mut self, i: usize, path: String, t: &mut Tensor<S, f32, Cpu>) {
+        if let Some(ParamMask { path: p, mask: Some(mask), .. }) = self.masks.get(i) {
             let n = t.shape().num_elements();
-            if *path == name && mask.len() == n && mask.count_ones() < n {
+            if *p == path && mask.len() == n && mask.count_ones() < n {
                 self.scratch.resize(n, 0.0);
                 let buf = &mut self.scratch[..n];
                 t.copy_into(buf);
@@ -477,31 +474,18 @@ impl TensorVisitor<f32, Cpu> for ApplyMasks<'_> {
                 t.copy_from(buf);
             }
         }
-        Ok(None)
     }
 }
 
 struct MaskGrads<'a> {
     masks: &'a [ParamMask],
     grads: &'a mut Gradients<f32, Cpu>,
-    idx: usize,
 }
 
-impl TensorVisitor<f32, Cpu> for MaskGrads<'_> {
-    type Viewer = (ViewTensorName, ViewTensorRef);
-    type Err = std::convert::Infallible;
-    type E2 = f32;
-    type D2 = Cpu;
-
-    fn visit<S: Shape>(
-        &mut self,
-        _opts: TensorOptions<S, f32, Cpu>,
-        (name, t): <Self::Viewer as TensorViewer>::View<'_, Tensor<S, f32, Cpu>>,
-    ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
-        let i = self.idx;
-        self.idx += 1;
-        if let Some(ParamMask { path, mask: Some(mask), .. }) = self.masks.get(i) {
-            if *path == name && mask.count_ones() < mask.len() {
+impl ReadParam for MaskGrads<'_> {
+    fn param<S: Shape>(&mut self, i: usize, path: String, t: &Tensor<S, f32, Cpu>) {
+        if let Some(ParamMask { path: p, mask: Some(mask), .. }) = self.masks.get(i) {
+            if *p == path && mask.count_ones() < mask.len() {
                 if let Ok(g) = self.grads.get_or_alloc_mut(t) {
                     let g: &mut Vec<f32> = g;
                     if g.len() == mask.len() {
@@ -510,6 +494,5 @@ impl TensorVisitor<f32, Cpu> for MaskGrads<'_> {
                 }
             }
         }
-        Ok(None)
     }
 }
