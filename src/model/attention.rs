@@ -145,27 +145,7 @@ pub struct MultiHeadAttention<const D: usize, E: Dtype = f32, Dev: Storage<E> = 
     pub o: Linear<D, D, E, Dev>,
 }
 
-impl<const D: usize, E, Dev> TensorCollection<E, Dev> for MultiHeadAttention<D, E, Dev>
-where
-    E: Dtype + Float + rand_distr::uniform::SampleUniform,
-    Dev: Device<E>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = MultiHeadAttention<D, E2, D2>;
-
-    fn iter_tensors<V: ModuleVisitor<Self, E, Dev>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        visitor.visit_fields(
-            (
-                Self::module("q", |s| &s.q, |s| &mut s.q),
-                Self::module("k", |s| &s.k, |s| &mut s.k),
-                Self::module("v", |s| &s.v, |s| &mut s.v),
-                Self::module("o", |s| &s.o, |s| &mut s.o),
-            ),
-            |(q, k, v, o)| MultiHeadAttention { q, k, v, o },
-        )
-    }
-}
+modules!(MultiHeadAttention<D> { q, k, v, o });
 
 impl<const D: usize> MultiHeadAttention<D> {
     /// Xavier-uniform projections, zero biases.
@@ -224,27 +204,7 @@ pub struct T5Attention<const D: usize, E: Dtype = f32, Dev: Storage<E> = Cpu> {
     pub o: LinearNoBias<D, D, E, Dev>,
 }
 
-impl<const D: usize, E, Dev> TensorCollection<E, Dev> for T5Attention<D, E, Dev>
-where
-    E: Dtype + Float + rand_distr::uniform::SampleUniform,
-    Dev: Device<E>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = T5Attention<D, E2, D2>;
-
-    fn iter_tensors<V: ModuleVisitor<Self, E, Dev>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        visitor.visit_fields(
-            (
-                Self::module("q", |s| &s.q, |s| &mut s.q),
-                Self::module("k", |s| &s.k, |s| &mut s.k),
-                Self::module("v", |s| &s.v, |s| &mut s.v),
-                Self::module("o", |s| &s.o, |s| &mut s.o),
-            ),
-            |(q, k, v, o)| T5Attention { q, k, v, o },
-        )
-    }
-}
+modules!(T5Attention<D> { q, k, v, o });
 
 impl<const D: usize> T5Attention<D> {
     /// T5 initialisation (Mesh TensorFlow / HF `T5PreTrainedModel`): q ~ N(0, (D·d_head)^-½),

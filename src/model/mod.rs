@@ -40,6 +40,30 @@
 //! [`classify`] applies the rule (it delegates to `crate::sparsity::role_of`, the pruner's own
 //! implementation of this contract), so models, pruner and tests share one definition.
 
+/// `impl TensorCollection` for a struct whose fields are all sub-modules, each visited under
+/// its own field name (the names the parameter naming contract above relies on):
+/// `modules!(VitBlock<D, F> { attn_norm, attn, mlp_norm, mlp });` The struct's last two
+/// generic parameters must be the dtype and the device, after its `usize` constants.
+macro_rules! modules {
+    ($name:ident < $($g:ident),* > { $($field:ident),+ $(,)? }) => {
+        impl<$(const $g: usize,)* E, Dev> dfdx::prelude::TensorCollection<E, Dev> for $name<$($g,)* E, Dev>
+        where
+            E: dfdx::prelude::Dtype + rand_distr::num_traits::Float + rand_distr::uniform::SampleUniform,
+            Dev: dfdx::prelude::Device<E>,
+        {
+            type To<E2: dfdx::prelude::Dtype, D2: dfdx::prelude::Device<E2>> = $name<$($g,)* E2, D2>;
+
+            fn iter_tensors<V: dfdx::prelude::ModuleVisitor<Self, E, Dev>>(
+                visitor: &mut V,
+            ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+                visitor.visit_fields(
+                    ($(Self::module(stringify!($field), |s| &s.$field, |s| &mut s.$field),)+),
+                    |($($field,)+)| $name { $($field),+ },
+                )
+            }
+        }
+    };
+}
 
 pub mod attention;
 pub mod layers;

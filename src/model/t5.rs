@@ -227,76 +227,11 @@ where
     }
 }
 
-impl<const D: usize, const F: usize, E, Dev> TensorCollection<E, Dev> for GatedMlp<D, F, E, Dev>
-where
-    E: Dtype + Float + rand_distr::uniform::SampleUniform,
-    Dev: Device<E>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = GatedMlp<D, F, E2, D2>;
-    fn iter_tensors<W: ModuleVisitor<Self, E, Dev>>(
-        visitor: &mut W,
-    ) -> Result<Option<Self::To<W::E2, W::D2>>, W::Err> {
-        visitor.visit_fields(
-            (
-                Self::module("wi_0", |s| &s.wi_0, |s| &mut s.wi_0),
-                Self::module("wi_1", |s| &s.wi_1, |s| &mut s.wi_1),
-                Self::module("wo", |s| &s.wo, |s| &mut s.wo),
-            ),
-            |(wi_0, wi_1, wo)| GatedMlp { wi_0, wi_1, wo },
-        )
-    }
-}
+modules!(GatedMlp<D, F> { wi_0, wi_1, wo });
 
-impl<const D: usize, const F: usize, E, Dev> TensorCollection<E, Dev> for EncoderLayer<D, F, E, Dev>
-where
-    E: Dtype + Float + rand_distr::uniform::SampleUniform,
-    Dev: Device<E>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = EncoderLayer<D, F, E2, D2>;
-    fn iter_tensors<W: ModuleVisitor<Self, E, Dev>>(
-        visitor: &mut W,
-    ) -> Result<Option<Self::To<W::E2, W::D2>>, W::Err> {
-        visitor.visit_fields(
-            (
-                Self::module("self_attn_norm", |s| &s.self_attn_norm, |s| &mut s.self_attn_norm),
-                Self::module("self_attn", |s| &s.self_attn, |s| &mut s.self_attn),
-                Self::module("mlp_norm", |s| &s.mlp_norm, |s| &mut s.mlp_norm),
-                Self::module("mlp", |s| &s.mlp, |s| &mut s.mlp),
-            ),
-            |(self_attn_norm, self_attn, mlp_norm, mlp)| EncoderLayer { self_attn_norm, self_attn, mlp_norm, mlp },
-        )
-    }
-}
+modules!(EncoderLayer<D, F> { self_attn_norm, self_attn, mlp_norm, mlp });
 
-impl<const D: usize, const F: usize, E, Dev> TensorCollection<E, Dev> for DecoderLayer<D, F, E, Dev>
-where
-    E: Dtype + Float + rand_distr::uniform::SampleUniform,
-    Dev: Device<E>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = DecoderLayer<D, F, E2, D2>;
-    fn iter_tensors<W: ModuleVisitor<Self, E, Dev>>(
-        visitor: &mut W,
-    ) -> Result<Option<Self::To<W::E2, W::D2>>, W::Err> {
-        visitor.visit_fields(
-            (
-                Self::module("self_attn_norm", |s| &s.self_attn_norm, |s| &mut s.self_attn_norm),
-                Self::module("self_attn", |s| &s.self_attn, |s| &mut s.self_attn),
-                Self::module("cross_attn_norm", |s| &s.cross_attn_norm, |s| &mut s.cross_attn_norm),
-                Self::module("cross_attn", |s| &s.cross_attn, |s| &mut s.cross_attn),
-                Self::module("mlp_norm", |s| &s.mlp_norm, |s| &mut s.mlp_norm),
-                Self::module("mlp", |s| &s.mlp, |s| &mut s.mlp),
-            ),
-            |(self_attn_norm, self_attn, cross_attn_norm, cross_attn, mlp_norm, mlp)| DecoderLayer {
-                self_attn_norm,
-                self_attn,
-                cross_attn_norm,
-                cross_attn,
-                mlp_norm,
-                mlp,
-            },
-        )
-    }
-}
+modules!(DecoderLayer<D, F> { self_attn_norm, self_attn, cross_attn_norm, cross_attn, mlp_norm, mlp });
 
 impl<Lyr, const NB: usize, const H: usize, const L: usize, const D: usize, E, Dev> TensorCollection<E, Dev>
     for T5Stack<Lyr, NB, H, L, D, E, Dev>

@@ -203,45 +203,9 @@ pub type VitRef<const D: usize, const F: usize> = Vit<49, 16, D, F, 4, 10>;
 /// MLP 3072) with `K` classes.
 pub type VitB16<const K: usize> = Vit<768, 196, 768, 3072, 12, K>;
 
-impl<const D: usize, const F: usize, E, Dev> TensorCollection<E, Dev> for VitMlp<D, F, E, Dev>
-where
-    E: Dtype + Float + rand_distr::uniform::SampleUniform,
-    Dev: Device<E>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = VitMlp<D, F, E2, D2>;
-    fn iter_tensors<V: ModuleVisitor<Self, E, Dev>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        visitor.visit_fields(
-            (
-                Self::module("fc1", |s| &s.fc1, |s| &mut s.fc1),
-                Self::module("fc2", |s| &s.fc2, |s| &mut s.fc2),
-            ),
-            |(fc1, fc2)| VitMlp { fc1, fc2 },
-        )
-    }
-}
+modules!(VitMlp<D, F> { fc1, fc2 });
 
-impl<const D: usize, const F: usize, E, Dev> TensorCollection<E, Dev> for VitBlock<D, F, E, Dev>
-where
-    E: Dtype + Float + rand_distr::uniform::SampleUniform,
-    Dev: Device<E>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = VitBlock<D, F, E2, D2>;
-    fn iter_tensors<V: ModuleVisitor<Self, E, Dev>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        visitor.visit_fields(
-            (
-                Self::module("attn_norm", |s| &s.attn_norm, |s| &mut s.attn_norm),
-                Self::module("attn", |s| &s.attn, |s| &mut s.attn),
-                Self::module("mlp_norm", |s| &s.mlp_norm, |s| &mut s.mlp_norm),
-                Self::module("mlp", |s| &s.mlp, |s| &mut s.mlp),
-            ),
-            |(attn_norm, attn, mlp_norm, mlp)| VitBlock { attn_norm, attn, mlp_norm, mlp },
-        )
-    }
-}
+modules!(VitBlock<D, F> { attn_norm, attn, mlp_norm, mlp });
 
 impl<
         const PV: usize,
