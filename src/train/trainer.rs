@@ -171,6 +171,8 @@ where
         .iter()
         .copied()
         .fold(last, |b, p| if p.loss < b.loss { p } else { b });
+    // The ops keep their scratch buffers for the next step; the run is over, so hand them back.
+    crate::ops::release_scratch();
     let mut train_curve = Vec::with_capacity(st.val_curve.len());
     let mut from = 0usize;
     for p in &st.val_curve {
