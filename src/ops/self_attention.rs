@@ -121,11 +121,7 @@ where
                 }
             }
             if let Some(sg) = &s_g {
-                if per_batch {
-                    add_grad!(grads, sg, &ds);
-                } else {
-                    add_grad!(grads, sg, &score_bias_grad(&a, batch, &ds));
-                }
+                add_grad!(grads, sg, &score_bias_grad(&a, batch, &ds, per_batch));
             }
             put_grad!(grads, &out_g, go);
             Ok(())

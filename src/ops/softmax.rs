@@ -580,11 +580,7 @@ where
             add_grad!(grads, &k_g, &dk);
             add_grad!(grads, &v_g, &dv);
             if let Some(b_g) = &b_g {
-                if per_batch {
-                    add_grad!(grads, b_g, &ds);
-                } else {
-                    add_grad!(grads, b_g, &score_bias_grad(&a, b, &ds));
-                }
+                add_grad!(grads, b_g, &score_bias_grad(&a, b, &ds, per_batch));
             }
             put_grad!(grads, &out_g, go);
             Ok(())
@@ -673,18 +669,21 @@ pub(super) fn att_backward(
     }
 }
 
-/// Gradient of a score bias shared by the batch from the score gradients `ds
-/// (b·heads·sq·sk)`: their sum over the batch, in fixed chunks (the same bits with any thread
-/// count).
-pub(super) fn score_bias_grad(a: &Att, b: usize, ds: &[f32]) -> Vec<f32> {
+/// Gradient of a score bias from the score gradients `ds (b·heads·sq·sk)`: `ds` itself when
+/// the bias has one block per batch element (`per_batch`), else its sum over the batch, in
+/// fixed chunks (the same bits with any thread count).
+pub(super) fn score_bias_grad<'a>(a: &Att, b: usize, ds: &'a [f32], per_batch: bool) -> std::borrow::Cow<'a, [f32]> {
+    if per_batch {
+        return std::borrow::Cow::Borrowed(ds);
+    }
     let pb = a.heads * a.sq * a.sk;
-    par::reduce_rows(b, pb, pb, |r0, r1, acc| {
+    std::borrow::Cow::Owned(par::reduce_rows(b, pb, pb, |r0, r1, acc| {
         for r in r0..r1 {
             for (a, v) in acc.iter_mut().zip(&ds[r * pb..(r + 1) * pb]) {
                 *a += *v;
             }
         }
-    })
+    }))
 }
 
 /// Multi-head attention `softmax(scale·Q_h·K_hᵀ + bias_h [+ causal mask])·V_h` for every head
