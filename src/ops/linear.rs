@@ -31,10 +31,10 @@ pub const fn transposed(cols: usize) -> Mat {
     }
 }
 
-/// `dst (m×n, row stride dst_rs) = [dst +] scale · lhs (m×k) · rhs (k×n)`, on the calling
-/// thread only (for many small products run in parallel by the caller).
+/// `dst (m×n, row stride dst_rs) = [dst +] scale · lhs (m×k) · rhs (k×n)` with the given
+/// `gemm` parallelism; the one place that calls `gemm`.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn matmul_strided(
+fn gemm_checked(
     (m, k, n): (usize, usize, usize),
     dst: &mut [f32],
     dst_rs: usize,
@@ -44,16 +44,25 @@ pub(crate) fn matmul_strided(
     rhs: &[f32],
     rm: Mat,
     scale: f32,
+    parallelism: gemm::Parallelism,
 ) {
-    if m == 0 || n == 0 || k == 0 {
+    if m == 0 || n == 0 {
         return;
     }
     assert!(dst_rs >= n && (m - 1) * dst_rs + n <= dst.len(), "matmul: destination too small");
+    if k == 0 {
+        if !accumulate {
+            for r in 0..m {
+                dst[r * dst_rs..r * dst_rs + n].fill(0.0);
+            }
+        }
+        return;
+    }
     let last = |mt: Mat, r: usize, c: usize| (r - 1) as isize * mt.rs + (c - 1) as isize * mt.cs;
     assert!(last(lm, m, k) < lhs.len() as isize, "matmul: lhs too small");
     assert!(last(rm, k, n) < rhs.len() as isize, "matmul: rhs too small");
-    // SAFETY: the asserts above bound every index the product touches; `dst` is borrowed
-    // mutably, so it aliases neither input.
+    // SAFETY: the asserts above bound every index the product touches, given the strides;
+    // `dst` is borrowed mutably, so it aliases neither input.
     unsafe {
         gemm::gemm(
             m,
@@ -74,9 +83,26 @@ pub(crate) fn matmul_strided(
             false,
             false,
             false,
-            gemm::Parallelism::None,
+            parallelism,
         )
     }
+}
+
+/// `dst (m×n, row stride dst_rs) = [dst +] scale · lhs (m×k) · rhs (k×n)`, on the calling
+/// thread only (for many small products run in parallel by the caller).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn matmul_strided(
+    mkn: (usize, usize, usize),
+    dst: &mut [f32],
+    dst_rs: usize,
+    accumulate: bool,
+    lhs: &[f32],
+    lm: Mat,
+    rhs: &[f32],
+    rm: Mat,
+    scale: f32,
+) {
+    gemm_checked(mkn, dst, dst_rs, accumulate, lhs, lm, rhs, rm, scale, gemm::Parallelism::None);
 }
 
 /// `dst (m×n) = [dst +] lhs (m×k) · rhs (k×n)`, threaded over rayon's pool when `threaded`.
@@ -91,50 +117,12 @@ pub fn matmul(
     rm: Mat,
     threaded: bool,
 ) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    assert!(dst.len() >= m * n, "matmul: destination too small");
-    if k == 0 {
-        if !accumulate {
-            dst[..m * n].fill(0.0);
-        }
-        return;
-    }
-    let last = |mt: Mat, r: usize, c: usize| (r - 1) as isize * mt.rs + (c - 1) as isize * mt.cs;
-    assert!(last(lm, m, k) < lhs.len() as isize, "matmul: lhs too small");
-    assert!(last(rm, k, n) < rhs.len() as isize, "matmul: rhs too small");
     let parallelism = if threaded && rayon::current_num_threads() > 1 {
         gemm::Parallelism::Rayon(rayon::current_num_threads())
     } else {
         gemm::Parallelism::None
     };
-    // SAFETY: the asserts above check that every index the product touches, given the
-    // strides, lies inside the three slices; `dst` is borrowed mutably, so it aliases neither
-    // input.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            lhs.as_ptr(),
-            lm.cs,
-            lm.rs,
-            rhs.as_ptr(),
-            rm.cs,
-            rm.rs,
-            if accumulate { 1.0 } else { 0.0 },
-            1.0,
-            false,
-            false,
-            false,
-            parallelism,
-        )
-    }
+    gemm_checked((m, k, n), dst, n, accumulate, lhs, lm, rhs, rm, 1.0, parallelism);
 }
 
 /// `dst (n×k) += Σ_chunks aᵀ(n×m_c) · b(m_c×k)` for row-major `a (m×n)` and `b (m×k)`: a
