@@ -19,8 +19,8 @@ extern crate self as sparse_scaling;
 
 /// Symbolic laws, fitting and analysis (the `sparse-scaling-law` crate; never depends on dfdx).
 pub use sparse_scaling_law as law;
-/// Experiment files: schema, validation, expansion into points (the `sparse-scaling-spec` crate).
-pub use sparse_scaling_spec as spec;
+/// Experiment files: schema, validation, expansion into points (the `sparse-scaling-experiment` crate).
+pub use sparse_scaling_experiment as experiment;
 /// Data streams and loaders (the `sparse-scaling-data` crate).
 pub use sparse_scaling_data as data;
 /// `sweep!` and `law!`.

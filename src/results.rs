@@ -36,7 +36,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{Family, PointSpec};
+use crate::experiment::{Family, PointSpec};
 
 /// Version of the record format.
 pub const RECORD_FORMAT: u32 = 1;

@@ -410,7 +410,7 @@ mod results_dir {
     use sparse_scaling::runner::{
         self, registry::UnsupportedSize, ExecContext, Execution, PointExecutor, RunOptions,
     };
-    use sparse_scaling::spec::{ExperimentFile, Point};
+    use sparse_scaling::experiment::{ExperimentFile, Point};
 
     const EXP: &str = r#"(
         name: "law-from-results",

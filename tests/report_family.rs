@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 use sparse_scaling::results::{CurvePoint, Outcome};
 use sparse_scaling::runner::{self, registry::UnsupportedSize, ExecContext, Execution, PointExecutor, RunOptions};
-use sparse_scaling::spec::{ExperimentFile, Point};
+use sparse_scaling::experiment::{ExperimentFile, Point};
 
 const VIT: &str = r#"(
     name: "mixed-vit",

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sparse_scaling::results::{self, CurvePoint, Outcome, ResultsDir};
 use sparse_scaling::runner::{self, registry::UnsupportedSize, ExecContext, Execution, PointExecutor, PointStatus, RunOptions, Selection};
-use sparse_scaling::spec::{ExperimentFile, Point};
+use sparse_scaling::experiment::{ExperimentFile, Point};
 
 const EXP: &str = r#"(
     name: "fake",

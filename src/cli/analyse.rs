@@ -222,7 +222,7 @@ fn subject(args: &Args) -> Result<Subject, CliError> {
                     file,
                     args.data.n_unit,
                     args.data.d_unit,
-                    args.data.family.map(Into::into),
+                    args.data.family,
                 )?;
                 (Reference::of(&obs), units_of(&mapping))
             }

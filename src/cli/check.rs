@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use crate::runner::registry;
-use crate::spec::{ExperimentFile, Point};
+use crate::experiment::{ExperimentFile, Point};
 
 /// Arguments of `sparse-scaling check`.
 #[derive(Debug, clap::Args)]

@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::results::{d_unit_name, observation_columns, select_family, ResultsDir, ResultsError};
-use crate::spec::Family;
+use crate::experiment::Family;
 use sparse_scaling_law::analysis::{FitRecord, LawSpec, PredictionPoint};
 use sparse_scaling_law::law::{BUILTINS, DEFAULT_VARS};
 use sparse_scaling_law::plot::{predicted_vs_measured_svg, write_svg, FitPoint, PlotError};
@@ -113,8 +113,8 @@ pub struct DataArgs {
     pub d_unit: Option<f64>,
     /// Results directory only: use the records of this model family (required when the
     /// directory mixes ViT and T5 records).
-    #[arg(long, value_enum)]
-    pub family: Option<super::FamilyArg>,
+    #[arg(long, value_name = "vit|t5")]
+    pub family: Option<crate::experiment::Family>,
 }
 
 impl DataArgs {
@@ -461,7 +461,7 @@ pub fn fit_from_args(
             )));
         }
         let (obs, mapping) =
-            load_results_dir(file, data.n_unit, data.d_unit, data.family.map(Into::into))?;
+            load_results_dir(file, data.n_unit, data.d_unit, data.family)?;
         return fit_observations(
             &law,
             obs,

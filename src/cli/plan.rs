@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::results::ResultsDir;
 use crate::runner::slurm::{self, SlurmOptions};
-use crate::spec::ExperimentFile;
+use crate::experiment::ExperimentFile;
 
 /// Arguments of `sparse-scaling plan`.
 #[derive(Debug, clap::Args)]

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use crate::spec::ExperimentFile;
+use crate::experiment::ExperimentFile;
 
 /// Arguments of `sparse-scaling report`.
 #[derive(Debug, clap::Args)]
@@ -24,8 +24,8 @@ pub struct Args {
     pub all: bool,
     /// Only the records of this model family. Required when the (selected) records mix
     /// families: one law fits, and one plot compares, a single family.
-    #[arg(long, value_enum)]
-    pub family: Option<super::FamilyArg>,
+    #[arg(long, value_name = "vit|t5")]
+    pub family: Option<crate::experiment::Family>,
 }
 
 /// Runs `sparse-scaling report`.
@@ -44,7 +44,7 @@ pub fn run(args: Args) -> super::CliResult {
         (Some(f), false) => Some(f.expand()?.into_iter().map(|p| p.hash).collect()),
         _ => None,
     };
-    let summary = crate::report::write_report(&args.results, analysis.as_ref(), hashes.as_deref(), args.family.map(Into::into))?;
+    let summary = crate::report::write_report(&args.results, analysis.as_ref(), hashes.as_deref(), args.family)?;
     if !summary.text.is_empty() {
         println!("{}", summary.text);
     }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::runner::{self, PointExecutor, PointStatus, RunOptions, Selection};
-use crate::spec::ExperimentFile;
+use crate::experiment::ExperimentFile;
 
 /// Arguments of `sparse-scaling run`.
 #[derive(Debug, clap::Args)]

@@ -98,14 +98,8 @@ pub enum Kernels {
     Fused,
 }
 
-/// Which architecture a model is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Family {
-    /// Vision Transformer, classification.
-    Vit,
-    /// T5.1.1 encoder–decoder.
-    T5,
-}
+/// Which architecture a model is: the experiment crate's one `Family`.
+pub use crate::experiment::Family;
 
 /// Sizes and parameter counts of a built model.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,7 +4,7 @@
 //! cost model (`PAPER.md` §3) with the law crate, and writes tables and plots.
 //!
 //! Units: N is divided by `n_unit`, D (examples for ViT, steps for T5) by the family's
-//! `d_unit` (see [`crate::spec::Analysis`]); S_opt sizes and budgets are in these units, and
+//! `d_unit` (see [`crate::experiment::Analysis`]); S_opt sizes and budgets are in these units, and
 //! C is the cost model evaluated in them.
 
 use std::fmt::Write as _;
@@ -31,7 +31,7 @@ fn geomspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
 }
 
 /// Fits and analyses; returns the files written and a text summary.
-pub fn write(records: &[Record], a: &crate::spec::Analysis, out: &Path) -> Result<(Vec<PathBuf>, String), ReportError> {
+pub fn write(records: &[Record], a: &crate::experiment::Analysis, out: &Path) -> Result<(Vec<PathBuf>, String), ReportError> {
     let family = records[0].family();
     let d_unit = a.d_unit_for(family);
     let cols = observation_columns(records, a.n_unit, d_unit)?;

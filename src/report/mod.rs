@@ -20,7 +20,7 @@ use plotters::prelude::*;
 use crate::law::plot::{chart_on, draw_legend, svg_canvas};
 
 use crate::results::{self, Record, ResultsDir, ResultsError};
-use crate::spec::Family;
+use crate::experiment::Family;
 
 /// Errors of writing a report.
 #[derive(Debug, thiserror::Error)]
@@ -211,7 +211,7 @@ pub struct ReportSummary {
 /// ([`ResultsError::MixedFamilies`]).
 pub fn write_report(
     dir: &Path,
-    analysis: Option<&crate::spec::Analysis>,
+    analysis: Option<&crate::experiment::Analysis>,
     only: Option<&[String]>,
     family: Option<Family>,
 ) -> Result<ReportSummary, ReportError> {

@@ -22,7 +22,7 @@ use crate::data::{
 use crate::model::{SparseModel, T5Config, VitConfig, Vit, T5};
 use crate::results::{CurvePoint, Outcome};
 use crate::sparsity::{Method, RampConfig, ScheduleConfig, SparsityConfig, StepPoint};
-use crate::spec::{Data, Optimizer, Point, PointPruning};
+use crate::experiment::{Data, Optimizer, Point, PointPruning};
 use crate::train::{self, AdafactorConfig, AdamWConfig, DataUnits, OptimizerConfig, RunOptions, TrainConfig, Warmup};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -23,14 +23,14 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::results::{host_name, Outcome, Record, ResultsDir, ResultsError, RunInfo, RECORD_FORMAT};
-use crate::spec::{Point, SpecError};
+use crate::experiment::{Point, ExperimentError};
 
 /// Errors of planning and running.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The experiment file is malformed or invalid.
     #[error(transparent)]
-    Spec(#[from] SpecError),
+    Spec(#[from] ExperimentError),
     /// The results store failed.
     #[error(transparent)]
     Results(#[from] ResultsError),

@@ -12,7 +12,7 @@
 //! experiment's `mlp_ratio` (defaults: ViT 4, T5 2.5). In your own crate, the `sweep!`
 //! macro generates exactly the sizes your sweep needs instead.
 
-use crate::spec::{Family, Point};
+use crate::experiment::{Family, Point};
 
 /// One compiled size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use super::registry::SizeTable;
 use super::{run, RunError, RunOptions, RunReport};
 use crate::report::{write_report, ReportSummary};
 use crate::results::{ResultsDir, ResultsError};
-use crate::spec::ExperimentFile;
+use crate::experiment::ExperimentFile;
 
 /// What [`run_sweep`] did.
 #[derive(Debug, Clone)]

@@ -1,5 +1,5 @@
 use sparse_scaling::runner::registry::{SizeTable, SizeVisitor};
-use sparse_scaling::spec::Family;
+use sparse_scaling::experiment::Family;
 
 sparse_scaling::sweep! {
     pub mod tiny {

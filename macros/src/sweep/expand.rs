@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use sparse_scaling_spec::Family;
+use sparse_scaling_experiment::Family;
 
 use super::parse::SweepInput;
 use super::validate::Checked;
@@ -32,9 +32,9 @@ pub fn expand_checked(input: &SweepInput, checked: &Checked) -> TokenStream {
     let mut arms = Vec::new();
     for (is_t5, d, f) in &sizes {
         let (fam, call) = if *is_t5 {
-            (quote! { ::sparse_scaling::spec::Family::T5 }, quote! { visitor.t5::<#d, #f>() })
+            (quote! { ::sparse_scaling::experiment::Family::T5 }, quote! { visitor.t5::<#d, #f>() })
         } else {
-            (quote! { ::sparse_scaling::spec::Family::Vit }, quote! { visitor.vit::<#d, #f>() })
+            (quote! { ::sparse_scaling::experiment::Family::Vit }, quote! { visitor.vit::<#d, #f>() })
         };
         entries.push(quote! {
             ::sparse_scaling::runner::registry::CompiledSize { family: #fam, width: #d, mlp_width: #f }
@@ -54,8 +54,8 @@ pub fn expand_checked(input: &SweepInput, checked: &Checked) -> TokenStream {
             pub const POINTS: usize = #n_points;
 
             /// The experiment, parsed (it was validated at compile time, so this cannot fail).
-            pub fn experiment() -> ::sparse_scaling::spec::ExperimentFile {
-                match ::sparse_scaling::spec::ExperimentFile::from_str(LABEL, RON) {
+            pub fn experiment() -> ::sparse_scaling::experiment::ExperimentFile {
+                match ::sparse_scaling::experiment::ExperimentFile::from_str(LABEL, RON) {
                     ::core::result::Result::Ok(file) => file,
                     ::core::result::Result::Err(e) => ::core::unreachable!("sweep! checked this experiment at compile time: {}", e),
                 }
@@ -69,7 +69,7 @@ pub fn expand_checked(input: &SweepInput, checked: &Checked) -> TokenStream {
                     &[#(#entries),*]
                 }
                 fn dispatch<V: ::sparse_scaling::runner::registry::SizeVisitor>(
-                    family: ::sparse_scaling::spec::Family,
+                    family: ::sparse_scaling::experiment::Family,
                     width: usize,
                     mlp_width: usize,
                     visitor: V,

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use proc_macro2::Span;
-use sparse_scaling_spec::{ExperimentFile, Point, SpecError};
+use sparse_scaling_experiment::{ExperimentFile, Point, ExperimentError};
 
 use super::parse::{Body, SweepInput};
 
@@ -40,7 +40,7 @@ pub fn validate(input: &SweepInput) -> syn::Result<Checked> {
             let label = format!("sweep!({})", input.name);
             let at = |column: usize| -> Span { ron.span_at(column) };
             let file = ExperimentFile::from_str(&label, &ron.text).map_err(|e| match &e {
-                SpecError::Syntax { column, message, fix, .. } => {
+                ExperimentError::Syntax { column, message, fix, .. } => {
                     syn::Error::new(at(*column), format!("sweep!: {message}\n  fix: {fix}"))
                 }
                 other => syn::Error::new(ron.whole, other.to_string()),

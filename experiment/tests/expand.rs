@@ -1,7 +1,7 @@
 //! Expansion into points and the stability of their content hashes.
 
 use proptest::prelude::*;
-use sparse_scaling_spec::{Experiment, PointPruning};
+use sparse_scaling_experiment::{Experiment, PointPruning};
 
 const BASE: &str = r#"(
     name: "h",

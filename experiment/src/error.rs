@@ -26,7 +26,7 @@ impl fmt::Display for Issue {
 
 /// Error of loading, validating or expanding an experiment.
 #[derive(Debug, thiserror::Error)]
-pub enum SpecError {
+pub enum ExperimentError {
     /// The file could not be read.
     #[error("cannot read experiment file {}: {source}\n  fix: check the path (it is relative to the current directory)", path.display())]
     Io {
@@ -73,11 +73,11 @@ impl fmt::Display for IssueList<'_> {
     }
 }
 
-impl SpecError {
-    /// The validation issues, if this is [`SpecError::Invalid`].
+impl ExperimentError {
+    /// The validation issues, if this is [`ExperimentError::Invalid`].
     pub fn issues(&self) -> &[Issue] {
         match self {
-            SpecError::Invalid { issues, .. } => issues,
+            ExperimentError::Invalid { issues, .. } => issues,
             _ => &[],
         }
     }
@@ -116,6 +116,6 @@ pub(crate) fn hint(code: &ron::Error) -> String {
         E::Message(m) if m.contains("unknown variant") => {
             "use one of the variants the message lists".into()
         }
-        _ => "compare with experiments/quickstart.ron and the schema documented in `sparse_scaling_spec::schema`".into(),
+        _ => "compare with experiments/quickstart.ron and the schema documented in `sparse_scaling_experiment::schema`".into(),
     }
 }

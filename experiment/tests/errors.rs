@@ -1,13 +1,13 @@
 //! Malformed and invalid experiment files: every error names the file, line and column and
 //! says how to fix the problem.
 
-use sparse_scaling_spec::{ExperimentFile, SpecError};
+use sparse_scaling_experiment::{ExperimentFile, ExperimentError};
 
-fn load(src: &str) -> Result<ExperimentFile, SpecError> {
+fn load(src: &str) -> Result<ExperimentFile, ExperimentError> {
     ExperimentFile::from_str("exp.ron", src)
 }
 
-fn validate(src: &str) -> SpecError {
+fn validate(src: &str) -> ExperimentError {
     let f = load(src).expect("parses");
     f.validate().expect_err("must be invalid")
 }
@@ -34,7 +34,7 @@ fn syntax_error_has_position_and_fix() {
     let src = "(\n    name: \"x\"\n    model: (family: Vit, sizes: Widths([32])),\n    steps: [10],\n)";
     let err = load(src).unwrap_err();
     match &err {
-        SpecError::Syntax { line, column, fix, .. } => {
+        ExperimentError::Syntax { line, column, fix, .. } => {
             assert_eq!(*line, 3, "{err}");
             assert!(*column >= 5, "{err}");
             assert!(fix.contains(','), "fix should mention the missing comma: {err}");
@@ -52,7 +52,7 @@ fn unknown_field_is_named_with_position_and_alternatives() {
     let err = load(src).unwrap_err();
     let msg = err.to_string();
     match &err {
-        SpecError::Syntax { line, fix, .. } => {
+        ExperimentError::Syntax { line, fix, .. } => {
             assert_eq!(*line, 4, "{msg}");
             assert!(fix.contains("stepz") && fix.contains("steps"), "{msg}");
         }

@@ -9,7 +9,7 @@
 //! A minimal file:
 //!
 //! ```
-//! let exp = sparse_scaling_spec::Experiment::from_ron_str(r#"(
+//! let exp = sparse_scaling_experiment::Experiment::from_ron_str(r#"(
 //!     name: "tiny",
 //!     model: (family: Vit, sizes: Widths([32, 64])),
 //!     sparsity: [0.0, 0.5],
@@ -96,6 +96,9 @@ pub enum Family {
 }
 
 impl Family {
+    /// Every family, in the order `check` and error messages list them.
+    pub const ALL: [Family; 2] = [Family::Vit, Family::T5];
+
     /// Lower-case name (`vit`, `t5`).
     pub fn name(self) -> &'static str {
         match self {
@@ -108,6 +111,23 @@ impl Family {
 impl std::fmt::Display for Family {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// Parses a lower-case family name, as the command line's `--family` takes it.
+///
+/// ```
+/// use sparse_scaling_experiment::Family;
+/// assert_eq!("t5".parse::<Family>(), Ok(Family::T5));
+/// assert!("bert".parse::<Family>().unwrap_err().contains("vit, t5"));
+/// ```
+impl std::str::FromStr for Family {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Family, String> {
+        Family::ALL.into_iter().find(|f| f.name() == s).ok_or_else(|| {
+            let names: Vec<&str> = Family::ALL.iter().map(|f| f.name()).collect();
+            format!("unknown model family `{s}`: use one of {}", names.join(", "))
+        })
     }
 }
 

@@ -1,4 +1,4 @@
-//! # sparse-scaling-spec
+//! # sparse-scaling-experiment
 //!
 //! Experiment files for sparse scaling studies (Frantar et al., ICLR 2024): a `.ron` file
 //! declares model family and sizes × sparsity levels × pruning methods × training lengths ×
@@ -14,7 +14,7 @@
 //!   ([`point`] documents what the hash covers).
 //!
 //! ```
-//! use sparse_scaling_spec::ExperimentFile;
+//! use sparse_scaling_experiment::ExperimentFile;
 //! let src = r#"(name: "bad", model: (family: Vit, sizes: Widths([32])), sparsity: [1.0], steps: [10])"#;
 //! let err = ExperimentFile::from_str("bad.ron", src).and_then(|f| f.validate()).unwrap_err();
 //! assert!(err.to_string().contains("bad.ron:1:"));
@@ -30,7 +30,7 @@ pub mod span;
 
 use std::path::{Path, PathBuf};
 
-pub use error::{Issue, SpecError};
+pub use error::{Issue, ExperimentError};
 pub use point::{Dims, Point, PointLr, PointPruning, PointSpec};
 pub use schema::*;
 pub use span::{Pos, SpanIndex};
@@ -55,16 +55,16 @@ pub struct ExperimentFile {
 
 impl ExperimentFile {
     /// Reads and parses `path`.
-    pub fn load(path: impl AsRef<Path>) -> Result<ExperimentFile, SpecError> {
+    pub fn load(path: impl AsRef<Path>) -> Result<ExperimentFile, ExperimentError> {
         let path = path.as_ref();
-        let source = std::fs::read_to_string(path).map_err(|source| SpecError::Io { path: path.to_path_buf(), source })?;
+        let source = std::fs::read_to_string(path).map_err(|source| ExperimentError::Io { path: path.to_path_buf(), source })?;
         Self::from_str(path, &source)
     }
 
     /// Parses `source`, labelling errors with `path`.
-    pub fn from_str(path: impl AsRef<Path>, source: &str) -> Result<ExperimentFile, SpecError> {
+    pub fn from_str(path: impl AsRef<Path>, source: &str) -> Result<ExperimentFile, ExperimentError> {
         let path = path.as_ref().to_path_buf();
-        let experiment: Experiment = ron_options().from_str(source).map_err(|e| SpecError::Syntax {
+        let experiment: Experiment = ron_options().from_str(source).map_err(|e| ExperimentError::Syntax {
             path: path.clone(),
             line: e.position.line.max(1),
             column: e.position.col.max(1),
@@ -99,18 +99,18 @@ impl ExperimentFile {
         issues
     }
 
-    /// `Ok` when the experiment is valid, else [`SpecError::Invalid`] listing every problem.
-    pub fn validate(&self) -> Result<(), SpecError> {
+    /// `Ok` when the experiment is valid, else [`ExperimentError::Invalid`] listing every problem.
+    pub fn validate(&self) -> Result<(), ExperimentError> {
         let issues = self.issues();
         if issues.is_empty() {
             Ok(())
         } else {
-            Err(SpecError::Invalid { path: self.path.clone(), issues })
+            Err(ExperimentError::Invalid { path: self.path.clone(), issues })
         }
     }
 
     /// Validates, then expands into points.
-    pub fn expand(&self) -> Result<Vec<Point>, SpecError> {
+    pub fn expand(&self) -> Result<Vec<Point>, ExperimentError> {
         self.validate()?;
         Ok(self.experiment.expand_unchecked())
     }
@@ -128,23 +128,23 @@ impl ExperimentFile {
 
 impl Experiment {
     /// Parses RON text (errors are labelled `<string>`).
-    pub fn from_ron_str(source: &str) -> Result<Experiment, SpecError> {
+    pub fn from_ron_str(source: &str) -> Result<Experiment, ExperimentError> {
         ExperimentFile::from_str("<string>", source).map(|f| f.experiment)
     }
 
     /// `Ok` when valid, else every problem (without positions; use [`ExperimentFile`] for
     /// positions).
-    pub fn validate(&self) -> Result<(), SpecError> {
+    pub fn validate(&self) -> Result<(), ExperimentError> {
         let issues = self.issues();
         if issues.is_empty() {
             Ok(())
         } else {
-            Err(SpecError::Invalid { path: PathBuf::from("<experiment>"), issues })
+            Err(ExperimentError::Invalid { path: PathBuf::from("<experiment>"), issues })
         }
     }
 
     /// Validates, then expands into points.
-    pub fn expand(&self) -> Result<Vec<Point>, SpecError> {
+    pub fn expand(&self) -> Result<Vec<Point>, ExperimentError> {
         self.validate()?;
         Ok(self.expand_unchecked())
     }
