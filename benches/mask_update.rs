@@ -33,6 +33,7 @@ use dfdx::nn::modules::{LayerNorm1D, Linear, Repeated};
 use dfdx::nn::tensor_collection::*;
 use dfdx::prelude::*;
 use sparse_scaling::sparsity::*;
+use sparse_scaling::experiment::{Pruning, PruningPlan};
 
 const D: usize = 128;
 const F: usize = 512;
@@ -101,14 +102,14 @@ impl TensorCollection<f32, Cpu> for Vit<f32, Cpu> {
     }
 }
 
-fn ramp(nm: Option<(usize, usize)>) -> SparsityConfig {
-    // A long ramp with update_freq 1, so that every bench iteration is a real mask update.
-    let r = RampConfig { start: StepPoint::Step(0), end: StepPoint::Step(1_000_000), update_freq: 1 };
-    let method = match nm {
-        None => Method::Gmp { schedule: r.with_sparsity(0.9) },
-        Some((n, m)) => Method::NM { n, m, gradual: Some(r) },
-    };
-    SparsityConfig { method, prune_embeddings: false }
+/// A long ramp with update_every 1, so that every bench iteration is a real mask update:
+/// the plan and its target sparsity.
+fn ramp(nm: Option<(usize, usize)>) -> (PruningPlan, f64) {
+    let (start, end, update_every) = (0, 1_000_000, 1);
+    match nm {
+        None => (PruningPlan::Gmp { start, end, update_every }, 0.9),
+        Some((n, m)) => (PruningPlan::NM { n, m, gradual: true, start, end, update_every }, 1.0 - n as f64 / m as f64),
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -117,8 +118,8 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("mask_update_vit_w128");
     g.sample_size(20);
     for (name, nm) in [("recompute_gmp", None), ("recompute_gradual_nm_2_4", Some((2, 4)))] {
-        let cfg = ramp(nm);
-        let mut pruner = Pruner::new(&model, &cfg, 1_000_000).expect("valid config");
+        let (plan, s) = ramp(nm);
+        let mut pruner = Pruner::new(&model, &plan, s, 1_000_000, Embeddings::Dense).expect("valid plan");
         assert_eq!(pruner.stats(&model).prunable_params, 12 * (4 * D * D + 2 * D * F));
         // start mid-ramp so the masks prune a realistic fraction
         let mut step = 200_000u64;
@@ -129,8 +130,8 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
-    let cfg = SparsityConfig { method: Method::Gmp { schedule: ScheduleConfig::paper(0.75) }, prune_embeddings: false };
-    let mut pruner = Pruner::new(&model, &cfg, 1000).expect("valid config");
+    let plan = Pruning::default().resolve(0.75, 1000).expect("GMP resolves at every sparsity");
+    let mut pruner = Pruner::new(&model, &plan, 0.75, 1000, Embeddings::Dense).expect("valid plan");
     pruner.on_step(&mut model, 999).expect("update");
     g.bench_function("reapply", |b| b.iter(|| pruner.on_step(&mut model, 999).expect("apply")));
 

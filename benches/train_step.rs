@@ -14,9 +14,10 @@ use dfdx::nn::ZeroGrads;
 use dfdx::prelude::*;
 use sparse_scaling::data::{ImageBatch, Stream, SyntheticImageConfig, SyntheticImages};
 use sparse_scaling::model::{Pooling, SparseModel, VitConfig, VitRef};
-use sparse_scaling::sparsity::{Pruner, SparsityConfig};
+use sparse_scaling::experiment::Pruning;
+use sparse_scaling::sparsity::{Embeddings, Pruner};
 use sparse_scaling::train::optim::{optimizer_step, OptState};
-use sparse_scaling::train::{AdafactorConfig, AdamWConfig, OptimizerConfig, Sparsifier, TrainConfig, Warmup};
+use sparse_scaling::train::{AdafactorConfig, AdamWConfig, OptimizerConfig, Sparsifier, TrainConfig};
 
 fn grads<M: SparseModel<Batch = ImageBatch>>(model: &M, batch: &ImageBatch) -> Gradients<f32, Cpu> {
     let scalar: Tensor<(), f32, Cpu> = Cpu::default().zeros();
@@ -31,14 +32,15 @@ fn bench_width<const D: usize, const F: usize>(c: &mut Criterion) {
     let mut stream = SyntheticImages::new(SyntheticImageConfig { seed: 0, channels: 1, height: 28, width: 28, classes: 10, ..Default::default() }).unwrap();
     let batch = stream.next_batch(32).unwrap();
     // masks at 50% (one-shot: the paper's schedule ended at step 0 of a 1-step "run")
-    let mut pruner = Pruner::new(&model, &SparsityConfig::gmp_paper(0.5), 4).unwrap();
+    let plan = Pruning::default().resolve(0.5, 4).expect("GMP resolves at every sparsity");
+    let mut pruner = Pruner::new(&model, &plan, 0.5, 4, Embeddings::Dense).unwrap();
     for s in 0..4 {
         Sparsifier::on_step(&mut pruner, &mut model, s).unwrap();
     }
     let adamw = TrainConfig {
         steps: 1_000_000,
         batch_size: 32,
-        optimizer: OptimizerConfig::AdamW(AdamWConfig { warmup: Warmup::Steps(10), ..Default::default() }),
+        optimizer: OptimizerConfig::AdamW(AdamWConfig { warmup_steps: 10, ..Default::default() }),
         ..Default::default()
     };
     let adafactor = TrainConfig { optimizer: OptimizerConfig::Adafactor(AdafactorConfig::default()), ..adamw.clone() };

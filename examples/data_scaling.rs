@@ -8,7 +8,8 @@
 use sparse_scaling::data::{Stream, SyntheticImageConfig, SyntheticImages, SyntheticText, SyntheticTextConfig};
 use sparse_scaling::dfdx::prelude::Cpu;
 use sparse_scaling::model::{SparseModel, T5Config, T5Ref, VitConfig, VitRef};
-use sparse_scaling::train::{train, AdamWConfig, Dense, OptimizerConfig, RunOptions, TrainConfig, Warmup};
+use sparse_scaling::experiment::At;
+use sparse_scaling::train::{train, AdamWConfig, Dense, OptimizerConfig, RunOptions, TrainConfig};
 
 type BoxErr = Box<dyn std::error::Error>;
 
@@ -24,7 +25,7 @@ where
         batch_size: batch,
         optimizer: OptimizerConfig::AdamW(AdamWConfig {
             lr: 2e-3,
-            warmup: Warmup::Fraction(0.05),
+            warmup_steps: At::Fraction(0.05).resolve(steps),
             ..Default::default()
         }),
         grad_clip: Some(1.0),

@@ -31,6 +31,7 @@ pub use dfdx;
 pub mod cli;
 pub mod model;
 pub mod ops;
+pub mod params;
 pub mod report;
 pub mod results;
 pub mod runner;

@@ -5,8 +5,9 @@ mod model_common;
 
 use model_common::*;
 use sparse_scaling::dfdx::prelude::*;
+use sparse_scaling::params::{role_of, ParamRole};
 use sparse_scaling::model::{
-    classify, relative_position_bucket, Kernels, ModelError, ParamKind, SparseModel, T5Config, TextBatch, T5,
+    relative_position_bucket, Kernels, ModelError, SparseModel, T5Config, TextBatch, T5,
 };
 
 const KERNELS: [Kernels; 2] = [Kernels::Reference, Kernels::Fused];
@@ -332,11 +333,11 @@ fn param_counts_match_formula_and_visitor() {
     assert_eq!(info.total_params, formula);
     assert_eq!(m.num_trainable_params(), formula);
     let ps = params(&m);
-    let count = |kind| ps.iter().filter(|p| classify(&p.name, p.rank) == kind).map(|p| p.values.len()).sum::<usize>();
+    let count = |kind| ps.iter().filter(|p| role_of(&p.name, &p.shape) == kind).map(|p| p.values.len()).sum::<usize>();
     let prunable = le * (4 * D * D + 3 * D * F) + ld * (8 * D * D + 3 * D * F);
-    assert_eq!(count(ParamKind::Prunable), prunable);
+    assert_eq!(count(ParamRole::Prunable), prunable);
     assert_eq!(info.prunable_params, prunable);
-    assert_eq!(count(ParamKind::Embedding), 2 * V * D);
+    assert_eq!(count(ParamRole::Embedding), 2 * V * D);
     assert_eq!(info.embedding_params, 2 * V * D);
 }
 
@@ -349,13 +350,13 @@ fn naming_contract() {
         assert!(names.contains(&n), "missing {n}: {names:?}");
     }
     let prunable: Vec<&str> =
-        ps.iter().filter(|p| classify(&p.name, p.rank) == ParamKind::Prunable).map(|p| p.name.as_str()).collect();
+        ps.iter().filter(|p| role_of(&p.name, &p.shape) == ParamRole::Prunable).map(|p| p.name.as_str()).collect();
     assert_eq!(prunable.len(), 2 * 7 + 2 * 11);
     assert!(prunable.contains(&"decoder.layers.1.cross_attn.o.weight"));
     assert!(prunable.contains(&"encoder.layers.0.mlp.wi_1.weight"));
     for p in &ps {
         if p.name.contains("rel_bias") || p.name.contains("norm") {
-            assert_eq!(classify(&p.name, p.rank), ParamKind::Other, "{}", p.name);
+            assert!(!matches!(role_of(&p.name, &p.shape), ParamRole::Prunable | ParamRole::Embedding), "{}", p.name);
         }
     }
     // (out, in): wo is D × F.

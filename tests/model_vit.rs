@@ -5,8 +5,9 @@ mod model_common;
 
 use model_common::*;
 use sparse_scaling::dfdx::prelude::*;
+use sparse_scaling::params::{role_of, ParamRole};
 use sparse_scaling::model::{
-    classify, ImageBatch, Kernels, ModelError, ParamKind, Pooling, SparseModel, Vit, VitConfig,
+    ImageBatch, Kernels, ModelError, Pooling, SparseModel, Vit, VitConfig,
 };
 
 const KERNELS: [Kernels; 2] = [Kernels::Reference, Kernels::Fused];
@@ -241,10 +242,10 @@ fn param_counts_match_formula_and_visitor() {
     assert_eq!(m.num_trainable_params(), formula);
     let ps = params(&m);
     assert_eq!(ps.iter().map(|p| p.values.len()).sum::<usize>(), formula);
-    let count = |kind| ps.iter().filter(|p| classify(&p.name, p.rank) == kind).map(|p| p.values.len()).sum::<usize>();
-    assert_eq!(count(ParamKind::Prunable), l * (4 * d * d + 2 * d * f));
+    let count = |kind| ps.iter().filter(|p| role_of(&p.name, &p.shape) == kind).map(|p| p.values.len()).sum::<usize>();
+    assert_eq!(count(ParamRole::Prunable), l * (4 * d * d + 2 * d * f));
     assert_eq!(info.prunable_params, l * (4 * d * d + 2 * d * f));
-    assert_eq!(count(ParamKind::Embedding), pv * d + d * k);
+    assert_eq!(count(ParamRole::Embedding), pv * d + d * k);
     assert_eq!(info.embedding_params, pv * d + d * k);
 }
 
@@ -253,7 +254,7 @@ fn naming_contract() {
     let m = tiny(2, Pooling::ClassToken);
     let ps = params(&m);
     let prunable: Vec<&str> =
-        ps.iter().filter(|p| classify(&p.name, p.rank) == ParamKind::Prunable).map(|p| p.name.as_str()).collect();
+        ps.iter().filter(|p| role_of(&p.name, &p.shape) == ParamRole::Prunable).map(|p| p.name.as_str()).collect();
     let mut want = Vec::new();
     for l in 0..2 {
         for w in ["attn.q", "attn.k", "attn.v", "attn.o", "mlp.fc1", "mlp.fc2"] {
@@ -262,11 +263,11 @@ fn naming_contract() {
     }
     assert_eq!(prunable, want);
     let emb: Vec<&str> =
-        ps.iter().filter(|p| classify(&p.name, p.rank) == ParamKind::Embedding).map(|p| p.name.as_str()).collect();
+        ps.iter().filter(|p| role_of(&p.name, &p.shape) == ParamRole::Embedding).map(|p| p.name.as_str()).collect();
     assert_eq!(emb, vec!["patch_embed.weight", "head.weight"]);
     for p in &ps {
         if p.name.ends_with("weight") {
-            assert_eq!(p.rank, 2, "{} should be a matrix", p.name);
+            assert_eq!(p.shape.len(), 2, "{} should be a matrix", p.name);
         }
     }
     // (out, in) layout: fc1 is F × D.

@@ -1,9 +1,11 @@
 //! The pruner on the project's real ViT and T5 (tiny widths): the naming contract agrees with
-//! `model::classify`, N and totals agree with `ModelInfo`, GMP and 2:4 runs prune exactly the
+//! `params::role_of`, N and totals agree with `ModelInfo`, GMP and 2:4 runs prune exactly the
 //! attention/MLP matrices and nothing else.
 
 use sparse_scaling::dfdx::prelude::*;
-use sparse_scaling::model::{classify, ParamKind, SparseModel, T5Config, Vit, VitConfig, T5};
+use sparse_scaling::experiment::PruningPlan;
+use sparse_scaling::model::{SparseModel, T5Config, Vit, VitConfig, T5};
+use sparse_scaling::params::{embedding_sparsity, role_of, ParamRole};
 use sparse_scaling::sparsity::*;
 
 type TinyVit = Vit<4, 6, 8, 16, 2, 3>;
@@ -21,24 +23,25 @@ fn check_contract<M: SparseModel>(m: &M) {
     let masks = Masks::for_model(m, true);
     assert!(masks.duplicate_path().is_none());
     for p in &masks.params {
-        let want = match classify(&p.path, p.shape.len()) {
-            ParamKind::Prunable => ParamRole::Prunable,
-            ParamKind::Embedding => ParamRole::Embedding,
-            ParamKind::Other => ParamRole::Dense,
-        };
-        assert_eq!(p.role, want, "{}", p.path);
+        assert_eq!(p.role, role_of(&p.path, &p.shape), "{}", p.path);
     }
     let info = m.info();
-    let st = Pruner::new(m, &SparsityConfig::dense(), 10).unwrap().stats(m);
+    let st = Pruner::new(m, &PruningPlan::Dense, 0.0, 10, Embeddings::Dense).unwrap().stats(m);
     assert_eq!(st.prunable_params, info.prunable_params);
     assert_eq!(st.embedding_params, info.embedding_params);
     assert_eq!(st.total_params, info.total_params);
 }
 
-fn run<M: SparseModel>(mut m: M, cfg: &SparsityConfig, steps: u64) -> (M, Pruner, Vec<(String, usize, usize)>) {
+fn run<M: SparseModel>(
+    mut m: M,
+    plan: &PruningPlan,
+    s: f64,
+    emb: Embeddings,
+    steps: u64,
+) -> (M, Pruner, Vec<(String, usize, usize)>) {
     let before = list_params(&m);
     let zeros_before = count_zeros(&m);
-    let mut pr = Pruner::new(&m, cfg, steps).unwrap();
+    let mut pr = Pruner::new(&m, plan, s, steps, emb).unwrap();
     pr.apply(&mut m);
     for step in 0..steps {
         pr.on_step(&mut m, step).unwrap();
@@ -68,7 +71,7 @@ fn check_pruned<M: SparseModel>(
                     }
                 }
             }
-            ParamRole::Embedding if pr.config().prune_embeddings => {
+            ParamRole::Embedding if pr.embeddings() == Embeddings::Pruned => {
                 assert_eq!(zeros, size - kept_count(size, embedding_sparsity(s)), "{path}")
             }
             _ => assert_eq!(zeros, z0.1, "{path} must not be pruned"),
@@ -85,30 +88,18 @@ fn vit_and_t5_follow_the_contract() {
 
 #[test]
 fn gmp_and_nm_on_vit() {
-    let cfg = SparsityConfig {
-        method: Method::Gmp {
-            schedule: ScheduleConfig { sparsity: 0.75, start: StepPoint::Step(1), end: StepPoint::Step(6), update_freq: 2 },
-        },
-        prune_embeddings: false,
-    };
-    let (m, pr, z0) = run(vit(), &cfg, 8);
+    let gmp = PruningPlan::Gmp { start: 1, end: 6, update_every: 2 };
+    let (m, pr, z0) = run(vit(), &gmp, 0.75, Embeddings::Dense, 8);
     check_pruned(&m, &pr, &z0, 0.75, None);
-    let cfg = SparsityConfig { method: Method::NM { n: 2, m: 4, gradual: None }, prune_embeddings: false };
-    let (m, pr, z0) = run(vit(), &cfg, 2);
+    let nm = PruningPlan::NM { n: 2, m: 4, gradual: false, start: 0, end: 1, update_every: 1 };
+    let (m, pr, z0) = run(vit(), &nm, 0.5, Embeddings::Dense, 2);
     check_pruned(&m, &pr, &z0, 0.5, Some((2, 4)));
 }
 
 #[test]
 fn gradual_nm_on_t5_with_embeddings() {
-    let cfg = SparsityConfig {
-        method: Method::NM {
-            n: 1,
-            m: 4,
-            gradual: Some(RampConfig { start: StepPoint::Step(0), end: StepPoint::Fraction(0.5), update_freq: 1 }),
-        },
-        prune_embeddings: true,
-    };
-    let (m, pr, z0) = run(t5(), &cfg, 6);
+    let nm = PruningPlan::NM { n: 1, m: 4, gradual: true, start: 0, end: 3, update_every: 1 };
+    let (m, pr, z0) = run(t5(), &nm, 0.75, Embeddings::Pruned, 6);
     check_pruned(&m, &pr, &z0, 0.75, Some((1, 4)));
     let e = pr.masks().get("tok_embed.weight").unwrap();
     assert_eq!(e.role, ParamRole::Embedding);

@@ -1,10 +1,13 @@
-//! Sparsity pieces without a model: the cubic schedule against PAPER.md §4's formula, magnitude
-//! top-k and its tie rule, n:m (one-shot and gradual), roles, configs and mask serialisation.
+//! Sparsity pieces without a model: the cubic schedule against docs/THEORY.md §4.2's formula,
+//! magnitude top-k and its tie rule, n:m (one-shot and gradual), roles, plans and mask
+//! serialisation.
 
 use proptest::prelude::*;
+use sparse_scaling::experiment::{At, Pruning, PruningPlan};
+use sparse_scaling::params::{embedding_sparsity, role_of, ParamRole};
 use sparse_scaling::sparsity::*;
 
-/// PAPER.md §4, written out independently of the library.
+/// docs/THEORY.md §4.2, written out independently of the library.
 fn paper_formula(s: f64, t_start: u64, t_end: u64, t: u64) -> f64 {
     let p = ((t as f64 + 1.0 - t_start as f64) / (t_end as f64 - t_start as f64)).clamp(0.0, 1.0);
     s * (1.0 - (1.0 - p).powi(3))
@@ -42,13 +45,13 @@ fn schedule_matches_paper_formula_at_every_step() {
 
 #[test]
 fn fractions_resolve_against_the_run() {
-    let c = ScheduleConfig::paper(0.75);
-    let s = c.resolve(1000).unwrap();
+    // Planning resolves fractions once; the schedule takes the plan's steps as they are.
+    let plan = Pruning::default().resolve(0.75, 1000).unwrap();
+    let (a, b, f) = plan.schedule().unwrap();
+    let s = CubicSchedule::new(0.75, a, b, f, 1000).unwrap();
     assert_eq!((s.t_start(), s.t_end(), s.update_freq()), (250, 750, 100));
-    let s = ScheduleConfig { sparsity: 0.5, start: StepPoint::Step(10), end: StepPoint::Fraction(1.0), update_freq: 3 }
-        .resolve(40)
-        .unwrap();
-    assert_eq!((s.t_start(), s.t_end()), (10, 40));
+    let nm = Pruning::NM { n: 2, m: 4, gradual: true, start: At::Step(10), end: At::Fraction(1.0), update_every: 3 };
+    assert_eq!(nm.resolve(0.5, 40).unwrap().schedule(), Some((10, 40, 3)));
 }
 
 #[test]
@@ -78,10 +81,9 @@ fn bad_schedules_are_errors_that_say_how_to_fix() {
     assert!(matches!(CubicSchedule::new(0.5, 0, 21, 1, 20), Err(SparsityError::ScheduleOrder { .. })));
     assert_eq!(CubicSchedule::new(0.5, 0, 10, 0, 20), Err(SparsityError::InvalidUpdateFreq));
     assert_eq!(CubicSchedule::new(0.5, 0, 10, 1, 0), Err(SparsityError::ZeroSteps));
-    let c = ScheduleConfig { sparsity: 0.5, start: StepPoint::Fraction(0.8), end: StepPoint::Fraction(0.2), update_freq: 1 };
-    assert!(matches!(c.resolve(100), Err(SparsityError::ScheduleOrder { t_start: 80, t_end: 20, .. })));
-    let c = ScheduleConfig { sparsity: 0.5, start: StepPoint::Fraction(0.0), end: StepPoint::Fraction(1.5), update_freq: 1 };
-    assert!(matches!(c.resolve(100), Err(SparsityError::InvalidFraction { .. })));
+    let backwards = Pruning::Gmp { start: At::Fraction(0.8), end: At::Fraction(0.2), update_every: 1 };
+    let (a, b, f) = backwards.resolve(0.5, 100).unwrap().schedule().unwrap();
+    assert!(matches!(CubicSchedule::new(0.5, a, b, f, 100), Err(SparsityError::ScheduleOrder { t_start: 80, t_end: 20, .. })));
 }
 
 #[test]
@@ -181,7 +183,7 @@ fn roles_follow_the_naming_contract() {
         ("blocks.0.mlp.fc1.bias", &[32], Dense),
         ("blocks.0.attn.weight", &[8], Dense),
         ("blocks.0.mlp_norm.weight", &[8], Dense),
-        ("blocks.0.attention.weight", &[8, 8], Dense),
+        ("blocks.0.attention.weight", &[8, 8], Matrix),
         ("encoder.0.self_attn.rel_bias.weight", &[32, 4], Dense),
         ("tok_embed.weight", &[256, 8], Embedding),
         ("patch_embed.weight", &[8, 48], Embedding),
@@ -189,46 +191,35 @@ fn roles_follow_the_naming_contract() {
         ("lm_head.weight", &[256, 8], Embedding),
         ("head.weight", &[10, 8], Embedding),
         ("head.bias", &[10], Dense),
-        ("pos_embed", &[16, 8], Dense),
-        ("cls_token", &[1, 8], Dense),
+        ("pos_embed", &[16, 8], Matrix),
+        ("cls_token", &[1, 8], Matrix),
         ("final_norm.gamma", &[8], Dense),
     ];
     for (p, s, r) in cases {
         assert_eq!(role_of(p, s), *r, "{p}");
+        // weight decay: every matrix that names neither a norm nor a bias
+        let decayed = s.len() >= 2 && !p.contains("norm") && !p.contains("bias");
+        assert_eq!(r.is_decayed(), decayed, "{p}");
     }
     assert!((embedding_sparsity(0.875) - (1.0 - 0.125f64.sqrt())).abs() < 1e-15);
     assert_eq!(embedding_sparsity(0.0), 0.0);
 }
 
 #[test]
-fn configs_parse_reject_unknown_fields_and_validate() {
-    let c: SparsityConfig = ron::from_str(
-        "(method: Gmp(schedule: (sparsity: 0.75, start: Fraction(0.25), end: Fraction(0.75))), prune_embeddings: true)",
-    )
-    .unwrap();
-    assert_eq!(c, SparsityConfig { method: Method::Gmp { schedule: ScheduleConfig::paper(0.75) }, prune_embeddings: true });
-    assert!(c.validate(1000).is_ok());
-    assert!(ron::from_str::<SparsityConfig>(
-        "(method: Gmp(schedule: (sparsity: 0.75, start: Fraction(0.25), end: Fraction(0.75), freq: 3)))"
-    )
-    .is_err());
-    assert!(ron::from_str::<SparsityConfig>("(method: NM(n: 2, m: 4, k: 1))").is_err());
-    let bad: SparsityConfig = ron::from_str("(method: NM(n: 4, m: 4))").unwrap();
-    assert_eq!(bad.validate(10), Err(SparsityError::InvalidNm { n: 4, m: 4 }));
-    let bad: SparsityConfig =
-        ron::from_str("(method: Gmp(schedule: (sparsity: 1.0, start: Step(0), end: Step(5))))").unwrap();
-    assert!(matches!(bad.validate(10), Err(SparsityError::InvalidSparsity { .. })));
-    let fd: SparsityConfig = ron::from_str(
-        r#"(method: FromDense((checkpoint: "d.ckpt", schedule: (sparsity: 0.6, start: Step(0), end: Step(5)), nm: Some((n: 2, m: 4)))))"#,
-    )
-    .unwrap();
-    assert_eq!(fd.checkpoint(), Some(std::path::Path::new("d.ckpt")));
-    assert!(matches!(fd.validate(10), Err(SparsityError::NmSparsity { n: 2, m: 4, .. })));
-    // round trip through ron and json
-    for c in [c, fd, SparsityConfig::dense()] {
-        assert_eq!(ron::from_str::<SparsityConfig>(&ron::to_string(&c).unwrap()).unwrap(), c);
-        assert_eq!(serde_json::from_str::<SparsityConfig>(&serde_json::to_string(&c).unwrap()).unwrap(), c);
+fn plans_round_trip_and_bad_patterns_are_errors() {
+    assert_eq!(NmPattern::new(4, 4), Err(SparsityError::InvalidNm { n: 4, m: 4 }));
+    assert!(matches!(CubicSchedule::new(1.0, 0, 5, 100, 10), Err(SparsityError::InvalidSparsity { .. })));
+    let plans = [
+        PruningPlan::Dense,
+        Pruning::default().resolve(0.75, 1000).unwrap(),
+        PruningPlan::NM { n: 2, m: 4, gradual: true, start: 0, end: 5, update_every: 1 },
+        PruningPlan::FromDense { dense_steps: 10, start: 0, end: 5, update_every: 1 },
+    ];
+    for c in plans {
+        assert_eq!(ron::from_str::<PruningPlan>(&ron::to_string(&c).unwrap()).unwrap(), c);
+        assert_eq!(serde_json::from_str::<PruningPlan>(&serde_json::to_string(&c).unwrap()).unwrap(), c);
     }
+    assert!(ron::from_str::<PruningPlan>("Gmp(start: 1, end: 2, update_every: 1, freq: 3)").is_err());
 }
 
 #[test]

@@ -6,14 +6,14 @@ mod train_support;
 use std::path::{Path, PathBuf};
 
 use sparse_scaling::train::checkpoint::{self, CheckpointError, MAGIC};
-use sparse_scaling::train::{train, AdamWConfig, OptimizerConfig, RunOptions, TrainConfig, TrainError, Warmup};
+use sparse_scaling::train::{train, AdamWConfig, OptimizerConfig, RunOptions, TrainConfig, TrainError};
 use train_support::*;
 
 fn cfg() -> TrainConfig {
     TrainConfig {
         steps: 6,
         batch_size: 8,
-        optimizer: OptimizerConfig::AdamW(AdamWConfig { warmup: Warmup::Steps(1), ..Default::default() }),
+        optimizer: OptimizerConfig::AdamW(AdamWConfig { warmup_steps: 1, ..Default::default() }),
         grad_clip: Some(1.0),
         eval_every: 3,
         seed: 1,

@@ -5,11 +5,12 @@
 
 mod train_support;
 
-use sparse_scaling::sparsity::{Method, Pruner, RampConfig, ScheduleConfig, SparsityConfig, StepPoint};
-use sparse_scaling::train::params::for_each_param;
+use sparse_scaling::experiment::{At, Pruning, PruningPlan};
+use sparse_scaling::params::for_each_param;
+use sparse_scaling::sparsity::{Embeddings, Pruner};
 use sparse_scaling::train::{
     train, AdafactorConfig, AdamWConfig, BoxError, OptimizerConfig, RunOptions, RunSummary, Sparsifier,
-    SparsityStats, TrainConfig, TrainError, Warmup,
+    SparsityStats, TrainConfig, TrainError,
 };
 use train_support::*;
 
@@ -30,7 +31,7 @@ impl Sparsifier<Tiny> for Checked {
     fn on_step(&mut self, m: &mut Tiny, step: u64) -> Result<(), BoxError> {
         let masks = self.inner.masks();
         let mut bad = 0;
-        for_each_param(m, &mut |p, _, v| {
+        for_each_param::<_, TrainError>(m, &mut |p, _, v| {
             if let Some(mask) = masks.get(p).and_then(|x| x.mask.as_ref()) {
                 bad += (0..v.len()).filter(|&i| !mask.get(i) && v[i] != 0.0).count();
             }
@@ -57,43 +58,46 @@ impl Sparsifier<Tiny> for Checked {
     }
 }
 
-fn gmp(s: f64) -> SparsityConfig {
-    SparsityConfig {
-        method: Method::Gmp {
-            schedule: ScheduleConfig { sparsity: s, start: StepPoint::Fraction(0.25), end: StepPoint::Fraction(0.75), update_freq: 2 },
-        },
-        prune_embeddings: false,
+/// A point's pruning as the loop sees it: the plan and its target sparsity.
+#[derive(Clone)]
+struct Sparsity {
+    plan: PruningPlan,
+    target: f64,
+}
+
+impl Sparsity {
+    fn final_sparsity(&self) -> f64 {
+        self.target
     }
 }
 
-fn nm_2_4() -> SparsityConfig {
-    SparsityConfig {
-        method: Method::NM {
-            n: 2,
-            m: 4,
-            gradual: Some(RampConfig { start: StepPoint::Fraction(0.25), end: StepPoint::Fraction(0.75), update_freq: 2 }),
-        },
-        prune_embeddings: false,
-    }
+fn gmp(s: f64) -> Sparsity {
+    let plan = Pruning::Gmp { start: At::Fraction(0.25), end: At::Fraction(0.75), update_every: 2 }.resolve(s, STEPS).unwrap();
+    Sparsity { plan, target: s }
+}
+
+fn nm_2_4() -> Sparsity {
+    let nm = Pruning::NM { n: 2, m: 4, gradual: true, start: At::Fraction(0.25), end: At::Fraction(0.75), update_every: 2 };
+    Sparsity { plan: nm.resolve(0.5, STEPS).unwrap(), target: 0.5 }
 }
 
 fn adamw() -> OptimizerConfig {
-    OptimizerConfig::AdamW(AdamWConfig { lr: 0.05, weight_decay: 0.5, warmup: Warmup::Steps(2), ..Default::default() })
+    OptimizerConfig::AdamW(AdamWConfig { lr: 0.05, weight_decay: 0.5, warmup_steps: 2, ..Default::default() })
 }
 
 fn adafactor() -> OptimizerConfig {
-    OptimizerConfig::Adafactor(AdafactorConfig { warmup: Warmup::Steps(2), weight_decay: 0.5, ..Default::default() })
+    OptimizerConfig::Adafactor(AdafactorConfig { warmup_steps: 2, weight_decay: 0.5, ..Default::default() })
 }
 
 fn run(
-    sparsity: &SparsityConfig,
+    sparsity: &Sparsity,
     optimizer: OptimizerConfig,
     init: u64,
     opts: &RunOptions,
 ) -> (Result<RunSummary, TrainError>, Tiny, Checked) {
     let cfg = TrainConfig { steps: STEPS, batch_size: 16, optimizer, grad_clip: None, eval_every: 8, seed: 3 };
     let mut model = tiny(init);
-    let pruner = Pruner::new(&tiny(1), sparsity, STEPS).unwrap();
+    let pruner = Pruner::new(&tiny(1), &sparsity.plan, sparsity.target, STEPS, Embeddings::Dense).unwrap();
     let mut checked = Checked { inner: pruner, violations: 0, checks: 0 };
     let mut stream = Stream::new(17, 16);
     stream.scale = 1e3;
@@ -102,7 +106,7 @@ fn run(
     (r, model, checked)
 }
 
-fn pruned_stay_zero(sparsity: SparsityConfig, optimizer: OptimizerConfig) -> (RunSummary, Tiny) {
+fn pruned_stay_zero(sparsity: Sparsity, optimizer: OptimizerConfig) -> (RunSummary, Tiny) {
     let (r, model, checked) = run(&sparsity, optimizer, 1, &RunOptions::default());
     let s = r.unwrap();
     assert_eq!(checked.checks, STEPS);
@@ -114,7 +118,7 @@ fn pruned_stay_zero(sparsity: SparsityConfig, optimizer: OptimizerConfig) -> (Ru
     assert!(s.layers.iter().all(|l| l.counted_in_n));
     // the weights really are that sparse
     let mut zeros = 0;
-    for_each_param(&model, &mut |p, _, v| {
+    for_each_param::<_, TrainError>(&model, &mut |p, _, v| {
         if p.ends_with("weight") {
             zeros += v.iter().filter(|x| **x == 0.0).count();
         }
@@ -139,7 +143,7 @@ fn gmp_under_adafactor() {
 fn gradual_nm_ends_exactly_2_of_4_under_both_optimizers() {
     for opt in [adamw(), adafactor()] {
         let (_, model) = pruned_stay_zero(nm_2_4(), opt);
-        for_each_param(&model, &mut |p, shape, v| {
+        for_each_param::<_, TrainError>(&model, &mut |p, shape, v| {
             if p.ends_with("weight") {
                 let cols = shape[1];
                 for (g, group) in v.chunks(4).enumerate() {

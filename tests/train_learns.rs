@@ -8,20 +8,19 @@ use sparse_scaling::data::{
     Stream, SyntheticImageConfig, SyntheticImages, SyntheticText, SyntheticTextConfig, TextShape,
 };
 use sparse_scaling::model::{Pooling, SparseModel, T5Config, Vit, VitConfig, T5};
-use sparse_scaling::sparsity::{Method, Pruner, ScheduleConfig, SparsityConfig, StepPoint};
-use sparse_scaling::train::{train, AdamWConfig, OptimizerConfig, RunOptions, TrainConfig, Warmup};
+use sparse_scaling::experiment::{At, Pruning};
+use sparse_scaling::sparsity::{Embeddings, Pruner};
+use sparse_scaling::train::{train, AdamWConfig, OptimizerConfig, RunOptions, TrainConfig};
 
-fn gmp(s: f64) -> SparsityConfig {
-    SparsityConfig {
-        method: Method::Gmp {
-            schedule: ScheduleConfig { sparsity: s, start: StepPoint::Fraction(0.2), end: StepPoint::Fraction(0.6), update_freq: 10 },
-        },
-        prune_embeddings: false,
-    }
+/// A GMP pruner to sparsity `s` over 20 %–60 % of a `steps`-step run, masks every 10 steps.
+fn gmp<M: sparse_scaling::dfdx::nn::tensor_collection::TensorCollection<f32, Cpu>>(model: &M, s: f64, steps: u64) -> Pruner {
+    let plan = Pruning::Gmp { start: At::Fraction(0.2), end: At::Fraction(0.6), update_every: 10 }.resolve(s, steps).unwrap();
+    Pruner::new(model, &plan, s, steps, Embeddings::Dense).unwrap()
 }
 
-fn adamw(lr: f64) -> OptimizerConfig {
-    OptimizerConfig::AdamW(AdamWConfig { lr, warmup: Warmup::Fraction(0.05), ..Default::default() })
+/// AdamW with a warm-up of 5 % of a `steps`-step run.
+fn adamw(lr: f64, steps: u64) -> OptimizerConfig {
+    OptimizerConfig::AdamW(AdamWConfig { lr, warmup_steps: At::Fraction(0.05).resolve(steps), ..Default::default() })
 }
 
 /// ViT on 3×16×16 images in patches of 4 (48 values, 16 patches), width 32, MLP 64, 2 blocks,
@@ -35,8 +34,8 @@ fn tiny_vit_learns_synthetic_images() {
     let mut model = TinyVit::new(&dev, config, 0).unwrap();
     let mut stream = SyntheticImages::new(SyntheticImageConfig { seed: 1, channels: 3, height: 16, width: 16, classes: 10, ..Default::default() }).unwrap();
     let val = stream.validation_set(256, 128).unwrap();
-    let cfg = TrainConfig { steps: 150, batch_size: 32, optimizer: adamw(3e-3), grad_clip: Some(1.0), eval_every: 50, seed: 0 };
-    let mut pruner = Pruner::new(&model, &gmp(0.5), cfg.steps).unwrap();
+    let cfg = TrainConfig { steps: 150, batch_size: 32, optimizer: adamw(3e-3, 150), grad_clip: Some(1.0), eval_every: 50, seed: 0 };
+    let mut pruner = gmp(&model, 0.5, cfg.steps);
     let s = train(&mut model, &mut stream, &val, &cfg, &mut pruner, &RunOptions::default()).unwrap();
     let uniform = 10f64.ln();
     eprintln!("ViT: val {:?}, {:.1} steps/s", s.val_curve, s.steps_per_s);
@@ -57,8 +56,8 @@ fn tiny_t5_learns_synthetic_text() {
     let shape = TextShape { input_len: 48, target_len: 12, ..Default::default() };
     let mut stream = SyntheticText::new(SyntheticTextConfig { seed: 2, shape, ..Default::default() }).unwrap();
     let val = stream.validation_set(64, 32).unwrap();
-    let cfg = TrainConfig { steps: 90, batch_size: 16, optimizer: adamw(1e-2), grad_clip: Some(1.0), eval_every: 30, seed: 0 };
-    let mut pruner = Pruner::new(&model, &gmp(0.5), cfg.steps).unwrap();
+    let cfg = TrainConfig { steps: 90, batch_size: 16, optimizer: adamw(1e-2, 90), grad_clip: Some(1.0), eval_every: 30, seed: 0 };
+    let mut pruner = gmp(&model, 0.5, cfg.steps);
     let s = train(&mut model, &mut stream, &val, &cfg, &mut pruner, &RunOptions::default()).unwrap();
     let uniform = 384f64.ln();
     eprintln!("T5: val {:?}, {:.1} steps/s", s.val_curve, s.steps_per_s);

@@ -6,7 +6,7 @@ mod train_support;
 
 use sparse_scaling::train::checkpoint;
 use sparse_scaling::train::{
-    train, AdafactorConfig, AdamWConfig, Dense, OptimizerConfig, RunOptions, TrainConfig, Warmup,
+    train, AdafactorConfig, AdamWConfig, Dense, OptimizerConfig, RunOptions, TrainConfig,
 };
 use train_support::*;
 
@@ -47,7 +47,7 @@ fn check(pruner: &TestPruner, model: &Tiny, summary: &sparse_scaling::train::Run
 
 #[test]
 fn adamw_keeps_pruned_weights_and_moments_at_zero() {
-    let opt = OptimizerConfig::AdamW(AdamWConfig { lr: 0.3, weight_decay: 0.5, warmup: Warmup::Steps(1), ..Default::default() });
+    let opt = OptimizerConfig::AdamW(AdamWConfig { lr: 0.3, weight_decay: 0.5, warmup_steps: 1, ..Default::default() });
     let (pruner, model, summary, saved) = run(opt);
     check(&pruner, &model, &summary);
     // m and v of pruned weights are zero in the saved optimizer state
@@ -72,7 +72,7 @@ fn adamw_keeps_pruned_weights_and_moments_at_zero() {
 
 #[test]
 fn adafactor_keeps_pruned_weights_at_zero() {
-    let opt = OptimizerConfig::Adafactor(AdafactorConfig { warmup: Warmup::Steps(1), weight_decay: 0.5, ..Default::default() });
+    let opt = OptimizerConfig::Adafactor(AdafactorConfig { warmup_steps: 1, weight_decay: 0.5, ..Default::default() });
     let (pruner, model, summary, _) = run(opt);
     check(&pruner, &model, &summary);
 }
@@ -85,7 +85,7 @@ fn dense_run_counts_weight_matrices() {
     let cfg = TrainConfig {
         steps: 3,
         batch_size: 8,
-        optimizer: OptimizerConfig::AdamW(AdamWConfig { warmup: Warmup::Steps(1), ..Default::default() }),
+        optimizer: OptimizerConfig::AdamW(AdamWConfig { warmup_steps: 1, ..Default::default() }),
         eval_every: 2,
         ..Default::default()
     };

@@ -7,8 +7,9 @@ mod train_support;
 use std::path::Path;
 
 use sparse_scaling::train::{
-    train, AdafactorConfig, AdamWConfig, OptimizerConfig, RunOptions, RunSummary, TrainConfig, TrainError, Warmup,
+    train, AdafactorConfig, AdamWConfig, OptimizerConfig, RunOptions, RunSummary, TrainConfig, TrainError,
 };
+use sparse_scaling::experiment::At;
 use train_support::*;
 
 const STEPS: u64 = 20;
@@ -79,7 +80,7 @@ fn killed_and_resumed_equals_uninterrupted(optimizer: OptimizerConfig) {
 fn adamw_resume_is_bit_exact() {
     killed_and_resumed_equals_uninterrupted(OptimizerConfig::AdamW(AdamWConfig {
         lr: 3e-2,
-        warmup: Warmup::Fraction(0.1),
+        warmup_steps: At::Fraction(0.1).resolve(STEPS),
         ..Default::default()
     }));
 }
@@ -87,7 +88,7 @@ fn adamw_resume_is_bit_exact() {
 #[test]
 fn adafactor_resume_is_bit_exact() {
     killed_and_resumed_equals_uninterrupted(OptimizerConfig::Adafactor(AdafactorConfig {
-        warmup: Warmup::Steps(100),
+        warmup_steps: 100,
         scale: 3.0,
         ..Default::default()
     }));
@@ -95,7 +96,7 @@ fn adafactor_resume_is_bit_exact() {
 
 #[test]
 fn same_seed_same_numbers_without_checkpoints() {
-    let c = cfg(OptimizerConfig::AdamW(AdamWConfig { lr: 1e-2, warmup: Warmup::Steps(2), ..Default::default() }));
+    let c = cfg(OptimizerConfig::AdamW(AdamWConfig { lr: 1e-2, warmup_steps: 2, ..Default::default() }));
     let run = || {
         let mut model = tiny(3);
         let mut pruner = TestPruner::new(&model, 9, 0.3, 0.6, 7);
@@ -113,7 +114,7 @@ fn same_seed_same_numbers_without_checkpoints() {
 #[test]
 fn stopping_at_zero_or_behind_the_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
-    let c = cfg(OptimizerConfig::AdamW(AdamWConfig { lr: 1e-2, warmup: Warmup::Steps(2), ..Default::default() }));
+    let c = cfg(OptimizerConfig::AdamW(AdamWConfig { lr: 1e-2, warmup_steps: 2, ..Default::default() }));
     let (full, w_full) = segment(5, &c, &dir.path().join("full.ckpt"), None);
     let full = full.unwrap();
 

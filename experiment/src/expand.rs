@@ -4,7 +4,7 @@
 //! fix. Expansion then resolves each combination of the axes into a [`Point`].
 
 use crate::error::Issue;
-use crate::point::{prunable_params, Dims, Point, PointLr, PointPruning, PointSpec};
+use crate::point::{prunable_params, Dims, Point, PointLr, PointSpec};
 use crate::schema::{At, Axes, Experiment, Family, Optimizer, Pruning, Sizes};
 
 fn issue(field: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) -> Issue {
@@ -94,29 +94,6 @@ impl Experiment {
                 (best.1, Some(ns[size]))
             }
         }
-    }
-
-    fn resolve_pruning(&self, p: &Pruning, s: f64, steps: u64) -> Option<PointPruning> {
-        if s == 0.0 {
-            return Some(PointPruning::Dense);
-        }
-        Some(match *p {
-            Pruning::Gmp { start, end, update_every } => {
-                PointPruning::Gmp { start: start.resolve(steps), end: end.resolve(steps), update_every }
-            }
-            Pruning::NM { n, m, gradual, start, end, update_every } => {
-                if m == 0 || ((1.0 - n as f64 / m as f64) - s).abs() > 1e-9 {
-                    return None;
-                }
-                PointPruning::NM { n, m, gradual, start: start.resolve(steps), end: end.resolve(steps), update_every }
-            }
-            Pruning::FromDense { dense_steps, start, end, update_every } => PointPruning::FromDense {
-                dense_steps,
-                start: start.resolve(steps),
-                end: end.resolve(steps),
-                update_every,
-            },
-        })
     }
 
     /// Every problem of the experiment, with field paths (positions are filled in by
@@ -416,7 +393,7 @@ impl Experiment {
             let (width, target) = self.resolve_width(c.size, c.sparsity);
             let dims = self.dims_for_width(width);
             for p in &self.pruning {
-                let Some(pruning) = self.resolve_pruning(p, c.sparsity, c.steps) else { continue };
+                let Some(pruning) = p.resolve(c.sparsity, c.steps) else { continue };
                 for &seed in &self.seeds {
                     let spec = PointSpec {
                         family: self.model.family,

@@ -25,13 +25,15 @@ pub mod error;
 mod expand;
 pub mod formula;
 pub mod point;
+pub mod pruning;
 pub mod schema;
 pub mod span;
 
 use std::path::{Path, PathBuf};
 
 pub use error::{Issue, ExperimentError};
-pub use point::{Dims, Point, PointLr, PointPruning, PointSpec};
+pub use point::{Dims, Point, PointLr, PointSpec};
+pub use pruning::{At, Pruning, PruningPlan};
 pub use schema::*;
 pub use span::{Pos, SpanIndex};
 

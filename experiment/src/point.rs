@@ -20,6 +20,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::pruning::PruningPlan;
 use crate::schema::{Data, Family, Optimizer, T5Shape, VitShape};
 
 /// Version tag mixed into every hash; bump it when the meaning of a field changes.
@@ -37,61 +38,6 @@ pub struct Dims {
     pub depth: usize,
     /// Attention heads.
     pub heads: usize,
-}
-
-/// Pruning of one point, with schedule steps resolved to absolute optimizer steps.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub enum PointPruning {
-    /// No pruning (S = 0).
-    Dense,
-    /// Gradual magnitude pruning, cubic schedule from `start` to `end`.
-    Gmp {
-        /// First pruning step.
-        start: u64,
-        /// Step at which the target sparsity is reached.
-        end: u64,
-        /// Mask update interval.
-        update_every: u64,
-    },
-    /// n:m pruning.
-    NM {
-        /// Kept per group.
-        n: usize,
-        /// Group size.
-        m: usize,
-        /// Reached gradually along the cubic schedule.
-        gradual: bool,
-        /// First pruning step.
-        start: u64,
-        /// Step at which the pattern is exactly n:m.
-        end: u64,
-        /// Mask update interval.
-        update_every: u64,
-    },
-    /// Dense training for `dense_steps`, then GMP during the point's steps.
-    FromDense {
-        /// Length of the dense phase.
-        dense_steps: u64,
-        /// First pruning step of the sparse phase.
-        start: u64,
-        /// Step of the sparse phase at which the target is reached.
-        end: u64,
-        /// Mask update interval.
-        update_every: u64,
-    },
-}
-
-impl PointPruning {
-    /// Short label for tables: `dense`, `gmp`, `2:4`, `from-dense(1000)`.
-    pub fn label(&self) -> String {
-        match self {
-            PointPruning::Dense => "dense".into(),
-            PointPruning::Gmp { .. } => "gmp".into(),
-            PointPruning::NM { n, m, .. } => format!("{n}:{m}"),
-            PointPruning::FromDense { dense_steps, .. } => format!("from-dense({dense_steps})"),
-        }
-    }
 }
 
 /// Learning-rate schedule of one point, warm-up resolved to steps.
@@ -121,7 +67,7 @@ pub struct PointSpec {
     /// Target sparsity of the pruned layers.
     pub sparsity: f64,
     /// Pruning method.
-    pub pruning: PointPruning,
+    pub pruning: PruningPlan,
     /// Optimizer steps.
     pub steps: u64,
     /// Examples per step.

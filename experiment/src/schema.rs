@@ -20,6 +20,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::pruning::{At, Pruning};
+
 /// One experiment: a sweep over model size × sparsity × pruning method × training length ×
 /// seed, the training recipe shared by all its points, and the analysis to run at the end.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,7 +79,7 @@ fn default_sparsity() -> Vec<f64> {
     vec![0.0]
 }
 fn default_pruning() -> Vec<Pruning> {
-    vec![Pruning::Gmp { start: gmp_start(), end: gmp_end(), update_every: default_update_every() }]
+    vec![Pruning::default()]
 }
 fn default_batch_size() -> usize {
     32
@@ -237,99 +239,6 @@ impl Default for T5Shape {
     fn default() -> Self {
         T5Shape { vocab: d_vocab(), input_len: d_input_len(), target_len: d_target_len() }
     }
-}
-
-/// A step in a schedule: a fraction of the point's training steps, or an absolute step.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub enum At {
-    /// Fraction of the point's steps, in [0, 1] (rounded to the nearest step).
-    Fraction(f64),
-    /// Absolute optimizer step.
-    Step(u64),
-}
-
-impl At {
-    /// The absolute step for a run of `steps` steps.
-    pub fn resolve(self, steps: u64) -> u64 {
-        match self {
-            At::Fraction(f) => (f * steps as f64).round().max(0.0) as u64,
-            At::Step(s) => s,
-        }
-    }
-}
-
-fn gmp_start() -> At {
-    At::Fraction(0.25)
-}
-fn gmp_end() -> At {
-    At::Fraction(0.75)
-}
-fn default_update_every() -> u64 {
-    100
-}
-fn dense_start() -> At {
-    At::Fraction(0.0)
-}
-fn dense_end() -> At {
-    At::Fraction(0.5)
-}
-fn yes() -> bool {
-    true
-}
-
-/// A pruning method (one value of the pruning axis).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub enum Pruning {
-    /// Gradual magnitude pruning from scratch (Zhu & Gupta 2017), cubic schedule
-    /// s(t) = S·(1 − (1 − p)³) between `start` and `end` (`PAPER.md` §4).
-    Gmp {
-        /// Pruning starts here. Default `Fraction(0.25)`.
-        #[serde(default = "gmp_start")]
-        start: At,
-        /// Target sparsity reached here. Default `Fraction(0.75)`.
-        #[serde(default = "gmp_end")]
-        end: At,
-        /// Masks are recomputed every this many steps. Default 100.
-        #[serde(default = "default_update_every")]
-        update_every: u64,
-    },
-    /// n:m structured sparsity: n of every m consecutive input weights kept; S = 1 − n/m.
-    NM {
-        /// Weights kept per group.
-        n: usize,
-        /// Group size; must divide every prunable layer's input width.
-        m: usize,
-        /// Reach the pattern gradually along the cubic schedule (the authors' way) instead
-        /// of applying it from the first step. Default true.
-        #[serde(default = "yes")]
-        gradual: bool,
-        /// Default `Fraction(0.25)`.
-        #[serde(default = "gmp_start")]
-        start: At,
-        /// Default `Fraction(0.75)`.
-        #[serde(default = "gmp_end")]
-        end: At,
-        /// Default 100.
-        #[serde(default = "default_update_every")]
-        update_every: u64,
-    },
-    /// Train dense for `dense_steps`, then prune that checkpoint with GMP during the point's
-    /// `steps` further steps (`PAPER.md` §4, "from a pretrained dense model"). D counts only
-    /// the sparse phase's data; the dense phase is recorded separately.
-    FromDense {
-        /// Length of the dense run.
-        dense_steps: u64,
-        /// Start of pruning within the sparse phase. Default `Fraction(0.0)`.
-        #[serde(default = "dense_start")]
-        start: At,
-        /// End of pruning within the sparse phase. Default `Fraction(0.5)`.
-        #[serde(default = "dense_end")]
-        end: At,
-        /// Default 100.
-        #[serde(default = "default_update_every")]
-        update_every: u64,
-    },
 }
 
 /// How the axes (sizes, sparsity, steps; pruning and seeds are always crossed) combine.

@@ -1,7 +1,7 @@
 //! Expansion into points and the stability of their content hashes.
 
 use proptest::prelude::*;
-use sparse_scaling_experiment::{Experiment, PointPruning};
+use sparse_scaling_experiment::{Experiment, PruningPlan};
 
 const BASE: &str = r#"(
     name: "h",
@@ -72,8 +72,8 @@ fn product_zip_and_dedup() {
     let pts = e.expand().unwrap();
     assert_eq!(pts.len(), 4);
     assert!(pts.iter().enumerate().all(|(i, p)| p.index == i));
-    assert_eq!(pts[0].spec.pruning, PointPruning::Dense);
-    assert!(matches!(pts[1].spec.pruning, PointPruning::Gmp { start: 25, end: 75, update_every: 100 }));
+    assert_eq!(pts[0].spec.pruning, PruningPlan::Dense);
+    assert!(matches!(pts[1].spec.pruning, PruningPlan::Gmp { start: 25, end: 75, update_every: 100 }));
     // dense points are shared between pruning methods
     let src = BASE.replace("steps: [100]", "steps: [100], pruning: [Gmp(), FromDense(dense_steps: 50)]");
     assert_eq!(hashes(&src).len(), 2 * (1 + 2));

@@ -37,8 +37,8 @@
 //!   `decoder.rel_bias.table`. None of these lies under an `attn`/`mlp`/embedding component with
 //!   last component `weight`.
 //!
-//! [`classify`] applies the rule (it delegates to `crate::sparsity::role_of`, the pruner's own
-//! implementation of this contract), so models, pruner and tests share one definition.
+//! [`crate::params::role_of`] applies the rule, so models, pruner, optimizers and tests share one
+//! definition.
 
 /// `impl TensorCollection` for a struct whose fields are all sub-modules, each visited under
 /// its own field name (the names the parameter naming contract above relies on):
@@ -190,37 +190,6 @@ pub trait SparseModel: TensorCollection<f32, Cpu> + Clone + Send {
 
     /// Family, sizes and parameter counts.
     fn info(&self) -> ModelInfo;
-}
-
-/// How the sparsity code treats a parameter, by its visitor path (see the module docs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParamKind {
-    /// Attention or MLP weight matrix: pruned, counted in N.
-    Prunable,
-    /// Token/patch embedding or output head matrix: optionally pruned, not counted in N.
-    Embedding,
-    /// Norms, biases, positions, class token, relative-position bias: never pruned.
-    Other,
-}
-
-/// Classifies a parameter by its dotted visitor path and rank, per the naming contract.
-/// Delegates to [`crate::sparsity::role_of`], so the models and the pruner share one rule.
-///
-/// ```
-/// use sparse_scaling::model::{classify, ParamKind};
-/// assert_eq!(classify("blocks.0.attn.q.weight", 2), ParamKind::Prunable);
-/// assert_eq!(classify("blocks.0.attn.q.bias", 1), ParamKind::Other);
-/// assert_eq!(classify("tok_embed.weight", 2), ParamKind::Embedding);
-/// assert_eq!(classify("encoder.rel_bias.table", 2), ParamKind::Other);
-/// ```
-pub fn classify(path: &str, rank: usize) -> ParamKind {
-    // role_of only looks at the rank (the length of the shape), not the sizes.
-    let shape = vec![1usize; rank];
-    match crate::sparsity::role_of(path, &shape) {
-        crate::sparsity::ParamRole::Prunable => ParamKind::Prunable,
-        crate::sparsity::ParamRole::Embedding => ParamKind::Embedding,
-        crate::sparsity::ParamRole::Dense => ParamKind::Other,
-    }
 }
 
 /// Paper width scaling (PAPER.md §5: "embedding and MLP width × √scale, depth and heads fixed").

@@ -3,7 +3,7 @@
 //! with a checkpoint in the point's checkpoint directory, so that a killed run resumes where
 //! it stopped with bit-identical results (`crate::train`).
 //!
-//! Pruning from a dense checkpoint (`PAPER.md` §4) runs in two phases inside one point: a
+//! Pruning from a dense checkpoint (docs/THEORY.md §4.5) runs in two phases inside one point: a
 //! dense run of `dense_steps` (checkpoint `dense.ckpt`), then GMP over the point's `steps` on
 //! the same data stream (checkpoint `train.ckpt`). Each phase resumes on its own.
 
@@ -21,9 +21,9 @@ use crate::data::{
 };
 use crate::model::{SparseModel, T5Config, VitConfig, Vit, T5};
 use crate::results::{CurvePoint, Outcome};
-use crate::sparsity::{Method, RampConfig, ScheduleConfig, SparsityConfig, StepPoint};
-use crate::experiment::{Data, Optimizer, Point, PointPruning};
-use crate::train::{self, AdafactorConfig, AdamWConfig, DataUnits, OptimizerConfig, RunOptions, TrainConfig, Warmup};
+use crate::sparsity::{Embeddings, Pruner};
+use crate::experiment::{Data, Optimizer, Point};
+use crate::train::{self, AdafactorConfig, AdamWConfig, DataUnits, OptimizerConfig, RunOptions, TrainConfig};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -237,7 +237,7 @@ impl SizeVisitor for Visit<'_, '_> {
 /// The training config of a point (or of its dense phase, with `steps` overridden).
 pub fn train_config(point: &Point, steps: u64) -> TrainConfig {
     let spec = &point.spec;
-    let warmup = Warmup::Steps(spec.lr.warmup_steps.min(steps.saturating_sub(1)));
+    let warmup_steps = spec.lr.warmup_steps.min(steps.saturating_sub(1));
     let optimizer = match spec.optimizer {
         Optimizer::AdamW { lr, beta1, beta2, eps, weight_decay } => OptimizerConfig::AdamW(AdamWConfig {
             lr,
@@ -245,35 +245,18 @@ pub fn train_config(point: &Point, steps: u64) -> TrainConfig {
             beta2,
             eps,
             weight_decay,
-            warmup,
+            warmup_steps,
             final_lr_fraction: spec.lr.min_lr_ratio,
         }),
         Optimizer::Adafactor { scale, decay_exponent, clip_threshold } => OptimizerConfig::Adafactor(AdafactorConfig {
             scale,
-            warmup,
+            warmup_steps,
             decay_exponent,
             clip_threshold,
             ..AdafactorConfig::default()
         }),
     };
     TrainConfig { steps, batch_size: spec.batch_size, optimizer, grad_clip: spec.lr.grad_clip, eval_every: spec.val_every.max(1), seed: spec.seed }
-}
-
-/// The sparsity config of a point's (last) training phase.
-pub fn sparsity_config(point: &Point) -> SparsityConfig {
-    let s = point.spec.sparsity;
-    let method = match point.spec.pruning {
-        PointPruning::Dense => Method::Dense,
-        PointPruning::Gmp { start, end, update_every } | PointPruning::FromDense { start, end, update_every, .. } => Method::Gmp {
-            schedule: ScheduleConfig { sparsity: s, start: StepPoint::Step(start), end: StepPoint::Step(end), update_freq: update_every },
-        },
-        PointPruning::NM { n, m, gradual, start, end, update_every } => Method::NM {
-            n,
-            m,
-            gradual: gradual.then_some(RampConfig { start: StepPoint::Step(start), end: StepPoint::Step(end), update_freq: update_every }),
-        },
-    };
-    SparsityConfig { method, prune_embeddings: false }
 }
 
 /// Trains in chunks of `chunk` steps (each ends with a checkpoint, via the loop's
@@ -335,10 +318,7 @@ where
         stop_after: None,
         label: label.clone(),
     };
-    let offset = match spec.pruning {
-        PointPruning::FromDense { dense_steps, .. } => dense_steps,
-        _ => 0,
-    };
+    let offset = spec.pruning.dense_steps();
     let total = offset + spec.steps;
     if offset > 0 {
         let cfg = train_config(point, offset);
@@ -347,7 +327,7 @@ where
         train_chunked(&mut model, &mut stream, &validation, &cfg, &mut dense, &opts("dense.ckpt"), point.checkpoint_every, &show)?;
     }
     let cfg = train_config(point, spec.steps);
-    let mut pruner = crate::sparsity::Pruner::new(&model, &sparsity_config(point), spec.steps)?;
+    let mut pruner = Pruner::new(&model, &spec.pruning, spec.sparsity, spec.steps, Embeddings::Dense)?;
     let show = |step: u64, _: Option<f64>| ctx.progress.update(offset + step, total, None);
     let (summary, resumed_from) = train_chunked(&mut model, &mut stream, &validation, &cfg, &mut pruner, &opts("train.ckpt"), point.checkpoint_every, &show)?;
     ctx.progress.update(total, total, Some(summary.final_val_loss));

@@ -15,14 +15,6 @@ pub enum SparsityError {
         /// The value given.
         value: f64,
     },
-    /// A schedule point given as a fraction outside `[0, 1]`.
-    #[error("{field} = Fraction({value}) is not a fraction of the run: it must lie in [0, 1]; use e.g. Fraction(0.25), or give a step count with Step(n)")]
-    InvalidFraction {
-        /// `start` or `end`.
-        field: &'static str,
-        /// The value given.
-        value: f64,
-    },
     /// `t_start ≥ t_end` or `t_end > steps`.
     #[error("schedule start step {t_start} and end step {t_end} do not satisfy t_start < t_end ≤ steps = {steps}; the paper uses start = Fraction(0.25), end = Fraction(0.75)")]
     ScheduleOrder {
@@ -47,14 +39,14 @@ pub enum SparsityError {
         /// Group size.
         m: usize,
     },
-    /// A from-dense n:m plan whose schedule sparsity is not 1 − n/m.
-    #[error("schedule.sparsity = {sparsity} but n:m = {n}:{m} ends at sparsity 1 − n/m = {expected}; set schedule.sparsity to {expected}")]
+    /// An n:m plan asked to reach a sparsity other than 1 − n/m.
+    #[error("sparsity = {sparsity} but n:m = {n}:{m} ends at sparsity 1 − n/m = {expected}; use sparsity {expected} for this pattern")]
     NmSparsity {
         /// Weights kept per group.
         n: usize,
         /// Group size.
         m: usize,
-        /// The schedule's sparsity.
+        /// The target sparsity asked for.
         sparsity: f64,
         /// 1 − n/m.
         expected: f64,

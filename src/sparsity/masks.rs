@@ -1,21 +1,16 @@
-//! Masks on every prunable weight, and the one pass over a model's parameters that reads, masks and
-//! writes them (dfdx 0.13's `TensorCollection::iter_tensors` with a `TensorVisitor`), PAPER.md §4:
-//! "masks … re-applied after every optimizer step".
-//!
-//! The visitors here work for any model implementing `TensorCollection<f32, Cpu>`: they see each
-//! parameter's dot-joined path (`blocks.0.attn.q.weight`) and its tensor, and nothing is written
-//! per model. Masks are bit-packed (one bit per weight, 1 = kept) and serialisable for checkpoints.
+//! Masks on every prunable weight, and the passes that read, mask and write a model's parameters
+//! (docs/THEORY.md §4.2: masks are re-applied after every optimizer step). Each pass is a small
+//! [`Pass`] on the one walk of [`crate::params`]: it sees each parameter's position, dot-joined
+//! path (`blocks.0.attn.q.weight`) and tensor, so nothing is written per model. Masks are
+//! bit-packed (one bit per weight, 1 = kept) and serialisable for checkpoints.
 
-use dfdx::nn::tensor_collection::{
-    RecursiveWalker, TensorCollection, TensorOptions, TensorViewer, TensorVisitor, ViewTensorMut,
-    ViewTensorName, ViewTensorRef,
-};
+use dfdx::nn::tensor_collection::{TensorCollection, ViewTensorMut, ViewTensorRef};
 use dfdx::prelude::{Cpu, Gradients, Shape, Tensor};
 use dfdx::shapes::HasShape;
 use serde::{Deserialize, Serialize};
 
-use super::roles::{role_of, ParamRole};
 use super::SparsityError;
+use crate::params::{role_of, walk, walk_mut, Param, ParamRole, Pass};
 
 /// One bit per weight, 1 = kept, packed little-endian into `u64` words.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -325,100 +320,42 @@ fn dims<S: Shape>(s: &S) -> Vec<usize> {
     s.concrete().into()
 }
 
-// ---- the walk: every pass below is one of these two, over every parameter in visitor order
-
-/// A read-only pass: called with each parameter's index (its position in visitor order, which
-/// is the index of its [`ParamMask`] in [`Masks::params`]), its path and its tensor.
-trait ReadParam {
-    fn param<S: Shape>(&mut self, index: usize, path: String, t: &Tensor<S, f32, Cpu>);
+/// Runs an infallible reading pass.
+fn read_each<M: TensorCollection<f32, Cpu>, P: Pass<View = ViewTensorRef, Err = std::convert::Infallible>>(model: &M, pass: &mut P) {
+    let Ok(()) = walk(model, pass);
 }
 
-/// A pass that may change the weights; as [`ReadParam`] with a mutable tensor.
-trait WriteParam {
-    fn param<S: Shape>(&mut self, index: usize, path: String, t: &mut Tensor<S, f32, Cpu>);
-}
-
-/// dfdx's visitor for a [`ReadParam`] or [`WriteParam`] pass: counts the parameters.
-struct Walk<'v, P> {
-    pass: &'v mut P,
-    index: usize,
-}
-
-impl<P: ReadParam> TensorVisitor<f32, Cpu> for Walk<'_, P> {
-    type Viewer = (ViewTensorName, ViewTensorRef);
-    type Err = std::convert::Infallible;
-    type E2 = f32;
-    type D2 = Cpu;
-
-    fn visit<S: Shape>(
-        &mut self,
-        _opts: TensorOptions<S, f32, Cpu>,
-        (name, t): <Self::Viewer as TensorViewer>::View<'_, Tensor<S, f32, Cpu>>,
-    ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
-        self.pass.param(self.index, name, t);
-        self.index += 1;
-        Ok(None)
-    }
-}
-
-/// The mutable twin of the [`Walk`] above (a separate type: dfdx fixes the viewer per visitor).
-struct WalkMut<'v, P> {
-    pass: &'v mut P,
-    index: usize,
-}
-
-impl<P: WriteParam> TensorVisitor<f32, Cpu> for WalkMut<'_, P> {
-    type Viewer = (ViewTensorName, ViewTensorMut);
-    type Err = std::convert::Infallible;
-    type E2 = f32;
-    type D2 = Cpu;
-
-    fn visit<S: Shape>(
-        &mut self,
-        _opts: TensorOptions<S, f32, Cpu>,
-        (name, t): <Self::Viewer as TensorViewer>::View<'_, Tensor<S, f32, Cpu>>,
-    ) -> Result<Option<Tensor<S, f32, Cpu>>, Self::Err> {
-        self.pass.param(self.index, name, t);
-        self.index += 1;
-        Ok(None)
-    }
-}
-
-/// Runs a read-only pass over every parameter of `model`.
-fn read_each<M: TensorCollection<f32, Cpu>, P: ReadParam>(model: &M, pass: &mut P) {
-    let mut walk = Walk { pass, index: 0 };
-    match M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut walk }) {
-        Ok(_) => {}
-        Err(never) => match never {},
-    }
-}
-
-/// Runs a pass that may change the weights over every parameter of `model`.
-fn write_each<M: TensorCollection<f32, Cpu>, P: WriteParam>(model: &mut M, pass: &mut P) {
-    let mut walk = WalkMut { pass, index: 0 };
-    match M::iter_tensors(&mut RecursiveWalker { m: (String::new(), model), f: &mut walk }) {
-        Ok(_) => {}
-        Err(never) => match never {},
-    }
+/// Runs an infallible writing pass.
+fn write_each<M: TensorCollection<f32, Cpu>, P: Pass<View = ViewTensorMut, Err = std::convert::Infallible>>(
+    model: &mut M,
+    pass: &mut P,
+) {
+    let Ok(()) = walk_mut(model, pass);
 }
 
 // ---- the passes
 
 struct ListParams(Vec<ParamInfo>);
 
-impl ReadParam for ListParams {
-    fn param<S: Shape>(&mut self, _index: usize, path: String, t: &Tensor<S, f32, Cpu>) {
-        self.0.push(ParamInfo { path, shape: dims(t.shape()) });
+impl Pass for ListParams {
+    type View = ViewTensorRef;
+    type Err = std::convert::Infallible;
+    fn param<S: Shape>(&mut self, p: Param<'_, &Tensor<S, f32, Cpu>>) -> Result<(), Self::Err> {
+        self.0.push(ParamInfo { path: p.path.to_string(), shape: dims(p.tensor.shape()) });
+        Ok(())
     }
 }
 
 struct CountZeros(Vec<(String, usize, usize)>);
 
-impl ReadParam for CountZeros {
-    fn param<S: Shape>(&mut self, _index: usize, path: String, t: &Tensor<S, f32, Cpu>) {
-        let v = t.as_vec();
+impl Pass for CountZeros {
+    type View = ViewTensorRef;
+    type Err = std::convert::Infallible;
+    fn param<S: Shape>(&mut self, p: Param<'_, &Tensor<S, f32, Cpu>>) -> Result<(), Self::Err> {
+        let v = p.tensor.as_vec();
         let zeros = v.iter().filter(|x| **x == 0.0).count();
-        self.0.push((path, zeros, v.len()));
+        self.0.push((p.path.to_string(), zeros, v.len()));
+        Ok(())
     }
 }
 
@@ -428,8 +365,11 @@ struct ReadMasked<'a> {
     out: Vec<Option<Vec<f32>>>,
 }
 
-impl ReadParam for ReadMasked<'_> {
-    fn param<S: Shape>(&mut self, i: usize, path: String, t: &Tensor<S, f32, Cpu>) {
+impl Pass for ReadMasked<'_> {
+    type View = ViewTensorRef;
+    type Err = std::convert::Infallible;
+    fn param<S: Shape>(&mut self, p: Param<'_, &Tensor<S, f32, Cpu>>) -> Result<(), Self::Err> {
+        let (i, path, t) = (p.index, p.path, p.tensor);
         let buf = match (self.masks.get(i), self.select.get(i)) {
             (Some(m), Some(true)) if m.path == path => {
                 let mut buf = vec![0.0f32; t.shape().num_elements()];
@@ -439,6 +379,7 @@ impl ReadParam for ReadMasked<'_> {
             _ => None,
         };
         self.out.push(buf);
+        Ok(())
     }
 }
 
@@ -447,13 +388,16 @@ struct WriteMasked<'a> {
     bufs: &'a [Option<Vec<f32>>],
 }
 
-impl WriteParam for WriteMasked<'_> {
-    fn param<S: Shape>(&mut self, i: usize, path: String, t: &mut Tensor<S, f32, Cpu>) {
-        if let (Some(m), Some(Some(buf))) = (self.masks.get(i), self.bufs.get(i)) {
-            if m.path == path && buf.len() == t.shape().num_elements() {
-                t.copy_from(buf);
+impl Pass for WriteMasked<'_> {
+    type View = ViewTensorMut;
+    type Err = std::convert::Infallible;
+    fn param<S: Shape>(&mut self, p: Param<'_, &mut Tensor<S, f32, Cpu>>) -> Result<(), Self::Err> {
+        if let (Some(m), Some(Some(buf))) = (self.masks.get(p.index), self.bufs.get(p.index)) {
+            if m.path == p.path && buf.len() == p.tensor.shape().num_elements() {
+                p.tensor.copy_from(buf);
             }
         }
+        Ok(())
     }
 }
 
@@ -462,11 +406,14 @@ struct ApplyMasks<'a> {
     scratch: Vec<f32>,
 }
 
-impl WriteParam for ApplyMasks<'_> {
-    fn param<S: Shape>(&mut self, i: usize, path: String, t: &mut Tensor<S, f32, Cpu>) {
+impl Pass for ApplyMasks<'_> {
+    type View = ViewTensorMut;
+    type Err = std::convert::Infallible;
+    fn param<S: Shape>(&mut self, p: Param<'_, &mut Tensor<S, f32, Cpu>>) -> Result<(), Self::Err> {
+        let (i, path, t) = (p.index, p.path, p.tensor);
         if let Some(ParamMask { path: p, mask: Some(mask), .. }) = self.masks.get(i) {
             let n = t.shape().num_elements();
-            if *p == path && mask.len() == n && mask.count_ones() < n {
+            if p == path && mask.len() == n && mask.count_ones() < n {
                 self.scratch.resize(n, 0.0);
                 let buf = &mut self.scratch[..n];
                 t.copy_into(buf);
@@ -474,6 +421,7 @@ impl WriteParam for ApplyMasks<'_> {
                 t.copy_from(buf);
             }
         }
+        Ok(())
     }
 }
 
@@ -482,10 +430,13 @@ struct MaskGrads<'a> {
     grads: &'a mut Gradients<f32, Cpu>,
 }
 
-impl ReadParam for MaskGrads<'_> {
-    fn param<S: Shape>(&mut self, i: usize, path: String, t: &Tensor<S, f32, Cpu>) {
+impl Pass for MaskGrads<'_> {
+    type View = ViewTensorRef;
+    type Err = std::convert::Infallible;
+    fn param<S: Shape>(&mut self, p: Param<'_, &Tensor<S, f32, Cpu>>) -> Result<(), Self::Err> {
+        let (i, path, t) = (p.index, p.path, p.tensor);
         if let Some(ParamMask { path: p, mask: Some(mask), .. }) = self.masks.get(i) {
-            if *p == path && mask.count_ones() < mask.len() {
+            if p == path && mask.count_ones() < mask.len() {
                 if let Ok(g) = self.grads.get_or_alloc_mut(t) {
                     let g: &mut Vec<f32> = g;
                     if g.len() == mask.len() {
@@ -494,5 +445,6 @@ impl ReadParam for MaskGrads<'_> {
                 }
             }
         }
+        Ok(())
     }
 }

@@ -1,12 +1,16 @@
-//! The pruner: one object the training loop calls after every optimizer step (PAPER.md §4:
-//! masks recomputed every `update_freq` steps between t_start and t_end, re-applied after every
-//! step so pruned weights stay exactly zero).
+//! The pruner: one object the training loop calls after every optimizer step (docs/THEORY.md
+//! §4: masks recomputed every `update_every` steps between the schedule's start and end,
+//! re-applied after every step so pruned weights stay exactly zero).
+//!
+//! It consumes a point's [`PruningPlan`] as planning resolved it (absolute steps), with the
+//! point's target sparsity and run length.
 //!
 //! ```
 //! # use sparse_scaling::sparsity::*;
+//! # use sparse_scaling::experiment::PruningPlan;
 //! # fn demo<M: dfdx::nn::tensor_collection::TensorCollection<f32, dfdx::prelude::Cpu>>(model: &mut M) -> Result<(), SparsityError> {
-//! let cfg = SparsityConfig::gmp_paper(0.75);
-//! let mut pruner = Pruner::new(model, &cfg, 10_000)?;
+//! let plan = PruningPlan::Gmp { start: 2_500, end: 7_500, update_every: 100 };
+//! let mut pruner = Pruner::new(model, &plan, 0.75, 10_000, Embeddings::Dense)?;
 //! pruner.apply(model);
 //! for step in 0..10_000 {
 //!     // … forward, backward, optimizer update; for each Adam moment buffer of a parameter:
@@ -23,66 +27,28 @@ use dfdx::prelude::{Cpu, Gradients};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::config::{Method, SparsityConfig};
 use super::magnitude::{check_size, magnitude_mask};
 use super::masks::{count_zeros, BitMask, Masks};
 use super::nm::{gradual_nm_mask, nm_mask, NmPattern};
-use super::roles::{embedding_sparsity, ParamRole};
-use super::schedule::CubicSchedule;
+use super::schedule::{check_sparsity, CubicSchedule};
 use super::SparsityError;
+use crate::experiment::PruningPlan;
+use crate::params::{embedding_sparsity, ParamRole};
 
-/// What the pruner does over the run, resolved from the config and the run length.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum Plan {
-    /// Never prune.
+/// Whether token/patch embeddings and the output head are pruned too (at 1 − √(1 − S),
+/// docs/THEORY.md §4.3; never counted in N).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Embeddings {
+    /// Left dense (the paper's runs, and what the runner does).
+    #[default]
     Dense,
-    /// Masks follow `schedule`: unstructured magnitude, or gradual n:m when `nm` is set.
-    Gradual {
-        /// The cubic schedule.
-        schedule: CubicSchedule,
-        /// Optional n:m target.
-        nm: Option<NmPattern>,
-    },
-    /// Fixed n:m masks computed once from the weights the pruner was built from.
-    OneShotNm {
-        /// The pattern.
-        nm: NmPattern,
-    },
-}
-
-impl Plan {
-    /// Resolve a config over a run of `total_steps` steps.
-    pub fn resolve(config: &SparsityConfig, total_steps: u64) -> Result<Plan, SparsityError> {
-        Ok(match &config.method {
-            Method::Dense => Plan::Dense,
-            Method::Gmp { schedule } => Plan::Gradual { schedule: schedule.resolve(total_steps)?, nm: None },
-            Method::NM { n, m, gradual } => {
-                let nm = NmPattern::new(*n, *m)?;
-                match gradual {
-                    Some(r) => Plan::Gradual { schedule: r.with_sparsity(nm.sparsity()).resolve(total_steps)?, nm: Some(nm) },
-                    None => Plan::OneShotNm { nm },
-                }
-            }
-            Method::FromDense(c) => {
-                let p = c.plan(total_steps)?;
-                Plan::Gradual { schedule: p.schedule, nm: p.nm }
-            }
-        })
-    }
-
-    /// The target sparsity of the pruned layers after step `step` (what the masks hold).
-    pub fn target_after(&self, step: u64) -> f64 {
-        match self {
-            Plan::Dense => 0.0,
-            Plan::Gradual { schedule, .. } => schedule.effective_sparsity(step),
-            Plan::OneShotNm { nm } => nm.sparsity(),
-        }
-    }
+    /// Pruned at 1 − √(1 − S) alongside the prunable layers.
+    Pruned,
 }
 
 /// Measured sparsity of one parameter.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LayerStats {
+pub struct LayerMaskStats {
     /// Parameter path.
     pub path: String,
     /// Its role.
@@ -99,11 +65,11 @@ pub struct LayerStats {
     pub zeros_in_weights: usize,
 }
 
-/// What a run reports about its sparsity (issue 3, part 5).
+/// What the masks say about a model's sparsity, overall and per layer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SparsityStats {
+pub struct MaskStats {
     /// Every prunable and embedding parameter.
-    pub layers: Vec<LayerStats>,
+    pub layers: Vec<LayerMaskStats>,
     /// N: non-zeros of the prunable layers, counted from the masks.
     pub n_nonzero: usize,
     /// Size of the prunable layers (N at S = 0).
@@ -118,31 +84,53 @@ pub struct SparsityStats {
     pub total_params: usize,
 }
 
-/// Keeps masks for a model and applies a pruning method over a run.
+/// Keeps masks for a model and applies a [`PruningPlan`] over a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pruner {
-    config: SparsityConfig,
+    plan: PruningPlan,
+    sparsity: f64,
     total_steps: u64,
-    plan: Plan,
+    embeddings: Embeddings,
+    /// The plan's schedule with its target, validated (`None`: masks never change).
+    schedule: Option<CubicSchedule>,
+    /// The plan's n:m pattern, validated.
+    nm: Option<NmPattern>,
     masks: Masks,
     /// The step whose sparsity the masks hold (`None` before the first update).
     last_update: Option<u64>,
 }
 
 impl Pruner {
-    /// Validate `config` for a run of `total_steps` steps and build masks for `model`.
+    /// Validates `plan` at target `sparsity` for a run of `total_steps` steps and builds masks
+    /// for `model`.
     ///
     /// For one-shot n:m the masks are computed now from `model`'s weights; call
     /// [`Pruner::apply`] once before the first step so the first forward pass is already sparse.
     pub fn new<M: TensorCollection<f32, Cpu>>(
         model: &M,
-        config: &SparsityConfig,
+        plan: &PruningPlan,
+        sparsity: f64,
         total_steps: u64,
+        embeddings: Embeddings,
     ) -> Result<Self, SparsityError> {
-        let plan = Plan::resolve(config, total_steps)?;
-        let masks = Masks::for_model(model, config.prune_embeddings);
-        if plan != Plan::Dense && !masks.params.iter().any(|p| p.role == ParamRole::Prunable) {
+        check_sparsity("sparsity", sparsity)?;
+        let nm = match plan.nm() {
+            Some((n, m)) => {
+                let p = NmPattern::new(n, m)?;
+                if (p.sparsity() - sparsity).abs() > 1e-9 {
+                    return Err(SparsityError::NmSparsity { n, m, sparsity, expected: p.sparsity() });
+                }
+                Some(p)
+            }
+            None => None,
+        };
+        let schedule = match plan.schedule() {
+            Some((start, end, every)) => Some(CubicSchedule::new(sparsity, start, end, every, total_steps)?),
+            None => None,
+        };
+        let masks = Masks::for_model(model, embeddings == Embeddings::Pruned);
+        if *plan != PruningPlan::Dense && !masks.params.iter().any(|p| p.role == ParamRole::Prunable) {
             let paths: Vec<&str> = masks.params.iter().take(8).map(|p| p.path.as_str()).collect();
             return Err(SparsityError::NoPrunable { paths: paths.join(", ") });
         }
@@ -154,42 +142,36 @@ impl Pruner {
                 check_size(&p.path, p.numel())?;
             }
         }
-        let nm = match &plan {
-            Plan::Gradual { nm, .. } => *nm,
-            Plan::OneShotNm { nm } => Some(*nm),
-            Plan::Dense => None,
-        };
         if let Some(nm) = nm {
             for p in masks.params.iter().filter(|p| p.role == ParamRole::Prunable) {
                 nm.check_layer(&p.path, &p.shape)?;
             }
         }
-        let mut pruner = Pruner { config: config.clone(), total_steps, plan, masks, last_update: None };
-        if let Plan::OneShotNm { nm } = pruner.plan {
+        let mut pruner =
+            Pruner { plan: plan.clone(), sparsity, total_steps, embeddings, schedule, nm, masks, last_update: None };
+        if let (Some(nm), None) = (nm, schedule) {
             let weights = pruner.masks.read_weights(model);
             pruner.recompute(&weights, nm.sparsity())?;
         }
         Ok(pruner)
     }
 
-    /// Continue from a saved pruner (e.g. deserialised from a checkpoint): checks that it was
-    /// made for this config, run length and model.
-    pub fn resume<M: TensorCollection<f32, Cpu>>(
-        saved: Pruner,
-        model: &M,
-        config: &SparsityConfig,
-        total_steps: u64,
-    ) -> Result<Self, SparsityError> {
-        if &saved.config != config || saved.total_steps != total_steps {
+    /// Continues from `saved` (e.g. deserialised from a checkpoint) in place of `self`: checks
+    /// that it was made for the same plan, sparsity, run length and embedding setting, and
+    /// that its masks describe `model`.
+    pub fn resume<M: TensorCollection<f32, Cpu>>(&mut self, model: &M, saved: Pruner) -> Result<(), SparsityError> {
+        let settings = |p: &Pruner| (p.plan.clone(), p.sparsity, p.total_steps, p.embeddings);
+        if settings(&saved) != settings(self) {
             return Err(SparsityError::StateMismatch {
                 detail: format!(
-                    "the checkpoint was written for sparsity config {:?} over {} steps, this run has {:?} over {} steps",
-                    saved.config, saved.total_steps, config, total_steps
+                    "the checkpoint was written for {:?} at sparsity {} over {} steps (embeddings {:?}), this run has {:?} at sparsity {} over {} steps (embeddings {:?})",
+                    saved.plan, saved.sparsity, saved.total_steps, saved.embeddings, self.plan, self.sparsity, self.total_steps, self.embeddings
                 ),
             });
         }
         saved.masks.check_matches(model)?;
-        Ok(saved)
+        *self = saved;
+        Ok(())
     }
 
     /// Call after optimizer step `step` (0-based): recomputes masks if an update is due (or was
@@ -198,21 +180,14 @@ impl Pruner {
     /// A recompute ranks the weights *after* zeroing those already pruned, so the pruned set only
     /// grows during a ramp (weights are never regrown), as in Zhu & Gupta's GMP.
     pub fn on_step<M: TensorCollection<f32, Cpu>>(&mut self, model: &mut M, step: u64) -> Result<bool, SparsityError> {
-        let due = match &self.plan {
-            Plan::Gradual { schedule, .. } => schedule.last_update_at_or_before(step),
-            _ => None,
-        };
-        if due.is_some() && due != self.last_update {
-            let (Plan::Gradual { schedule, .. }, Some(u)) = (&self.plan, due) else {
-                unreachable!("due is only set for gradual plans")
-            };
-            let s = schedule.sparsity_at(u);
+        let due = self.schedule.and_then(|s| s.last_update_at_or_before(step).map(|u| (u, s.sparsity_at(u))));
+        if let Some((u, s)) = due.filter(|&(u, _)| Some(u) != self.last_update) {
             let mut weights = self.masks.read_weights(model);
             // Rank the masked weights (Zhu & Gupta: pruned weights score 0), so a weight the
             // optimizer moved while pruned is not regrown, whatever the optimizer did.
             self.zero_buffers(&mut weights);
             let changed = self.recompute(&weights, s)?;
-            self.last_update = due;
+            self.last_update = Some(u);
             self.zero_buffers(&mut weights);
             self.masks.write_weights(model, &weights);
             Ok(changed)
@@ -243,14 +218,19 @@ impl Pruner {
         &self.masks
     }
 
-    /// The resolved plan.
-    pub fn plan(&self) -> &Plan {
+    /// The plan this pruner follows.
+    pub fn plan(&self) -> &PruningPlan {
         &self.plan
     }
 
-    /// The config this pruner was built from.
-    pub fn config(&self) -> &SparsityConfig {
-        &self.config
+    /// The validated schedule (`None` when the masks never change: dense, one-shot n:m).
+    pub fn schedule(&self) -> Option<&CubicSchedule> {
+        self.schedule.as_ref()
+    }
+
+    /// Whether embeddings and the head are pruned too.
+    pub fn embeddings(&self) -> Embeddings {
+        self.embeddings
     }
 
     /// The step whose schedule value the masks hold (`None` before the first update).
@@ -260,18 +240,18 @@ impl Pruner {
 
     /// The sparsity the pruned layers' masks currently hold (cheap; for progress bars).
     pub fn current_sparsity(&self) -> f64 {
-        match &self.plan {
-            Plan::Dense => 0.0,
-            Plan::Gradual { schedule, .. } => self.last_update.map_or(0.0, |u| schedule.sparsity_at(u)),
-            Plan::OneShotNm { nm } => nm.sparsity(),
+        match (self.schedule, self.nm) {
+            (Some(schedule), _) => self.last_update.map_or(0.0, |u| schedule.sparsity_at(u)),
+            (None, Some(nm)) => nm.sparsity(),
+            (None, None) => 0.0,
         }
     }
 
     /// Per-layer and overall sparsity, N and total parameters (N counted from the masks; the
     /// zeros actually present in `model`'s weights reported per layer too).
-    pub fn stats<M: TensorCollection<f32, Cpu>>(&self, model: &M) -> SparsityStats {
+    pub fn stats<M: TensorCollection<f32, Cpu>>(&self, model: &M) -> MaskStats {
         let zeros = count_zeros(model);
-        let mut st = SparsityStats {
+        let mut st = MaskStats {
             layers: Vec::new(),
             n_nonzero: 0,
             prunable_params: 0,
@@ -293,10 +273,10 @@ impl Pruner {
                     st.embedding_params += size;
                     st.embedding_nonzero += kept;
                 }
-                ParamRole::Dense => continue,
+                ParamRole::Dense | ParamRole::Matrix => continue,
             }
             let z = zeros.get(i).filter(|z| z.0 == p.path).map_or(0, |z| z.1);
-            st.layers.push(LayerStats {
+            st.layers.push(LayerMaskStats {
                 path: p.path.clone(),
                 role: p.role,
                 size,
@@ -315,10 +295,9 @@ impl Pruner {
     /// Recompute every mask from `weights` (as read by `Masks::read_weights`) with the pruned
     /// layers at sparsity `s`. Returns whether any mask changed.
     fn recompute(&mut self, weights: &[Option<Vec<f32>>], s: f64) -> Result<bool, SparsityError> {
-        let (nm, one_shot) = match &self.plan {
-            Plan::Dense => return Ok(false),
-            Plan::Gradual { nm, .. } => (*nm, false),
-            Plan::OneShotNm { nm } => (Some(*nm), true),
+        let (nm, one_shot) = match (self.schedule, self.nm) {
+            (None, None) => return Ok(false),
+            (schedule, nm) => (nm, schedule.is_none()),
         };
         let emb_s = embedding_sparsity(s);
         let new: Vec<Option<Result<(BitMask, f64), SparsityError>>> = self

@@ -4,32 +4,12 @@
 //! rate 4e-4, 1k warm-up steps, cosine decay to 0 and global-norm gradient clipping at 1.0;
 //! their T5 runs use an Adafactor-style optimizer (RMS-scaled relative steps, update clipping
 //! 1.0, an rsqrt schedule with 10k warm-up steps, RMS statistics over non-zero weights only).
-//! Warm-up lengths can be given as a fraction of the run so that short CPU runs keep the
-//! paper's proportions (10k of 500k steps is 2%).
+//! Warm-up lengths are in steps: an experiment's fractions of the run (10k of 500k steps is 2 %)
+//! are resolved once, when the experiment is planned.
 
 use serde::{Deserialize, Serialize};
 
 use super::TrainError;
-
-/// Length of a warm-up phase, in steps or as a fraction of [`TrainConfig::steps`].
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub enum Warmup {
-    /// A fixed number of optimizer steps.
-    Steps(u64),
-    /// A fraction in [0, 1) of the run's total steps (rounded to the nearest step).
-    Fraction(f64),
-}
-
-impl Warmup {
-    /// The warm-up length in steps for a run of `total_steps` steps.
-    pub fn steps(&self, total_steps: u64) -> u64 {
-        match *self {
-            Warmup::Steps(s) => s,
-            Warmup::Fraction(f) => (f * total_steps as f64).round() as u64,
-        }
-    }
-}
 
 /// AdamW (Loshchilov & Hutter 2019) with linear warm-up and cosine decay to a floor.
 ///
@@ -39,7 +19,7 @@ impl Warmup {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdamWConfig {
-    /// Peak learning rate, reached at the end of warm-up. PAPER.md §5: 4e-4.
+    /// Peak learning rate, reached at the end of warm-up. docs/THEORY.md §5.3: 4e-4.
     pub lr: f64,
     /// First-moment decay β1 (0.9).
     pub beta1: f64,
@@ -49,9 +29,9 @@ pub struct AdamWConfig {
     pub eps: f64,
     /// Decoupled weight decay λ (1e-4), see the type's docs for which tensors it touches.
     pub weight_decay: f64,
-    /// Linear warm-up from 0 to `lr`. PAPER.md §5: 1k steps.
-    pub warmup: Warmup,
-    /// Learning rate at the last step, as a fraction of `lr`. PAPER.md §5: cosine to 0.
+    /// Steps of linear warm-up from 0 to `lr`. docs/THEORY.md §5.3: 1k steps.
+    pub warmup_steps: u64,
+    /// Learning rate at the last step, as a fraction of `lr`. docs/THEORY.md §5.3: cosine to 0.
     pub final_lr_fraction: f64,
 }
 
@@ -63,7 +43,7 @@ impl Default for AdamWConfig {
             beta2: 0.999,
             eps: 1e-8,
             weight_decay: 1e-4,
-            warmup: Warmup::Steps(1000),
+            warmup_steps: 1000,
             final_lr_fraction: 0.0,
         }
     }
@@ -80,15 +60,16 @@ impl Default for AdamWConfig {
 pub struct AdafactorConfig {
     /// Multiplier of the rsqrt schedule (1.0: ρ = 1/√max(t, warm-up), as in T5X).
     pub scale: f64,
-    /// Constant phase of the rsqrt schedule. PAPER.md §5: 10k steps at paper scale.
-    pub warmup: Warmup,
+    /// Steps of the rsqrt schedule's constant phase. docs/THEORY.md §5.3: 10k steps at paper
+    /// scale.
+    pub warmup_steps: u64,
     /// Exponent of the second-moment decay `β2_t = 1 − t^(−decay_exponent)` (0.8).
     pub decay_exponent: f64,
     /// ε1 added to squared gradients (1e-30).
     pub eps1: f64,
     /// ε2, the smallest parameter scale used for the relative step (1e-3).
     pub eps2: f64,
-    /// Update clipping threshold d: updates are scaled to RMS ≤ d. PAPER.md §5: 1.0.
+    /// Update clipping threshold d: updates are scaled to RMS ≤ d. docs/THEORY.md §5.3: 1.0.
     pub clip_threshold: f64,
     /// Decoupled weight decay, multiplied by the step size (0 in the paper's runs).
     pub weight_decay: f64,
@@ -100,7 +81,7 @@ impl Default for AdafactorConfig {
     fn default() -> Self {
         AdafactorConfig {
             scale: 1.0,
-            warmup: Warmup::Steps(10_000),
+            warmup_steps: 10_000,
             decay_exponent: 0.8,
             eps1: 1e-30,
             eps2: 1e-3,
@@ -115,9 +96,9 @@ impl Default for AdafactorConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub enum OptimizerConfig {
-    /// AdamW with warm-up and cosine decay (PAPER.md §5, the authors' generic example).
+    /// AdamW with warm-up and cosine decay (docs/THEORY.md §5.3, the authors' generic example).
     AdamW(AdamWConfig),
-    /// The Adafactor-style optimizer of the paper's T5 runs (PAPER.md §5).
+    /// The Adafactor-style optimizer of the paper's T5 runs (docs/THEORY.md §5.3).
     Adafactor(AdafactorConfig),
 }
 
@@ -134,16 +115,16 @@ impl Default for OptimizerConfig {
 pub struct TrainConfig {
     /// Number of optimizer steps (one batch each).
     pub steps: u64,
-    /// Examples per batch (PAPER.md §5: 128 for T5).
+    /// Examples per batch (docs/THEORY.md §5.3: 128 for T5).
     pub batch_size: usize,
     /// The optimizer and its schedule.
     pub optimizer: OptimizerConfig,
-    /// Global-norm gradient clipping threshold (PAPER.md §5: 1.0); `None` disables it.
+    /// Global-norm gradient clipping threshold (docs/THEORY.md §5.3: 1.0); `None` disables it.
     /// Applied to the masked gradients of all parameters before either optimizer.
     pub grad_clip: Option<f64>,
     /// Validate on the held-out set every this many steps (and always after the last step).
     pub eval_every: u64,
-    /// Seed of the run. The loop itself draws no random numbers (no dropout, PAPER.md §5);
+    /// Seed of the run. The loop itself draws no random numbers (no dropout, docs/THEORY.md §5.3);
     /// it is recorded so that a checkpoint cannot be resumed under another seed.
     pub seed: u64,
 }
@@ -196,17 +177,8 @@ impl TrainConfig {
                 return Err(bad("grad_clip", c.to_string(), "use a positive finite norm, or None to disable clipping"));
             }
         }
-        let check_warmup = |w: Warmup, field: &'static str| -> Result<(), TrainError> {
-            match w {
-                Warmup::Fraction(f) if !(f.is_finite() && (0.0..1.0).contains(&f)) => {
-                    Err(bad(field, format!("Fraction({f})"), "use a fraction in [0, 1)"))
-                }
-                _ => Ok(()),
-            }
-        };
         match self.optimizer {
             OptimizerConfig::AdamW(a) => {
-                check_warmup(a.warmup, "optimizer.AdamW.warmup")?;
                 if !(a.lr.is_finite() && a.lr > 0.0) {
                     return Err(bad("optimizer.AdamW.lr", a.lr.to_string(), "use a positive learning rate such as 4e-4"));
                 }
@@ -224,17 +196,16 @@ impl TrainConfig {
                 if !(0.0..=1.0).contains(&a.final_lr_fraction) {
                     return Err(bad("optimizer.AdamW.final_lr_fraction", a.final_lr_fraction.to_string(), "use a fraction of the peak in [0, 1]"));
                 }
-                let w = a.warmup.steps(self.steps);
+                let w = a.warmup_steps;
                 if w >= self.steps {
                     return Err(bad(
-                        "optimizer.AdamW.warmup",
+                        "optimizer.AdamW.warmup_steps",
                         format!("{w} steps of a {}-step run", self.steps),
-                        "warm-up must end before the run does; for short runs give it as Fraction(0.02)",
+                        "warm-up must end before the run does; shorten it (an experiment's `warmup: Fraction(0.02)` adapts to every length)",
                     ));
                 }
             }
             OptimizerConfig::Adafactor(a) => {
-                check_warmup(a.warmup, "optimizer.Adafactor.warmup")?;
                 if !(a.scale.is_finite() && a.scale > 0.0) {
                     return Err(bad("optimizer.Adafactor.scale", a.scale.to_string(), "use a positive multiplier such as 1.0"));
                 }

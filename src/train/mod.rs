@@ -11,10 +11,11 @@
 //! * [`lr`]: warm-up + cosine (AdamW) and rsqrt (Adafactor) schedules;
 //! * [`adamw`], [`adafactor`]: the per-tensor update rules;
 //! * [`optim`]: one step over a whole model (mask, clip, update) via dfdx's tensor visitor;
-//! * [`params`]: walks over a model's parameters by path name;
 //! * [`checkpoint`]: the checkpoint file (magic, version, checksum, atomic write);
 //! * [`trainer`]: the loop itself; [`progress`]: the progress bar;
-//! * [`pruner`]: the sparsity module's `Pruner` as the loop's [`Sparsifier`].
+//! * [`sparsifier`]: the sparsity module's `Pruner` as the loop's [`Sparsifier`].
+//!
+//! Every walk over the model's parameters is a pass of [`crate::params`].
 //!
 //! Models are any [`SparseModel`] (ViT, T5), data any [`Stream`] of the data crate whose
 //! batches know their [`DataUnits`].
@@ -35,9 +36,8 @@ pub mod checkpoint;
 pub mod config;
 pub mod lr;
 pub mod optim;
-pub mod params;
 pub mod progress;
-pub mod pruner;
+pub mod sparsifier;
 pub mod trainer;
 
 use std::path::PathBuf;
@@ -47,7 +47,7 @@ use dfdx::prelude::Cpu;
 use serde::{Deserialize, Serialize};
 
 pub use checkpoint::CheckpointError;
-pub use config::{AdafactorConfig, AdamWConfig, OptimizerConfig, TrainConfig, Warmup};
+pub use config::{AdafactorConfig, AdamWConfig, OptimizerConfig, TrainConfig};
 pub use trainer::train;
 
 /// A boxed error from a component the trainer calls (model, data stream, pruner).
@@ -107,7 +107,7 @@ pub struct SparsityStats {
 }
 
 /// What the loop needs from a pruner. The sparsity module's `Pruner` implements it
-/// ([`pruner`]); [`Dense`] is the no-op for dense runs.
+/// ([`sparsifier`]); [`Dense`] is the no-op for dense runs.
 pub trait Sparsifier<M> {
     /// Applies the current masks (zeroes pruned weights). Called once before training.
     fn apply(&mut self, model: &mut M) -> Result<(), BoxError>;
@@ -126,9 +126,9 @@ pub trait Sparsifier<M> {
     fn restore(&mut self, model: &M, state: serde_json::Value) -> Result<(), BoxError>;
 }
 
-/// No pruning: a dense run. Its "prunable layers" (for N) are the weight matrices — tensors
-/// with ≥ 2 dimensions whose path names neither a norm nor a bias; for the paper's exact N
-/// (embeddings and head excluded) use the sparsity module's pruner at S = 0.
+/// No pruning: a dense run. Its "prunable layers" (for N) are the weight-decayed matrices
+/// ([`crate::params::ParamRole::is_decayed`]); for the paper's exact N (embeddings and head
+/// excluded) use the sparsity module's pruner at S = 0.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Dense;
 
@@ -149,9 +149,9 @@ impl<M: TensorCollection<f32, Cpu>> Sparsifier<M> for Dense {
         let mut layers = Vec::new();
         let mut total = 0u64;
         // The walk's callback never fails, so neither does the walk.
-        let _ = params::for_each_param(model, &mut |path, shape, v| {
+        let _ = crate::params::for_each_param(model, &mut |path, shape, v| -> Result<(), std::convert::Infallible> {
             total += v.len() as u64;
-            if params::is_decayed(path, shape) {
+            if crate::params::role_of(path, shape).is_decayed() {
                 let nz = v.iter().filter(|x| **x != 0.0).count() as u64;
                 let size = v.len() as u64;
                 layers.push(LayerSparsity {
@@ -243,6 +243,13 @@ pub struct RunSummary {
     pub train_curve: Vec<LossPoint>,
     /// Step the run was resumed from, if it was.
     pub resumed_from: Option<u64>,
+}
+
+impl From<String> for TrainError {
+    /// A failure inside a parameter walk (e.g. allocating a gradient).
+    fn from(detail: String) -> Self {
+        TrainError::Device(detail)
+    }
 }
 
 /// Everything that can go wrong in a training run.

@@ -19,7 +19,7 @@ use super::adafactor::{adafactor_update, state_lens};
 use super::adamw::adamw_update;
 use super::config::{OptimizerConfig, TrainConfig};
 use super::lr::{adafactor_rho, adamw_lr};
-use super::params::{for_each_grad, for_each_param_grad, is_decayed};
+use crate::params::{for_each_grad, for_each_param_grad, role_of};
 use super::{Sparsifier, TrainError};
 
 /// State of one parameter.
@@ -68,7 +68,7 @@ pub fn check_layout<M: TensorCollection<f32, Cpu>>(
     }
     let mut i = 0usize;
     let mut err = None;
-    let r = super::params::for_each_param(model, &mut |path, shape, _| {
+    let r = crate::params::for_each_param::<_, String>(model, &mut |path, shape, _| {
         if err.is_some() {
             return Ok(());
         }
@@ -117,7 +117,7 @@ where
 {
     // Pass 1: mask gradients, global norm (f64, fixed order).
     let mut sumsq = 0.0f64;
-    for_each_grad(model, grads, &mut |path, _shape, g| {
+    for_each_grad::<_, TrainError>(model, grads, &mut |path, _shape, g| {
         pruner.zero_pruned(path, g).map_err(|source| TrainError::Pruner { step, source })?;
         sumsq += g.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>();
         Ok(())
@@ -135,12 +135,12 @@ where
     let t = state.t;
     let lr = match &cfg.optimizer {
         OptimizerConfig::AdamW(a) => adamw_lr(a, step, cfg.steps),
-        OptimizerConfig::Adafactor(a) => adafactor_rho(a, step, cfg.steps),
+        OptimizerConfig::Adafactor(a) => adafactor_rho(a, step),
     };
     let fresh = state.slots.is_empty();
     let mut i = 0usize;
     let mut mask = Vec::new();
-    for_each_param_grad(model, grads, &mut |p| {
+    for_each_param_grad::<_, TrainError>(model, grads, &mut |p| {
         if scale != 1.0 {
             p.grad.iter_mut().for_each(|g| *g *= scale);
         }
@@ -155,7 +155,7 @@ where
             ))
         })?;
         i += 1;
-        let decay = is_decayed(p.path, p.shape);
+        let decay = role_of(p.path, p.shape).is_decayed();
         match &cfg.optimizer {
             OptimizerConfig::AdamW(a) => {
                 let [m, v] = &mut slot.bufs[..] else {

@@ -16,7 +16,7 @@ use dfdx::prelude::{AsArray, Backward, Cpu, NoneTape, SplitTape, Trace, ZerosTen
 
 use super::checkpoint::{self, Checkpoint, CheckpointError};
 use super::optim::{check_layout, optimizer_step, OptState};
-use super::params::{for_each_param, for_each_param_mut};
+use crate::params::{for_each_param, for_each_param_mut};
 use super::progress::Progress;
 use super::{
     DataUnits, LossPoint, RunOptions, RunSummary, SparseModel, Sparsifier, Stream, StreamPosition, TrainConfig,
@@ -216,7 +216,7 @@ fn write_checkpoint<M: SparseModel, S: Stream, P: Sparsifier<M>>(
     })?;
     let pruner_state = pruner.state().map_err(|source| TrainError::Pruner { step: st.step, source })?;
     let mut weights = Vec::new();
-    for_each_param(model, &mut |p, _, v| {
+    for_each_param::<_, TrainError>(model, &mut |p, _, v| {
         weights.push((p.to_string(), v.to_vec()));
         Ok(())
     })?;
@@ -265,7 +265,7 @@ fn restore<M: SparseModel, S: Stream, P: Sparsifier<M>>(
     let mut i = 0usize;
     let mut problem: Option<String> = None;
     let saved = &ck.model;
-    for_each_param_mut(model, &mut |p, _, v| {
+    for_each_param_mut::<_, TrainError>(model, &mut |p, _, v| {
         if problem.is_some() {
             return Ok(());
         }

@@ -5,64 +5,36 @@
 use std::collections::BTreeMap;
 
 use sparse_scaling::dfdx::prelude::*;
-use sparse_scaling::dfdx::tensor::CpuError;
+use sparse_scaling::params::{for_each_grad, for_each_param, for_each_param_mut};
 
-/// One parameter: dotted path, rank, values (row-major).
+/// One parameter: dotted path, shape, values (row-major).
 #[derive(Debug, Clone)]
 pub struct Param {
     pub name: String,
-    pub rank: usize,
+    pub shape: Vec<usize>,
     pub values: Vec<f32>,
 }
 
-struct Collect<'a>(&'a mut Vec<Param>);
-
-impl<'a> TensorVisitor<f32, Cpu> for Collect<'a> {
-    type Viewer = (ViewTensorRef, ViewTensorName);
-    type Err = CpuError;
-    type E2 = f32;
-    type D2 = Cpu;
-    fn visit<S: Shape>(
-        &mut self,
-        _opts: TensorOptions<S, f32, Cpu>,
-        (t, name): (&Tensor<S, f32, Cpu>, String),
-    ) -> Result<Option<Tensor<S, f32, Cpu>>, CpuError> {
-        self.0.push(Param { name, rank: S::NUM_DIMS, values: t.as_vec() });
-        Ok(None)
-    }
-}
-
-/// All parameters of a model in visitor order.
+/// All parameters of a model in walk order (the crate's one parameter walk).
 pub fn params<M: TensorCollection<f32, Cpu>>(m: &M) -> Vec<Param> {
     let mut out = Vec::new();
-    let mut v = Collect(&mut out);
-    M::iter_tensors(&mut RecursiveWalker { m: (m, String::new()), f: &mut v }).unwrap();
+    for_each_param::<_, ()>(m, &mut |name, shape, values| {
+        out.push(Param { name: name.to_string(), shape: shape.to_vec(), values: values.to_vec() });
+        Ok(())
+    })
+    .unwrap();
     out
 }
 
-struct SetAll<F: FnMut(&str, usize) -> f32>(F);
-
-impl<F: FnMut(&str, usize) -> f32> TensorVisitor<f32, Cpu> for SetAll<F> {
-    type Viewer = (ViewTensorMut, ViewTensorName);
-    type Err = CpuError;
-    type E2 = f32;
-    type D2 = Cpu;
-    fn visit<S: Shape>(
-        &mut self,
-        _opts: TensorOptions<S, f32, Cpu>,
-        (t, name): (&mut Tensor<S, f32, Cpu>, String),
-    ) -> Result<Option<Tensor<S, f32, Cpu>>, CpuError> {
-        let n = t.shape().num_elements();
-        let v: Vec<f32> = (0..n).map(|i| (self.0)(&name, i)).collect();
-        t.copy_from(&v);
-        Ok(None)
-    }
-}
-
-/// Sets every parameter `name[i]` to `f(name, i)` through the visitor.
-pub fn set_params<M: TensorCollection<f32, Cpu>>(m: &mut M, f: impl FnMut(&str, usize) -> f32) {
-    let mut v = SetAll(f);
-    M::iter_tensors(&mut RecursiveWalker { m: (m, String::new()), f: &mut v }).unwrap();
+/// Sets every parameter `name[i]` to `f(name, i)` through the walk.
+pub fn set_params<M: TensorCollection<f32, Cpu>>(m: &mut M, mut f: impl FnMut(&str, usize) -> f32) {
+    for_each_param_mut::<_, ()>(m, &mut |name, _, values| {
+        for (i, v) in values.iter_mut().enumerate() {
+            *v = f(name, i);
+        }
+        Ok(())
+    })
+    .unwrap();
 }
 
 /// A fixed pseudo-random value in [-1, 1) from a parameter name and index (FNV-1a + splitmix64).
@@ -84,34 +56,18 @@ pub fn param_map<M: TensorCollection<f32, Cpu>>(m: &M) -> BTreeMap<String, Vec<f
     params(m).into_iter().map(|p| (p.name, p.values.iter().map(|&v| v as f64).collect())).collect()
 }
 
-struct GradCheck<'a> {
-    grads: &'a Gradients<f32, Cpu>,
-    zero: Vec<String>,
-}
-
-impl<'a> TensorVisitor<f32, Cpu> for GradCheck<'a> {
-    type Viewer = (ViewTensorRef, ViewTensorName);
-    type Err = CpuError;
-    type E2 = f32;
-    type D2 = Cpu;
-    fn visit<S: Shape>(
-        &mut self,
-        _opts: TensorOptions<S, f32, Cpu>,
-        (t, name): (&Tensor<S, f32, Cpu>, String),
-    ) -> Result<Option<Tensor<S, f32, Cpu>>, CpuError> {
-        let g = self.grads.get(t).as_vec();
-        if !g.iter().any(|&x| x != 0.0) || g.iter().any(|x| !x.is_finite()) {
-            self.zero.push(name);
-        }
-        Ok(None)
-    }
-}
-
 /// Names of parameters whose gradient is all zero (or not finite).
 pub fn zero_grad_params<M: TensorCollection<f32, Cpu>>(m: &M, grads: &Gradients<f32, Cpu>) -> Vec<String> {
-    let mut v = GradCheck { grads, zero: Vec::new() };
-    M::iter_tensors(&mut RecursiveWalker { m: (m, String::new()), f: &mut v }).unwrap();
-    v.zero
+    let mut grads = grads.clone();
+    let mut zero = Vec::new();
+    for_each_grad::<_, String>(m, &mut grads, &mut |name, _, g| {
+        if !g.iter().any(|&x| x != 0.0) || g.iter().any(|x| !x.is_finite()) {
+            zero.push(name.to_string());
+        }
+        Ok(())
+    })
+    .unwrap();
+    zero
 }
 
 // ---------- naive f64 pieces ----------

@@ -10,10 +10,10 @@ use dfdx::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
-use sparse_scaling::train::params::{for_each_param, for_each_param_mut};
+use sparse_scaling::params::{for_each_param, for_each_param_mut};
 use sparse_scaling::data::{DataError, Stream as DataStream, StreamPosition};
 use sparse_scaling::model::{Family, ModelError, ModelInfo, SparseModel};
-use sparse_scaling::train::{BoxError, DataUnits, LayerSparsity, Sparsifier, SparsityStats};
+use sparse_scaling::train::{BoxError, DataUnits, LayerSparsity, Sparsifier, SparsityStats, TrainError};
 
 pub const IN: usize = 8;
 pub const HID: usize = 32;
@@ -208,7 +208,7 @@ impl TestPruner {
         let mut r = StdRng::seed_from_u64(seed);
         let mut masks = BTreeMap::new();
         let mut ranks = BTreeMap::new();
-        for_each_param(model, &mut |p, shape, v| {
+        for_each_param::<_, TrainError>(model, &mut |p, shape, v| {
             if shape.len() == 2 {
                 let rank: Vec<f32> = (0..v.len()).map(|_| r.gen::<f32>()).collect();
                 masks.insert(p.to_string(), rank.iter().map(|&u| if (u as f64) < first { 0.0 } else { 1.0 }).collect());
@@ -221,7 +221,7 @@ impl TestPruner {
     }
 
     fn reapply(&self, model: &mut Tiny) {
-        for_each_param_mut(model, &mut |p, _, v| {
+        for_each_param_mut::<_, TrainError>(model, &mut |p, _, v| {
             if let Some(m) = self.masks.get(p) {
                 v.iter_mut().zip(m).for_each(|(w, m)| *w *= m);
             }
@@ -233,7 +233,7 @@ impl TestPruner {
     /// Pruned weights of `model` that are not exactly zero.
     pub fn nonzero_pruned(&self, model: &Tiny) -> usize {
         let mut bad = 0;
-        for_each_param(model, &mut |p, _, v| {
+        for_each_param::<_, TrainError>(model, &mut |p, _, v| {
             if let Some(m) = self.masks.get(p) {
                 bad += v.iter().zip(m).filter(|(w, m)| **m == 0.0 && **w != 0.0).count();
             }
@@ -252,7 +252,7 @@ impl Sparsifier<Tiny> for TestPruner {
     fn on_step(&mut self, model: &mut Tiny, step: u64) -> Result<(), BoxError> {
         let masks = &self.masks;
         let mut found = Vec::new();
-        for_each_param(model, &mut |p, _, v| {
+        for_each_param::<_, TrainError>(model, &mut |p, _, v| {
             if let Some(m) = masks.get(p) {
                 for (i, (w, m)) in v.iter().zip(m).enumerate() {
                     if *m == 0.0 && *w != 0.0 {
@@ -289,7 +289,7 @@ impl Sparsifier<Tiny> for TestPruner {
     }
     fn stats(&self, model: &Tiny) -> SparsityStats {
         let mut total = 0u64;
-        for_each_param(model, &mut |_, _, v| {
+        for_each_param::<_, TrainError>(model, &mut |_, _, v| {
             total += v.len() as u64;
             Ok(())
         })
@@ -321,7 +321,7 @@ impl Sparsifier<Tiny> for TestPruner {
 /// All trainable values of a model, flattened in visiting order (for bit-exact comparisons).
 pub fn weights(model: &Tiny) -> Vec<u32> {
     let mut out = Vec::new();
-    for_each_param(model, &mut |_, _, v| {
+    for_each_param::<_, TrainError>(model, &mut |_, _, v| {
         out.extend(v.iter().map(|x| x.to_bits()));
         Ok(())
     })

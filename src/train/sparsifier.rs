@@ -1,10 +1,11 @@
-//! The sparsity module's [`Pruner`] (PAPER.md §4) as the loop's [`Sparsifier`].
+//! The sparsity module's [`Pruner`] (docs/THEORY.md §4) as the loop's [`Sparsifier`].
 
 use dfdx::nn::tensor_collection::TensorCollection;
 use dfdx::prelude::Cpu;
 
 use super::{BoxError, LayerSparsity, Sparsifier, SparsityStats};
-use crate::sparsity::{ParamRole, Pruner};
+use crate::params::ParamRole;
+use crate::sparsity::Pruner;
 
 impl<M: TensorCollection<f32, Cpu>> Sparsifier<M> for Pruner {
     fn apply(&mut self, model: &mut M) -> Result<(), BoxError> {
@@ -53,18 +54,7 @@ impl<M: TensorCollection<f32, Cpu>> Sparsifier<M> for Pruner {
 
     fn restore(&mut self, model: &M, state: serde_json::Value) -> Result<(), BoxError> {
         let saved: Pruner = serde_json::from_value(state)?;
-        if saved.config() != self.config() || saved.plan() != self.plan() {
-            return Err(format!(
-                "it was saved for sparsity config {:?} (plan {:?}), this run has {:?} (plan {:?})",
-                saved.config(),
-                saved.plan(),
-                self.config(),
-                self.plan()
-            )
-            .into());
-        }
-        saved.masks().check_matches(model)?;
-        *self = saved;
+        Pruner::resume(self, model, saved)?;
         Ok(())
     }
 }
