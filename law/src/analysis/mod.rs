@@ -1,4 +1,4 @@
-//! Analysis of a fitted law (PAPER.md §3): dense-equivalent size m(S), the optimal sparsity
+//! Analysis of a fitted law (docs/THEORY.md §3): dense-equivalent size m(S), the optimal sparsity
 //! S_opt(N, C) under a cost model, slopes of the optimal-sparsity contours and of the dense
 //! compute-optimal line, the budget at which sparsity starts to pay, and predictions with
 //! bootstrap confidence intervals.
@@ -26,7 +26,7 @@
 //! starts to pay is the S_opt = 0 contour, compared with the dense compute-optimal budget for
 //! the same N.
 //!
-//! ## Measured on the T5 table (PAPER.md §2)
+//! ## Measured on the T5 table (docs/THEORY.md §2)
 //!
 //! | quantity | published a..g | converged fit (objective 4.8801e-6) |
 //! | --- | --- | --- |
@@ -35,13 +35,13 @@
 //! | sparsity pays at this multiple of the dense compute-optimal data | 3.0146 | 0.6388 |
 //! | T5-XL (S = 0.75, N/1e6 = 603.98, D/1e5 = 5; measured 1.48278) | 1.4683 (−0.98%) | 1.4551 (−1.87%) |
 //!
-//! PAPER.md's "≈3×" holds for the published coefficients; at the true minimum of the same
-//! objective b_S is larger (1.34 vs 0.72) and sparsity already pays before the dense
-//! compute-optimal point. Reproduce with
+//! The paper's "≈3×" (docs/THEORY.md §3) holds for the published coefficients; at the true
+//! minimum of the same objective b_S is larger (1.34 vs 0.72) and sparsity already pays
+//! before the dense compute-optimal point. Reproduce with (from the repository root)
 //!
 //! ```text
-//! sparse-scaling analyse ../shared/data/t5-data.csv --preset t5-paper --params 0.56779,0.72161,1.52265,0.24513,0.63362,0.20271,0.65074
-//! sparse-scaling analyse ../shared/data/t5-data.csv --preset t5-paper
+//! sparse-scaling analyse law/tests/data/t5-data.csv --preset t5-paper --params 0.56779,0.72161,1.52265,0.24513,0.63362,0.20271,0.65074
+//! sparse-scaling analyse law/tests/data/t5-data.csv --preset t5-paper
 //! ```
 
 mod paper;
@@ -267,7 +267,7 @@ pub struct SparsityPays {
     pub dense_optimal_data: f64,
     /// budget / dense_optimal_budget.
     pub budget_multiple: f64,
-    /// data / dense_optimal_data (the "≈3×" of PAPER.md §3 for T5).
+    /// data / dense_optimal_data (the "≈3×" of docs/THEORY.md §3 for T5).
     pub data_multiple: f64,
 }
 
@@ -603,7 +603,7 @@ impl Analysis {
     }
 
     /// Where sparsity starts to pay for inference size N, relative to the dense compute-optimal
-    /// run of that size (PAPER.md §3: ≈3× the data for T5).
+    /// run of that size (docs/THEORY.md §3: ≈3× the data for T5).
     pub fn sparsity_pays(&self, n: f64) -> Result<SparsityPays, AnalysisError> {
         let budget = self.contour_budget(0.0, n)?;
         let dense_optimal_budget = self.dense_optimal_budget(n)?;
