@@ -12,7 +12,10 @@
 //! - [`law`]: a formula plus its variables and parameters; built-in laws with their sources.
 //! - [`compile`]: the flat tape that evaluates values and gradients over all points at once.
 //! - [`data`]: validated observations, CSV loading with column expressions.
-//! - [`fit`]: Huber objective, BFGS from many starts, bootstrap confidence intervals.
+//! - [`fit`](mod@fit): Huber objective, BFGS from many starts, bootstrap confidence intervals.
+//! - [`analysis`]: what a fitted law says (docs/THEORY.md §3): m(S), optimal sparsity, reports.
+//! - [`plot`]: SVG plots of a fit and of its analysis.
+//! - `strategies` (feature `proptest`): proptest strategies for laws and observations.
 //!
 //! ```
 //! use sparse_scaling_law::{fit, CsvMapping, FitOptions, Law, Observations};
@@ -30,6 +33,8 @@
 //! println!("dL/dS = {}", law.partial("S"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+#![warn(missing_docs)]
 
 pub mod expr;
 pub mod law;

@@ -478,6 +478,12 @@ impl Analysis {
         };
         let (dense_loss, dense_d) = loss_at(0.0)?;
         let mut best: Option<(f64, f64, f64)> = None; // (s, loss, d)
+        // Whether `l` is below the best loss so far (none: yes). Written for Rust 1.75, the
+        // workspace's rust-version (no `Option::is_none_or`).
+        let beats = |l: f64, best: Option<(f64, f64, f64)>| match best {
+            Some(b) => l < b.1,
+            None => true,
+        };
         if slope_at_dense >= 0.0 {
             best = Some((0.0, dense_loss, dense_d));
         }
@@ -492,7 +498,7 @@ impl Analysis {
                 Err(_) => continue,
             };
             let (l, d) = loss_at(s)?;
-            if best.map_or(true, |b| l < b.1) {
+            if beats(l, best) {
                 best = Some((s, l, d));
             }
         }
@@ -501,7 +507,7 @@ impl Analysis {
         if last < 0.0 {
             let s_last = *grid.last().unwrap_or(&0.0);
             if let Ok((l, _)) = loss_at(s_last) {
-                if best.map_or(true, |b| l < b.1) {
+                if beats(l, best) {
                     return Err(AnalysisError::SparsityUnbounded { n, c });
                 }
             }
