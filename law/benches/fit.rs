@@ -1,5 +1,5 @@
 //! Speed of fitting (issue 2, "Speed"): the authors' 25-start T5 procedure on their table
-//! (PAPER.md §2), and a 112-point fit on synthetic ViT-like data (raw residuals, δ = 0.01,
+//! (docs/THEORY.md §2), and a 112-point fit on synthetic ViT-like data (raw residuals, δ = 0.01,
 //! the size of the paper's ViT sweep). Compare with `fit_scipy.py`; see docs/PERFORMANCE.md.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};

@@ -5,7 +5,7 @@
 //! holds one value per point, stored contiguously, so every operation is one tight loop over
 //! points. Gradients come from a reverse sweep over the same tape, seeded per point; the
 //! adjoint of an input is its derivative per point, summed over points for scalar inputs
-//! (the parameters, when fitting — the gradient of PAPER.md §2's objective).
+//! (the parameters, when fitting — the gradient of the fitting objective, docs/THEORY.md §2).
 //!
 //! Binding ([`Tape::bind`]) fixes some inputs to data columns once: every node that depends only
 //! on them is computed at bind time, and `x^p` with a fixed base `x` becomes `exp(p · ln x)`

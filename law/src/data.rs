@@ -1,6 +1,6 @@
 //! Observations to fit: variable columns (S, N, D, …), the measured loss, optional weights;
 //! validated, and loaded from CSV with each variable given as an expression over the CSV's
-//! columns (PAPER.md §2: for the T5 table, N = 24·(12·768²)·scale·(1 − S) / 1e6,
+//! columns (docs/THEORY.md §2: for the T5 table, N = 24·(12·768²)·scale·(1 − S) / 1e6,
 //! D = steps / 1e5, S = sparsity, loss = val-loss).
 //!
 //! CSV column names that are not plain identifiers (like `val-loss`) are written in backticks
@@ -546,7 +546,7 @@ impl CsvMapping {
         }
     }
 
-    /// The authors' T5 table (`data/t5-data.csv`, PAPER.md §2), normalised as in their code:
+    /// The authors' T5 table (`data/t5-data.csv`, docs/THEORY.md §2), normalised as in their code:
     /// S = sparsity, N = 24·(12·768²)·scale·(1 − S)/1e6, D = steps/1e5, loss = val-loss.
     pub fn t5_paper() -> CsvMapping {
         CsvMapping {

@@ -1,5 +1,5 @@
 //! Laws: an expression plus which of its symbols are variables (S, N, D, C, …) and which are
-//! parameters to fit. Built-in laws cite their source (PAPER.md §1–2, Chinchilla, §4).
+//! parameters to fit. Built-in laws cite their source (docs/THEORY.md §1–2, Chinchilla, §4).
 
 use crate::expr::{parse, Expr, ParseError};
 
@@ -99,14 +99,14 @@ pub const BUILTINS: &[Builtin] = &[
         name: "paper",
         text: "(a_S*(1 - S)^b_S + c_S) * (1/N)^b_N + (a_D/D)^b_D + c",
         vars: &["S", "N", "D"],
-        source: "PAPER.md §1, Eq. 1 of Frantar et al. (ICLR 2024), raw units: N non-zero parameters, D data seen. \
+        source: "docs/THEORY.md §1, Eq. 1 of Frantar et al. (ICLR 2024), raw units: N non-zero parameters, D data seen. \
                  Published T5 coefficients (Table 1): a_S=16.8, b_S=0.722, c_S=45.0, b_N=0.245, a_D=6.90e8, b_D=0.203, c=0.651.",
     },
     Builtin {
         name: "paper-normalised",
         text: "(a*(1 - S)^b + c) * N^(-d) + e*D^(-f) + g",
         vars: &["S", "N", "D"],
-        source: "PAPER.md §1, the authors' fitting form in google-research/jaxpruner projects/bigsparse \
+        source: "docs/THEORY.md §1, the authors' fitting form in google-research/jaxpruner projects/bigsparse \
                  (sparsity-scaling.ipynb), with N/1e6 and D normalised (ViT: examples/1e9, T5: steps/1e5).",
     },
     Builtin {
@@ -119,7 +119,7 @@ pub const BUILTINS: &[Builtin] = &[
         name: "nm",
         text: "(a*(1 - q*S)^b + c) * N^(-d) + e*D^(-f) + g",
         vars: &["S", "N", "D"],
-        source: "n:m sparsity (PAPER.md §4; paper §4.1 'n:m sparsity'): the paper finds 2:4 and 4:8 close to unstructured \
+        source: "n:m sparsity (docs/THEORY.md §4; paper §4.1 'n:m sparsity'): the paper finds 2:4 and 4:8 close to unstructured \
                  at equal S. Here S = 1 - n/m and q is the fraction of unstructured sparsity the pattern is worth \
                  (q = 1: as good as unstructured). Fit q with a..g fixed from an unstructured fit (FitOptions::fixed).",
     },
@@ -127,7 +127,7 @@ pub const BUILTINS: &[Builtin] = &[
         name: "from-dense",
         text: "(a*(1 - S)^b + c) * N^(-d) + e*(k*D)^(-f) + g",
         vars: &["S", "N", "D"],
-        source: "Pruning a pretrained dense model (PAPER.md §4; paper §4.2): D counts data after the dense checkpoint and k \
+        source: "Pruning a pretrained dense model (docs/THEORY.md §4; paper §4.2): D counts data after the dense checkpoint and k \
                  is the data multiplier relative to sparse-from-scratch (paper: from scratch needs 4.90x, 4.27x, 2.45x \
                  more data at 50%, 75%, 87.5%). Fit k per sparsity level with a..g fixed from a from-scratch fit.",
     },

@@ -1,6 +1,6 @@
 //! SVG plots of a fit and of its analysis (plotters, SVG backend only):
 //! predicted vs measured loss coloured by sparsity (with the y = x line), and S_opt(N, C)
-//! over log N × log C with contour lines and the dense compute-optimal line (PAPER.md §3).
+//! over log N × log C with contour lines and the dense compute-optimal line (docs/THEORY.md §3).
 //!
 //! Plots are returned as SVG text; [`write_svg`] writes one to a file.
 //!
@@ -37,7 +37,7 @@ pub enum PlotError {
         message: String,
     },
     /// The SVG could not be written.
-    #[error("cannot write the plot to {path}: {source}; check that the directory exists and is writable")]
+    #[error("cannot write the plot to {path}; check that the directory exists and is writable")]
     Io {
         /// The target file.
         path: PathBuf,

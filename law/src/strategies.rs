@@ -1,7 +1,8 @@
 //! [proptest](https://docs.rs/proptest) strategies for users' own property tests of fits and
 //! analyses (crate feature `proptest`): parameters of the paper's law in its normalised form
-//! (PAPER.md §1, `(a·(1−S)^b + c)·N^(−d) + e·D^(−f) + g`, N in millions, D in 1e5 steps) within
-//! ranges around the published fits, and noisy observations drawn from a known law.
+//! (docs/THEORY.md §1, `(a·(1−S)^b + c)·N^(−d) + e·D^(−f) + g`, N in millions, D in 1e5
+//! steps) within ranges around the published fits, and noisy observations drawn from a known
+//! law.
 //!
 //! ```
 //! use proptest::prelude::*;
@@ -23,8 +24,8 @@ use proptest::prelude::*;
 use proptest::strategy::BoxedStrategy;
 
 /// Ranges of the normalised law's parameters a..g: each about a factor 2–3 around the
-/// published T5 and ViT fits (PAPER.md §2) and the converged T5 minimum, so that every draw is
-/// a plausible law (positive, decreasing in N and D, S_opt well defined).
+/// published T5 and ViT fits (docs/THEORY.md §2) and the converged T5 minimum, so that every
+/// draw is a plausible law (positive, decreasing in N and D, S_opt well defined).
 pub const PAPER_NORMALISED_RANGES: [(f64, f64); 7] = [
     (0.2, 2.0), // a: scale of the sparsity factor
     (0.3, 1.5), // b: exponent of the density
@@ -68,7 +69,7 @@ pub struct ObservationSpace {
 }
 
 impl ObservationSpace {
-    /// Like the T5 table of PAPER.md §2 in normalised units: S ∈ {0, 0.5, 0.75, 0.875},
+    /// Like the T5 table of docs/THEORY.md §2 in normalised units: S ∈ {0, 0.5, 0.75, 0.875},
     /// N/1e6 ∈ [10^0.5, 10^2], D/1e5 ∈ [2.5, 10], 40–60 points.
     pub fn t5_like(noise: f64) -> Self {
         Self {

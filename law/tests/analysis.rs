@@ -1,4 +1,4 @@
-//! The analysis of PAPER.md §3 on the paper's law: the published T5 coefficients give
+//! The analysis of docs/THEORY.md §3 on the paper's law: the published T5 coefficients give
 //! m(0.75) = 2.16 ± 0.01, the numerical S_opt equals the closed form to 1e-6, sparsity starts to
 //! pay at ≈3× the dense compute-optimal data; and properties over random laws: S_opt never
 //! decreases as C grows at fixed N, and is constant along a line of the derived contour slope.

@@ -19,7 +19,7 @@ fn t5_table_maps_to_normalised_units() {
     assert_eq!(obs.column("D").unwrap()[0], 2.5);
     assert_eq!(obs.column("S").unwrap()[3], 0.875);
     assert!((obs.loss[0] - 3.1256396912691886).abs() < 1e-15);
-    // Within a group N is constant (PAPER.md §2).
+    // Within a group N is constant (docs/THEORY.md §2).
     let n = obs.column("N").unwrap();
     assert!((n[0] - n[3]).abs() < 1e-9 && (n[12] - n[15]).abs() < 1e-9);
 }

@@ -63,6 +63,10 @@ fn parse_errors_point_at_the_column() {
     let deep = format!("{}x{}", "(".repeat(100_000), ")".repeat(100_000));
     assert!(parse(&deep).is_err());
     assert!(parse(&"-".repeat(100_000)).is_err());
+    // The error points at the first character over the limit and says how to fix it.
+    let err = parse(&format!("a + {}x", "-".repeat(300))).unwrap_err();
+    assert_eq!(err.column, 4 + 256 + 1, "{err}");
+    assert!(err.expected.contains("shorter formula"), "{err}");
     let ok = format!("{}x{}", "(".repeat(256), ")".repeat(256));
     assert_eq!(parse(&ok).unwrap(), Expr::sym("x"));
     let e = parse(&format!("{}x", "-".repeat(256))).unwrap();

@@ -1,4 +1,4 @@
-//! The T5 procedure of PAPER.md §2 on the authors' table finds the true minimum.
+//! The T5 procedure of docs/THEORY.md §2 on the authors' table finds the true minimum.
 
 use sparse_scaling_law::data::CsvMapping;
 use sparse_scaling_law::{fit, FitOptions, Law, Observations};

@@ -1,4 +1,4 @@
-//! Analysis of a fitted law (PAPER.md §3): dense-equivalent size m(S), the optimal sparsity
+//! Analysis of a fitted law (docs/THEORY.md §3): dense-equivalent size m(S), the optimal sparsity
 //! S_opt(N, C) under a cost model, slopes of the optimal-sparsity contours and of the dense
 //! compute-optimal line, the budget at which sparsity starts to pay, and predictions with
 //! bootstrap confidence intervals.
@@ -26,7 +26,7 @@
 //! starts to pay is the S_opt = 0 contour, compared with the dense compute-optimal budget for
 //! the same N.
 //!
-//! ## Measured on the T5 table (PAPER.md §2)
+//! ## Measured on the T5 table (docs/THEORY.md §2)
 //!
 //! | quantity | published a..g | converged fit (objective 4.8801e-6) |
 //! | --- | --- | --- |
@@ -35,13 +35,13 @@
 //! | sparsity pays at this multiple of the dense compute-optimal data | 3.0146 | 0.6388 |
 //! | T5-XL (S = 0.75, N/1e6 = 603.98, D/1e5 = 5; measured 1.48278) | 1.4683 (−0.98%) | 1.4551 (−1.87%) |
 //!
-//! PAPER.md's "≈3×" holds for the published coefficients; at the true minimum of the same
-//! objective b_S is larger (1.34 vs 0.72) and sparsity already pays before the dense
-//! compute-optimal point. Reproduce with
+//! The paper's "≈3×" (docs/THEORY.md §3) holds for the published coefficients; at the true
+//! minimum of the same objective b_S is larger (1.34 vs 0.72) and sparsity already pays
+//! before the dense compute-optimal point. Reproduce with (from the repository root)
 //!
 //! ```text
-//! sparse-scaling analyse ../shared/data/t5-data.csv --preset t5-paper --params 0.56779,0.72161,1.52265,0.24513,0.63362,0.20271,0.65074
-//! sparse-scaling analyse ../shared/data/t5-data.csv --preset t5-paper
+//! sparse-scaling analyse law/tests/data/t5-data.csv --preset t5-paper --params 0.56779,0.72161,1.52265,0.24513,0.63362,0.20271,0.65074
+//! sparse-scaling analyse law/tests/data/t5-data.csv --preset t5-paper
 //! ```
 
 mod paper;
@@ -267,7 +267,7 @@ pub struct SparsityPays {
     pub dense_optimal_data: f64,
     /// budget / dense_optimal_budget.
     pub budget_multiple: f64,
-    /// data / dense_optimal_data (the "≈3×" of PAPER.md §3 for T5).
+    /// data / dense_optimal_data (the "≈3×" of docs/THEORY.md §3 for T5).
     pub data_multiple: f64,
 }
 
@@ -478,6 +478,12 @@ impl Analysis {
         };
         let (dense_loss, dense_d) = loss_at(0.0)?;
         let mut best: Option<(f64, f64, f64)> = None; // (s, loss, d)
+        // Whether `l` is below the best loss so far (none: yes). Written for Rust 1.75, the
+        // workspace's rust-version (no `Option::is_none_or`).
+        let beats = |l: f64, best: Option<(f64, f64, f64)>| match best {
+            Some(b) => l < b.1,
+            None => true,
+        };
         if slope_at_dense >= 0.0 {
             best = Some((0.0, dense_loss, dense_d));
         }
@@ -492,7 +498,7 @@ impl Analysis {
                 Err(_) => continue,
             };
             let (l, d) = loss_at(s)?;
-            if best.map_or(true, |b| l < b.1) {
+            if beats(l, best) {
                 best = Some((s, l, d));
             }
         }
@@ -501,7 +507,7 @@ impl Analysis {
         if last < 0.0 {
             let s_last = *grid.last().unwrap_or(&0.0);
             if let Ok((l, _)) = loss_at(s_last) {
-                if best.map_or(true, |b| l < b.1) {
+                if beats(l, best) {
                     return Err(AnalysisError::SparsityUnbounded { n, c });
                 }
             }
@@ -603,7 +609,7 @@ impl Analysis {
     }
 
     /// Where sparsity starts to pay for inference size N, relative to the dense compute-optimal
-    /// run of that size (PAPER.md §3: ≈3× the data for T5).
+    /// run of that size (docs/THEORY.md §3: ≈3× the data for T5).
     pub fn sparsity_pays(&self, n: f64) -> Result<SparsityPays, AnalysisError> {
         let budget = self.contour_budget(0.0, n)?;
         let dense_optimal_budget = self.dense_optimal_budget(n)?;

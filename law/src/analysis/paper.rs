@@ -1,4 +1,4 @@
-//! Closed forms of the paper's law (PAPER.md §1 Eq. 1 and §3), used to check the generic,
+//! Closed forms of the paper's law (docs/THEORY.md §1 Eq. 1 and §3), used to check the generic,
 //! derivative-based analysis and available on their own.
 //!
 //! L(S, N, D) = (a_S (1 − S)^b_S + c_S) · N^(−b_N) + (a_D / D)^b_D + c, with the default cost
@@ -40,7 +40,7 @@ pub struct PaperCoefficients {
 
 impl PaperCoefficients {
     /// The T5/C4 coefficients published with the paper's code, normalised units
-    /// (N in millions of non-zeros, D in units of 1e5 steps) — PAPER.md §2, a..g =
+    /// (N in millions of non-zeros, D in units of 1e5 steps) — docs/THEORY.md §2, a..g =
     /// 0.56779, 0.72161, 1.52265, 0.24513, 0.63362, 0.20271, 0.65074.
     pub const T5_PUBLISHED_NORMALISED: [f64; 7] = [
         0.56779, 0.72161, 1.52265, 0.24513, 0.63362, 0.20271, 0.65074,
@@ -94,7 +94,7 @@ impl PaperCoefficients {
             .powf(1.0 / self.b_n)
     }
 
-    /// S_opt(N, C) under C = 6·N/(1−S)·D, closed form (PAPER.md §3).
+    /// S_opt(N, C) under C = 6·N/(1−S)·D, closed form (docs/THEORY.md §3).
     pub fn optimal_sparsity(&self, n: f64, c: f64) -> f64 {
         let x =
             self.b_d * self.a_d.powf(self.b_d) * n.powf(self.b_n) * (c / (6.0 * n)).powf(-self.b_d)

@@ -1,5 +1,5 @@
 //! A fit as a record (what `sparse-scaling fit --json` writes and `analyse` reads) and the
-//! report of PAPER.md §3 computed from it: m(S), S_opt(N, C), contour and dense-line slopes,
+//! report of docs/THEORY.md §3 computed from it: m(S), S_opt(N, C), contour and dense-line slopes,
 //! where sparsity starts to pay, and predictions — each with a bootstrap interval when the fit
 //! was bootstrapped, and with the paper's closed form next to it when the law is the paper's.
 
@@ -198,7 +198,7 @@ pub struct PredictionRow {
     pub relative_error: Option<f64>,
 }
 
-/// The analysis of a fit (PAPER.md §3).
+/// The analysis of a fit (docs/THEORY.md §3).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnalysisReport {
     /// The law.

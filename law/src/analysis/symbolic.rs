@@ -1,5 +1,5 @@
 //! [`Surface`]s from expressions: a fitted [`Law`] (its parameters bound to fitted values) or a
-//! cost model such as the paper's C = 6·N/(1−S)·D (PAPER.md §3). The partial derivatives
+//! cost model such as the paper's C = 6·N/(1−S)·D (docs/THEORY.md §3). The partial derivatives
 //! (∂/∂S, ∂/∂N, ∂/∂D) are the expressions' own symbolic derivatives, simplified once.
 
 use super::{Analysis, AnalysisError, Surface};
@@ -7,7 +7,7 @@ use crate::expr::{parse, Expr};
 use crate::law::Law;
 
 /// The paper's training-cost model: a sparse run costs what its dense parent costs,
-/// C = 6 · (N / (1 − S)) · D (PAPER.md §3).
+/// C = 6 · (N / (1 − S)) · D (docs/THEORY.md §3).
 pub const DEFAULT_COST: &str = "6*N/(1-S)*D";
 
 /// The variables the analysis binds, in gradient order.
@@ -137,7 +137,7 @@ impl Analysis {
 impl super::PaperCoefficients {
     /// The closed-form coefficients when `law` is the built-in `paper` or `paper-normalised`
     /// law (the same formula and variables), with `params` in its parameter order; `None` for
-    /// any other law. Used to check the generic analysis against PAPER.md §3.
+    /// any other law. Used to check the generic analysis against docs/THEORY.md §3.
     pub fn from_law(law: &Law, params: &[f64]) -> Option<Self> {
         paper_coefficients(law, params)
     }

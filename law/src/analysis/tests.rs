@@ -115,7 +115,8 @@ fn slopes_and_pay_point_match_closed_forms() {
 
 #[test]
 fn other_cost_model_changes_the_answer() {
-    // GMP run that saves the compute of pruned weights: mean density 1 − 0.625·S (PAPER.md §3)
+    // GMP run that saves the compute of pruned weights: mean density 1 − 0.625·S
+    // (docs/THEORY.md §3)
     let p = PaperCoefficients::t5_published();
     let cost = FnSurface::new(
         |s, n, d| 6.0 * n / (1.0 - s) * (1.0 - 0.625 * s) * d,

@@ -1,5 +1,5 @@
 //! Symbolic differentiation (the derivatives behind the exact fitting gradient and the
-//! analysis of PAPER.md §3, e.g. ∂L/∂S = 0 for the optimal sparsity).
+//! analysis of docs/THEORY.md §3, e.g. ∂L/∂S = 0 for the optimal sparsity).
 
 use super::{BinOp, Expr, Func};
 

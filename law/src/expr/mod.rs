@@ -1,4 +1,4 @@
-//! Expression trees for scaling laws (PAPER.md §1, Eq. 1 is one such expression).
+//! Expression trees for scaling laws (docs/THEORY.md §1, Eq. 1 is one such expression).
 //!
 //! An [`Expr`] is built by [`parse`] from text such as
 //! `(a_s*(1-S)^b_s + c_s) * N^(-b_n) + (a_d/D)^b_d + c`, printed back with `Display`

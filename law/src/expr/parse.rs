@@ -270,8 +270,12 @@ fn expr(input: &str) -> Res<'_, Expr> {
     left_assoc(input, "+-", term)
 }
 
-/// Most `(`, `-` and `^` a formula may contain (bounds the parser's recursion).
-pub const MAX_NESTING: usize = 256;
+/// Most characters among `(`, `-` and `^` a formula may contain, counted in total over the
+/// whole text (not as a nesting depth). Each of them can open one more level of recursion in
+/// the parser and in every tree walk (a parenthesis, a unary minus, an exponent), so a bound
+/// on their count bounds the depth without parsing first, and no input can exhaust the stack.
+/// Binary minus counts too, although it does not nest.
+pub const MAX_NESTING_CHARS: usize = 256;
 
 /// Parses a formula into an [`Expr`].
 ///
@@ -283,17 +287,22 @@ pub const MAX_NESTING: usize = 256;
 /// assert_eq!(err.column, 10);
 /// ```
 pub fn parse(text: &str) -> Result<Expr, ParseError> {
-    // The parser (and every tree walk) recurses once per nesting level; bound it so that no
-    // input can exhaust the stack.
+    // The parser (and every tree walk) recurses once per nesting level; bound the characters
+    // that can open one, so that no input can exhaust the stack.
     if let Some((i, _)) = text
         .char_indices()
         .filter(|(_, c)| matches!(c, '(' | '-' | '^'))
-        .nth(MAX_NESTING)
+        .nth(MAX_NESTING_CHARS)
     {
         return Err(ParseError {
             text: text.to_string(),
             column: text[..i].chars().count() + 1,
-            expected: format!("a smaller formula (at most {MAX_NESTING} of '(', '-' and '^')"),
+            expected: format!(
+                "at most {MAX_NESTING_CHARS} of '(', '-' and '^' in the whole formula (this one \
+                 is number {}); write a shorter formula, e.g. without redundant parentheses \
+                 or double minus signs",
+                MAX_NESTING_CHARS + 1
+            ),
         });
     }
     let column_of = |rest: &str| text[..text.len() - rest.len()].chars().count() + 1;

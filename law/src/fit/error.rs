@@ -1,0 +1,43 @@
+//! The errors of fitting ([`FitError`]): each says what is wrong and how to fix it.
+
+use crate::compile::TapeError;
+use crate::data::DataError;
+use crate::law::LawError;
+
+/// Errors of [`fit`](super::fit()) and [`predict`](super::predict()).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FitError {
+    /// The law does not fit the data (e.g. a variable missing from the data).
+    #[error(transparent)]
+    Law(#[from] LawError),
+    /// The observations are invalid.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// An option has a bad value.
+    #[error("fit option `{field}`: {message}")]
+    Options {
+        /// The option.
+        field: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// An option names a parameter the law does not have.
+    #[error("fit option `{field}` names `{name}`, which is not a parameter of the law (parameters: {params})")]
+    UnknownParameter {
+        /// The option.
+        field: String,
+        /// The name.
+        name: String,
+        /// Comma-separated parameters.
+        params: String,
+    },
+    /// Every start had a non-finite objective.
+    #[error("no start gave a finite objective ({starts} tried); with log residuals the law must predict a positive loss at every point — try other start ranges (init_low/init_high) or bounds")]
+    NoValidStart {
+        /// Starts tried.
+        starts: usize,
+    },
+    /// Internal shape error (should not happen).
+    #[error(transparent)]
+    Tape(#[from] TapeError),
+}
