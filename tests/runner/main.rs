@@ -5,12 +5,14 @@
 //!   killed run resumed, concurrent shard runners;
 //! - `cli_fit`, `report_family`: `fit`, `analyse` and `report` end to end (docs/THEORY.md §2,
 //!   §3), and results directories that mix model families;
-//! - `sweep_macro`: `sweep!` in a user's crate.
+//! - `sweep_macro`: `sweep!` in a user's crate;
+//! - `runner_support`: the helpers these tests share.
 
 mod cli;
 mod cli_fit;
 mod e2e;
 mod report_family;
 mod resume;
+mod runner_support;
 mod store;
 mod sweep_macro;
