@@ -6,9 +6,10 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use sparse_scaling::results::{CurvePoint, Outcome};
-use sparse_scaling::runner::{self, registry::UnsupportedSize, ExecContext, Execution, PointExecutor, RunOptions};
+use sparse_scaling::runner::{self, RunOptions};
 use sparse_scaling::experiment::{ExperimentFile, Point};
+
+use crate::runner_support::{text, KnownLaw};
 
 const VIT: &str = r#"(
     name: "mixed-vit",
@@ -24,35 +25,6 @@ const T5: &str = r#"(
     sparsity: [0.0, 0.5],
     steps: [20, 40],
 )"#;
-
-/// Loss = a known law of (S, N, steps); identical for both families, so only the family tells
-/// the records apart.
-struct KnownLaw;
-
-impl PointExecutor for KnownLaw {
-    fn supports(&self, _point: &Point) -> Result<(), UnsupportedSize> {
-        Ok(())
-    }
-    fn execute(&self, point: &Point, _ctx: &ExecContext<'_>) -> Result<Execution, Box<dyn std::error::Error + Send + Sync>> {
-        let s = &point.spec;
-        let n = s.nonzero_params();
-        let loss = (0.5 * (1.0 - s.sparsity).powf(0.8) + 1.5) * (n / 1e3).powf(-0.25) + 0.6 * (s.steps as f64 / 10.0).powf(-0.3) + 0.7;
-        Ok(Execution {
-            outcome: Outcome {
-                nonzero_params: n as u64,
-                prunable_params: s.prunable_params(),
-                total_params: s.prunable_params() + 1000,
-                layer_sparsity: vec![],
-                final_val_loss: loss,
-                best_val_loss: loss,
-                val_curve: vec![CurvePoint { step: s.steps / 2, loss: loss + 0.1 }, CurvePoint { step: s.steps, loss }],
-            },
-            wall_seconds: 0.01,
-            steps_per_second: 100.0,
-            resumed_from_step: 0,
-        })
-    }
-}
 
 /// Runs both experiments into one results directory; returns (ViT points, T5 points).
 fn mixed_dir(dir: &Path) -> (Vec<Point>, Vec<Point>) {
@@ -72,10 +44,6 @@ fn mixed_dir(dir: &Path) -> (Vec<Point>, Vec<Point>) {
 
 fn cli(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sparse-scaling")).args(args).output().unwrap()
-}
-
-fn text(o: &Output) -> (String, String) {
-    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
 /// The command fails cleanly (status 2, no panic) and its error names both families and both

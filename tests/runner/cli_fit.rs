@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::runner_support::text;
+
 const BIN: &str = env!("CARGO_BIN_EXE_sparse-scaling");
 /// The shared T5 table beside the repository (`../shared/data/t5-data.csv`), or the identical
 /// copy committed under `law/tests/data/` when the checkout has no `shared/` next to it.
@@ -23,13 +25,6 @@ fn run(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("the sparse-scaling binary runs")
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
 }
 
 fn tmp() -> tempfile::TempDir {
@@ -406,11 +401,9 @@ mod results_dir {
     //! `fit` on a results directory written by the runner (a fake executor whose loss follows a
     //! known law, so no training is needed).
     use super::*;
-    use sparse_scaling::results::{CurvePoint, Outcome};
-    use sparse_scaling::runner::{
-        self, registry::UnsupportedSize, ExecContext, Execution, PointExecutor, RunOptions,
-    };
-    use sparse_scaling::experiment::{ExperimentFile, Point};
+    use crate::runner_support::KnownLaw;
+    use sparse_scaling::runner::{self, RunOptions};
+    use sparse_scaling::experiment::ExperimentFile;
 
     const EXP: &str = r#"(
         name: "law-from-results",
@@ -418,42 +411,6 @@ mod results_dir {
         sparsity: [0.0, 0.5, 0.75],
         steps: [20, 40, 80],
     )"#;
-
-    struct KnownLaw;
-
-    impl PointExecutor for KnownLaw {
-        fn supports(&self, _point: &Point) -> Result<(), UnsupportedSize> {
-            Ok(())
-        }
-        fn execute(
-            &self,
-            point: &Point,
-            _ctx: &ExecContext<'_>,
-        ) -> Result<Execution, Box<dyn std::error::Error + Send + Sync>> {
-            let s = &point.spec;
-            let n = s.nonzero_params();
-            let loss = (0.5 * (1.0 - s.sparsity).powf(0.8) + 1.5) * (n / 1e3).powf(-0.25)
-                + 0.6 * (s.steps as f64 / 10.0).powf(-0.3)
-                + 0.7;
-            Ok(Execution {
-                outcome: Outcome {
-                    nonzero_params: n as u64,
-                    prunable_params: s.prunable_params(),
-                    total_params: s.prunable_params() + 1000,
-                    layer_sparsity: vec![],
-                    final_val_loss: loss,
-                    best_val_loss: loss,
-                    val_curve: vec![CurvePoint {
-                        step: s.steps,
-                        loss,
-                    }],
-                },
-                wall_seconds: 0.01,
-                steps_per_second: 100.0,
-                resumed_from_step: 0,
-            })
-        }
-    }
 
     #[test]
     fn fit_reads_a_results_directory() {

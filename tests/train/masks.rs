@@ -2,7 +2,7 @@
 //! decay, huge gradients, no clipping — including weights pruned mid-run, whose stale
 //! optimizer moments must not revive them (issue 3, "Done when").
 
-mod train_support;
+use crate::train_support;
 
 use sparse_scaling::train::checkpoint;
 use sparse_scaling::train::{

@@ -134,6 +134,7 @@ pub fn gelu_tanh(x: f64) -> f64 {
 
 /// Multi-head attention for one sequence pair: q (tq×d), k, v (tk×d); `bias(h, i, j)` added to
 /// the scores; returns tq×d.
+#[allow(clippy::too_many_arguments)] // a naive reference: plain slices and sizes, as in the formula
 pub fn attention(
     q: &[f64],
     k: &[f64],

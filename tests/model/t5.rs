@@ -1,7 +1,7 @@
 //! T5.1.1 checked against an independent naive f64 forward pass, plus the causal mask, the
 //! relative-position buckets, gradients, parameter counts, the naming contract and errors.
 
-mod model_common;
+use crate::model_common;
 
 use model_common::*;
 use sparse_scaling::dfdx::prelude::*;

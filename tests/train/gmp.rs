@@ -3,7 +3,7 @@
 //! zero after every step, end at the scheduled sparsity with N counted from the masks, and
 //! resume bit for bit mid-schedule.
 
-mod train_support;
+use crate::train_support;
 
 use sparse_scaling::experiment::{At, Pruning, PruningPlan};
 use sparse_scaling::params::for_each_param;

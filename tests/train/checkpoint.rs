@@ -1,7 +1,7 @@
 //! A damaged or foreign checkpoint gives a clear error naming the file and the way out
 //! ("delete it to restart the point"), never a panic (issue 3, bad input).
 
-mod train_support;
+use crate::train_support;
 
 use std::path::{Path, PathBuf};
 

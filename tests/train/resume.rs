@@ -2,7 +2,7 @@
 //! model object with other initial weights, new stream, new pruner — ends bit for bit equal
 //! to an uninterrupted run: weights, losses, validation curve, N, S, D (issue 3).
 
-mod train_support;
+use crate::train_support;
 
 use std::path::Path;
 

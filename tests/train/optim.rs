@@ -1,7 +1,7 @@
 //! Learning-rate schedules at known steps, global-norm clipping, config validation, and a
 //! small model that clearly learns with either optimizer.
 
-mod train_support;
+use crate::train_support;
 
 use dfdx::prelude::*;
 use sparse_scaling::train::lr::{adafactor_rho, adamw_lr};

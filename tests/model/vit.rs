@@ -1,7 +1,7 @@
 //! ViT checked against an independent naive f64 forward pass, plus gradients, parameter counts,
 //! the naming contract, configuration errors and determinism.
 
-mod model_common;
+use crate::model_common;
 
 use model_common::*;
 use sparse_scaling::dfdx::prelude::*;
