@@ -9,7 +9,7 @@ use sparse_scaling::data::{Stream, SyntheticImageConfig, SyntheticImages, Synthe
 use sparse_scaling::dfdx::prelude::Cpu;
 use sparse_scaling::model::{SparseModel, T5Config, T5Ref, VitConfig, VitRef};
 use sparse_scaling::experiment::At;
-use sparse_scaling::train::{train, AdamWConfig, Dense, OptimizerConfig, RunOptions, TrainConfig};
+use sparse_scaling::train::{train, AdamWConfig, Dense, OptimizerConfig, LoopOptions, TrainConfig};
 
 type BoxErr = Box<dyn std::error::Error>;
 
@@ -32,7 +32,7 @@ where
         eval_every: steps,
         seed: 0,
     };
-    let r = train(&mut model, &mut stream, &val, &cfg, &mut Dense, &RunOptions::default())?;
+    let r = train(&mut model, &mut stream, &val, &cfg, &mut Dense, &LoopOptions::default())?;
     println!(
         "{name} width {width:>3} steps {steps:>5} batch {batch} params {:>8}: val loss {:.4} ({:.1} steps/s)",
         r.total_params, r.final_val_loss, r.steps_per_s

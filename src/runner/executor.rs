@@ -23,7 +23,7 @@ use crate::model::{SparseModel, T5Config, VitConfig, Vit, T5};
 use crate::results::{CurvePoint, Outcome};
 use crate::sparsity::{Embeddings, Pruner};
 use crate::experiment::{Data, Optimizer, Point};
-use crate::train::{self, AdafactorConfig, AdamWConfig, DataUnits, OptimizerConfig, RunOptions, TrainConfig};
+use crate::train::{self, AdafactorConfig, AdamWConfig, DataUnits, OptimizerConfig, LoopOptions, TrainConfig};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -270,7 +270,7 @@ fn train_chunked<M, S, P>(
     validation: &[M::Batch],
     cfg: &TrainConfig,
     pruner: &mut P,
-    opts: &RunOptions,
+    opts: &LoopOptions,
     chunk: u64,
     progress: &dyn Fn(u64, Option<f64>),
 ) -> Result<(train::RunSummary, u64), BoxError>
@@ -289,7 +289,7 @@ where
     progress(at, None);
     loop {
         let next = (at / chunk + 1) * chunk;
-        let o = RunOptions { stop_after: (next < cfg.steps).then_some(next), ..opts.clone() };
+        let o = LoopOptions { stop_after: (next < cfg.steps).then_some(next), ..opts.clone() };
         match train::train(model, stream, validation, cfg, pruner, &o) {
             Ok(summary) => return Ok((summary, resumed_from)),
             Err(train::TrainError::Stopped { step, .. }) => {
@@ -311,7 +311,7 @@ where
     let started = Instant::now();
     let validation = stream.validation_set(spec.val_examples, spec.batch_size)?;
     let label = format!("#{} {} w{} S={}", point.index, spec.family, spec.dims.width, spec.sparsity);
-    let opts = |file: &str| RunOptions {
+    let opts = |file: &str| LoopOptions {
         checkpoint: Some(ctx.checkpoint_dir.join(file)),
         checkpoint_every: point.checkpoint_every,
         progress: loop_progress,

@@ -184,7 +184,7 @@ impl<M: TensorCollection<f32, Cpu>> Sparsifier<M> for Dense {
 /// How to run (as opposed to what to compute): checkpoints, progress display, stopping early.
 /// None of these change the numbers a run produces.
 #[derive(Debug, Clone, Default)]
-pub struct RunOptions {
+pub struct LoopOptions {
     /// Checkpoint file. When it exists the run resumes from it; it is rewritten atomically
     /// every `checkpoint_every` steps and at the end. `None`: no checkpoints.
     pub checkpoint: Option<PathBuf>,
@@ -311,7 +311,7 @@ pub enum TrainError {
     /// An internal device or bookkeeping failure.
     #[error("training internals: {0}")]
     Device(String),
-    /// The run stopped early on request ([`RunOptions::stop_after`]) after a checkpoint.
+    /// The run stopped early on request ([`LoopOptions::stop_after`]) after a checkpoint.
     #[error("stopped after step {step} as asked{}", checkpoint.as_ref().map(|p| format!("; resume from {}", p.display())).unwrap_or_default())]
     Stopped {
         /// Steps completed.

@@ -19,7 +19,7 @@ use super::optim::{check_layout, optimizer_step, OptState};
 use crate::params::{for_each_param, for_each_param_mut};
 use super::progress::Progress;
 use super::{
-    DataUnits, LossPoint, RunOptions, RunSummary, SparseModel, Sparsifier, Stream, StreamPosition, TrainConfig,
+    DataUnits, LossPoint, LoopOptions, RunSummary, SparseModel, Sparsifier, Stream, StreamPosition, TrainConfig,
     TrainError,
 };
 
@@ -66,7 +66,7 @@ pub fn train<M, S, P>(
     validation: &[M::Batch],
     cfg: &TrainConfig,
     pruner: &mut P,
-    opts: &RunOptions,
+    opts: &LoopOptions,
 ) -> Result<RunSummary, TrainError>
 where
     M: SparseModel,

@@ -6,7 +6,7 @@ use crate::train_support;
 use std::path::{Path, PathBuf};
 
 use sparse_scaling::train::checkpoint::{self, CheckpointError, MAGIC};
-use sparse_scaling::train::{train, AdamWConfig, OptimizerConfig, RunOptions, TrainConfig, TrainError};
+use sparse_scaling::train::{train, AdamWConfig, OptimizerConfig, LoopOptions, TrainConfig, TrainError};
 use train_support::*;
 
 fn cfg() -> TrainConfig {
@@ -25,7 +25,7 @@ fn run(ck: &Path, c: &TrainConfig, stop: Option<u64>) -> Result<(), TrainError> 
     let mut pruner = TestPruner::new(&model, 2, 0.5, 0.5, 0);
     let mut stream = Stream::new(5, 8);
     let val = stream.validation(1);
-    let opts = RunOptions { checkpoint: Some(ck.to_path_buf()), stop_after: stop, ..Default::default() };
+    let opts = LoopOptions { checkpoint: Some(ck.to_path_buf()), stop_after: stop, ..Default::default() };
     train(&mut model, &mut stream, &val, c, &mut pruner, &opts).map(|_| ())
 }
 

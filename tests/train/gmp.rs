@@ -9,7 +9,7 @@ use sparse_scaling::experiment::{At, Pruning, PruningPlan};
 use sparse_scaling::params::for_each_param;
 use sparse_scaling::sparsity::{Embeddings, Pruner};
 use sparse_scaling::train::{
-    train, AdafactorConfig, AdamWConfig, BoxError, OptimizerConfig, RunOptions, RunSummary, Sparsifier,
+    train, AdafactorConfig, AdamWConfig, BoxError, OptimizerConfig, LoopOptions, RunSummary, Sparsifier,
     SparsityStats, TrainConfig, TrainError,
 };
 use train_support::*;
@@ -93,7 +93,7 @@ fn run(
     sparsity: &Sparsity,
     optimizer: OptimizerConfig,
     init: u64,
-    opts: &RunOptions,
+    opts: &LoopOptions,
 ) -> (Result<RunSummary, TrainError>, Tiny, Checked) {
     let cfg = TrainConfig { steps: STEPS, batch_size: 16, optimizer, grad_clip: None, eval_every: 8, seed: 3 };
     let mut model = tiny(init);
@@ -107,7 +107,7 @@ fn run(
 }
 
 fn pruned_stay_zero(sparsity: Sparsity, optimizer: OptimizerConfig) -> (RunSummary, Tiny) {
-    let (r, model, checked) = run(&sparsity, optimizer, 1, &RunOptions::default());
+    let (r, model, checked) = run(&sparsity, optimizer, 1, &LoopOptions::default());
     let s = r.unwrap();
     assert_eq!(checked.checks, STEPS);
     assert_eq!(checked.violations, 0, "pruned weights moved by the optimizer");
@@ -161,10 +161,10 @@ fn gradual_nm_ends_exactly_2_of_4_under_both_optimizers() {
 fn resume_mid_schedule_with_the_real_pruner_is_bit_exact() {
     let dir = tempfile::tempdir().unwrap();
     for (name, sp, opt) in [("gmp", gmp(0.75), adamw()), ("nm", nm_2_4(), adafactor())] {
-        let (full, full_model, _) = run(&sp, opt, 1, &RunOptions::default());
+        let (full, full_model, _) = run(&sp, opt, 1, &LoopOptions::default());
         let full = full.unwrap();
         let ck = dir.path().join(format!("{name}.ckpt"));
-        let o = |stop| RunOptions { checkpoint: Some(ck.clone()), checkpoint_every: 4, stop_after: stop, ..Default::default() };
+        let o = |stop| LoopOptions { checkpoint: Some(ck.clone()), checkpoint_every: 4, stop_after: stop, ..Default::default() };
         let (r, _, _) = run(&sp, opt, 1, &o(Some(11)));
         assert!(matches!(r, Err(TrainError::Stopped { step: 11, .. })));
         let (r, model, _) = run(&sp, opt, 99, &o(None));

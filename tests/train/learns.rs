@@ -10,7 +10,7 @@ use sparse_scaling::data::{
 use sparse_scaling::model::{Pooling, SparseModel, T5Config, Vit, VitConfig, T5};
 use sparse_scaling::experiment::{At, Pruning};
 use sparse_scaling::sparsity::{Embeddings, Pruner};
-use sparse_scaling::train::{train, AdamWConfig, OptimizerConfig, RunOptions, TrainConfig};
+use sparse_scaling::train::{train, AdamWConfig, OptimizerConfig, LoopOptions, TrainConfig};
 
 /// A GMP pruner to sparsity `s` over 20 %–60 % of a `steps`-step run, masks every 10 steps.
 fn gmp<M: sparse_scaling::dfdx::nn::tensor_collection::TensorCollection<f32, Cpu>>(model: &M, s: f64, steps: u64) -> Pruner {
@@ -36,7 +36,7 @@ fn tiny_vit_learns_synthetic_images() {
     let val = stream.validation_set(256, 128).unwrap();
     let cfg = TrainConfig { steps: 150, batch_size: 32, optimizer: adamw(3e-3, 150), grad_clip: Some(1.0), eval_every: 50, seed: 0 };
     let mut pruner = gmp(&model, 0.5, cfg.steps);
-    let s = train(&mut model, &mut stream, &val, &cfg, &mut pruner, &RunOptions::default()).unwrap();
+    let s = train(&mut model, &mut stream, &val, &cfg, &mut pruner, &LoopOptions::default()).unwrap();
     let uniform = 10f64.ln();
     eprintln!("ViT: val {:?}, {:.1} steps/s", s.val_curve, s.steps_per_s);
     assert!(s.final_val_loss < 0.75 * uniform, "ViT validation loss {} vs uniform {uniform}", s.final_val_loss);
@@ -58,7 +58,7 @@ fn tiny_t5_learns_synthetic_text() {
     let val = stream.validation_set(64, 32).unwrap();
     let cfg = TrainConfig { steps: 90, batch_size: 16, optimizer: adamw(1e-2, 90), grad_clip: Some(1.0), eval_every: 30, seed: 0 };
     let mut pruner = gmp(&model, 0.5, cfg.steps);
-    let s = train(&mut model, &mut stream, &val, &cfg, &mut pruner, &RunOptions::default()).unwrap();
+    let s = train(&mut model, &mut stream, &val, &cfg, &mut pruner, &LoopOptions::default()).unwrap();
     let uniform = 384f64.ln();
     eprintln!("T5: val {:?}, {:.1} steps/s", s.val_curve, s.steps_per_s);
     assert!(s.final_val_loss < 0.6 * uniform, "T5 validation loss {} vs uniform {uniform}", s.final_val_loss);

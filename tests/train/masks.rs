@@ -6,7 +6,7 @@ use crate::train_support;
 
 use sparse_scaling::train::checkpoint;
 use sparse_scaling::train::{
-    train, AdafactorConfig, AdamWConfig, Dense, OptimizerConfig, RunOptions, TrainConfig,
+    train, AdafactorConfig, AdamWConfig, Dense, OptimizerConfig, LoopOptions, TrainConfig,
 };
 use train_support::*;
 
@@ -20,7 +20,7 @@ fn run(optimizer: OptimizerConfig) -> (TestPruner, Tiny, sparse_scaling::train::
     stream.scale = 1e4; // gradients of order 1e4
     let val = stream.validation(2);
     let cfg = TrainConfig { steps: 12, batch_size: 16, optimizer, grad_clip: None, eval_every: 6, seed: 0 };
-    let opts = RunOptions { checkpoint: Some(ck.clone()), ..Default::default() };
+    let opts = LoopOptions { checkpoint: Some(ck.clone()), ..Default::default() };
     let summary = train(&mut model, &mut stream, &val, &cfg, &mut pruner, &opts).unwrap();
     assert_ne!(before, weights(&model), "the run must actually move the weights");
     let saved = checkpoint::load(&ck).unwrap();
@@ -89,7 +89,7 @@ fn dense_run_counts_weight_matrices() {
         eval_every: 2,
         ..Default::default()
     };
-    let s = train(&mut model, &mut stream, &val, &cfg, &mut Dense, &RunOptions::default()).unwrap();
+    let s = train(&mut model, &mut stream, &val, &cfg, &mut Dense, &LoopOptions::default()).unwrap();
     assert_eq!(s.nonzeros, (IN * HID + HID * CLASSES) as u64);
     assert_eq!(s.sparsity, 0.0);
     assert_eq!(s.layers.len(), 2);

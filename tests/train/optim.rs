@@ -9,7 +9,7 @@ use sparse_scaling::train::optim::{optimizer_step, OptState};
 use sparse_scaling::experiment::At;
 use sparse_scaling::params::for_each_grad;
 use sparse_scaling::train::{
-    train, AdafactorConfig, AdamWConfig, Dense, OptimizerConfig, RunOptions, TrainConfig, TrainError,
+    train, AdafactorConfig, AdamWConfig, Dense, OptimizerConfig, LoopOptions, TrainConfig, TrainError,
 };
 use train_support::*;
 
@@ -169,7 +169,7 @@ fn learns(optimizer: OptimizerConfig) -> f64 {
     let mut stream = Stream::new(30, 32);
     let val = stream.validation(4);
     let cfg = TrainConfig { steps: 300, batch_size: 32, optimizer, grad_clip: Some(1.0), eval_every: 100, seed: 0 };
-    let s = train(&mut model, &mut stream, &val, &cfg, &mut Dense, &RunOptions::default()).unwrap();
+    let s = train(&mut model, &mut stream, &val, &cfg, &mut Dense, &LoopOptions::default()).unwrap();
     assert_eq!(s.val_curve.len(), 3);
     eprintln!("val curve {:?}, {:.0} steps/s", s.val_curve, s.steps_per_s);
     s.final_val_loss

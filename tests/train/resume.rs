@@ -7,7 +7,7 @@ use crate::train_support;
 use std::path::Path;
 
 use sparse_scaling::train::{
-    train, AdafactorConfig, AdamWConfig, OptimizerConfig, RunOptions, RunSummary, TrainConfig, TrainError,
+    train, AdafactorConfig, AdamWConfig, OptimizerConfig, LoopOptions, RunSummary, TrainConfig, TrainError,
 };
 use sparse_scaling::experiment::At;
 use train_support::*;
@@ -29,7 +29,7 @@ fn segment(
     let mut pruner = TestPruner::new(&tiny(5), 9, 0.3, 0.6, 7);
     let mut stream = Stream::new(21, 16);
     let val = stream.validation(2);
-    let opts = RunOptions { checkpoint: Some(ck.to_path_buf()), checkpoint_every: 5, stop_after, ..Default::default() };
+    let opts = LoopOptions { checkpoint: Some(ck.to_path_buf()), checkpoint_every: 5, stop_after, ..Default::default() };
     let r = train(&mut model, &mut stream, &val, cfg, &mut pruner, &opts);
     (r, weights(&model))
 }
@@ -102,7 +102,7 @@ fn same_seed_same_numbers_without_checkpoints() {
         let mut pruner = TestPruner::new(&model, 9, 0.3, 0.6, 7);
         let mut stream = Stream::new(21, 16);
         let val = stream.validation(2);
-        let s = train(&mut model, &mut stream, &val, &c, &mut pruner, &RunOptions::default()).unwrap();
+        let s = train(&mut model, &mut stream, &val, &c, &mut pruner, &LoopOptions::default()).unwrap();
         (s, weights(&model))
     };
     let (a, wa) = run();
