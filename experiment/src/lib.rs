@@ -21,6 +21,8 @@
 //! assert!(err.to_string().contains("outside [0, 1)"));
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod error;
 mod expand;
 pub mod formula;
