@@ -1,6 +1,6 @@
 //! Real text as users have it: C4-style JSON lines (`.jsonl`, or gzip-compressed `.jsonl.gz`,
 //! one object per line with a string field `text`), byte-tokenised (ByT5 style, [`crate::vocab`])
-//! and span-corrupted (T5, [`crate::span`]) into a resumable [`TextStream`].
+//! and span-corrupted (T5, [`crate::span_corruption`]) into a resumable [`TextStream`].
 //!
 //! The paper's T5 runs train on C4 (PAPER.md §4). Following T5's `span_corruption`
 //! preprocessing, documents are concatenated and split into chunks of the raw length whose

@@ -10,7 +10,7 @@
 //!   function of `(seed, i)`.
 //! - Real formats: [`load_image_folder`], [`load_cifar10`] → [`ImageDataStream`];
 //!   [`load_jsonl`] (`.jsonl`, `.jsonl.gz`, C4) → [`TextCorpusStream`].
-//! - [`vocab`]: byte-level ids (ByT5 style) with T5 sentinels; [`span`]: T5 span corruption.
+//! - [`vocab`]: byte-level ids (ByT5 style) with T5 sentinels; [`span_corruption`]: T5 span corruption.
 //! - [`DataError`]: the one error type; every variant names the file/line and the fix.
 //!
 //! ```
@@ -30,7 +30,7 @@ pub mod error;
 mod finite;
 pub mod images;
 pub mod rng;
-pub mod span;
+pub mod span_corruption;
 pub mod stream;
 pub mod synth_image;
 pub mod synth_text;
@@ -44,7 +44,7 @@ pub use images::{
     load_cifar10, load_image_folder, ImageDataConfig, ImageDataStream, ImageDataset,
     ImageFolderConfig,
 };
-pub use span::SpanCorruption;
+pub use span_corruption::SpanCorruption;
 pub use stream::{
     ImageBatch, ImageShape, ImageStream, Stream, StreamPosition, TextBatch, TextStream,
 };

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sparse_scaling_data::images::CIFAR10_RECORD;
 use sparse_scaling_data::{
-    load_cifar10, load_image_folder, load_jsonl, span, vocab, DataError, ImageDataConfig,
+    load_cifar10, load_image_folder, load_jsonl, span_corruption, vocab, DataError, ImageDataConfig,
     ImageDataStream, ImageDataset, ImageFolderConfig, ImageStream, JsonlConfig, Stream,
     TextCorpus, TextCorpusConfig, TextCorpusStream, TextShape,
 };
@@ -332,7 +332,7 @@ fn corpus_stream(pack: bool, seed: u64) -> (TextCorpus, TextCorpusStream) {
 }
 
 fn decode_row(b: &sparse_scaling_data::TextBatch, r: usize) -> Vec<u8> {
-    vocab::decode(&span::reconstruct(b.input_row(r), b.target_row(r)))
+    vocab::decode(&span_corruption::reconstruct(b.input_row(r), b.target_row(r)))
 }
 
 #[test]

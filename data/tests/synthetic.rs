@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use sparse_scaling_data::{
-    span, vocab, DataError, ImageStream, Stream, StreamPosition, SyntheticImageConfig,
+    span_corruption, vocab, DataError, ImageStream, Stream, StreamPosition, SyntheticImageConfig,
     SyntheticImages, SyntheticText, SyntheticTextConfig, TextStream,
 };
 
@@ -124,7 +124,7 @@ fn texts_never_repeat_and_validation_is_disjoint() {
     assert_eq!((b.input_len, b.target_len), (s.input_len(), s.target_len()));
     for v in s.validation_set(200, 50).unwrap() {
         for r in 0..v.batch {
-            let orig = span::reconstruct(v.input_row(r), v.target_row(r));
+            let orig = span_corruption::reconstruct(v.input_row(r), v.target_row(r));
             assert!(!seen.contains(&orig), "validation text equals a training text");
         }
     }
@@ -142,7 +142,7 @@ fn text_batches_are_valid_t5_examples() {
             let (inp, tgt) = (b.input_row(r), b.target_row(r));
             assert!(inp.contains(&vocab::EOS) && tgt.contains(&vocab::EOS));
             assert!(inp.iter().chain(tgt).all(|&t| (t as usize) < vocab::VOCAB_SIZE));
-            let orig = span::reconstruct(inp, tgt);
+            let orig = span_corruption::reconstruct(inp, tgt);
             assert_eq!(orig.len(), raw);
             let bytes = vocab::decode(&orig);
             assert!(bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ' || *b == b'\n'));
