@@ -25,22 +25,18 @@
 //! # Ok::<(), sparse_scaling_data::DataError>(())
 //! ```
 
-pub mod corpus;
 pub mod error;
-mod finite;
-pub mod images;
+pub mod loaders;
 pub mod rng;
 pub mod span_corruption;
 pub mod stream;
-pub mod synth_image;
-pub mod synth_text;
-mod synthetic;
+pub mod synthetic;
 pub mod text;
 pub mod vocab;
 
-pub use corpus::{load_jsonl, JsonlConfig, TextCorpus, TextCorpusConfig, TextCorpusStream};
 pub use error::DataError;
-pub use images::{
+pub use loaders::corpus::{load_jsonl, JsonlConfig, TextCorpus, TextCorpusConfig, TextCorpusStream};
+pub use loaders::images::{
     load_cifar10, load_image_folder, ImageDataConfig, ImageDataStream, ImageDataset,
     ImageFolderConfig,
 };
@@ -48,6 +44,6 @@ pub use span_corruption::SpanCorruption;
 pub use stream::{
     ImageBatch, ImageShape, ImageStream, Stream, StreamPosition, TextBatch, TextStream,
 };
-pub use synth_image::{SyntheticImageConfig, SyntheticImages};
-pub use synth_text::{SyntheticText, SyntheticTextConfig};
+pub use synthetic::images::{SyntheticImageConfig, SyntheticImages};
+pub use synthetic::text::{SyntheticText, SyntheticTextConfig};
 pub use text::TextShape;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
-use crate::finite::{check_held_out, hold_out, shuffled, Names};
+use crate::loaders::epochs::{check_held_out, hold_out, shuffled, Names};
 use crate::rng::{hash_bytes, mix};
 use crate::stream::{check_batch_size, ImageBatch, ImageShape, ImageStream, Stream, StreamPosition};
 

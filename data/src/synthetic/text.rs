@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
 use crate::rng::{hash_bytes, zipf_cdf, Rng};
-use crate::synthetic::{validation_batches, SyntheticCursor};
+use crate::synthetic::cursor::{validation_batches, SyntheticCursor};
 use crate::stream::{Stream, StreamPosition, TextBatch, TextStream};
 use crate::text::{corrupt_batch, TextShape};
 use crate::vocab;

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
 use crate::rng::{hash_bytes, zipf_cdf, Rng};
-use crate::synthetic::{validation_batches, SyntheticCursor};
+use crate::synthetic::cursor::{validation_batches, SyntheticCursor};
 use crate::stream::{ImageBatch, ImageShape, ImageStream, Stream, StreamPosition};
 
 const KIND: &str = "synthetic-image";

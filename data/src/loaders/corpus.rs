@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
-use crate::finite::{check_held_out, hold_out, shuffled, Names};
+use crate::loaders::epochs::{check_held_out, hold_out, shuffled, Names};
 use crate::rng::{hash_bytes, mix, Rng};
 use crate::stream::{check_batch_size, Stream, StreamPosition, TextBatch, TextStream};
 use crate::text::{corrupt_batch, TextShape};
