@@ -35,14 +35,14 @@ pub mod text;
 pub mod vocab;
 
 pub use error::DataError;
-pub use loaders::corpus::{load_jsonl, JsonlConfig, TextCorpus, TextCorpusConfig, TextCorpusStream};
-pub use loaders::images::{
-    load_cifar10, load_image_folder, ImageDataConfig, ImageDataStream, ImageDataset,
-    ImageFolderConfig,
-};
+pub use loaders::cifar10::{cifar10_files, load_cifar10};
+pub use loaders::corpus::{TextCorpus, TextCorpusConfig, TextCorpusStream};
+pub use loaders::image_folder::{load_image_folder, ImageFolderConfig};
+pub use loaders::images::{ImageDataConfig, ImageDataStream, ImageDataset};
+pub use loaders::jsonl::{load_jsonl, JsonlConfig};
 pub use span_corruption::SpanCorruption;
 pub use stream::{
-    ImageBatch, ImageShape, ImageStream, Stream, StreamPosition, TextBatch, TextStream,
+    BoxStream, ImageBatch, ImageShape, ImageStream, Stream, StreamPosition, TextBatch, TextStream,
 };
 pub use synthetic::images::{SyntheticImageConfig, SyntheticImages};
 pub use synthetic::text::{SyntheticText, SyntheticTextConfig};

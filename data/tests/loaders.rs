@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use sparse_scaling_data::loaders::images::CIFAR10_RECORD;
+use sparse_scaling_data::loaders::cifar10::CIFAR10_RECORD;
 use sparse_scaling_data::{
     load_cifar10, load_image_folder, load_jsonl, span_corruption, vocab, DataError, ImageDataConfig,
     ImageDataStream, ImageDataset, ImageFolderConfig, ImageStream, JsonlConfig, Stream,

@@ -1,30 +1,30 @@
-//! Real text as users have it: C4-style JSON lines (`.jsonl`, or gzip-compressed `.jsonl.gz`,
-//! one object per line with a string field `text`), byte-tokenised (ByT5 style, [`crate::vocab`])
-//! and span-corrupted (T5, [`crate::span_corruption`]) into a resumable [`TextStream`].
+//! Text in memory ([`TextCorpus`], e.g. from [`load_jsonl`](crate::load_jsonl)), byte-tokenised
+//! (ByT5 style, [`crate::vocab`]) and span-corrupted (T5, [`crate::span_corruption`]) into a
+//! resumable [`TextStream`] with a held-out validation split ([`TextCorpusStream`]).
 //!
-//! The paper's T5 runs train on C4 (PAPER.md §4). Following T5's `span_corruption`
+//! The paper's T5 runs train on C4 (docs/THEORY.md §5). Following T5's `span_corruption`
 //! preprocessing, documents are concatenated and split into chunks of the raw length whose
 //! corruption fits the input/target lengths (`pack = true`); with `pack = false` a chunk never
 //! crosses a document boundary (the last chunk of a document is shorter and padded).
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
-use crate::loaders::epochs::{check_held_out, hold_out, shuffled, Names};
+use crate::loaders::epochs::{Epochs, Loader, Names};
 use crate::rng::{hash_bytes, mix, Rng};
 use crate::stream::{check_batch_size, Stream, StreamPosition, TextBatch, TextStream};
 use crate::text::{corrupt_batch, TextShape};
 use crate::vocab;
 
-const KIND: &str = "text-corpus";
-const DOMAIN_SPLIT: u64 = 0x5350_4c54;
-const DOMAIN_SHUFFLE: u64 = 0x5348_4654;
+static LOADER: Loader = Loader {
+    kind: "text-corpus",
+    split_domain: 0x5350_4c54,
+    shuffle_domain: 0x5348_4654,
+    sort_held_out: true,
+    names: Names { dataset: "the text corpus", items: "documents", typical_fraction: "0.01" },
+};
 const DOMAIN_MASK: u64 = 0x4d53_4b54;
 const DOMAIN_VALID_MASK: u64 = 0x564d_534b;
-const NAMES: Names = Names { dataset: "the text corpus", items: "documents", typical_fraction: "0.01" };
 
 /// Documents in memory: all bytes one after another, with offsets.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,17 +34,25 @@ pub struct TextCorpus {
     offsets: Vec<usize>,
 }
 
+impl Default for TextCorpus {
+    /// No documents.
+    fn default() -> Self {
+        TextCorpus { bytes: Vec::new(), offsets: vec![0] }
+    }
+}
+
 impl TextCorpus {
     /// A corpus from in-memory documents (empty documents are skipped).
     pub fn from_documents<S: AsRef<[u8]>>(docs: impl IntoIterator<Item = S>) -> Self {
-        let mut c = TextCorpus { bytes: Vec::new(), offsets: vec![0] };
+        let mut c = TextCorpus::default();
         for d in docs {
             c.push(d.as_ref());
         }
         c
     }
 
-    fn push(&mut self, doc: &[u8]) {
+    /// Appends a document (an empty one is skipped).
+    pub(crate) fn push(&mut self, doc: &[u8]) {
         if !doc.is_empty() {
             self.bytes.extend_from_slice(doc);
             self.offsets.push(self.bytes.len());
@@ -69,139 +77,6 @@ impl TextCorpus {
     /// Total bytes over all documents.
     pub fn total_bytes(&self) -> usize {
         self.bytes.len()
-    }
-}
-
-/// How to read JSON-lines files.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JsonlConfig {
-    /// Files to read, in order; a file is gzip-decompressed if it starts with the gzip magic
-    /// bytes (`.jsonl.gz`), else read as plain text.
-    pub files: Vec<PathBuf>,
-    /// The string field holding the document (`"text"` in C4).
-    #[serde(default = "default_field")]
-    pub field: String,
-    /// Stop after this many documents (memory bound for large shards).
-    #[serde(default)]
-    pub max_documents: Option<usize>,
-}
-
-fn default_field() -> String {
-    "text".into()
-}
-
-impl JsonlConfig {
-    /// Reads `files`, field `text`, all documents.
-    pub fn new(files: Vec<PathBuf>) -> Self {
-        JsonlConfig { files, field: default_field(), max_documents: None }
-    }
-}
-
-/// Loads JSON-lines files into a [`TextCorpus`]. Blank lines are skipped; documents with empty
-/// text are skipped; a file with no documents, a malformed line, a missing or non-string field,
-/// or corrupt gzip data is an error naming the file and line.
-pub fn load_jsonl(cfg: &JsonlConfig) -> Result<TextCorpus, DataError> {
-    if cfg.files.is_empty() {
-        return Err(DataError::Request(
-            "no JSONL files given; pass e.g. c4-train.00000-of-01024.json.gz".into(),
-        ));
-    }
-    let mut corpus = TextCorpus { bytes: Vec::new(), offsets: vec![0] };
-    for file in &cfg.files {
-        if cfg.max_documents.is_some_and(|m| corpus.len() >= m) {
-            break;
-        }
-        read_jsonl_file(file, &cfg.field, cfg.max_documents, &mut corpus)?;
-    }
-    Ok(corpus)
-}
-
-fn read_jsonl_file(
-    path: &Path,
-    field: &str,
-    max_docs: Option<usize>,
-    corpus: &mut TextCorpus,
-) -> Result<(), DataError> {
-    let io = |source| DataError::Io { path: path.to_path_buf(), source };
-    let mut f = std::fs::File::open(path).map_err(io)?;
-    let mut magic = [0u8; 2];
-    let mut got = 0;
-    while got < 2 {
-        let n = f.read(&mut magic[got..]).map_err(|source| DataError::Io { path: path.to_path_buf(), source })?;
-        if n == 0 {
-            break;
-        }
-        got += n;
-    }
-    let gz = got == 2 && magic == [0x1f, 0x8b];
-    let head = std::io::Cursor::new(magic[..got].to_vec());
-    let raw = head.chain(f);
-    let reader: Box<dyn BufRead> = if gz {
-        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(raw)))
-    } else {
-        Box::new(BufReader::new(raw))
-    };
-    let before = corpus.len();
-    let mut lines_seen = 0usize;
-    let mut reader = reader;
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        let n = reader.read_until(b'\n', &mut line).map_err(|source| {
-            if gz {
-                DataError::Gzip { path: path.to_path_buf(), line: lines_seen + 1, source }
-            } else {
-                DataError::Io { path: path.to_path_buf(), source }
-            }
-        })?;
-        if n == 0 {
-            break;
-        }
-        lines_seen += 1;
-        if line.iter().all(|b| b.is_ascii_whitespace()) {
-            continue;
-        }
-        let err = |message: String| DataError::JsonLine {
-            path: path.to_path_buf(),
-            line: lines_seen,
-            field: field.to_string(),
-            message,
-        };
-        let value: serde_json::Value =
-            serde_json::from_slice(&line).map_err(|e| err(format!("not valid JSON ({e})")))?;
-        let obj = value.as_object().ok_or_else(|| err("not a JSON object".into()))?;
-        let text = match obj.get(field) {
-            Some(serde_json::Value::String(s)) => s,
-            Some(other) => {
-                return Err(err(format!("field \"{field}\" is not a string but {}", json_kind(other))))
-            }
-            None => return Err(err(format!("no field \"{field}\""))),
-        };
-        corpus.push(text.as_bytes());
-        if max_docs.is_some_and(|m| corpus.len() >= m) {
-            return Ok(());
-        }
-    }
-    if corpus.len() == before {
-        return Err(DataError::Empty {
-            path: path.to_path_buf(),
-            what: format!(
-                "no documents ({lines_seen} lines, none with non-empty \"{field}\"); give a JSON-lines file with one {{\"{field}\": ...}} object per line"
-            ),
-        });
-    }
-    Ok(())
-}
-
-fn json_kind(v: &serde_json::Value) -> &'static str {
-    match v {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "an array",
-        serde_json::Value::Object(_) => "an object",
     }
 }
 
@@ -232,58 +107,54 @@ pub struct TextCorpusStream {
     corpus: TextCorpus,
     cfg: TextCorpusConfig,
     raw_len: usize,
-    train: Vec<usize>,
-    valid: Vec<usize>,
-    fingerprint: u64,
-    epoch: u64,
-    /// Next document in `order`.
-    index: usize,
-    /// Byte offset inside that document.
-    offset: usize,
-    order: Vec<usize>,
-    seen: u64,
+    /// The split, and where training stands (document, byte offset inside it).
+    epochs: Epochs,
 }
 
-/// A cursor over documents in some order, producing chunks.
-struct Cursor<'a> {
+/// Cuts documents, taken in some order, into chunks of `raw_len` byte tokens.
+struct Chunker<'a> {
     corpus: &'a TextCorpus,
-    index: usize,
-    offset: usize,
+    raw_len: usize,
+    pack: bool,
+}
+
+impl Chunker<'_> {
+    /// Fills `out` up to `raw_len` tokens from the documents of `order`, starting at document
+    /// `index`, byte `offset`, and moves the two on. Returns false when `order` ran out first
+    /// (with a partial chunk in `out` when packing); without packing a chunk ends with its
+    /// document.
+    fn take(&self, order: &[usize], index: &mut usize, offset: &mut usize, out: &mut Vec<u32>) -> bool {
+        while out.len() < self.raw_len {
+            let Some(&doc) = order.get(*index) else { return false };
+            let d = self.corpus.document(doc);
+            let take = (self.raw_len - out.len()).min(d.len() - *offset);
+            out.extend(d[*offset..*offset + take].iter().map(|&b| vocab::byte_to_id(b)));
+            *offset += take;
+            if *offset >= d.len() {
+                *index += 1;
+                *offset = 0;
+                if !self.pack {
+                    return true;
+                }
+            }
+        }
+        true
+    }
 }
 
 impl TextCorpusStream {
     /// Splits and prepares the stream.
     pub fn new(corpus: TextCorpus, cfg: TextCorpusConfig) -> Result<Self, DataError> {
         let raw_len = cfg.shape.raw_len()?;
-        let (train, mut valid) = hold_out(corpus.len(), cfg.validation_fraction, cfg.seed, DOMAIN_SPLIT, &NAMES)?;
-        valid.sort_unstable();
-        let n = corpus.len();
         let cfg_json = serde_json::to_string(&cfg).unwrap_or_default();
         let fingerprint = mix(&[
             hash_bytes(cfg_json.as_bytes()),
-            n as u64,
+            corpus.len() as u64,
             hash_bytes(&corpus.bytes),
             hash_bytes(&corpus.offsets.iter().flat_map(|o| (*o as u64).to_le_bytes()).collect::<Vec<u8>>()),
         ]);
-        let mut s = TextCorpusStream {
-            corpus,
-            cfg,
-            raw_len,
-            train,
-            valid,
-            fingerprint,
-            epoch: 0,
-            index: 0,
-            offset: 0,
-            order: Vec::new(),
-            seen: 0,
-        };
-        s.order = s.epoch_order(0);
-        Ok(s)
-    }
-
-    fn epoch_order(&self, epoch: u64) -> Vec<usize> {
-        shuffled(&self.train, &[self.cfg.seed, DOMAIN_SHUFFLE, epoch])
+        let epochs = Epochs::new(&LOADER, corpus.len(), cfg.seed, cfg.validation_fraction, fingerprint)?;
+        Ok(TextCorpusStream { corpus, cfg, raw_len, epochs })
     }
 
     /// Raw (uncorrupted) tokens per chunk.
@@ -293,42 +164,22 @@ impl TextCorpusStream {
 
     /// Documents used for training / held out.
     pub fn split_sizes(&self) -> (usize, usize) {
-        (self.train.len(), self.valid.len())
+        (self.epochs.train().len(), self.epochs.valid().len())
     }
 
     /// Dataset indices of the held-out documents.
     pub fn validation_documents(&self) -> &[usize] {
-        &self.valid
+        self.epochs.valid()
     }
 
     /// Dataset indices of the training documents.
     pub fn training_documents(&self) -> &[usize] {
-        &self.train
+        self.epochs.train()
     }
 
     /// The underlying corpus.
     pub fn corpus(&self) -> &TextCorpus {
         &self.corpus
-    }
-
-    /// Takes one chunk from `order` at the cursor; returns `None` when `order` is exhausted
-    /// (with a partial chunk in `out` when packing).
-    fn take_chunk(&self, order: &[usize], cur: &mut Cursor, out: &mut Vec<u32>) -> bool {
-        while out.len() < self.raw_len {
-            let Some(&doc) = order.get(cur.index) else { return false };
-            let d = cur.corpus.document(doc);
-            let take = (self.raw_len - out.len()).min(d.len() - cur.offset);
-            out.extend(d[cur.offset..cur.offset + take].iter().map(|&b| vocab::byte_to_id(b)));
-            cur.offset += take;
-            if cur.offset >= d.len() {
-                cur.index += 1;
-                cur.offset = 0;
-                if !self.cfg.pack {
-                    return true;
-                }
-            }
-        }
-        true
     }
 }
 
@@ -337,84 +188,56 @@ impl Stream for TextCorpusStream {
 
     fn next_batch(&mut self, batch_size: usize) -> Result<TextBatch, DataError> {
         check_batch_size(batch_size)?;
+        let chunker = Chunker { corpus: &self.corpus, raw_len: self.raw_len, pack: self.cfg.pack };
         let mut chunks = Vec::with_capacity(batch_size);
         while chunks.len() < batch_size {
             let mut chunk = Vec::with_capacity(self.raw_len);
             loop {
-                let mut cur = Cursor { corpus: &self.corpus, index: self.index, offset: self.offset };
-                let done = self.take_chunk(&self.order, &mut cur, &mut chunk);
-                self.index = cur.index;
-                self.offset = cur.offset;
-                if done {
+                let (order, index, offset) = self.epochs.place();
+                if chunker.take(order, index, offset, &mut chunk) {
                     break;
                 }
                 // Epoch exhausted: a packed chunk continues into the next epoch.
-                self.epoch += 1;
-                self.index = 0;
-                self.offset = 0;
-                self.order = self.epoch_order(self.epoch);
+                self.epochs.next_epoch();
                 if !self.cfg.pack && !chunk.is_empty() {
                     break;
                 }
             }
             chunks.push(chunk);
         }
-        let start = self.seen;
+        let start = self.epochs.count(batch_size);
         let seed = self.cfg.seed;
         let rngs = (0..batch_size as u64).map(move |i| Rng::new(&[seed, DOMAIN_MASK, start + i]));
-        self.seen += batch_size as u64;
         Ok(corrupt_batch(&self.cfg.shape, &chunks, rngs))
     }
 
     fn position(&self) -> StreamPosition {
-        StreamPosition {
-            kind: KIND.into(),
-            fingerprint: self.fingerprint,
-            epoch: self.epoch,
-            index: self.index as u64,
-            offset: self.offset as u64,
-            examples_seen: self.seen,
-        }
+        self.epochs.position()
     }
 
+    /// Positions are at a byte of a document, or at the end of the epoch.
     fn seek(&mut self, pos: &StreamPosition) -> Result<(), DataError> {
-        pos.check(KIND, self.fingerprint)?;
-        let order = self.epoch_order(pos.epoch);
-        let ok = match order.get(pos.index as usize) {
-            Some(&d) => pos.offset < self.corpus.document(d).len() as u64,
-            None => pos.index as usize == order.len() && pos.offset == 0,
-        };
-        if !ok {
-            return Err(DataError::Request(format!(
-                "position (epoch {}, document {}, offset {}) is outside the corpus; the checkpoint is corrupt",
-                pos.epoch, pos.index, pos.offset
-            )));
-        }
-        self.order = order;
-        self.epoch = pos.epoch;
-        self.index = pos.index as usize;
-        self.offset = pos.offset as usize;
-        self.seen = pos.examples_seen;
-        Ok(())
+        let corpus = &self.corpus;
+        self.epochs.seek(pos, |doc| corpus.document(doc).len())
     }
 
     fn examples_seen(&self) -> u64 {
-        self.seen
+        self.epochs.examples_seen()
     }
 
     /// Chunks of the held-out documents in a fixed order; at most as many as they yield.
     fn validation_set(&self, n_examples: usize, batch_size: usize) -> Result<Vec<TextBatch>, DataError> {
-        check_batch_size(batch_size)?;
-        check_held_out(&self.valid, self.cfg.validation_fraction, &NAMES)?;
-        let mut cur = Cursor { corpus: &self.corpus, index: 0, offset: 0 };
+        let valid = self.epochs.held_out(batch_size)?;
+        let chunker = Chunker { corpus: &self.corpus, raw_len: self.raw_len, pack: self.cfg.pack };
+        let (mut index, mut offset) = (0, 0);
         let mut chunks = Vec::new();
         while chunks.len() < n_examples {
             let mut chunk = Vec::with_capacity(self.raw_len);
-            let more = self.take_chunk(&self.valid, &mut cur, &mut chunk);
+            let more = chunker.take(valid, &mut index, &mut offset, &mut chunk);
             if !chunk.is_empty() {
                 chunks.push(chunk);
             }
-            if !more || cur.index >= self.valid.len() {
+            if !more || index >= valid.len() {
                 break;
             }
         }

@@ -1,12 +1,31 @@
-//! The bookkeeping shared by the file loaders ([`crate::ImageDataStream`],
-//! [`crate::TextCorpusStream`]), which serve a finite dataset as an infinite stream: a seeded
-//! held-out split, then the training items in a new seeded order every epoch.
+//! What the file loaders ([`crate::ImageDataStream`], [`crate::TextCorpusStream`]) share: they
+//! serve a finite dataset as an infinite stream, with a seeded held-out split, then the training
+//! items in a new seeded order every epoch ([`Epochs`]: the split, the current epoch's order and
+//! the position in it).
 
 use crate::error::DataError;
 use crate::rng::Rng;
+use crate::stream::{check_batch_size, StreamPosition};
+
+/// What tells one file loader from another: its stream kind, the seed domains of its split and
+/// shuffles, and what its items are called in errors.
+#[derive(Debug)]
+pub(crate) struct Loader {
+    /// Stream kind, e.g. `"image-dataset"` (in every [`StreamPosition`]).
+    pub kind: &'static str,
+    /// Seed domain of the held-out split.
+    pub split_domain: u64,
+    /// Seed domain of the per-epoch shuffles.
+    pub shuffle_domain: u64,
+    /// Whether the held-out items are served in dataset order (else in the split's order).
+    pub sort_held_out: bool,
+    /// Names for errors.
+    pub names: Names,
+}
 
 /// What a dataset and its items are called in errors, and a typical validation fraction for
 /// the fix (e.g. `the image dataset`, `images`, `0.05`).
+#[derive(Debug)]
 pub(crate) struct Names {
     /// The dataset, e.g. `"the image dataset"`.
     pub dataset: &'static str,
@@ -76,6 +95,161 @@ pub(crate) fn check_held_out(valid: &[usize], validation_fraction: f64, names: &
         });
     }
     Ok(())
+}
+
+/// Where a file loader stands: the split of its items, the current epoch's order of the
+/// training items and the next one to serve (with an offset inside it for packed text).
+#[derive(Clone, Debug)]
+pub(crate) struct Epochs {
+    loader: &'static Loader,
+    seed: u64,
+    validation_fraction: f64,
+    /// Hash of the stream's config and data.
+    fingerprint: u64,
+    /// Training items, ascending.
+    train: Vec<usize>,
+    /// Held-out items.
+    valid: Vec<usize>,
+    epoch: u64,
+    /// The training items in this epoch's order.
+    order: Vec<usize>,
+    /// Next item in `order`.
+    index: usize,
+    /// Offset inside that item (packed text), else 0.
+    offset: usize,
+    /// Examples returned so far.
+    seen: u64,
+}
+
+impl Epochs {
+    /// Splits `n` items ([`hold_out`]) and stands at the start of epoch 0.
+    pub(crate) fn new(
+        loader: &'static Loader,
+        n: usize,
+        seed: u64,
+        validation_fraction: f64,
+        fingerprint: u64,
+    ) -> Result<Self, DataError> {
+        let (train, mut valid) = hold_out(n, validation_fraction, seed, loader.split_domain, &loader.names)?;
+        if loader.sort_held_out {
+            valid.sort_unstable();
+        }
+        let mut e = Epochs {
+            loader,
+            seed,
+            validation_fraction,
+            fingerprint,
+            train,
+            valid,
+            epoch: 0,
+            order: Vec::new(),
+            index: 0,
+            offset: 0,
+            seen: 0,
+        };
+        e.order = e.epoch_order(0);
+        Ok(e)
+    }
+
+    fn epoch_order(&self, epoch: u64) -> Vec<usize> {
+        shuffled(&self.train, &[self.seed, self.loader.shuffle_domain, epoch])
+    }
+
+    /// Training items, ascending.
+    pub(crate) fn train(&self) -> &[usize] {
+        &self.train
+    }
+
+    /// Held-out items, in the order the validation set serves them.
+    pub(crate) fn valid(&self) -> &[usize] {
+        &self.valid
+    }
+
+    /// The training items in the current epoch's order, and the place in it (next item, offset
+    /// inside it), to read from.
+    pub(crate) fn place(&mut self) -> (&[usize], &mut usize, &mut usize) {
+        (&self.order, &mut self.index, &mut self.offset)
+    }
+
+    /// Moves to the start of the next epoch (a new shuffle).
+    pub(crate) fn next_epoch(&mut self) {
+        self.epoch += 1;
+        self.index = 0;
+        self.offset = 0;
+        self.order = self.epoch_order(self.epoch);
+    }
+
+    /// The next training item, starting a new epoch when this one is done.
+    pub(crate) fn next_item(&mut self) -> usize {
+        if self.index >= self.order.len() {
+            self.next_epoch();
+        }
+        self.index += 1;
+        self.order[self.index - 1]
+    }
+
+    /// Counts `n` more examples returned; returns the count before them.
+    pub(crate) fn count(&mut self, n: usize) -> u64 {
+        let before = self.seen;
+        self.seen += n as u64;
+        before
+    }
+
+    /// Examples returned so far.
+    pub(crate) fn examples_seen(&self) -> u64 {
+        self.seen
+    }
+
+    /// The position to store in a checkpoint.
+    pub(crate) fn position(&self) -> StreamPosition {
+        StreamPosition {
+            kind: self.loader.kind.into(),
+            fingerprint: self.fingerprint,
+            epoch: self.epoch,
+            index: self.index as u64,
+            offset: self.offset as u64,
+            examples_seen: self.seen,
+        }
+    }
+
+    /// Continues from a saved position: same kind and config, and a place inside its epoch
+    /// (`offset` below `item_len` of the item at `index`, or the end of the epoch).
+    pub(crate) fn seek(&mut self, pos: &StreamPosition, item_len: impl Fn(usize) -> usize) -> Result<(), DataError> {
+        pos.check(self.loader.kind, self.fingerprint)?;
+        let fresh = (pos.epoch != self.epoch).then(|| self.epoch_order(pos.epoch));
+        let order = fresh.as_deref().unwrap_or(&self.order);
+        let inside = match usize::try_from(pos.index).ok().and_then(|i| order.get(i)) {
+            Some(&item) => pos.offset < item_len(item) as u64,
+            None => pos.index == order.len() as u64 && pos.offset == 0,
+        };
+        if !inside {
+            return Err(DataError::Request(format!(
+                "position (epoch {}, index {}, offset {}) is outside {} ({} training {} per epoch); the checkpoint is corrupt",
+                pos.epoch,
+                pos.index,
+                pos.offset,
+                self.loader.names.dataset,
+                order.len(),
+                self.loader.names.items
+            )));
+        }
+        if let Some(order) = fresh {
+            self.order = order;
+        }
+        self.epoch = pos.epoch;
+        self.index = pos.index as usize;
+        self.offset = pos.offset as usize;
+        self.seen = pos.examples_seen;
+        Ok(())
+    }
+
+    /// The held-out items, for a validation set in batches of `batch_size`; an error if the
+    /// batch size is 0 or nothing is held out.
+    pub(crate) fn held_out(&self, batch_size: usize) -> Result<&[usize], DataError> {
+        check_batch_size(batch_size)?;
+        check_held_out(&self.valid, self.validation_fraction, &self.loader.names)?;
+        Ok(&self.valid)
+    }
 }
 
 #[cfg(test)]

@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
 use crate::rng::{hash_bytes, zipf_cdf, Rng};
-use crate::synthetic::cursor::{validation_batches, SyntheticCursor};
-use crate::stream::{ImageBatch, ImageShape, ImageStream, Stream, StreamPosition};
+use crate::synthetic::cursor::{Synthetic, SyntheticCursor};
+use crate::stream::{ImageBatch, ImageShape, ImageStream};
 
 const KIND: &str = "synthetic-image";
 const DOMAIN_STRUCTURE: u64 = 0x5354_5255;
@@ -413,6 +413,18 @@ impl SyntheticImages {
         }
         label
     }
+}
+
+impl Synthetic for SyntheticImages {
+    type Batch = ImageBatch;
+
+    fn cursor(&self) -> &SyntheticCursor {
+        &self.cursor
+    }
+
+    fn cursor_mut(&mut self) -> &mut SyntheticCursor {
+        &mut self.cursor
+    }
 
     fn batch_from(&self, start: u64, n: usize) -> ImageBatch {
         let cfg = &self.cfg;
@@ -430,31 +442,6 @@ impl SyntheticImages {
             pixels,
             labels,
         }
-    }
-}
-
-impl Stream for SyntheticImages {
-    type Batch = ImageBatch;
-
-    fn next_batch(&mut self, batch_size: usize) -> Result<ImageBatch, DataError> {
-        let start = self.cursor.take(batch_size)?;
-        Ok(self.batch_from(start, batch_size))
-    }
-
-    fn position(&self) -> StreamPosition {
-        self.cursor.position()
-    }
-
-    fn seek(&mut self, pos: &StreamPosition) -> Result<(), DataError> {
-        self.cursor.seek(pos)
-    }
-
-    fn examples_seen(&self) -> u64 {
-        self.cursor.examples_seen()
-    }
-
-    fn validation_set(&self, n_examples: usize, batch_size: usize) -> Result<Vec<ImageBatch>, DataError> {
-        validation_batches(n_examples, batch_size, |start, n| self.batch_from(start, n))
     }
 }
 
