@@ -1,16 +1,20 @@
 //! # sparse-scaling-data
 //!
-//! Data for sparse scaling runs (Frantar et al., ICLR 2024; PAPER.md §4): infinite, seeded,
-//! never-repeating streams so that runs live in the paper's "massive data" regime, and loaders
-//! for real formats as users have them. No dfdx here: batches are plain `Vec<f32>`/`Vec<u32>`.
+//! Data for sparse scaling runs (Frantar et al., ICLR 2024; docs/THEORY.md §5): infinite,
+//! seeded, never-repeating streams so that runs live in the paper's "massive data" regime, and
+//! loaders for real formats as users have them. No dfdx here: batches are plain
+//! `Vec<f32>`/`Vec<u32>`.
 //!
-//! - [`stream`]: [`ImageBatch`], [`TextBatch`], [`StreamPosition`] and the [`Stream`] trait
-//!   (with [`ImageStream`] / [`TextStream`] adding shapes).
-//! - Synthetic: [`SyntheticImages`] (ViT) and [`SyntheticText`] (T5); example `i` is a pure
+//! - [`stream`]: [`ImageBatch`], [`TextBatch`], [`StreamPosition`], the [`Stream`] trait (with
+//!   [`ImageStream`] / [`TextStream`] adding shapes) and [`BoxStream`] (any stream, one type).
+//! - [`synthetic`]: [`SyntheticImages`] (ViT) and [`SyntheticText`] (T5); example `i` is a pure
 //!   function of `(seed, i)`.
-//! - Real formats: [`load_image_folder`], [`load_cifar10`] → [`ImageDataStream`];
-//!   [`load_jsonl`] (`.jsonl`, `.jsonl.gz`, C4) → [`TextCorpusStream`].
-//! - [`vocab`]: byte-level ids (ByT5 style) with T5 sentinels; [`span_corruption`]: T5 span corruption.
+//! - [`loaders`]: [`load_image_folder`], [`load_cifar10`] → [`ImageDataset`] (shrunk with
+//!   [`ImageDataset::downsample`]) → [`ImageDataStream`]; [`load_jsonl`] (`.jsonl`,
+//!   `.jsonl.gz`, C4) → [`TextCorpus`] → [`TextCorpusStream`].
+//! - Shared by both: [`rng`] (counter-based seeding), [`vocab`] (byte-level ids, ByT5 style,
+//!   with T5 sentinels), [`span_corruption`] (T5 span corruption) and [`text`] (sequence
+//!   lengths, corrupted batches).
 //! - [`DataError`]: the one error type; every variant names the file/line and the fix.
 //!
 //! ```
@@ -24,6 +28,8 @@
 //! assert_eq!(s.next_batch(4)?, next);
 //! # Ok::<(), sparse_scaling_data::DataError>(())
 //! ```
+
+#![warn(missing_docs)]
 
 pub mod error;
 pub mod loaders;

@@ -1,5 +1,5 @@
 //! Shared text plumbing: sequence lengths, and turning raw byte-token chunks into span-corrupted
-//! [`TextBatch`]es (T5 objective, PAPER.md §4; span corruption in [`crate::span_corruption`]).
+//! [`TextBatch`]es (T5 objective, docs/THEORY.md §5; span corruption in [`crate::span_corruption`]).
 
 use serde::{Deserialize, Serialize};
 

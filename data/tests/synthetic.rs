@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use sparse_scaling_data::{
-    span_corruption, vocab, DataError, ImageStream, Stream, StreamPosition, SyntheticImageConfig,
+    span_corruption, vocab, BoxStream, DataError, ImageStream, Stream, StreamPosition, SyntheticImageConfig,
     SyntheticImages, SyntheticText, SyntheticTextConfig, TextStream,
 };
 
@@ -62,6 +62,23 @@ fn image_stream_contract() {
 #[test]
 fn text_stream_contract() {
     check_contract(text(1), text(1), text(2));
+}
+
+#[test]
+fn a_boxed_stream_is_the_stream_it_boxes() {
+    let mut plain = text(4);
+    let mut boxed = BoxStream::new(text(4));
+    assert_eq!(boxed.next_batch(3).unwrap(), plain.next_batch(3).unwrap());
+    let pos = boxed.position();
+    assert_eq!(pos, plain.position());
+    assert_eq!(boxed.next_batch(2).unwrap(), plain.next_batch(2).unwrap());
+    boxed.seek(&pos).unwrap();
+    assert_eq!(boxed.examples_seen(), 3);
+    let mut resumed = text(4);
+    resumed.seek(&pos).unwrap();
+    assert_eq!(boxed.next_batch(2).unwrap(), resumed.next_batch(2).unwrap());
+    assert_eq!(boxed.validation_set(5, 2).unwrap(), plain.validation_set(5, 2).unwrap());
+    assert!(boxed.seek(&images(4).position()).is_err());
 }
 
 #[test]

@@ -60,15 +60,10 @@ impl ImageDataset {
         if (sh.height, sh.width) == (height, width) {
             return Ok(self);
         }
-        if height == 0
-            || width == 0
-            || sh.height % height != 0
-            || sh.width % width != 0
-            || sh.height / height != sh.width / width
-        {
+        let f = sh.height.checked_div(height).unwrap_or(0);
+        if f == 0 || width == 0 || sh.height != f * height || sh.width != f * width {
             return Err(DataError::Downsample { height: sh.height, width: sh.width, to_height: height, to_width: width });
         }
-        let f = sh.height / height;
         let (c, n) = (sh.channels, self.len());
         let mut out = Vec::with_capacity(n * c * height * width);
         for i in 0..n {

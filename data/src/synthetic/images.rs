@@ -1,8 +1,9 @@
 //! Synthetic images for ViT: an infinite, seeded, never-repeating classification stream.
 //!
-//! The paper's ViT runs use JFT-4B, a stream so large that no image is seen twice (PAPER.md
-//! §4). This generator plays that role at small scale. Example `i` is a pure function of
-//! `(seed, i)`, so streams seek in O(1) and never repeat (continuous noise on every pixel).
+//! The paper's ViT runs use JFT-4B, a stream so large that no image is seen twice
+//! (docs/THEORY.md §5). This generator plays that role at small scale. Example `i` is a pure
+//! function of `(seed, i)`, so streams seek in O(1) and never repeat (continuous noise on every
+//! pixel).
 //!
 //! Structure at several scales, so that wider models and longer training keep improving:
 //! - **coarse**: each class has a low-frequency colour signature (learned first);
@@ -62,8 +63,8 @@ pub struct SyntheticImageConfig {
 }
 
 impl Default for SyntheticImageConfig {
-    /// 1×28×28 images (patch 7 → 16 tokens of 49 values, the shape of
-    /// `shared/reference/vit_cpu.py`), 10 classes × 32 Zipf modes × 3 parts.
+    /// 1×28×28 images (patch 7 → 16 tokens of 49 values, a small CPU-sized ViT),
+    /// 10 classes × 32 Zipf modes × 3 parts.
     fn default() -> Self {
         SyntheticImageConfig {
             seed: 0,

@@ -1,5 +1,5 @@
 //! Synthetic text for T5: an infinite, seeded, never-repeating stream of documents in a made-up
-//! language, byte-tokenised and span-corrupted like C4 in the paper's T5 runs (PAPER.md §4).
+//! language, byte-tokenised and span-corrupted like C4 in the paper's T5 runs (docs/THEORY.md §5).
 //!
 //! Document `i` is a pure function of `(seed, i)`; the language (lexicon, grammar, topics) is a
 //! function of `seed` alone. The language has learnable structure at several scales, so that
