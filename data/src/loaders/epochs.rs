@@ -36,7 +36,7 @@ pub(crate) struct Names {
 }
 
 /// `items` in the seeded order of `key` (e.g. `[seed, domain, epoch]`).
-pub(crate) fn shuffled(items: &[usize], key: &[u64]) -> Vec<usize> {
+fn shuffled(items: &[usize], key: &[u64]) -> Vec<usize> {
     let mut o = items.to_vec();
     Rng::new(key).shuffle(&mut o);
     o
@@ -46,7 +46,7 @@ pub(crate) fn shuffled(items: &[usize], key: &[u64]) -> Vec<usize> {
 /// is above 0) are held out, chosen by a shuffle keyed `[seed, domain]`. Returns (training
 /// items in ascending order, held-out items in shuffled order). Errors on a fraction outside
 /// [0, 1), an empty dataset, or a split that holds out everything.
-pub(crate) fn hold_out(
+fn hold_out(
     n: usize,
     validation_fraction: f64,
     seed: u64,
@@ -83,7 +83,7 @@ pub(crate) fn hold_out(
 }
 
 /// The error of asking for a validation set when nothing is held out.
-pub(crate) fn check_held_out(valid: &[usize], validation_fraction: f64, names: &Names) -> Result<(), DataError> {
+fn check_held_out(valid: &[usize], validation_fraction: f64, names: &Names) -> Result<(), DataError> {
     if valid.is_empty() {
         return Err(DataError::Config {
             field: "validation_fraction",
@@ -282,6 +282,36 @@ mod tests {
         let e = check_held_out(&[], 0.0, &N).unwrap_err().to_string();
         assert!(e.contains("no things are held out") && e.contains("e.g. 0.1"), "{e}");
         assert!(check_held_out(&[3], 0.1, &N).is_ok());
+    }
+
+    static L: Loader = Loader { kind: "test-loader", split_domain: 1, shuffle_domain: 2, sort_held_out: true, names: N };
+
+    #[test]
+    fn epochs_wrap_with_a_new_order_and_seek_only_inside_an_epoch() {
+        let mut e = Epochs::new(&L, 10, 7, 0.2, 99).unwrap();
+        assert_eq!(e.valid().len(), 2);
+        assert!(e.valid()[0] < e.valid()[1], "held out in dataset order");
+        let mut epoch0: Vec<usize> = (0..8).map(|_| e.next_item()).collect();
+        let p = e.position();
+        assert_eq!((p.kind.as_str(), p.fingerprint, p.epoch, p.index, p.offset), ("test-loader", 99, 0, 8, 0));
+        let next = e.next_item();
+        assert_eq!(e.position().epoch, 1, "wrapped into epoch 1");
+        e.seek(&p, |_| 1).unwrap();
+        assert_eq!(e.next_item(), next);
+        epoch0.sort_unstable();
+        assert_eq!(epoch0, e.train(), "an epoch serves every training item once");
+        assert_eq!(e.count(3), 0);
+        assert_eq!((e.count(2), e.examples_seen()), (3, 5));
+
+        assert!(e.seek(&StreamPosition { index: 3, offset: 4, ..p.clone() }, |_| 5).is_ok());
+        assert_eq!(e.position().offset, 4);
+        assert!(e.seek(&StreamPosition { index: 3, offset: 5, ..p.clone() }, |_| 5).is_err(), "offset past the item");
+        assert!(e.seek(&StreamPosition { offset: 1, ..p.clone() }, |_| 5).is_err(), "the end of an epoch has no offset");
+        let err = e.seek(&StreamPosition { index: 9, ..p.clone() }, |_| 1).unwrap_err().to_string();
+        assert!(err.contains("outside the test set (8 training things per epoch)"), "{err}");
+        assert!(e.seek(&StreamPosition { fingerprint: 98, ..p }, |_| 1).is_err(), "another config");
+        assert!(matches!(e.held_out(0), Err(DataError::Request(_))));
+        assert_eq!(e.held_out(4).unwrap(), e.valid());
     }
 
     #[test]
