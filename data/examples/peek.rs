@@ -1,6 +1,6 @@
 //! Prints a few synthetic documents and their span corruption, and image statistics.
 //! `cargo run -p sparse-scaling-data --example peek`
-use sparse_scaling_data::{span, vocab, Stream, SyntheticImageConfig, SyntheticImages, SyntheticText, SyntheticTextConfig};
+use sparse_scaling_data::{span_corruption, vocab, Stream, SyntheticImageConfig, SyntheticImages, SyntheticText, SyntheticTextConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut text = SyntheticText::new(SyntheticTextConfig::default())?;
@@ -19,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect::<String>()
     };
     println!("inputs:  {}\ntargets: {}\nrecon:   {}", show(b.input_row(0)), show(b.target_row(0)),
-        show(&span::reconstruct(b.input_row(0), b.target_row(0))));
+        show(&span_corruption::reconstruct(b.input_row(0), b.target_row(0))));
     let mut img = SyntheticImages::new(SyntheticImageConfig::default())?;
     let t = std::time::Instant::now();
     let mut n = 0;

@@ -1,7 +1,7 @@
 //! The one error type of the data crate. Every variant names the place (file, line, record)
 //! and says how to fix the input; nothing in this crate panics on a bad file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Errors from streams and loaders.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +88,18 @@ pub enum DataError {
         /// Found height.
         found_height: u32,
     },
+    /// Images cannot be shrunk to the size asked for by an integer box filter.
+    #[error("cannot shrink {height}x{width} images to {to_height}x{to_width}: a box filter shrinks both sides by the same integer factor. Use images whose height and width are the same integer multiple of {to_height}x{to_width} (e.g. {}x{}), or resize them beforehand.", 2 * to_height, 2 * to_width)]
+    Downsample {
+        /// Height of the images.
+        height: usize,
+        /// Width of the images.
+        width: usize,
+        /// Height asked for.
+        to_height: usize,
+        /// Width asked for.
+        to_width: usize,
+    },
     /// A configuration value is out of range.
     #[error("invalid data config: {field} = {value}: {reason}")]
     Config {
@@ -113,4 +125,11 @@ pub enum DataError {
     /// A batch size of zero or similar request that cannot be served.
     #[error("invalid request: {0}")]
     Request(String),
+}
+
+impl DataError {
+    /// The [`DataError::Io`] of reading `path`, for `map_err`.
+    pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataError + '_ {
+        move |source| DataError::Io { path: path.to_path_buf(), source }
+    }
 }

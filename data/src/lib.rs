@@ -1,16 +1,20 @@
 //! # sparse-scaling-data
 //!
-//! Data for sparse scaling runs (Frantar et al., ICLR 2024; PAPER.md §4): infinite, seeded,
-//! never-repeating streams so that runs live in the paper's "massive data" regime, and loaders
-//! for real formats as users have them. No dfdx here: batches are plain `Vec<f32>`/`Vec<u32>`.
+//! Data for sparse scaling runs (Frantar et al., ICLR 2024; docs/THEORY.md §5): infinite,
+//! seeded, never-repeating streams so that runs live in the paper's "massive data" regime, and
+//! loaders for real formats as users have them. No dfdx here: batches are plain
+//! `Vec<f32>`/`Vec<u32>`.
 //!
-//! - [`stream`]: [`ImageBatch`], [`TextBatch`], [`StreamPosition`] and the [`Stream`] trait
-//!   (with [`ImageStream`] / [`TextStream`] adding shapes).
-//! - Synthetic: [`SyntheticImages`] (ViT) and [`SyntheticText`] (T5); example `i` is a pure
+//! - [`stream`]: [`ImageBatch`], [`TextBatch`], [`StreamPosition`], the [`Stream`] trait (with
+//!   [`ImageStream`] / [`TextStream`] adding shapes) and [`BoxStream`] (any stream, one type).
+//! - [`synthetic`]: [`SyntheticImages`] (ViT) and [`SyntheticText`] (T5); example `i` is a pure
 //!   function of `(seed, i)`.
-//! - Real formats: [`load_image_folder`], [`load_cifar10`] → [`ImageDataStream`];
-//!   [`load_jsonl`] (`.jsonl`, `.jsonl.gz`, C4) → [`TextCorpusStream`].
-//! - [`vocab`]: byte-level ids (ByT5 style) with T5 sentinels; [`span`]: T5 span corruption.
+//! - [`loaders`]: [`load_image_folder`], [`load_cifar10`] → [`ImageDataset`] (shrunk with
+//!   [`ImageDataset::downsample`]) → [`ImageDataStream`]; [`load_jsonl`] (`.jsonl`,
+//!   `.jsonl.gz`, C4) → [`TextCorpus`] → [`TextCorpusStream`].
+//! - Shared by both: [`rng`] (counter-based seeding), [`vocab`] (byte-level ids, ByT5 style,
+//!   with T5 sentinels), [`span_corruption`] (T5 span corruption) and [`text`] (sequence
+//!   lengths, corrupted batches).
 //! - [`DataError`]: the one error type; every variant names the file/line and the fix.
 //!
 //! ```
@@ -25,29 +29,27 @@
 //! # Ok::<(), sparse_scaling_data::DataError>(())
 //! ```
 
-pub mod corpus;
+#![warn(missing_docs)]
+
 pub mod error;
-mod finite;
-pub mod images;
+pub mod loaders;
 pub mod rng;
-pub mod span;
+pub mod span_corruption;
 pub mod stream;
-pub mod synth_image;
-pub mod synth_text;
-mod synthetic;
+pub mod synthetic;
 pub mod text;
 pub mod vocab;
 
-pub use corpus::{load_jsonl, JsonlConfig, TextCorpus, TextCorpusConfig, TextCorpusStream};
 pub use error::DataError;
-pub use images::{
-    load_cifar10, load_image_folder, ImageDataConfig, ImageDataStream, ImageDataset,
-    ImageFolderConfig,
-};
-pub use span::SpanCorruption;
+pub use loaders::cifar10::{cifar10_files, load_cifar10};
+pub use loaders::corpus::{TextCorpus, TextCorpusConfig, TextCorpusStream};
+pub use loaders::image_folder::{load_image_folder, ImageFolderConfig};
+pub use loaders::images::{ImageDataConfig, ImageDataStream, ImageDataset};
+pub use loaders::jsonl::{load_jsonl, JsonlConfig};
+pub use span_corruption::SpanCorruption;
 pub use stream::{
-    ImageBatch, ImageShape, ImageStream, Stream, StreamPosition, TextBatch, TextStream,
+    BoxStream, ImageBatch, ImageShape, ImageStream, Stream, StreamPosition, TextBatch, TextStream,
 };
-pub use synth_image::{SyntheticImageConfig, SyntheticImages};
-pub use synth_text::{SyntheticText, SyntheticTextConfig};
+pub use synthetic::images::{SyntheticImageConfig, SyntheticImages};
+pub use synthetic::text::{SyntheticText, SyntheticTextConfig};
 pub use text::TextShape;

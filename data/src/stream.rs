@@ -1,8 +1,8 @@
 //! Batches, stream positions and the [`Stream`] trait shared by the synthetic streams and the
-//! real-format loaders.
+//! real-format loaders, and [`BoxStream`], any stream behind one type.
 //!
-//! The paper trains in the "massive data" regime (PAPER.md §3–4: every example seen at most
-//! once). A stream is therefore infinite; where the source is finite (files), it wraps into a
+//! The paper trains in the "massive data" regime (docs/THEORY.md §5: every example seen at
+//! most once). A stream is therefore infinite; where the source is finite (files), it wraps into a
 //! new, differently shuffled epoch. A [`StreamPosition`] is small and serde-serialisable so
 //! that a checkpoint stores it and a resumed run continues with exactly the next example.
 
@@ -166,6 +166,41 @@ pub trait Stream: Send {
     ) -> Result<Vec<Self::Batch>, DataError>;
 }
 
+/// Any [`Stream`] behind a box: one type whatever the source, so that code generic over the
+/// stream (a training loop per model size) is compiled once for all data sources.
+pub struct BoxStream<B>(Box<dyn Stream<Batch = B>>);
+
+impl<B> BoxStream<B> {
+    /// Boxes `stream`.
+    pub fn new(stream: impl Stream<Batch = B> + 'static) -> Self {
+        BoxStream(Box::new(stream))
+    }
+}
+
+impl<B> Stream for BoxStream<B> {
+    type Batch = B;
+
+    fn next_batch(&mut self, batch_size: usize) -> Result<B, DataError> {
+        self.0.next_batch(batch_size)
+    }
+
+    fn position(&self) -> StreamPosition {
+        self.0.position()
+    }
+
+    fn seek(&mut self, pos: &StreamPosition) -> Result<(), DataError> {
+        self.0.seek(pos)
+    }
+
+    fn examples_seen(&self) -> u64 {
+        self.0.examples_seen()
+    }
+
+    fn validation_set(&self, n_examples: usize, batch_size: usize) -> Result<Vec<B>, DataError> {
+        self.0.validation_set(n_examples, batch_size)
+    }
+}
+
 /// Shape of the images a stream produces, and the number of classes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageShape {
@@ -193,7 +228,7 @@ pub trait TextStream: Stream<Batch = TextBatch> {
     fn target_len(&self) -> usize;
 }
 
-#[allow(dead_code)]
+/// The error of asking for a batch of zero examples.
 pub(crate) fn check_batch_size(batch_size: usize) -> Result<(), DataError> {
     if batch_size == 0 {
         return Err(DataError::Request(

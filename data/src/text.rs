@@ -1,11 +1,11 @@
 //! Shared text plumbing: sequence lengths, and turning raw byte-token chunks into span-corrupted
-//! [`TextBatch`]es (T5 objective, PAPER.md §4; span corruption in [`crate::span`]).
+//! [`TextBatch`]es (T5 objective, docs/THEORY.md §5; span corruption in [`crate::span_corruption`]).
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
 use crate::rng::Rng;
-use crate::span::{write_padded, SpanCorruption};
+use crate::span_corruption::{write_padded, SpanCorruption};
 use crate::stream::TextBatch;
 
 /// Sequence lengths and the corruption for a text stream.

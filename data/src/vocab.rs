@@ -1,5 +1,5 @@
 //! Byte-level vocabulary in the style of ByT5 (Xue et al., 2022), as used for the T5 runs of
-//! the paper (PAPER.md §4: T5 on C4, here at byte level so that no tokenizer file is needed).
+//! the paper (docs/THEORY.md §5: T5 on C4, here at byte level so that no tokenizer file is needed).
 //!
 //! Ids: `PAD = 0`, `EOS = 1`, `UNK = 2`, byte `b` ↦ `b + 3` (3..=258), ids 259..=383 unused
 //! except for the span-corruption sentinels, which count down from the top:

@@ -5,10 +5,10 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use sparse_scaling_data::images::CIFAR10_RECORD;
+use sparse_scaling_data::loaders::cifar10::CIFAR10_RECORD;
 use sparse_scaling_data::{
-    load_cifar10, load_image_folder, load_jsonl, span, vocab, DataError, ImageDataConfig,
-    ImageDataStream, ImageDataset, ImageFolderConfig, ImageStream, JsonlConfig, Stream,
+    cifar10_files, load_cifar10, load_image_folder, load_jsonl, span_corruption, vocab, DataError, ImageDataConfig,
+    ImageDataStream, ImageDataset, ImageFolderConfig, ImageShape, ImageStream, JsonlConfig, Stream,
     TextCorpus, TextCorpusConfig, TextCorpusStream, TextShape,
 };
 
@@ -168,6 +168,67 @@ fn cifar_round_trips_and_rejects_bad_files() {
     assert!(matches!(load_cifar10(&[empty]), Err(DataError::Empty { .. })));
     assert!(matches!(load_cifar10(&[dir.path().join("missing.bin")]), Err(DataError::Io { .. })));
     assert!(load_cifar10(&[]).is_err());
+}
+
+#[test]
+fn cifar_files_are_a_file_or_the_bin_files_of_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["data_batch_2.bin", "readme.html", "data_batch_1.bin", "test_batch.bin"] {
+        std::fs::write(dir.path().join(f), cifar_record(1, 0)).unwrap();
+    }
+    let names: Vec<String> = cifar10_files(dir.path())
+        .unwrap()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["data_batch_1.bin", "data_batch_2.bin", "test_batch.bin"]);
+    let one = dir.path().join("test_batch.bin");
+    assert_eq!(cifar10_files(&one).unwrap(), vec![one]);
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let e = cifar10_files(&empty).unwrap_err();
+    assert!(matches!(&e, DataError::Empty { path, .. } if path == &empty), "{e}");
+    assert!(e.to_string().contains("data_batch_1.bin"), "{e}");
+}
+
+#[test]
+fn downsample_averages_blocks_and_rejects_sizes_it_cannot_reach() {
+    // Two 2-channel 4×6 images; image k, channel c, pixel (y, x) = 10·k + 3·c + y·6 + x.
+    let (c, h, w) = (2, 4, 6);
+    let pixels: Vec<u8> = (0..2)
+        .flat_map(|k| (0..c * h * w).map(move |i| (10 * k + 3 * (i / (h * w)) + i % (h * w)) as u8))
+        .collect();
+    let ds = ImageDataset {
+        shape: ImageShape { channels: c, height: h, width: w, classes: 2 },
+        pixels,
+        labels: vec![1, 0],
+        class_names: vec!["a".into(), "b".into()],
+    };
+    assert_eq!(ds.clone().downsample(h, w).unwrap(), ds, "same size: unchanged");
+    let small = ds.clone().downsample(2, 3).unwrap();
+    assert_eq!(small.shape, ImageShape { channels: c, height: 2, width: 3, classes: 2 });
+    assert_eq!((small.labels.clone(), small.class_names.clone()), (ds.labels.clone(), ds.class_names.clone()));
+    // Each output pixel is the rounded mean of its 2×2 block.
+    for k in 0..2 {
+        for ch in 0..c {
+            for y in 0..2 {
+                for x in 0..3 {
+                    let src = ds.image(k);
+                    let at = |yy: usize, xx: usize| src[(ch * h + yy) * w + xx] as u32;
+                    let sum = at(2 * y, 2 * x) + at(2 * y, 2 * x + 1) + at(2 * y + 1, 2 * x) + at(2 * y + 1, 2 * x + 1);
+                    assert_eq!(small.image(k)[(ch * 2 + y) * 3 + x] as u32, (sum + 2) / 4, "image {k} channel {ch} ({y}, {x})");
+                }
+            }
+        }
+    }
+    for (th, tw) in [(3, 3), (2, 2), (4, 3), (8, 12), (0, 0)] {
+        let e = ds.clone().downsample(th, tw).unwrap_err();
+        assert!(
+            matches!(e, DataError::Downsample { height: 4, width: 6, to_height, to_width } if (to_height, to_width) == (th, tw)),
+            "{th}x{tw}: {e}"
+        );
+        assert!(e.to_string().contains("same integer multiple"), "{e}");
+    }
 }
 
 fn small_dataset(n: usize) -> ImageDataset {
@@ -332,7 +393,7 @@ fn corpus_stream(pack: bool, seed: u64) -> (TextCorpus, TextCorpusStream) {
 }
 
 fn decode_row(b: &sparse_scaling_data::TextBatch, r: usize) -> Vec<u8> {
-    vocab::decode(&span::reconstruct(b.input_row(r), b.target_row(r)))
+    vocab::decode(&span_corruption::reconstruct(b.input_row(r), b.target_row(r)))
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use sparse_scaling_data::{
-    span, vocab, DataError, ImageStream, Stream, StreamPosition, SyntheticImageConfig,
+    span_corruption, vocab, BoxStream, DataError, ImageStream, Stream, StreamPosition, SyntheticImageConfig,
     SyntheticImages, SyntheticText, SyntheticTextConfig, TextStream,
 };
 
@@ -62,6 +62,23 @@ fn image_stream_contract() {
 #[test]
 fn text_stream_contract() {
     check_contract(text(1), text(1), text(2));
+}
+
+#[test]
+fn a_boxed_stream_is_the_stream_it_boxes() {
+    let mut plain = text(4);
+    let mut boxed = BoxStream::new(text(4));
+    assert_eq!(boxed.next_batch(3).unwrap(), plain.next_batch(3).unwrap());
+    let pos = boxed.position();
+    assert_eq!(pos, plain.position());
+    assert_eq!(boxed.next_batch(2).unwrap(), plain.next_batch(2).unwrap());
+    boxed.seek(&pos).unwrap();
+    assert_eq!(boxed.examples_seen(), 3);
+    let mut resumed = text(4);
+    resumed.seek(&pos).unwrap();
+    assert_eq!(boxed.next_batch(2).unwrap(), resumed.next_batch(2).unwrap());
+    assert_eq!(boxed.validation_set(5, 2).unwrap(), plain.validation_set(5, 2).unwrap());
+    assert!(boxed.seek(&images(4).position()).is_err());
 }
 
 #[test]
@@ -124,7 +141,7 @@ fn texts_never_repeat_and_validation_is_disjoint() {
     assert_eq!((b.input_len, b.target_len), (s.input_len(), s.target_len()));
     for v in s.validation_set(200, 50).unwrap() {
         for r in 0..v.batch {
-            let orig = span::reconstruct(v.input_row(r), v.target_row(r));
+            let orig = span_corruption::reconstruct(v.input_row(r), v.target_row(r));
             assert!(!seen.contains(&orig), "validation text equals a training text");
         }
     }
@@ -142,7 +159,7 @@ fn text_batches_are_valid_t5_examples() {
             let (inp, tgt) = (b.input_row(r), b.target_row(r));
             assert!(inp.contains(&vocab::EOS) && tgt.contains(&vocab::EOS));
             assert!(inp.iter().chain(tgt).all(|&t| (t as usize) < vocab::VOCAB_SIZE));
-            let orig = span::reconstruct(inp, tgt);
+            let orig = span_corruption::reconstruct(inp, tgt);
             assert_eq!(orig.len(), raw);
             let bytes = vocab::decode(&orig);
             assert!(bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ' || *b == b'\n'));

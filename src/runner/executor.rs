@@ -8,21 +8,18 @@
 //! the same data stream (checkpoint `train.ckpt`). Each phase resumes on its own.
 
 use std::marker::PhantomData;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use dfdx::prelude::Cpu;
 
 use super::registry::{self, Builtin, SizeTable, SizeVisitor, T5_SHAPE, VIT_SHAPE};
 use super::{ExecContext, Execution, PointExecutor};
-use crate::data::{
-    load_cifar10, load_image_folder, load_jsonl, DataError, ImageDataConfig, ImageDataStream, ImageDataset, ImageFolderConfig, JsonlConfig, Stream,
-    StreamPosition, SyntheticImageConfig, SyntheticImages, SyntheticText, SyntheticTextConfig, TextCorpusConfig, TextCorpusStream, TextShape,
-};
+use crate::data::Stream;
 use crate::model::{SparseModel, T5Config, VitConfig, Vit, T5};
 use crate::results::{CurvePoint, Outcome};
 use crate::sparsity::{Embeddings, Pruner};
-use crate::experiment::{Data, Optimizer, Point};
+use crate::experiment::{Optimizer, Point};
 use crate::train::{self, AdafactorConfig, AdamWConfig, DataUnits, OptimizerConfig, LoopOptions, TrainConfig};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -68,141 +65,6 @@ struct Visit<'a, 'b> {
     loop_progress: bool,
 }
 
-/// A boxed data stream, so that each model size is compiled once whatever the data source.
-pub struct DynStream<B>(Box<dyn Stream<Batch = B>>);
-
-impl<B> Stream for DynStream<B> {
-    type Batch = B;
-    fn next_batch(&mut self, batch_size: usize) -> Result<B, DataError> {
-        self.0.next_batch(batch_size)
-    }
-    fn position(&self) -> StreamPosition {
-        self.0.position()
-    }
-    fn seek(&mut self, pos: &StreamPosition) -> Result<(), DataError> {
-        self.0.seek(pos)
-    }
-    fn examples_seen(&self) -> u64 {
-        self.0.examples_seen()
-    }
-    fn validation_set(&self, n_examples: usize, batch_size: usize) -> Result<Vec<B>, DataError> {
-        self.0.validation_set(n_examples, batch_size)
-    }
-}
-
-fn resolve(base: &Path, path: &str) -> PathBuf {
-    let p = Path::new(path);
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        base.join(p)
-    }
-}
-
-/// Shrinks images by an integer factor (box filter), e.g. CIFAR's 32×32 to the compiled 16×16.
-pub fn downsample(mut data: ImageDataset, height: usize, width: usize) -> Result<ImageDataset, BoxError> {
-    let sh = data.shape;
-    if (sh.height, sh.width) == (height, width) {
-        return Ok(data);
-    }
-    if height == 0 || width == 0 || sh.height % height != 0 || sh.width % width != 0 || sh.height / height != sh.width / width {
-        return Err(format!(
-            "the images are {}×{}, the compiled ViTs take {height}×{width}; use images whose size is an integer multiple of it",
-            sh.height, sh.width
-        )
-        .into());
-    }
-    let f = sh.height / height;
-    let (c, n) = (sh.channels, data.len());
-    let mut out = Vec::with_capacity(n * c * height * width);
-    for i in 0..n {
-        let img = data.image(i);
-        for ch in 0..c {
-            for y in 0..height {
-                for x in 0..width {
-                    let mut acc = 0u32;
-                    for dy in 0..f {
-                        for dx in 0..f {
-                            acc += img[(ch * sh.height + y * f + dy) * sh.width + x * f + dx] as u32;
-                        }
-                    }
-                    out.push(((acc + (f * f / 2) as u32) / (f * f) as u32) as u8);
-                }
-            }
-        }
-    }
-    data.pixels = out;
-    data.shape.height = height;
-    data.shape.width = width;
-    Ok(data)
-}
-
-/// The training stream of a ViT point: the synthetic stream, an image folder, or CIFAR-style
-/// binaries (downsampled to the compiled image size); relative paths against `base`.
-pub fn image_stream(point: &Point, base: &Path) -> Result<DynStream<crate::data::ImageBatch>, BoxError> {
-    let spec = &point.spec;
-    let shape = spec.vit.clone().unwrap_or_default();
-    let dataset = match &spec.data {
-        Data::Synthetic => {
-            return Ok(DynStream(Box::new(SyntheticImages::new(SyntheticImageConfig {
-                seed: spec.seed,
-                channels: shape.channels,
-                height: shape.image_size,
-                width: shape.image_size,
-                classes: shape.classes,
-                ..SyntheticImageConfig::default()
-            })?)))
-        }
-        Data::ImageFolder { path } => load_image_folder(&ImageFolderConfig {
-            root: resolve(base, path),
-            channels: shape.channels,
-            height: Some(shape.image_size),
-            width: Some(shape.image_size),
-            resize: true,
-        })?,
-        Data::CifarBinary { path } => {
-            let p = resolve(base, path);
-            let files = if p.is_dir() {
-                let mut f: Vec<PathBuf> = std::fs::read_dir(&p)
-                    .map_err(|e| format!("cannot list {}: {e}", p.display()))?
-                    .flatten()
-                    .map(|e| e.path())
-                    .filter(|x| x.extension().is_some_and(|e| e == "bin"))
-                    .collect();
-                f.sort();
-                f
-            } else {
-                vec![p]
-            };
-            downsample(load_cifar10(&files)?, shape.image_size, shape.image_size)?
-        }
-        Data::JsonLines { .. } => {
-            return Err("JSON-lines text data is for T5 models; give ViTs `Synthetic`, `ImageFolder` or `CifarBinary` data".into())
-        }
-    };
-    if dataset.shape.classes > shape.classes {
-        return Err(format!("the data has {} classes, the compiled ViTs have {} outputs", dataset.shape.classes, shape.classes).into());
-    }
-    let fraction = (spec.val_examples as f64 / dataset.len().max(1) as f64).clamp(0.0, 0.5);
-    Ok(DynStream(Box::new(ImageDataStream::new(dataset, ImageDataConfig { seed: spec.seed, validation_fraction: fraction })?)))
-}
-
-/// The training stream of a T5 point: the synthetic text stream or C4-style JSON lines.
-pub fn text_stream(point: &Point, base: &Path) -> Result<DynStream<crate::data::TextBatch>, BoxError> {
-    let spec = &point.spec;
-    let t = spec.t5.clone().unwrap_or_default();
-    let shape = TextShape { input_len: t.input_len, target_len: t.target_len, ..TextShape::default() };
-    match &spec.data {
-        Data::Synthetic => Ok(DynStream(Box::new(SyntheticText::new(SyntheticTextConfig { seed: spec.seed, shape, ..SyntheticTextConfig::default() })?))),
-        Data::JsonLines { path } => {
-            let corpus = load_jsonl(&JsonlConfig::new(vec![resolve(base, path)]))?;
-            let cfg = TextCorpusConfig { seed: spec.seed, shape, ..TextCorpusConfig::default() };
-            Ok(DynStream(Box::new(TextCorpusStream::new(corpus, cfg)?)))
-        }
-        _ => Err("image data is for ViT models; give T5 models `Synthetic` or `JsonLines` data".into()),
-    }
-}
-
 impl SizeVisitor for Visit<'_, '_> {
     type Output = Result<Execution, BoxError>;
 
@@ -221,7 +83,7 @@ impl SizeVisitor for Visit<'_, '_> {
         };
         let dev = Cpu::default();
         let model = Vit::<PV, NP, D, F, { VIT_SHAPE.depth }, { VIT_SHAPE.classes }>::new(&dev, config, spec.seed)?;
-        let stream = image_stream(self.point, self.ctx.base_dir)?;
+        let stream = super::streams::image_stream(self.point, self.ctx.base_dir)?;
         run_point(model, stream, self.point, self.ctx, self.loop_progress)
     }
 
@@ -229,7 +91,7 @@ impl SizeVisitor for Visit<'_, '_> {
         let spec = &self.point.spec;
         let dev = Cpu::default();
         let model = T5::<{ T5_SHAPE.vocab }, D, F, { T5_SHAPE.heads }, { T5_SHAPE.depth }, { T5_SHAPE.depth }>::new(&dev, T5Config::t5_1_1(), spec.seed)?;
-        let stream = text_stream(self.point, self.ctx.base_dir)?;
+        let stream = super::streams::text_stream(self.point, self.ctx.base_dir)?;
         run_point(model, stream, self.point, self.ctx, self.loop_progress)
     }
 }

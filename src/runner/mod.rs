@@ -11,6 +11,7 @@
 pub mod executor;
 pub mod registry;
 pub mod slurm;
+pub mod streams;
 mod sweep;
 
 pub use sweep::{run_sweep, SweepOutcome};

@@ -5,6 +5,7 @@
 //!   killed run resumed, concurrent shard runners;
 //! - `cli_fit`, `report_family`: `fit`, `analyse` and `report` end to end (docs/THEORY.md §2,
 //!   §3), and results directories that mix model families;
+//! - `streams`: a point's training stream follows its data declaration;
 //! - `sweep_macro`: `sweep!` in a user's crate;
 //! - `runner_support`: the helpers these tests share.
 
@@ -15,4 +16,5 @@ mod report_family;
 mod resume;
 mod runner_support;
 mod store;
+mod streams;
 mod sweep_macro;

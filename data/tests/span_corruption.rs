@@ -1,7 +1,7 @@
 //! T5 span corruption: statistics, lengths and exact reconstruction.
 
 use sparse_scaling_data::rng::Rng;
-use sparse_scaling_data::span::{apply_mask, reconstruct};
+use sparse_scaling_data::span_corruption::{apply_mask, reconstruct};
 use sparse_scaling_data::{vocab, SpanCorruption};
 
 #[test]

@@ -1,5 +1,5 @@
 //! Synthetic text for T5: an infinite, seeded, never-repeating stream of documents in a made-up
-//! language, byte-tokenised and span-corrupted like C4 in the paper's T5 runs (PAPER.md §4).
+//! language, byte-tokenised and span-corrupted like C4 in the paper's T5 runs (docs/THEORY.md §5).
 //!
 //! Document `i` is a pure function of `(seed, i)`; the language (lexicon, grammar, topics) is a
 //! function of `seed` alone. The language has learnable structure at several scales, so that
@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
 use crate::rng::{hash_bytes, zipf_cdf, Rng};
-use crate::synthetic::{validation_batches, SyntheticCursor};
-use crate::stream::{Stream, StreamPosition, TextBatch, TextStream};
+use crate::synthetic::cursor::{Synthetic, SyntheticCursor};
+use crate::stream::{TextBatch, TextStream};
 use crate::text::{corrupt_batch, TextShape};
 use crate::vocab;
 
@@ -464,12 +464,6 @@ impl SyntheticText {
         let doc = self.document(index, self.raw_len);
         vocab::encode(&doc[..self.raw_len])
     }
-
-    fn batch_from(&self, start: u64, n: usize) -> TextBatch {
-        let chunks: Vec<Vec<u32>> = (0..n as u64).map(|i| self.raw_example(start + i)).collect();
-        let rngs = (0..n as u64).map(|i| Rng::new(&[self.cfg.seed, DOMAIN_MASK, start + i]));
-        corrupt_batch(&self.cfg.shape, &chunks, rngs)
-    }
 }
 
 fn suffix_s(word: &[u8]) -> &'static [u8] {
@@ -479,28 +473,21 @@ fn suffix_s(word: &[u8]) -> &'static [u8] {
     }
 }
 
-impl Stream for SyntheticText {
+impl Synthetic for SyntheticText {
     type Batch = TextBatch;
 
-    fn next_batch(&mut self, batch_size: usize) -> Result<TextBatch, DataError> {
-        let start = self.cursor.take(batch_size)?;
-        Ok(self.batch_from(start, batch_size))
+    fn cursor(&self) -> &SyntheticCursor {
+        &self.cursor
     }
 
-    fn position(&self) -> StreamPosition {
-        self.cursor.position()
+    fn cursor_mut(&mut self) -> &mut SyntheticCursor {
+        &mut self.cursor
     }
 
-    fn seek(&mut self, pos: &StreamPosition) -> Result<(), DataError> {
-        self.cursor.seek(pos)
-    }
-
-    fn examples_seen(&self) -> u64 {
-        self.cursor.examples_seen()
-    }
-
-    fn validation_set(&self, n_examples: usize, batch_size: usize) -> Result<Vec<TextBatch>, DataError> {
-        validation_batches(n_examples, batch_size, |start, n| self.batch_from(start, n))
+    fn batch_from(&self, start: u64, n: usize) -> TextBatch {
+        let chunks: Vec<Vec<u32>> = (0..n as u64).map(|i| self.raw_example(start + i)).collect();
+        let rngs = (0..n as u64).map(|i| Rng::new(&[self.cfg.seed, DOMAIN_MASK, start + i]));
+        corrupt_batch(&self.cfg.shape, &chunks, rngs)
     }
 }
 

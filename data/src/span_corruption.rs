@@ -1,4 +1,4 @@
-//! T5 span corruption (Raffel et al., 2020, §3.1.4; the paper's T5 runs use it, PAPER.md §4).
+//! T5 span corruption (Raffel et al., 2020, §3.1.4; the paper's T5 runs use it, docs/THEORY.md §5).
 //!
 //! Follows T5's `random_spans_noise_mask`: for a sequence of `length` tokens,
 //! `num_noise = round(length · density)` clamped to `1..=length-1`,

@@ -1,8 +1,9 @@
 //! Synthetic images for ViT: an infinite, seeded, never-repeating classification stream.
 //!
-//! The paper's ViT runs use JFT-4B, a stream so large that no image is seen twice (PAPER.md
-//! §4). This generator plays that role at small scale. Example `i` is a pure function of
-//! `(seed, i)`, so streams seek in O(1) and never repeat (continuous noise on every pixel).
+//! The paper's ViT runs use JFT-4B, a stream so large that no image is seen twice
+//! (docs/THEORY.md §5). This generator plays that role at small scale. Example `i` is a pure
+//! function of `(seed, i)`, so streams seek in O(1) and never repeat (continuous noise on every
+//! pixel).
 //!
 //! Structure at several scales, so that wider models and longer training keep improving:
 //! - **coarse**: each class has a low-frequency colour signature (learned first);
@@ -19,8 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
 use crate::rng::{hash_bytes, zipf_cdf, Rng};
-use crate::synthetic::{validation_batches, SyntheticCursor};
-use crate::stream::{ImageBatch, ImageShape, ImageStream, Stream, StreamPosition};
+use crate::synthetic::cursor::{Synthetic, SyntheticCursor};
+use crate::stream::{ImageBatch, ImageShape, ImageStream};
 
 const KIND: &str = "synthetic-image";
 const DOMAIN_STRUCTURE: u64 = 0x5354_5255;
@@ -62,8 +63,8 @@ pub struct SyntheticImageConfig {
 }
 
 impl Default for SyntheticImageConfig {
-    /// 1×28×28 images (patch 7 → 16 tokens of 49 values, the shape of
-    /// `shared/reference/vit_cpu.py`), 10 classes × 32 Zipf modes × 3 parts.
+    /// 1×28×28 images (patch 7 → 16 tokens of 49 values, a small CPU-sized ViT),
+    /// 10 classes × 32 Zipf modes × 3 parts.
     fn default() -> Self {
         SyntheticImageConfig {
             seed: 0,
@@ -413,6 +414,18 @@ impl SyntheticImages {
         }
         label
     }
+}
+
+impl Synthetic for SyntheticImages {
+    type Batch = ImageBatch;
+
+    fn cursor(&self) -> &SyntheticCursor {
+        &self.cursor
+    }
+
+    fn cursor_mut(&mut self) -> &mut SyntheticCursor {
+        &mut self.cursor
+    }
 
     fn batch_from(&self, start: u64, n: usize) -> ImageBatch {
         let cfg = &self.cfg;
@@ -430,31 +443,6 @@ impl SyntheticImages {
             pixels,
             labels,
         }
-    }
-}
-
-impl Stream for SyntheticImages {
-    type Batch = ImageBatch;
-
-    fn next_batch(&mut self, batch_size: usize) -> Result<ImageBatch, DataError> {
-        let start = self.cursor.take(batch_size)?;
-        Ok(self.batch_from(start, batch_size))
-    }
-
-    fn position(&self) -> StreamPosition {
-        self.cursor.position()
-    }
-
-    fn seek(&mut self, pos: &StreamPosition) -> Result<(), DataError> {
-        self.cursor.seek(pos)
-    }
-
-    fn examples_seen(&self) -> u64 {
-        self.cursor.examples_seen()
-    }
-
-    fn validation_set(&self, n_examples: usize, batch_size: usize) -> Result<Vec<ImageBatch>, DataError> {
-        validation_batches(n_examples, batch_size, |start, n| self.batch_from(start, n))
     }
 }
 

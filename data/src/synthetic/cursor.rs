@@ -1,18 +1,19 @@
-//! The bookkeeping shared by the synthetic streams ([`crate::SyntheticImages`],
-//! [`crate::SyntheticText`]), whose example `i` is a pure function of `(seed, i)`: the position
-//! is just the next training index, training uses indices below [`VALID_BASE`] and the
-//! validation set the indices from it on, so the two never meet (PAPER.md §4: no example is
-//! seen twice, and validation examples are never trained on).
+//! What the synthetic streams ([`crate::SyntheticImages`], [`crate::SyntheticText`]) share. Their
+//! example `i` is a pure function of `(seed, i)`, so the position is just the next training
+//! index: training uses indices below [`VALID_BASE`] and the validation set the indices from it
+//! on, so the two never meet (docs/THEORY.md §5: no example is seen twice, and validation
+//! examples are never trained on). Given how to build the batch of indices `start..start + n`
+//! ([`Synthetic`]), one [`Stream`] implementation serves them all.
 
 use crate::error::DataError;
-use crate::stream::{check_batch_size, StreamPosition};
+use crate::stream::{check_batch_size, Stream, StreamPosition};
 
 /// Validation examples use indices from here on; training never reaches them.
 pub(crate) const VALID_BASE: u64 = 1 << 63;
 
 /// Where a synthetic stream stands: the index of its next training example.
 #[derive(Clone, Debug)]
-pub(crate) struct SyntheticCursor {
+pub struct SyntheticCursor {
     /// Stream kind, e.g. `"synthetic-image"` (also names the stream in errors).
     kind: &'static str,
     /// Hash of the stream's config.
@@ -88,6 +89,49 @@ pub(crate) fn validation_batches<B>(
         done += n;
     }
     Ok(out)
+}
+
+/// A synthetic stream: its cursor, and its batches as a pure function of their indices.
+///
+/// Public only in name (the module is private), so that the [`Stream`] implementation below
+/// may be generic over it; nothing outside the crate can name or implement it.
+pub trait Synthetic: Send {
+    /// The batch type ([`crate::ImageBatch`] or [`crate::TextBatch`]).
+    type Batch;
+
+    /// Where the stream stands.
+    fn cursor(&self) -> &SyntheticCursor;
+
+    /// Where the stream stands, to move it.
+    fn cursor_mut(&mut self) -> &mut SyntheticCursor;
+
+    /// The batch of examples `start .. start + n` (training or validation indices alike).
+    fn batch_from(&self, start: u64, n: usize) -> Self::Batch;
+}
+
+impl<T: Synthetic> Stream for T {
+    type Batch = T::Batch;
+
+    fn next_batch(&mut self, batch_size: usize) -> Result<T::Batch, DataError> {
+        let start = self.cursor_mut().take(batch_size)?;
+        Ok(self.batch_from(start, batch_size))
+    }
+
+    fn position(&self) -> StreamPosition {
+        self.cursor().position()
+    }
+
+    fn seek(&mut self, pos: &StreamPosition) -> Result<(), DataError> {
+        self.cursor_mut().seek(pos)
+    }
+
+    fn examples_seen(&self) -> u64 {
+        self.cursor().examples_seen()
+    }
+
+    fn validation_set(&self, n_examples: usize, batch_size: usize) -> Result<Vec<T::Batch>, DataError> {
+        validation_batches(n_examples, batch_size, |start, n| self.batch_from(start, n))
+    }
 }
 
 #[cfg(test)]

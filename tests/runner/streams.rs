@@ -1,0 +1,70 @@
+//! A point's training stream follows its data declaration: the family's synthetic stream, or
+//! the files it names (CIFAR downsampled to the compiled image size), and data of the other
+//! family is an error that says what to use.
+
+use sparse_scaling::data::{DataError, Stream};
+use sparse_scaling::experiment::{Data, Experiment, Point};
+use sparse_scaling::runner::streams::{image_stream, text_stream, StreamError};
+
+fn point(family: &str, data: &str) -> Point {
+    let ron = format!(
+        r#"(name: "s", model: (family: {family}, sizes: Widths([32])), steps: [10], batch_size: 4, data: {data}, validation: (examples: 6))"#
+    );
+    Experiment::from_ron_str(&ron).unwrap().expand().unwrap().remove(0)
+}
+
+#[test]
+fn synthetic_points_get_the_family_stream_in_the_point_shape() {
+    let base = std::env::temp_dir();
+    let vit = point("Vit", "Synthetic");
+    let shape = vit.spec.vit.clone().unwrap_or_default();
+    let mut s = image_stream(&vit, &base).unwrap();
+    let b = s.next_batch(3).unwrap();
+    assert_eq!((b.batch, b.channels, b.height, b.width), (3, shape.channels, shape.image_size, shape.image_size));
+    assert!(b.labels.iter().all(|&l| (l as usize) < shape.classes));
+
+    let t5 = point("T5", "Synthetic");
+    let t = t5.spec.t5.clone().unwrap_or_default();
+    let b = text_stream(&t5, &base).unwrap().next_batch(2).unwrap();
+    assert_eq!((b.batch, b.input_len, b.target_len), (2, t.input_len, t.target_len));
+}
+
+#[test]
+fn cifar_binaries_are_downsampled_to_the_compiled_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let bins = dir.path().join("cifar");
+    std::fs::create_dir(&bins).unwrap();
+    let record = |k: usize| -> Vec<u8> {
+        let mut r = vec![(k % 10) as u8];
+        r.extend((0..3072).map(|p| ((p * 31 + k * 17) % 251) as u8));
+        r
+    };
+    let records: Vec<Vec<u8>> = (0..20).map(record).collect();
+    std::fs::write(bins.join("data_batch_1.bin"), records[..12].concat()).unwrap();
+    std::fs::write(bins.join("data_batch_2.bin"), records[12..].concat()).unwrap();
+    let p = point("Vit", r#"CifarBinary(path: "cifar")"#);
+    let size = p.spec.vit.clone().unwrap_or_default().image_size;
+    let mut s = image_stream(&p, dir.path()).unwrap();
+    let b = s.next_batch(4).unwrap();
+    assert_eq!((b.channels, b.height, b.width), (3, size, size));
+    // 6 validation examples of 20 images are held out.
+    assert_eq!(s.validation_set(100, 4).unwrap().iter().map(|b| b.batch).sum::<usize>(), 6);
+
+    // A folder without CIFAR files names itself.
+    std::fs::create_dir(dir.path().join("none")).unwrap();
+    let e = image_stream(&point("Vit", r#"CifarBinary(path: "none")"#), dir.path()).err().unwrap();
+    assert!(matches!(e, StreamError::Data(DataError::Empty { .. })), "{e}");
+}
+
+#[test]
+fn data_of_the_other_family_is_an_error_naming_what_to_use() {
+    let base = std::env::temp_dir();
+    let mut vit = point("Vit", "Synthetic");
+    vit.spec.data = Data::JsonLines { path: "c4.jsonl".into() };
+    let e = image_stream(&vit, &base).err().unwrap();
+    assert!(matches!(e, StreamError::TextForVit) && e.to_string().contains("`CifarBinary`"), "{e}");
+    let mut t5 = point("T5", "Synthetic");
+    t5.spec.data = Data::ImageFolder { path: "images".into() };
+    let e = text_stream(&t5, &base).err().unwrap();
+    assert!(matches!(e, StreamError::ImagesForT5) && e.to_string().contains("`JsonLines`"), "{e}");
+}
