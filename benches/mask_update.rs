@@ -1,4 +1,4 @@
-//! Cost of mask maintenance (PAPER.md §4) on a ViT-width-128-like parameter set:
+//! Cost of mask maintenance (docs/THEORY.md §4) on a ViT-width-128-like parameter set:
 //! 12 blocks × (4 attention matrices 128×128 + MLP 128×512 and 512×128) = 2,359,296 prunable
 //! weights, plus norms and biases that the pruner must skip.
 //!

@@ -26,7 +26,7 @@
 //!
 //! **Units in records and exports.** N is the number of non-zero weights in the pruned layers
 //! (attention and MLP matrices), as the trained model reports it. D is in the family's unit:
-//! examples seen for ViT (steps × batch size), optimizer steps for T5 (`PAPER.md` §1); for
+//! examples seen for ViT (steps × batch size), optimizer steps for T5 (docs/THEORY.md §1); for
 //! pruning from a dense checkpoint D counts the sparse phase only.
 
 use std::fs::{self, File, OpenOptions};
@@ -487,7 +487,7 @@ fn unique() -> u64 {
     t ^ (COUNTER.fetch_add(1, Ordering::Relaxed) << 48) ^ ((std::process::id() as u64) << 32)
 }
 
-/// Writes records as CSV in the paper's column layout (`PAPER.md` §2: the authors'
+/// Writes records as CSV in the paper's column layout (docs/THEORY.md §2: the authors'
 /// `t5-data.csv` has `,sparsity,scale,val-loss,steps`), followed by explicit columns so no
 /// one needs to decode `scale`:
 ///
@@ -555,7 +555,7 @@ pub struct FitColumns {
 
 /// Columns (variables S, N, D; loss = final validation loss) for the law crate, with
 /// N divided by `n_unit` and D (in the family's unit) divided by `d_unit` — e.g. the
-/// authors' N/1e6 and, for ViT, examples/1e9, for T5, steps/1e5 (`PAPER.md` §1). All
+/// authors' N/1e6 and, for ViT, examples/1e9, for T5, steps/1e5 (docs/THEORY.md §1). All
 /// records must be of one family.
 pub fn observation_columns(records: &[Record], n_unit: f64, d_unit: f64) -> Result<FitColumns, ResultsError> {
     let Some(first) = records.first() else {

@@ -2,7 +2,7 @@
 //!
 //! Experiment files for sparse scaling studies (Frantar et al., ICLR 2024): a `.ron` file
 //! declares model family and sizes × sparsity levels × pruning methods × training lengths ×
-//! seeds, the training recipe, and the fit and analysis to run afterwards (`PAPER.md` §1–5).
+//! seeds, the training recipe, and the fit and analysis to run afterwards (docs/THEORY.md §1–5).
 //!
 //! - [`schema`]: the types of a file, with their defaults.
 //! - [`ExperimentFile::load`]: reads a file; RON syntax and schema errors carry the file, line,

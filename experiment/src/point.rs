@@ -124,7 +124,7 @@ impl PointSpec {
     }
 
     /// Number of weights in the pruned layers of the dense model (attention q, k, v, o and
-    /// MLP matrices; no embeddings, head, norms or biases — `PAPER.md` §1, §4).
+    /// MLP matrices; no embeddings, head, norms or biases — docs/THEORY.md §1, §4).
     pub fn prunable_params(&self) -> u64 {
         prunable_params(self.family, &self.dims)
     }

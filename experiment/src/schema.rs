@@ -4,7 +4,7 @@
 //! silently ignored setting. Every field except `name`, `model` and `steps` has a default; the
 //! defaults follow the paper's recipe where it has one (GMP from 25 % to 75 % of training,
 //! Frantar et al. 2024 §2 / Zhu & Gupta 2017; AdamW with warm-up and cosine decay, gradient
-//! clipping at 1.0 — the generic recipe of the authors' code, `PAPER.md` §5).
+//! clipping at 1.0 — the generic recipe of the authors' code, docs/THEORY.md §5).
 //!
 //! A minimal file:
 //!
@@ -171,7 +171,7 @@ pub enum Sizes {
     /// Explicit model widths (d_model); with `axes: Derived`, the widths at S = 0.
     Widths(Vec<usize>),
     /// Target numbers of non-zero parameters N in the pruned layers. At sparsity S the model
-    /// gets the total size N / (1 − S), as in the paper's T5 table (`PAPER.md` §2): the width
+    /// gets the total size N / (1 − S), as in the paper's T5 table (docs/THEORY.md §2): the width
     /// is the multiple of `width_multiple` whose dense prunable count is nearest to it.
     NonZero(Vec<f64>),
 }
@@ -279,7 +279,7 @@ pub enum Optimizer {
         weight_decay: f64,
     },
     /// Adafactor-style RMS-scaled updates whose statistics count only non-zero weights
-    /// (`PAPER.md` §5).
+    /// (docs/THEORY.md §5).
     Adafactor {
         /// Multiplier of the rsqrt schedule: relative step ρ = scale / √max(step, warm-up).
         /// Default 1.0 (T5X).
@@ -318,7 +318,7 @@ impl Default for Optimizer {
 }
 
 /// Learning-rate schedule. AdamW: linear warm-up to `lr`, then cosine decay to
-/// `min_lr_ratio × lr` at the last step (`PAPER.md` §5, the authors' generic example).
+/// `min_lr_ratio × lr` at the last step (docs/THEORY.md §5, the authors' generic example).
 /// Adafactor: the T5X rsqrt schedule, constant during warm-up, then ∝ 1/√step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -397,10 +397,10 @@ impl Default for Validation {
 pub struct Analysis {
     /// A built-in law's name or a formula in S, N, D. Default `"paper-normalised"`: the
     /// paper's law in the authors' fitting form `(a·(1−S)^b + c)·N^(−d) + e·D^(−f) + g`
-    /// (`PAPER.md` §1).
+    /// (docs/THEORY.md §1).
     #[serde(default = "d_law")]
     pub law: String,
-    /// Huber δ. Default 0.01 (ViT procedure, `PAPER.md` §2).
+    /// Huber δ. Default 0.01 (ViT procedure, docs/THEORY.md §2).
     #[serde(default = "d_huber")]
     pub huber_delta: f64,
     /// Huber on log residuals (T5 procedure) instead of raw ones. Default false.
@@ -421,14 +421,14 @@ pub struct Analysis {
     #[serde(default = "d_true")]
     pub nonnegative: bool,
     /// Training cost C as an expression in S, N, D (normalised units). Default
-    /// `"6*N/(1-S)*D"`: a sparse run costs what its dense parent costs (`PAPER.md` §3).
+    /// `"6*N/(1-S)*D"`: a sparse run costs what its dense parent costs (docs/THEORY.md §3).
     #[serde(default = "d_cost")]
     pub cost: String,
-    /// N is divided by this before fitting. Default 1e6 (`PAPER.md` §1).
+    /// N is divided by this before fitting. Default 1e6 (docs/THEORY.md §1).
     #[serde(default = "d_n_unit")]
     pub n_unit: f64,
     /// D is divided by this before fitting. D is examples seen for ViT (default unit 1e9) and
-    /// optimizer steps for T5 (default unit 1e5), as in the authors' code (`PAPER.md` §1).
+    /// optimizer steps for T5 (default unit 1e5), as in the authors' code (docs/THEORY.md §1).
     #[serde(default)]
     pub d_unit: Option<f64>,
     /// Non-zero sizes N (normalised) at which to report S_opt. Default: the measured sizes.

@@ -1,5 +1,5 @@
 //! Procedural macros of sparse-scaling: [`law!`] checks a scaling-law formula at compile time
-//! with the same nom parser the law engine uses at run time (PAPER.md §1, Eq. 1 is the
+//! with the same nom parser the law engine uses at run time (docs/THEORY.md §1, Eq. 1 is the
 //! default law); [`sweep!`] declares a sparse scaling study in Rust syntax, checks at compile
 //! time everything that can be checked, and expands into typed dfdx training code per size.
 //!

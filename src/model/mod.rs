@@ -1,5 +1,5 @@
 //! Models: ViT and T5.1.1 written on dfdx 0.13, pre-norm, with the blocks the paper's models use
-//! (PAPER.md §5; Frantar et al. 2023, §2 "Experimental setup"). Dense dfdx's built-in transformer is
+//! (docs/THEORY.md §5; Frantar et al. 2023, §2 "Experimental setup"). Dense dfdx's built-in transformer is
 //! post-norm with ReLU and no masks or relative bias, so the blocks are our own.
 //!
 //! Every model implements [`SparseModel`]: a dfdx [`TensorCollection`] (so one visitor pass can
@@ -192,7 +192,7 @@ pub trait SparseModel: TensorCollection<f32, Cpu> + Clone + Send {
     fn info(&self) -> ModelInfo;
 }
 
-/// Paper width scaling (PAPER.md §5: "embedding and MLP width × √scale, depth and heads fixed").
+/// Paper width scaling (docs/THEORY.md §5: "embedding and MLP width × √scale, depth and heads fixed").
 ///
 /// Returns `(width, mlp_width)` for a base model scaled by `scale`, each rounded to the nearest
 /// multiple of `multiple` (use the head count, or a multiple of it, so heads still divide the

@@ -1,5 +1,5 @@
 //! T5.1.1 encoder–decoder (Raffel et al. 2020; the "T5.1.1" changes: gated-GELU MLP, no bias
-//! anywhere, untied output projection), the language model of the paper's C4 study (PAPER.md §5:
+//! anywhere, untied output projection), the language model of the paper's C4 study (docs/THEORY.md §5:
 //! pre-norm RMSNorm, bucketed relative position bias per layer stack, z-loss 1e-4, no dropout).
 //!
 //! * shared token embedding for encoder and decoder inputs (no scaling);
@@ -60,7 +60,7 @@ impl Default for T5Config {
 
 impl T5Config {
     /// T5.1.1 defaults (Raffel et al. 2020, `relative_attention_max_distance = 128`; z-loss 1e-4
-    /// as in T5X and the paper, PAPER.md §5).
+    /// as in T5X and the paper, docs/THEORY.md §5).
     pub fn t5_1_1() -> Self {
         Self { relative_max_distance: default_max_distance(), z_loss: default_z_loss() }
     }

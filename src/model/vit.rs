@@ -1,5 +1,5 @@
 //! Vision Transformer (Dosovitskiy et al. 2021), the image model of the paper's JFT-4B study
-//! (PAPER.md §5: "ViT-B-like stack scaled by width"): non-overlapping patches, a linear patch
+//! (docs/THEORY.md §5: "ViT-B-like stack scaled by width"): non-overlapping patches, a linear patch
 //! embedding, learned positions, a class token or mean pooling, pre-norm blocks of multi-head
 //! self-attention and a GELU MLP, a final LayerNorm and a linear head; softmax cross-entropy.
 //!
@@ -71,7 +71,7 @@ impl VitConfig {
     }
 
     /// ViT-B/16 at 224×224 (Dosovitskiy et al. 2021, Table 1: 12 blocks, width 768, MLP 3072,
-    /// 12 heads), the paper's base stack before width scaling (PAPER.md §5). Use with [`VitB16`].
+    /// 12 heads), the paper's base stack before width scaling (docs/THEORY.md §5). Use with [`VitB16`].
     pub fn vit_b16() -> Self {
         Self { image_height: 224, image_width: 224, channels: 3, patch: 16, heads: 12, pooling: Pooling::ClassToken }
     }

@@ -1,7 +1,7 @@
 //! The fit and analysis named in an experiment, run on its records: fits the law
-//! (`PAPER.md` §2 procedure: mean Huber loss, many starts, exact gradients), then derives the
+//! (docs/THEORY.md §2 procedure: mean Huber loss, many starts, exact gradients), then derives the
 //! dense-equivalent size m(S) and the optimal sparsity S_opt(N, C) under the experiment's
-//! cost model (`PAPER.md` §3) with the law crate, and writes tables and plots.
+//! cost model (docs/THEORY.md §3) with the law crate, and writes tables and plots.
 //!
 //! Units: N is divided by `n_unit`, D (examples for ViT, steps for T5) by the family's
 //! `d_unit` (see [`crate::experiment::Analysis`]); S_opt sizes and budgets are in these units, and

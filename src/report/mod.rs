@@ -7,7 +7,7 @@
 //! - `loss_vs_n.svg` — final validation loss against N, one series per (S, steps);
 //! - with an analysis ([`analysis`]): `fit.json`, `fit.md` (coefficients, objective,
 //!   convergence, R², RMSE), `predicted_vs_measured.svg`, `dense_equivalent.svg` (m(S),
-//!   `PAPER.md` §3), `s_opt_contours.svg` (S_opt over log N × log C with the dense
+//!   docs/THEORY.md §3), `s_opt_contours.svg` (S_opt over log N × log C with the dense
 //!   compute-optimal line) and `s_opt.md` (S_opt at a few sizes and budgets).
 
 pub mod analysis;

@@ -2,7 +2,7 @@
 //! ones, claims each point so that concurrent runners never train the same point twice,
 //! trains it (resuming from its checkpoint if one exists), writes its record atomically, and
 //! when every point of the experiment has a record runs the experiment's fit and analysis
-//! and writes the report (`DESIGN.md`, "Scale-out"; `PAPER.md` §1–3).
+//! and writes the report (docs/THEORY.md §1–3).
 //!
 //! Training a point is behind [`PointExecutor`], so the runner's bookkeeping is tested with
 //! a deterministic fake, and the real executor dispatches to

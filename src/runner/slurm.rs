@@ -1,6 +1,5 @@
 //! Slurm job-array scripts: task i of the array runs `sparse-scaling run <exp> --point i`
-//! against one results directory on shared storage (`DESIGN.md`, "Scale-out"). Concurrent
-//! tasks are safe: each point is claimed with `O_EXCL` and its record written atomically
+//! against one results directory on shared storage. Concurrent tasks are safe: each point is claimed with `O_EXCL` and its record written atomically
 //! (see [`crate::results`]); the task that finishes the last point runs the analysis.
 
 use std::path::Path;

@@ -1,4 +1,4 @@
-//! Per-layer ("uniform") magnitude top-k, PAPER.md §4: a layer at sparsity s keeps
+//! Per-layer ("uniform") magnitude top-k, docs/THEORY.md §4: a layer at sparsity s keeps
 //! `max(1, round(size · (1 − s)))` weights of largest |w|.
 //!
 //! **Tie rule**: among equal magnitudes the lower flat index wins (is kept). NaN weights rank as

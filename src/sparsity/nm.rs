@@ -1,4 +1,4 @@
-//! n:m sparsity along the input axis, PAPER.md §4: in each group of m consecutive weights along
+//! n:m sparsity along the input axis, docs/THEORY.md §4: in each group of m consecutive weights along
 //! the input axis (the last, contiguous axis of an `(out, in)` weight) keep the n largest |w|.
 //!
 //! - **One-shot**: [`nm_mask`] — exactly n of every m kept, ties to the lower index.

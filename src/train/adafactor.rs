@@ -1,4 +1,4 @@
-//! The Adafactor-style optimizer of the paper's T5 runs (Shazeer & Stern 2018; PAPER.md §5).
+//! The Adafactor-style optimizer of the paper's T5 runs (Shazeer & Stern 2018; docs/THEORY.md §5).
 //!
 //! At 1-based step `t`, with `β2_t = 1 − t^(−0.8)` and `g² + ε1` the squared gradient:
 //! * a tensor viewed as `rows × cols` (all leading dimensions × the last one) with both at

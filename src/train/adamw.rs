@@ -1,4 +1,4 @@
-//! AdamW (Loshchilov & Hutter 2019), the optimizer of the paper's generic example (PAPER.md §5).
+//! AdamW (Loshchilov & Hutter 2019), the optimizer of the paper's generic example (docs/THEORY.md §5).
 //!
 //! Per element, with bias-corrected moments and decoupled weight decay λ:
 //! `m ← β1 m + (1−β1) g`, `v ← β2 v + (1−β2) g²`,

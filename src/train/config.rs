@@ -1,6 +1,6 @@
 //! Training configuration: optimizer, learning-rate schedule, clipping, validation cadence.
 //!
-//! Defaults follow `PAPER.md` §5: the authors' generic example uses AdamW with peak learning
+//! Defaults follow docs/THEORY.md §5: the authors' generic example uses AdamW with peak learning
 //! rate 4e-4, 1k warm-up steps, cosine decay to 0 and global-norm gradient clipping at 1.0;
 //! their T5 runs use an Adafactor-style optimizer (RMS-scaled relative steps, update clipping
 //! 1.0, an rsqrt schedule with 10k warm-up steps, RMS statistics over non-zero weights only).

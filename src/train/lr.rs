@@ -1,4 +1,4 @@
-//! Learning-rate schedules (PAPER.md §5).
+//! Learning-rate schedules (docs/THEORY.md §5).
 //!
 //! * AdamW: linear warm-up to the peak, then half-cosine decay to a floor:
 //!   `lr(t) = peak · (t + 1) / W` for `t < W`, else

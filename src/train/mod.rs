@@ -1,8 +1,8 @@
-//! The training loop: optimizers, schedules, validation, checkpoints, progress (PAPER.md §5).
+//! The training loop: optimizers, schedules, validation, checkpoints, progress (docs/THEORY.md §5).
 //!
 //! One call, [`train`], runs one point of a sparse scaling study: it draws batches from a
-//! seeded stream, takes AdamW or Adafactor steps (PAPER.md §5) on any dfdx model, lets a
-//! pruner (PAPER.md §4) recompute and re-apply masks after every step, validates on a fixed
+//! seeded stream, takes AdamW or Adafactor steps (docs/THEORY.md §5) on any dfdx model, lets a
+//! pruner (docs/THEORY.md §4) recompute and re-apply masks after every step, validates on a fixed
 //! held-out set, writes checkpoints from which a killed run resumes bit for bit, and returns
 //! a [`RunSummary`] with the numbers the law needs: final loss, N, S, D.
 //!
@@ -25,7 +25,7 @@
 //! update of a pruned weight is exactly 0, and the pruner re-applies its masks after every
 //! step.
 //!
-//! Determinism: the loop draws no random numbers (no dropout, PAPER.md §5); the data
+//! Determinism: the loop draws no random numbers (no dropout, docs/THEORY.md §5); the data
 //! stream's randomness lives in its serialisable position; every reduction runs in a fixed
 //! order. So for a fixed thread count, a run resumed from a checkpoint ends with exactly the
 //! numbers of an uninterrupted one (`tests/train_resume.rs`).
@@ -56,7 +56,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub use crate::model::SparseModel;
 pub use sparse_scaling_data::{Stream, StreamPosition};
 
-/// How much data a batch counts for D (PAPER.md §1–2): images for ViT; for T5 tokens as the
+/// How much data a batch counts for D (docs/THEORY.md §1–2): images for ViT; for T5 tokens as the
 /// paper counts them, `batch × input length` (its conversion: 128 × 512 tokens per step).
 pub trait DataUnits {
     /// D contributed by this batch.
@@ -92,7 +92,7 @@ pub struct LayerSparsity {
     pub sparsity: f64,
 }
 
-/// Counts a pruner reports: what the law calls N and S (PAPER.md §1).
+/// Counts a pruner reports: what the law calls N and S (docs/THEORY.md §1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SparsityStats {
@@ -211,7 +211,7 @@ pub struct LossPoint {
     pub loss: f64,
 }
 
-/// What a finished run returns and the results store records (PAPER.md §1 symbols).
+/// What a finished run returns and the results store records (docs/THEORY.md §1 symbols).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunSummary {

@@ -1,5 +1,5 @@
-//! The training loop (PAPER.md §5): draw a batch, take an optimizer step, let the pruner
-//! re-apply its masks (PAPER.md §4), validate at intervals, checkpoint every K steps.
+//! The training loop (docs/THEORY.md §5): draw a batch, take an optimizer step, let the pruner
+//! re-apply its masks (docs/THEORY.md §4), validate at intervals, checkpoint every K steps.
 //!
 //! Order of one step `t` (0-based), the same in fresh and resumed runs:
 //! 1. draw the next batch from the stream, add its data units to D;

@@ -1,4 +1,4 @@
-//! The `fit` and `analyse` commands end to end, on the authors' T5 table (PAPER.md §2):
+//! The `fit` and `analyse` commands end to end, on the authors' T5 table (docs/THEORY.md §2):
 //! coefficients printed, valid JSON and SVG written, the analysis read back from the JSON; and
 //! bad input (malformed formula, empty CSV, NaN loss, S ≥ 1, unknown column) exits non-zero with
 //! a clear message and no panic.
@@ -9,15 +9,9 @@ use std::process::{Command, Output};
 use crate::runner_support::text;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sparse-scaling");
-/// The shared T5 table beside the repository (`../shared/data/t5-data.csv`), or the identical
-/// copy committed under `law/tests/data/` when the checkout has no `shared/` next to it.
+/// The paper's T5 table, committed unchanged under `law/tests/data/`.
 fn t5_path() -> String {
-    let shared = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/t5-data.csv");
-    if Path::new(shared).exists() {
-        shared.to_string()
-    } else {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/law/tests/data/t5-data.csv").to_string()
-    }
+    concat!(env!("CARGO_MANIFEST_DIR"), "/law/tests/data/t5-data.csv").to_string()
 }
 
 fn run(args: &[&str]) -> Output {
@@ -122,7 +116,7 @@ fn fit_t5_then_analyse_the_json() {
     }
     let a: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&ajson).unwrap())
         .expect("valid analysis JSON");
-    // the T5-XL extrapolation check of PAPER.md §2: within 2%
+    // the T5-XL extrapolation check of docs/THEORY.md §2: within 2%
     let rel = a["predictions"][0]["relative_error"].as_f64().unwrap();
     assert!(rel.abs() < 0.02, "T5-XL predicted {:.2}% off", 100.0 * rel);
     // numerical S_opt equals the closed form for the paper's law
@@ -328,7 +322,7 @@ fn bad_input_fails_cleanly() {
 
 #[test]
 fn analyse_published_coefficients() {
-    // PAPER.md §2: the authors' T5 coefficients a..g in normalised units
+    // docs/THEORY.md §2: the authors' T5 coefficients a..g in normalised units
     let o = run(&[
         "analyse",
         "--preset",
@@ -363,7 +357,7 @@ fn analyse_published_coefficients() {
         .parse()
         .unwrap();
     assert!((k - 3.0).abs() < 0.1, "sparsity pays at {k}×");
-    // another cost model (GMP that saves the compute of pruned weights, PAPER.md §3): no closed
+    // another cost model (GMP that saves the compute of pruned weights, docs/THEORY.md §3): no closed
     // form column, and sparsity pays earlier than under the paper's cost
     let o = run(&[
         "analyse",

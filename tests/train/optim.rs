@@ -19,7 +19,7 @@ fn close(a: f64, b: f64) -> bool {
 
 #[test]
 fn adamw_schedule_at_known_steps() {
-    // PAPER.md §5: peak 4e-4, 1k warm-up, cosine to 0.
+    // docs/THEORY.md §5: peak 4e-4, 1k warm-up, cosine to 0.
     let c = AdamWConfig::default();
     let t = 10_000;
     assert!(close(adamw_lr(&c, 0, t), 4e-7));
@@ -44,7 +44,7 @@ fn adamw_schedule_at_known_steps() {
 
 #[test]
 fn adafactor_schedule_at_known_steps() {
-    // PAPER.md §5: rsqrt with 10k warm-up (T5X: 1/sqrt(max(step, 10k))).
+    // docs/THEORY.md §5: rsqrt with 10k warm-up (T5X: 1/sqrt(max(step, 10k))).
     let c = AdafactorConfig::default();
     assert!(close(adafactor_rho(&c, 0), 0.01));
     assert!(close(adafactor_rho(&c, 9_999), 0.01));
