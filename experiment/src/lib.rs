@@ -22,6 +22,8 @@
 //! ```
 
 #![warn(missing_docs)]
+// Validation writes `!(x > 0.0)` on purpose: it is true for NaN, which must be rejected too.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
 
 pub mod error;
 mod expand;

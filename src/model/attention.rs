@@ -14,6 +14,9 @@ use super::layers::{normal_tensor, Act, Linear, LinearNoBias};
 use super::Kernels;
 use crate::ops;
 
+/// Attention scores or an additive bias, `(batch·heads, query, key)`.
+pub type Scores<T = NoneTape> = Tensor<(usize, usize, usize), f32, Cpu, T>;
+
 /// Additive score bias / mask of shape `(batch, heads, query, key)`.
 pub type ScoreBias<T> = Tensor<(usize, usize, usize, usize), f32, Cpu, T>;
 
@@ -94,7 +97,7 @@ pub fn multi_head<const D: usize, T: Tape<f32, Cpu>>(
     causal: bool,
     kernels: Kernels,
 ) -> Result<Act<D, T>, CpuError> {
-    let fused = |bias: Option<Tensor<(usize, usize, usize), f32, Cpu, T>>,
+    let fused = |bias: Option<Scores<T>>,
                  q: Act<D, T>,
                  k: Act<D, T>,
                  v: Act<D, T>|
@@ -176,7 +179,7 @@ impl<const D: usize> MultiHeadAttention<D> {
                 batch,
                 heads,
                 scale,
-                None::<Tensor<(usize, usize, usize), f32, Cpu, NoneTape>>,
+                None::<Scores<NoneTape>>,
                 false,
             )?,
             Kernels::Reference => {
@@ -270,7 +273,7 @@ impl<const D: usize> T5Attention<D> {
                 batch,
                 heads,
                 1.0,
-                None::<Tensor<(usize, usize, usize), f32, Cpu, NoneTape>>,
+                None::<Scores<NoneTape>>,
                 causal,
             )?,
             Bias::Shared(b) => ops::try_self_attention(x, w, none, batch, heads, 1.0, Some(b.retaped::<T>()), causal)?,
@@ -378,7 +381,7 @@ impl<const NB: usize, const H: usize> RelativeBias<NB, H> {
         tk: usize,
         bidirectional: bool,
         max_distance: usize,
-    ) -> Result<Tensor<(usize, usize, usize), f32, Cpu, T>, CpuError> {
+    ) -> Result<Scores<T>, CpuError> {
         let idx = Self::buckets(tq, tk, bidirectional, max_distance);
         let idx = dev.try_tensor_from_vec(idx, (tq * tk,))?;
         let g = self.table.retaped::<T>().try_gather(idx)?; // (tq·tk, H)

@@ -386,6 +386,7 @@ impl<const D: usize, const F: usize> DecoderLayer<D, F> {
 /// Moves the tape of `from` onto `to` (merging), leaving `from` tapeless. Used for tensors that
 /// several later operations read (the score bias, the encoder output): they are read through
 /// `retaped`, and their own history travels on with the main activations.
+#[allow(clippy::type_complexity)] // two tensors whose tapes trade places
 fn hand_over_tape<S1: Shape, S2: Shape, T: Tape<f32, Cpu>>(
     from: Tensor<S1, f32, Cpu, T>,
     to: Tensor<S2, f32, Cpu, T>,
@@ -623,7 +624,7 @@ fn key_padding_mask(
     bsz: usize,
     tq: usize,
     tk: usize,
-) -> Result<Tensor<(usize, usize, usize), f32, Cpu>, CpuError> {
+) -> Result<super::attention::Scores, CpuError> {
     let mut m = Vec::with_capacity(bsz * tq * tk);
     for r in 0..bsz {
         let row: Vec<f32> = keys[r * tk..(r + 1) * tk].iter().map(|&t| if t == PAD as usize { MASKED } else { 0.0 }).collect();

@@ -9,5 +9,5 @@ pub mod walk;
 pub use role::{components, embedding_sparsity, role_of, ParamRole};
 pub use walk::{
     for_each_grad, for_each_param, for_each_param_grad, for_each_param_mut, walk, walk_mut, Param, ParamGrad, Pass,
-    TensorView,
+    ParamGradFn, TensorView, ValuesFn, ValuesMutFn,
 };

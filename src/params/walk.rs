@@ -110,6 +110,13 @@ where
 
 // ---- closure passes over trainable parameters (what optimizers, checkpoints and tests use)
 
+/// A callback over a parameter's path, shape and values.
+pub type ValuesFn<'f, E> = dyn FnMut(&str, &[usize], &[f32]) -> Result<(), E> + 'f;
+/// A callback over a parameter's path, shape and writable values (or gradient).
+pub type ValuesMutFn<'f, E> = dyn FnMut(&str, &[usize], &mut [f32]) -> Result<(), E> + 'f;
+/// A callback over a parameter and its gradient.
+pub type ParamGradFn<'f, E> = dyn FnMut(ParamGrad<'_>) -> Result<(), E> + 'f;
+
 /// A parameter and its gradient, as the optimizers see them.
 pub struct ParamGrad<'a> {
     /// Dotted path of the parameter in the model.
@@ -219,7 +226,7 @@ impl<E: From<String>, F: FnMut(ParamGrad<'_>) -> Result<(), E>> Pass for Update<
 }
 
 /// Calls `f(path, shape, values)` on every trainable parameter.
-pub fn for_each_param<M, E>(model: &M, f: &mut dyn FnMut(&str, &[usize], &[f32]) -> Result<(), E>) -> Result<(), E>
+pub fn for_each_param<M, E>(model: &M, f: &mut ValuesFn<'_, E>) -> Result<(), E>
 where
     M: TensorCollection<f32, Cpu>,
 {
@@ -229,7 +236,7 @@ where
 /// Calls `f(path, shape, values)` on every trainable parameter and writes the values back.
 pub fn for_each_param_mut<M, E>(
     model: &mut M,
-    f: &mut dyn FnMut(&str, &[usize], &mut [f32]) -> Result<(), E>,
+    f: &mut ValuesMutFn<'_, E>,
 ) -> Result<(), E>
 where
     M: TensorCollection<f32, Cpu>,
@@ -242,7 +249,7 @@ where
 pub fn for_each_grad<M, E>(
     model: &M,
     grads: &mut Gradients<f32, Cpu>,
-    f: &mut dyn FnMut(&str, &[usize], &mut [f32]) -> Result<(), E>,
+    f: &mut ValuesMutFn<'_, E>,
 ) -> Result<(), E>
 where
     M: TensorCollection<f32, Cpu>,
@@ -256,7 +263,7 @@ where
 pub fn for_each_param_grad<M, E>(
     model: &mut M,
     grads: &mut Gradients<f32, Cpu>,
-    f: &mut dyn FnMut(ParamGrad<'_>) -> Result<(), E>,
+    f: &mut ParamGradFn<'_, E>,
 ) -> Result<(), E>
 where
     M: TensorCollection<f32, Cpu>,
