@@ -11,7 +11,7 @@
 use super::buf::{add_grad, put_grad, take_grad, tensor_of, Buf, Scratch};
 use super::linear::{column_sums, matmul, matmul_tn_accumulate, row_major, transposed};
 use super::par;
-use super::softmax::{att_backward, att_forward, score_bias_grad, Att, AttIn};
+use super::attention::{att_backward, att_forward, score_bias_grad, Att, AttGrads, AttIn};
 use dfdx::prelude::*;
 
 /// Fallible [`self_attention`].
@@ -100,7 +100,7 @@ where
                 let (dq, rest) = dqkv.split_at_mut(m * n);
                 let (dk, dv) = rest.split_at_mut(m * n);
                 let inp = AttIn { q: &qkv, k: &qkv[n..], v: &qkv[2 * n..] };
-                att_backward(&a, batch, inp, &probs, &go, dq, dk, dv, &mut ds);
+                att_backward(&a, batch, inp, &probs, &go, AttGrads { dq, dk, dv, ds: &mut ds });
             }
             let part = |p: usize| &dqkv[p * m * n..(p + 1) * m * n];
             {
