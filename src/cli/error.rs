@@ -14,13 +14,13 @@ pub enum CliError {
     #[error("--law: {0}")]
     Law(LawError),
     /// The data could not be read or is invalid.
-    #[error("{0}")]
+    #[error(transparent)]
     Data(DataError),
     /// The fit failed.
     #[error("fit failed: {0}")]
     Fit(FitError),
     /// A plot could not be drawn or written.
-    #[error("{0}")]
+    #[error(transparent)]
     Plot(PlotError),
     /// A file could not be read or written.
     #[error("{path}: {message}")]
@@ -34,6 +34,6 @@ pub enum CliError {
     #[error("{0}")]
     Usage(String),
     /// The results directory could not be read.
-    #[error("{0}")]
+    #[error(transparent)]
     Results(ResultsError),
 }
