@@ -43,8 +43,10 @@ pub struct Args {
     /// without data, the largest of --sizes and D = 1).
     #[arg(long, value_delimiter = ',', value_name = "N,D")]
     pub reference: Vec<f64>,
+    /// Where the points come from and how CSV columns become variables.
     #[command(flatten)]
     pub data: DataArgs,
+    /// The law and the fitting procedure.
     #[command(flatten)]
     pub fit: FitArgs,
     /// Training-cost model C(S, N, D), in the law's units (default: the paper's, a sparse run

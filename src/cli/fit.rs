@@ -26,8 +26,10 @@ pub struct Args {
     /// CSV file of measured points (one row per run), or a results directory of
     /// `sparse-scaling run`.
     pub file: PathBuf,
+    /// Where the points come from and how CSV columns become variables.
     #[command(flatten)]
     pub data: DataArgs,
+    /// The law and the fitting procedure.
     #[command(flatten)]
     pub fit: FitArgs,
     /// Write the fit (law, options, points, coefficients, intervals, residuals) as JSON; this is

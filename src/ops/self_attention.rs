@@ -36,7 +36,7 @@ where
     for wp in w {
         assert_eq!(wp.shape().concrete(), [n, k], "self_attention: q, k, v weights must all be (width, input width)");
     }
-    assert!(heads > 0 && n % heads == 0, "self_attention: {heads} heads do not divide width {n}");
+    assert!(heads > 0 && n.is_multiple_of(heads), "self_attention: {heads} heads do not divide width {n}");
     assert!(batch > 0 && m % batch == 0, "self_attention: {m} tokens are not {batch} sequences of equal length");
     let t = m / batch;
     let a = Att { sq: t, sk: t, d: n, heads, dh: n / heads, ld: 3 * n, scale, causal };
