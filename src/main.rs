@@ -38,12 +38,7 @@ fn main() {
         Command::Report(a) => cli::report::run(a),
     };
     if let Err(e) = result {
-        eprintln!("error: {e}");
-        let mut source = e.source();
-        while let Some(s) = source {
-            eprintln!("  caused by: {s}");
-            source = s.source();
-        }
+        eprintln!("error: {}", cli::error_chain(&*e));
         std::process::exit(2);
     }
 }

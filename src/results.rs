@@ -45,7 +45,7 @@ pub const RECORD_FORMAT: u32 = 1;
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
     /// A file or directory operation failed.
-    #[error("results store: cannot {action} {}: {source}\n  fix: check that the results directory exists, is writable and its disk is not full", path.display())]
+    #[error("results store: cannot {action} {}\n  fix: check that the results directory exists, is writable and its disk is not full", path.display())]
     Io {
         /// What was being done.
         action: &'static str,
@@ -55,7 +55,7 @@ pub enum ResultsError {
         source: io::Error,
     },
     /// A record could not be encoded.
-    #[error("results store: cannot encode the record of point {hash}: {source}")]
+    #[error("results store: cannot encode the record of point {hash}")]
     Encode {
         /// The point.
         hash: String,
@@ -100,7 +100,7 @@ pub enum ResultsError {
     #[error("results store: the records do not form valid observations: {0}")]
     Observations(String),
     /// CSV output failed.
-    #[error("results store: cannot write CSV: {0}")]
+    #[error("results store: cannot write CSV")]
     Csv(#[from] csv::Error),
 }
 

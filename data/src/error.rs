@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// A file or directory could not be opened or read.
-    #[error("cannot read {path}: {source}. Check that the path exists and is readable.")]
+    #[error("cannot read {path}. Check that the path exists and is readable.")]
     Io {
         /// The file or directory.
         path: PathBuf,
@@ -36,7 +36,7 @@ pub enum DataError {
         message: String,
     },
     /// A gzip stream is corrupt or truncated.
-    #[error("{path}: corrupt or truncated gzip data near line {line}: {source}. Re-download the file or check it with `gzip -t`.")]
+    #[error("{path}: corrupt or truncated gzip data near line {line}. Re-download the file or check it with `gzip -t`.")]
     Gzip {
         /// The file.
         path: PathBuf,

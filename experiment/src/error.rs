@@ -28,7 +28,7 @@ impl fmt::Display for Issue {
 #[derive(Debug, thiserror::Error)]
 pub enum ExperimentError {
     /// The file could not be read.
-    #[error("cannot read experiment file {}: {source}\n  fix: check the path (it is relative to the current directory)", path.display())]
+    #[error("cannot read experiment file {}\n  fix: check the path (it is relative to the current directory)", path.display())]
     Io {
         /// The file.
         path: PathBuf,

@@ -1,8 +1,8 @@
-//! `sparse-scaling analyse`: the quantities of PAPER.md §3 from a fitted law — dense-equivalent
-//! size m(S), optimal sparsity S_opt(N, C) under a cost model, the slopes of the S_opt contours
-//! and of the dense compute-optimal line, where sparsity starts to pay, and predictions — with
-//! bootstrap intervals when the fit has them; a table on stdout, `--json`, and an S_opt contour
-//! plot (`--plot-contours`).
+//! `sparse-scaling analyse`: the quantities of docs/THEORY.md §3 from a fitted law —
+//! dense-equivalent size m(S), optimal sparsity S_opt(N, C) under a cost model, the slopes of the
+//! S_opt contours and of the dense compute-optimal line, where sparsity starts to pay, and
+//! predictions — with bootstrap intervals when the fit has them; a table on stdout, `--json`,
+//! and an S_opt contour plot (`--plot-contours`).
 //!
 //! ```text
 //! sparse-scaling fit ../shared/data/t5-data.csv --preset t5-paper --bootstrap 200 --json t5-fit.json
@@ -13,10 +13,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::fit::{
-    csv_headers, fit_from_args, load_observations, load_results_dir, resolve_law, resolve_mapping, write_json,
-    CliError, DataArgs, FitArgs, Preset,
-};
+use super::files::{csv_headers, load_observations, load_results_dir, read_record, write_json};
+use super::fit_args::{resolve_law, resolve_mapping, DataArgs, FitArgs, Preset};
+use super::fitting::{fit_from_args, format_fit};
+use super::CliError;
 use sparse_scaling_law::analysis::{
     Analysis, AnalysisReport, FitRecord, PredictionPoint, Reference, ReportSettings,
     SymbolicSurface, DEFAULT_COST,
@@ -43,8 +43,10 @@ pub struct Args {
     /// without data, the largest of --sizes and D = 1).
     #[arg(long, value_delimiter = ',', value_name = "N,D")]
     pub reference: Vec<f64>,
+    /// Where the points come from and how CSV columns become variables.
     #[command(flatten)]
     pub data: DataArgs,
+    /// The law and the fitting procedure.
     #[command(flatten)]
     pub fit: FitArgs,
     /// Training-cost model C(S, N, D), in the law's units (default: the paper's, a sparse run
@@ -74,39 +76,6 @@ pub struct Args {
     /// When fitting inline, also save the fit as JSON.
     #[arg(long, value_name = "FILE")]
     pub save_fit: Option<PathBuf>,
-}
-
-/// Reads a fit record written by `sparse-scaling fit --json`.
-pub fn read_record(path: &Path) -> Result<FitRecord, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::Io {
-        path: path.to_path_buf(),
-        message: format!("cannot read: {e}"),
-    })?;
-    let r: FitRecord = serde_json::from_str(&text).map_err(|e| CliError::Io {
-        path: path.to_path_buf(),
-        message: format!("not a fit written by `sparse-scaling fit --json`: {e}"),
-    })?;
-    if r.format != FitRecord::FORMAT {
-        return Err(CliError::Io {
-            path: path.to_path_buf(),
-            message: format!(
-                "fit format {} is not supported (expected {}); refit with this version",
-                r.format,
-                FitRecord::FORMAT
-            ),
-        });
-    }
-    if r.fit.params.len() != r.law.params.len() {
-        return Err(CliError::Io {
-            path: path.to_path_buf(),
-            message: format!(
-                "{} values for {} parameters; the file is damaged, refit",
-                r.fit.params.len(),
-                r.law.params.len()
-            ),
-        });
-    }
-    Ok(r)
 }
 
 fn parse_point(text: &str, k: usize) -> Result<PredictionPoint, CliError> {
@@ -175,6 +144,23 @@ struct Subject {
     preset: Option<Preset>,
 }
 
+impl Subject {
+    /// A fit's law, coefficients and bootstrap samples, the range of its data as the reference,
+    /// and its units.
+    fn of_fit(r: FitRecord, preset: Option<Preset>) -> Result<Self, CliError> {
+        Ok(Subject {
+            law: r.law.to_law().map_err(CliError::Law)?,
+            samples: r.fit.bootstrap_samples().map(<[Vec<f64>]>::to_vec).unwrap_or_default(),
+            level: r.fit.bootstrap.as_ref().map_or(0.95, |b| b.confidence),
+            reference: Reference::of(&r.observations),
+            units: r.mapping.as_ref().and_then(units_of),
+            preset,
+            params: r.fit.params,
+        })
+    }
+}
+
+/// The units of N and D: the expressions a mapping gives them.
 fn units_of(m: &CsvMapping) -> Option<(String, String)> {
     let get = |v: &str| m.vars.iter().find(|(n, _)| n == v).map(|(_, e)| e.clone());
     Some((get("N")?, get("D")?))
@@ -191,20 +177,8 @@ fn subject(args: &Args) -> Result<Subject, CliError> {
             return Err(CliError::Usage(format!("{} is a saved fit; data and fit options (--preset, --var, --law, --params, …) only apply when analysing a CSV or given coefficients", input.display())));
         }
         let r = read_record(input)?;
-        let law = r.law.to_law().map_err(CliError::Law)?;
-        return Ok(Subject {
-            samples: r
-                .fit
-                .bootstrap_samples()
-                .map(<[Vec<f64>]>::to_vec)
-                .unwrap_or_default(),
-            level: r.fit.bootstrap.as_ref().map_or(0.95, |b| b.confidence),
-            reference: Reference::of(&r.observations),
-            units: r.mapping.as_ref().and_then(units_of),
-            preset: r.preset.as_deref().and_then(Preset::from_name),
-            params: r.fit.params,
-            law,
-        });
+        let preset = r.preset.as_deref().and_then(Preset::from_name);
+        return Subject::of_fit(r, preset);
     }
     if !args.params.is_empty() {
         let law = resolve_law(&args.data, &args.fit)?;
@@ -280,26 +254,13 @@ fn subject(args: &Args) -> Result<Subject, CliError> {
         )
     })?;
     let r = fit_from_args(input, &args.data, &args.fit)?;
-    print!("{}", super::fit::format_fit(&r, false));
+    print!("{}", format_fit(&r, false));
     println!();
     if let Some(p) = &args.save_fit {
         write_json(p, &r)?;
         println!("wrote {}\n", p.display());
     }
-    let law = r.law.to_law().map_err(CliError::Law)?;
-    Ok(Subject {
-        samples: r
-            .fit
-            .bootstrap_samples()
-            .map(<[Vec<f64>]>::to_vec)
-            .unwrap_or_default(),
-        level: r.fit.bootstrap.as_ref().map_or(0.95, |b| b.confidence),
-        reference: Reference::of(&r.observations),
-        units: r.mapping.as_ref().and_then(units_of),
-        preset: args.data.preset,
-        params: r.fit.params,
-        law,
-    })
+    Subject::of_fit(r, args.data.preset)
 }
 
 /// Runs `sparse-scaling analyse`.

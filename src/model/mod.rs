@@ -166,7 +166,7 @@ pub enum ModelError {
         fix: String,
     },
     /// dfdx's CPU device failed (out of memory or a wrong element count).
-    #[error("tensor device error: {0}")]
+    #[error("tensor device error")]
     Device(#[from] dfdx::tensor::CpuError),
 }
 

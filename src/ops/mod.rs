@@ -1,7 +1,7 @@
 //! Fast training ops for `f32` tensors on dfdx's [`Cpu`](dfdx::tensor::Cpu): fused, on all of
 //! rayon's threads, each with its backward pass on dfdx's tape.
 //!
-//! The models of this crate (ViT and T5.1.1, PAPER.md §4) spend their training step in the
+//! The models of this crate (ViT and T5.1.1, docs/THEORY.md §5) spend their training step in the
 //! few ops below. Plain dfdx 0.13 runs its element-wise kernels on one core, multiplies
 //! `(batch, tokens, width)` tensors as many small matrices, and materializes head permutes;
 //! these ops instead take dfdx tensors and return dfdx tensors (the input's tape carried on,
@@ -22,9 +22,17 @@
 //! | [`rms_norm`] | `x: S` (last axis `D`), `γ: (D,)`, `eps` → `S` |
 //! | [`softmax`] | `x: S`, `bias: Option<S>`, `causal` → `S` (over the last axis) |
 //! | [`attention`] | `q: (B, Sq, D)`, `k, v: (B, Sk, D)`, `heads`, `scale`, `bias: Option<(heads, Sq, Sk)>`, `causal` → `(B, Sq, D)` |
+//! | [`self_attention`] | `x: (batch·t, K)`, `w: [(N, K); 3]`, `b: Option<[(N,); 3]>`, `batch`, `heads`, `scale`, `score_bias`, `causal` → `(batch·t, N)`: attention of `x`'s q, k, v projections |
 //! | [`add`] | `a: S`, `b: S` → `S`: residual add |
 //! | [`cross_entropy`] | `logits: (M, C)`, `targets: &[usize]`, `z_loss` → scalar mean loss |
 //! | [`cross_entropy_ignoring`] | as above plus `ignore: Option<usize>` (T5's PAD): mean over the other rows |
+//!
+//! One file per op family: `linear` (and the one `gemm` call behind every matrix product),
+//! `gelu` (GELU, bias + GELU, gated GELU, the residual add), `norm`, `softmax` (the op and the
+//! softmax row routines the other ops share), `attention` (the op, its batch drivers, and its
+//! register-blocked and `gemm` kernels in `attention/`), `self_attention` (attention with the
+//! q, k, v projections fused in), `cross_entropy`; `buf`, `par` and `math` hold the buffers,
+//! the row splitting over threads and the `exp`/`erf`/`tanh` approximations they all use.
 //!
 //! Each has a `try_` twin returning `Result<_, CpuError>`; the plain ones panic only on an
 //! allocation failure or on inconsistent runtime shapes (as dfdx's own ops do). The tape of
@@ -49,8 +57,10 @@
 //! assert_eq!(grads.get(&w).shape(), &(Const::<16>, Const::<8>));
 //! ```
 
+mod attention;
 mod buf;
 pub use buf::release_scratch;
+mod cross_entropy;
 mod gelu;
 mod linear;
 mod math;
@@ -65,10 +75,9 @@ pub use gelu::{
 pub use linear::{linear, linear_no_bias, try_linear};
 pub use norm::{layer_norm, rms_norm, try_layer_norm, try_rms_norm};
 pub use self_attention::{self_attention, try_self_attention};
-pub use softmax::{
-    attention, cross_entropy, cross_entropy_ignoring, softmax, try_attention, try_cross_entropy,
-    try_cross_entropy_ignoring, try_softmax,
-};
+pub use attention::{attention, try_attention};
+pub use cross_entropy::{cross_entropy, cross_entropy_ignoring, try_cross_entropy, try_cross_entropy_ignoring};
+pub use softmax::{softmax, try_softmax};
 
 /// Raw kernels exposed for the benchmarks and tests of this crate only (not a stable API).
 #[doc(hidden)]

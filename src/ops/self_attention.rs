@@ -11,7 +11,7 @@
 use super::buf::{add_grad, put_grad, take_grad, tensor_of, Buf, Scratch};
 use super::linear::{column_sums, matmul, matmul_tn_accumulate, row_major, transposed};
 use super::par;
-use super::softmax::{att_backward, att_forward, score_bias_grad, Att, AttIn};
+use super::attention::{att_backward, att_forward, score_bias_grad, Att, AttGrads, AttIn};
 use dfdx::prelude::*;
 
 /// Fallible [`self_attention`].
@@ -36,7 +36,7 @@ where
     for wp in w {
         assert_eq!(wp.shape().concrete(), [n, k], "self_attention: q, k, v weights must all be (width, input width)");
     }
-    assert!(heads > 0 && n % heads == 0, "self_attention: {heads} heads do not divide width {n}");
+    assert!(heads > 0 && n.is_multiple_of(heads), "self_attention: {heads} heads do not divide width {n}");
     assert!(batch > 0 && m % batch == 0, "self_attention: {m} tokens are not {batch} sequences of equal length");
     let t = m / batch;
     let a = Att { sq: t, sk: t, d: n, heads, dh: n / heads, ld: 3 * n, scale, causal };
@@ -100,7 +100,7 @@ where
                 let (dq, rest) = dqkv.split_at_mut(m * n);
                 let (dk, dv) = rest.split_at_mut(m * n);
                 let inp = AttIn { q: &qkv, k: &qkv[n..], v: &qkv[2 * n..] };
-                att_backward(&a, batch, inp, &probs, &go, dq, dk, dv, &mut ds);
+                att_backward(&a, batch, inp, &probs, &go, AttGrads { dq, dk, dv, ds: &mut ds });
             }
             let part = |p: usize| &dqkv[p * m * n..(p + 1) * m * n];
             {

@@ -29,7 +29,7 @@ pub enum ReportError {
     #[error(transparent)]
     Results(#[from] ResultsError),
     /// A file could not be written.
-    #[error("report: cannot write {}: {source}\n  fix: check that the results directory is writable", path.display())]
+    #[error("report: cannot write {}\n  fix: check that the results directory is writable", path.display())]
     Io {
         /// The file.
         path: PathBuf,

@@ -55,7 +55,7 @@ pub enum RunError {
     #[error(transparent)]
     Report(#[from] crate::report::ReportError),
     /// A size of the experiment has no compiled training code.
-    #[error("{0}")]
+    #[error(transparent)]
     Unsupported(#[from] registry::UnsupportedSize),
     /// Training a point failed.
     #[error("point {index} ({hash}) failed: {message}")]

@@ -37,7 +37,7 @@ const RESTART: &str = "delete it to restart the point from scratch";
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     /// The file could not be read or written.
-    #[error("checkpoint {path}: {action} failed: {source}")]
+    #[error("checkpoint {path}: {action} failed")]
     Io {
         /// The file.
         path: PathBuf,

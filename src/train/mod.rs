@@ -269,7 +269,7 @@ pub enum TrainError {
     #[error("the validation set is empty: give at least one held-out batch")]
     EmptyValidation,
     /// The model's loss failed.
-    #[error("the model's loss failed at step {step}: {source}")]
+    #[error("the model's loss failed at step {step}")]
     Model {
         /// Step (or validation after that many steps).
         step: u64,
@@ -278,7 +278,7 @@ pub enum TrainError {
         source: BoxError,
     },
     /// The data stream failed.
-    #[error("the data stream failed at step {step}: {source}")]
+    #[error("the data stream failed at step {step}")]
     Data {
         /// Step.
         step: u64,
@@ -287,7 +287,7 @@ pub enum TrainError {
         source: BoxError,
     },
     /// The pruner failed.
-    #[error("the pruner failed at step {step}: {source}")]
+    #[error("the pruner failed at step {step}")]
     Pruner {
         /// Step.
         step: u64,

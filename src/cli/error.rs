@@ -1,0 +1,39 @@
+//! The error of the `fit` and `analyse` subcommands: each variant's message names what went
+//! wrong and how to fix it; `main` prints it and its causes.
+
+use std::path::PathBuf;
+
+use crate::results::ResultsError;
+use sparse_scaling_law::plot::PlotError;
+use sparse_scaling_law::{DataError, FitError, LawError};
+
+/// Errors of `fit` and `analyse` on the command line.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// `--law` is not a built-in name or a valid formula.
+    #[error("--law: {0}")]
+    Law(LawError),
+    /// The data could not be read or is invalid.
+    #[error(transparent)]
+    Data(DataError),
+    /// The fit failed.
+    #[error("fit failed: {0}")]
+    Fit(FitError),
+    /// A plot could not be drawn or written.
+    #[error(transparent)]
+    Plot(PlotError),
+    /// A file could not be read or written.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong and how to fix it.
+        message: String,
+    },
+    /// An argument is invalid.
+    #[error("{0}")]
+    Usage(String),
+    /// The results directory could not be read.
+    #[error(transparent)]
+    Results(ResultsError),
+}

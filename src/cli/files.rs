@@ -1,0 +1,131 @@
+//! The files of `fit` and `analyse`: measured points from a CSV file or a results directory
+//! written by `sparse-scaling run`, fit records written by `sparse-scaling fit --json`, and
+//! JSON output.
+
+use std::path::Path;
+
+use super::CliError;
+use crate::experiment::Family;
+use crate::results::{d_unit_name, observation_columns, select_family, ResultsDir};
+use sparse_scaling_law::analysis::FitRecord;
+use sparse_scaling_law::{CsvMapping, Observations};
+
+/// The header row of a CSV file (empty if unreadable; reading errors are reported later by the
+/// loader with the file name).
+pub fn csv_headers(path: &Path) -> Vec<String> {
+    csv::Reader::from_path(path)
+        .ok()
+        .and_then(|mut r| {
+            r.headers()
+                .ok()
+                .map(|h| h.iter().map(|s| s.trim().to_string()).collect())
+        })
+        .unwrap_or_default()
+}
+
+/// Reads the points of a CSV file with `mapping`.
+pub fn load_observations(path: &Path, mapping: &CsvMapping) -> Result<Observations, CliError> {
+    if path.is_dir() {
+        return Err(CliError::Usage(format!(
+            "{} is a directory; expected a CSV file (one row per run)",
+            path.display()
+        )));
+    }
+    Observations::from_csv_path(path, mapping).map_err(CliError::Data)
+}
+
+/// Reads the finished points of a results directory (written by `sparse-scaling run`) as
+/// observations S, N / `n_unit`, D / `d_unit`, loss = final validation loss, and a mapping that
+/// records these units. With `family`, only that family's records; without, the records must
+/// be of one family (else the error names the families and the `--family` flags).
+pub fn load_results_dir(
+    dir: &Path,
+    n_unit: Option<f64>,
+    d_unit: Option<f64>,
+    family: Option<Family>,
+) -> Result<(Observations, CsvMapping), CliError> {
+    for (flag, v) in [("--n-unit", n_unit), ("--d-unit", d_unit)] {
+        if let Some(v) = v {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(CliError::Usage(format!(
+                    "{flag} {v} must be a positive number, e.g. 1e6"
+                )));
+            }
+        }
+    }
+    let store = ResultsDir::open(dir).map_err(CliError::Results)?;
+    let records = store.records().map_err(CliError::Results)?;
+    let records = select_family(records, family, dir).map_err(CliError::Results)?;
+    let family = records[0].family();
+    let d_name = d_unit_name(family);
+    let n_unit = n_unit.unwrap_or(1e6);
+    let d_unit = d_unit.unwrap_or(match family {
+        Family::Vit => 1e9,
+        Family::T5 => 1e5,
+    });
+    let cols = observation_columns(&records, n_unit, d_unit).map_err(CliError::Results)?;
+    let obs = Observations::new(
+        vec!["S".into(), "N".into(), "D".into()],
+        vec![cols.s, cols.n, cols.d],
+        cols.loss,
+        None,
+    )
+    .map_err(|e| CliError::Usage(format!("{}: {e}", dir.display())))?;
+    let mapping = CsvMapping {
+        vars: vec![
+            ("S".into(), "sparsity".into()),
+            ("N".into(), format!("nonzero_params/{n_unit:e}")),
+            ("D".into(), format!("{d_name}/{d_unit:e}")),
+        ],
+        loss: "final_val_loss".into(),
+        weight: None,
+        rename: Default::default(),
+    };
+    Ok((obs, mapping))
+}
+
+/// Reads a fit record written by `sparse-scaling fit --json`.
+pub fn read_record(path: &Path) -> Result<FitRecord, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|e| CliError::Io {
+        path: path.to_path_buf(),
+        message: format!("cannot read: {e}"),
+    })?;
+    let r: FitRecord = serde_json::from_str(&text).map_err(|e| CliError::Io {
+        path: path.to_path_buf(),
+        message: format!("not a fit written by `sparse-scaling fit --json`: {e}"),
+    })?;
+    if r.format != FitRecord::FORMAT {
+        return Err(CliError::Io {
+            path: path.to_path_buf(),
+            message: format!(
+                "fit format {} is not supported (expected {}); refit with this version",
+                r.format,
+                FitRecord::FORMAT
+            ),
+        });
+    }
+    if r.fit.params.len() != r.law.params.len() {
+        return Err(CliError::Io {
+            path: path.to_path_buf(),
+            message: format!(
+                "{} values for {} parameters; the file is damaged, refit",
+                r.fit.params.len(),
+                r.law.params.len()
+            ),
+        });
+    }
+    Ok(r)
+}
+
+/// Writes JSON to a file.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), CliError> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Io {
+        path: path.to_path_buf(),
+        message: format!("cannot encode JSON: {e}"),
+    })?;
+    std::fs::write(path, text + "\n").map_err(|e| CliError::Io {
+        path: path.to_path_buf(),
+        message: format!("cannot write: {e}; check that the directory exists and is writable"),
+    })
+}
+

@@ -1,0 +1,177 @@
+//! Fitting a law to measured points as the `fit`/`analyse` arguments say, and the fit as a
+//! readable table (the fitting procedure of docs/THEORY.md §2).
+//!
+//! Points come from a CSV file or a results directory written by `sparse-scaling run`
+//! ([`super::files::load_results_dir`]); any other source only has to produce
+//! [`Observations`] and call [`fit_observations`].
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::files::{csv_headers, load_observations, load_results_dir};
+use super::fit_args::{resolve_law, resolve_mapping, resolve_options, DataArgs, FitArgs, Preset};
+use super::CliError;
+use sparse_scaling_law::analysis::{FitRecord, LawSpec};
+use sparse_scaling_law::{fit, CsvMapping, FitError, FitOptions, Law, Observations, Residual};
+
+/// Fits `law` to `obs` (from any source) and packs everything into a [`FitRecord`]. This is
+/// the entry point for points that do not come from a CSV file.
+pub fn fit_observations(
+    law: &Law,
+    obs: Observations,
+    source: String,
+    preset: Option<Preset>,
+    mapping: Option<CsvMapping>,
+    options: FitOptions,
+) -> Result<FitRecord, CliError> {
+    law.check_vars_available(&obs.var_names)
+        .map_err(|e| CliError::Fit(FitError::Law(e)))?;
+    let result = fit(law, &obs, &options).map_err(CliError::Fit)?;
+    Ok(FitRecord {
+        format: FitRecord::FORMAT,
+        source,
+        preset: preset.map(|p| p.name().to_string()),
+        mapping,
+        law: LawSpec::of(law),
+        options,
+        observations: obs,
+        fit: result,
+    })
+}
+
+/// Loads (a CSV file or a results directory) and fits as the `fit`/`analyse` arguments say.
+pub fn fit_from_args(
+    file: &Path,
+    data: &DataArgs,
+    fit_args: &FitArgs,
+) -> Result<FitRecord, CliError> {
+    let law = resolve_law(data, fit_args)?;
+    let options = resolve_options(data, fit_args);
+    options.validate().map_err(CliError::Fit)?;
+    let (obs, mapping) = if file.is_dir() {
+        if !data.vars.is_empty() || data.loss.is_some() || data.weight.is_some() {
+            return Err(CliError::Usage(format!(
+                "{} is a results directory: its columns are fixed (S, N, D, final loss); --var/--loss/--weight apply to CSV files (use --n-unit/--d-unit to rescale)",
+                file.display()
+            )));
+        }
+        load_results_dir(file, data.n_unit, data.d_unit, data.family)?
+    } else {
+        if data.n_unit.is_some() || data.d_unit.is_some() {
+            return Err(CliError::Usage(
+                "--n-unit/--d-unit apply to results directories; for a CSV file write the scaling into --var, e.g. --var D=steps/1e5".into(),
+            ));
+        }
+        if data.family.is_some() {
+            return Err(CliError::Usage(format!(
+                "--family applies to results directories; {} is a CSV file (select its rows before fitting)",
+                file.display()
+            )));
+        }
+        let mapping = resolve_mapping(data, &law, &csv_headers(file))?;
+        (load_observations(file, &mapping)?, mapping)
+    };
+    fit_observations(&law, obs, file.display().to_string(), data.preset, Some(mapping), options)
+}
+
+/// A number with 6 significant decimals, in scientific notation when very small or large.
+fn sci(v: f64) -> String {
+    if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e5) {
+        format!("{v:.6e}")
+    } else {
+        format!("{v:.6}")
+    }
+}
+
+/// The fit as a readable table.
+pub fn format_fit(r: &FitRecord, with_points: bool) -> String {
+    let mut o = String::new();
+    let f = &r.fit;
+    let name = r
+        .law
+        .name
+        .as_deref()
+        .map(|n| format!("{n}: "))
+        .unwrap_or_default();
+    let _ = writeln!(o, "law      {name}{}", r.law.formula);
+    let _ = writeln!(o, "data     {} ({} points)", r.source, r.observations.len());
+    if let Some(m) = &r.mapping {
+        let vars: Vec<String> = m.vars.iter().map(|(v, e)| format!("{v} = {e}")).collect();
+        let _ = writeln!(o, "mapping  {}; loss = {}", vars.join("; "), m.loss);
+    }
+    let res = match r.options.residual {
+        Residual::Log => "log",
+        Residual::Raw => "raw",
+    };
+    let _ = writeln!(
+        o,
+        "method   mean Huber loss (δ = {}) on {res} residuals, {} starts, seed {}, bootstrap {}",
+        r.options.huber_delta, r.options.starts, r.options.seed, r.options.bootstrap
+    );
+    let boot = f.bootstrap.as_ref();
+    let ci_head = boot.map_or(String::new(), |b| {
+        format!(
+            "{:.0}% CI ({} fits, {} failed)",
+            100.0 * b.confidence,
+            b.samples.len(),
+            b.failed
+        )
+    });
+    let _ = writeln!(o, "\n  {:<10} {:>14}  {}", "parameter", "value", ci_head);
+    for (k, (name, v)) in f.param_names.iter().zip(&f.params).enumerate() {
+        let ci = boot
+            .and_then(|b| b.intervals.get(k))
+            .map_or(String::new(), |(lo, hi)| {
+                format!("[{}, {}]", sci(*lo), sci(*hi))
+            });
+        let _ = writeln!(o, "  {:<10} {:>14}  {}", name, sci(*v), ci);
+    }
+    let converged_starts = f.starts.iter().filter(|s| s.converged).count();
+    let _ = writeln!(
+        o,
+        "\nobjective {:.6e}  {}  (stop: {:?}, largest gradient component {:.2e}, {} iterations; {}/{} starts converged)",
+        f.objective,
+        if f.converged { "converged" } else { "NOT converged" },
+        f.stop,
+        f.grad_norm,
+        f.iterations,
+        converged_starts,
+        f.starts.len()
+    );
+    let _ = writeln!(o, "R² {:.6}  RMSE {:.6e}", f.r2, f.rmse);
+    if with_points {
+        let _ = writeln!(
+            o,
+            "\n  {:>4}  {}  {:>10}  {:>10}  {:>10}",
+            "row",
+            r.observations
+                .var_names
+                .iter()
+                .map(|v| format!("{v:>10}"))
+                .collect::<Vec<_>>()
+                .join("  "),
+            "measured",
+            "predicted",
+            "residual"
+        );
+        for i in 0..r.observations.len() {
+            let vals: Vec<String> = r
+                .observations
+                .columns
+                .iter()
+                .map(|c| format!("{:>10.4}", c[i]))
+                .collect();
+            let _ = writeln!(
+                o,
+                "  {:>4}  {}  {:>10.5}  {:>10.5}  {:>+10.2e}",
+                i + 1,
+                vals.join("  "),
+                r.observations.loss[i],
+                f.predictions[i],
+                f.residuals[i]
+            );
+        }
+    }
+    o
+}
+
