@@ -32,8 +32,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use dfdx::nn::modules::{LayerNorm1D, Linear, Repeated};
 use dfdx::nn::tensor_collection::*;
 use dfdx::prelude::*;
-use sparse_scaling::sparsity::*;
 use sparse_scaling::experiment::{Pruning, PruningPlan};
+use sparse_scaling::sparsity::*;
 
 const D: usize = 128;
 const F: usize = 512;

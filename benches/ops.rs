@@ -24,9 +24,7 @@ fn dev() -> Cpu {
 
 fn cfg<'a>(c: &'a mut Criterion, name: &str) -> criterion::BenchmarkGroup<'a, criterion::measurement::WallTime> {
     let mut g = c.benchmark_group(name);
-    g.sample_size(20)
-        .warm_up_time(Duration::from_millis(700))
-        .measurement_time(Duration::from_secs(2));
+    g.sample_size(20).warm_up_time(Duration::from_millis(700)).measurement_time(Duration::from_secs(2));
     g
 }
 
@@ -42,16 +40,7 @@ fn bench_matmul<const K: usize, const N: usize>(c: &mut Criterion, label: &str) 
     g.throughput(Throughput::Elements((2 * TOKENS * K * N) as u64));
     g.bench_function(BenchmarkId::new("ours_gemm", label), |b| {
         b.iter(|| {
-            raw::matmul(
-                (TOKENS, K, N),
-                &mut out,
-                false,
-                &xv,
-                raw::row_major(K),
-                &wv,
-                raw::transposed(K),
-                true,
-            );
+            raw::matmul((TOKENS, K, N), &mut out, false, &xv, raw::row_major(K), &wv, raw::transposed(K), true);
             black_box(&out);
         })
     });
@@ -121,8 +110,7 @@ fn bench_width<const W: usize, const F: usize>(c: &mut Criterion) {
     });
     g.bench_function(BenchmarkId::new("dfdx", &label), |b| {
         b.iter(|| {
-            let y = x.leaky_trace().normalize::<Axis<1>>(1e-5) * gamma.clone().broadcast()
-                + beta.clone().broadcast();
+            let y = x.leaky_trace().normalize::<Axis<1>>(1e-5) * gamma.clone().broadcast() + beta.clone().broadcast();
             black_box(y.sum().backward())
         })
     });
@@ -167,7 +155,8 @@ fn bench_attention<const W: usize, const DH: usize>(c: &mut Criterion) {
     });
     g.bench_function(BenchmarkId::new("dfdx", &label), |b| {
         b.iter(|| {
-            let qh = q.leaky_trace().reshape::<Rank4<BATCH, SEQ, HEADS, DH>>().permute::<Rank4<BATCH, HEADS, SEQ, DH>, _>();
+            let qh =
+                q.leaky_trace().reshape::<Rank4<BATCH, SEQ, HEADS, DH>>().permute::<Rank4<BATCH, HEADS, SEQ, DH>, _>();
             let kh = k.clone().reshape::<Rank4<BATCH, SEQ, HEADS, DH>>().permute::<Rank4<BATCH, HEADS, DH, SEQ>, _>();
             let vh = v.clone().reshape::<Rank4<BATCH, SEQ, HEADS, DH>>().permute::<Rank4<BATCH, HEADS, SEQ, DH>, _>();
             let p = (qh.matmul(kh) * scale).softmax::<Axis<3>>();
@@ -208,9 +197,7 @@ fn bench_xent(c: &mut Criterion) {
         b.iter(|| black_box(ops::cross_entropy(x.leaky_trace(), &targets, 0.0).backward()))
     });
     g.bench_function(BenchmarkId::new("dfdx", "1024x384"), |b| {
-        b.iter(|| {
-            black_box(dfdx::losses::cross_entropy_with_logits_loss(x.leaky_trace(), onehot.clone()).backward())
-        })
+        b.iter(|| black_box(dfdx::losses::cross_entropy_with_logits_loss(x.leaky_trace(), onehot.clone()).backward()))
     });
     g.finish();
 }
@@ -291,9 +278,7 @@ fn bench_model_step<M: SparseModel>(
 ) {
     let cfg = TrainConfig::default();
     let mut g = c.benchmark_group("train_step");
-    g.sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(secs));
+    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(secs));
     for (name, k) in [("fused", Kernels::Fused), ("dfdx", Kernels::Reference)] {
         set(&mut model, k);
         let mut st = OptState::default();

@@ -13,8 +13,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use dfdx::nn::ZeroGrads;
 use dfdx::prelude::*;
 use sparse_scaling::data::{ImageBatch, Stream, SyntheticImageConfig, SyntheticImages};
-use sparse_scaling::model::{Pooling, SparseModel, VitConfig, VitRef};
 use sparse_scaling::experiment::Pruning;
+use sparse_scaling::model::{Pooling, SparseModel, VitConfig, VitRef};
 use sparse_scaling::sparsity::{Embeddings, Pruner};
 use sparse_scaling::train::optim::{optimizer_step, OptState};
 use sparse_scaling::train::{AdafactorConfig, AdamWConfig, OptimizerConfig, Sparsifier, TrainConfig};
@@ -27,9 +27,18 @@ fn grads<M: SparseModel<Batch = ImageBatch>>(model: &M, batch: &ImageBatch) -> G
 
 fn bench_width<const D: usize, const F: usize>(c: &mut Criterion) {
     let dev = Cpu::default();
-    let config = VitConfig { image_height: 28, image_width: 28, channels: 1, patch: 7, heads: 4, pooling: Pooling::ClassToken };
+    let config =
+        VitConfig { image_height: 28, image_width: 28, channels: 1, patch: 7, heads: 4, pooling: Pooling::ClassToken };
     let mut model = VitRef::<D, F>::new(&dev, config, 0).unwrap();
-    let mut stream = SyntheticImages::new(SyntheticImageConfig { seed: 0, channels: 1, height: 28, width: 28, classes: 10, ..Default::default() }).unwrap();
+    let mut stream = SyntheticImages::new(SyntheticImageConfig {
+        seed: 0,
+        channels: 1,
+        height: 28,
+        width: 28,
+        classes: 10,
+        ..Default::default()
+    })
+    .unwrap();
     let batch = stream.next_batch(32).unwrap();
     // masks at 50% (one-shot: the paper's schedule ended at step 0 of a 1-step "run")
     let plan = Pruning::default().resolve(0.5, 4).expect("GMP resolves at every sparsity");

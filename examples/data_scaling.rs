@@ -7,13 +7,21 @@
 //! `cargo run --example data_scaling -- t5 STEPS,.. [WIDTHS,..]` (T5 widths 16, 32, 64)
 use sparse_scaling::data::{Stream, SyntheticImageConfig, SyntheticImages, SyntheticText, SyntheticTextConfig};
 use sparse_scaling::dfdx::prelude::Cpu;
-use sparse_scaling::model::{SparseModel, T5Config, T5Ref, VitConfig, VitRef};
 use sparse_scaling::experiment::At;
-use sparse_scaling::train::{train, AdamWConfig, Dense, OptimizerConfig, LoopOptions, TrainConfig};
+use sparse_scaling::model::{SparseModel, T5Config, T5Ref, VitConfig, VitRef};
+use sparse_scaling::train::{train, AdamWConfig, Dense, LoopOptions, OptimizerConfig, TrainConfig};
 
 type BoxErr = Box<dyn std::error::Error>;
 
-fn run<M, S>(name: &str, width: usize, mut model: M, mut stream: S, steps: u64, batch: usize, n_val: usize) -> Result<(), BoxErr>
+fn run<M, S>(
+    name: &str,
+    width: usize,
+    mut model: M,
+    mut stream: S,
+    steps: u64,
+    batch: usize,
+    n_val: usize,
+) -> Result<(), BoxErr>
 where
     M: SparseModel,
     M::Batch: sparse_scaling::train::DataUnits,

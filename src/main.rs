@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand};
 use sparse_scaling::cli;
 
 #[derive(Parser)]
-#[command(name = "sparse-scaling", version, about = "Scaling laws for weight-sparse Transformers: run sweeps, fit L(S, N, D), analyse optimal sparsity.")]
+#[command(
+    name = "sparse-scaling",
+    version,
+    about = "Scaling laws for weight-sparse Transformers: run sweeps, fit L(S, N, D), analyse optimal sparsity."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -127,7 +127,11 @@ pub fn families(records: &[Record]) -> Vec<Family> {
 /// Errors: [`ResultsError::Empty`] without records, [`ResultsError::NoSuchFamily`] when
 /// `family` has no records, [`ResultsError::MixedFamilies`] (naming the families found and the
 /// `--family` flags to choose one) when no family is given and several are present.
-pub fn select_family(mut records: Vec<Record>, family: Option<Family>, dir: &Path) -> Result<Vec<Record>, ResultsError> {
+pub fn select_family(
+    mut records: Vec<Record>,
+    family: Option<Family>,
+    dir: &Path,
+) -> Result<Vec<Record>, ResultsError> {
     if records.is_empty() {
         return Err(ResultsError::Empty { dir: dir.to_path_buf() });
     }
@@ -358,7 +362,8 @@ impl ResultsDir {
 
     /// Writes a record atomically (temporary file, fsync, rename, directory fsync).
     pub fn write(&self, record: &Record) -> Result<(), ResultsError> {
-        let json = serde_json::to_string_pretty(record).map_err(|source| ResultsError::Encode { hash: record.hash.clone(), source })?;
+        let json = serde_json::to_string_pretty(record)
+            .map_err(|source| ResultsError::Encode { hash: record.hash.clone(), source })?;
         let dir = self.root.join("points");
         let tmp = dir.join(format!(".{}.{}.{}.tmp", record.hash, std::process::id(), unique()));
         let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
@@ -410,7 +415,8 @@ impl ResultsDir {
                 return Ok(None);
             }
             let info = ClaimInfo { pid: std::process::id(), host: host_name(), time: now_secs(), nonce: unique() };
-            let token = serde_json::to_string(&info).map_err(|source| ResultsError::Encode { hash: hash.to_string(), source })?;
+            let token = serde_json::to_string(&info)
+                .map_err(|source| ResultsError::Encode { hash: hash.to_string(), source })?;
             match OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(mut f) => {
                     f.write_all(token.as_bytes()).map_err(io_err("write", &path))?;
@@ -500,8 +506,23 @@ fn unique() -> u64 {
 pub fn write_csv<W: Write>(records: &[Record], out: W) -> Result<(), ResultsError> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record([
-        "", "sparsity", "scale", "val-loss", "steps", "family", "width", "mlp_width", "depth", "pruning", "seed", "N", "D",
-        "D_unit", "total_params", "best-val-loss", "hash",
+        "",
+        "sparsity",
+        "scale",
+        "val-loss",
+        "steps",
+        "family",
+        "width",
+        "mlp_width",
+        "depth",
+        "pruning",
+        "seed",
+        "N",
+        "D",
+        "D_unit",
+        "total_params",
+        "best-val-loss",
+        "hash",
     ])?;
     let base = |f: Family| {
         records.iter().filter(|r| r.family() == f).map(|r| r.outcome.prunable_params).min().unwrap_or(1).max(1) as f64

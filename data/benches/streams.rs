@@ -2,8 +2,8 @@
 //! step). `cargo bench -p sparse-scaling-data --bench streams`
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sparse_scaling_data::{
-    Stream, SyntheticImageConfig, SyntheticImages, SyntheticText, SyntheticTextConfig,
-    TextCorpus, TextCorpusConfig, TextCorpusStream,
+    Stream, SyntheticImageConfig, SyntheticImages, SyntheticText, SyntheticTextConfig, TextCorpus, TextCorpusConfig,
+    TextCorpusStream,
 };
 
 fn benches(c: &mut Criterion) {
@@ -23,8 +23,7 @@ fn benches(c: &mut Criterion) {
     let mut txt = SyntheticText::new(SyntheticTextConfig::default()).unwrap();
     g.bench_function("synthetic_text_128_32", |b| b.iter(|| txt.next_batch(32).unwrap()));
     let docs: Vec<Vec<u8>> = (0..2000).map(|i| txt.document(i, 300)).collect();
-    let mut corpus =
-        TextCorpusStream::new(TextCorpus::from_documents(docs), TextCorpusConfig::default()).unwrap();
+    let mut corpus = TextCorpusStream::new(TextCorpus::from_documents(docs), TextCorpusConfig::default()).unwrap();
     g.bench_function("corpus_text_packed_128_32", |b| b.iter(|| corpus.next_batch(32).unwrap()));
     g.finish();
 }

@@ -36,7 +36,9 @@ pub enum DataError {
         message: String,
     },
     /// A gzip stream is corrupt or truncated.
-    #[error("{path}: corrupt or truncated gzip data near line {line}. Re-download the file or check it with `gzip -t`.")]
+    #[error(
+        "{path}: corrupt or truncated gzip data near line {line}. Re-download the file or check it with `gzip -t`."
+    )]
     Gzip {
         /// The file.
         path: PathBuf,

@@ -47,9 +47,7 @@ pub use loaders::image_folder::{load_image_folder, ImageFolderConfig};
 pub use loaders::images::{ImageDataConfig, ImageDataStream, ImageDataset};
 pub use loaders::jsonl::{load_jsonl, JsonlConfig};
 pub use span_corruption::SpanCorruption;
-pub use stream::{
-    BoxStream, ImageBatch, ImageShape, ImageStream, Stream, StreamPosition, TextBatch, TextStream,
-};
+pub use stream::{BoxStream, ImageBatch, ImageShape, ImageStream, Stream, StreamPosition, TextBatch, TextStream};
 pub use synthetic::images::{SyntheticImageConfig, SyntheticImages};
 pub use synthetic::text::{SyntheticText, SyntheticTextConfig};
 pub use text::TextShape;

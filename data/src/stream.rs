@@ -86,8 +86,7 @@ impl TextBatch {
         let mut out = vec![crate::vocab::PAD; self.targets.len()];
         for r in 0..self.batch {
             let row = self.target_row(r);
-            out[r * self.target_len + 1..(r + 1) * self.target_len]
-                .copy_from_slice(&row[..self.target_len - 1]);
+            out[r * self.target_len + 1..(r + 1) * self.target_len].copy_from_slice(&row[..self.target_len - 1]);
         }
         out
     }
@@ -159,11 +158,7 @@ pub trait Stream: Send {
 
     /// A fixed held-out set of `n_examples` examples in batches of `batch_size` (the last batch
     /// may be smaller), drawn from examples training never sees. Same result on every call.
-    fn validation_set(
-        &self,
-        n_examples: usize,
-        batch_size: usize,
-    ) -> Result<Vec<Self::Batch>, DataError>;
+    fn validation_set(&self, n_examples: usize, batch_size: usize) -> Result<Vec<Self::Batch>, DataError>;
 }
 
 /// Any [`Stream`] behind a box: one type whatever the source, so that code generic over the
@@ -231,9 +226,7 @@ pub trait TextStream: Stream<Batch = TextBatch> {
 /// The error of asking for a batch of zero examples.
 pub(crate) fn check_batch_size(batch_size: usize) -> Result<(), DataError> {
     if batch_size == 0 {
-        return Err(DataError::Request(
-            "batch size 0: ask for at least one example per batch".into(),
-        ));
+        return Err(DataError::Request("batch size 0: ask for at least one example per batch".into()));
     }
     Ok(())
 }

@@ -42,11 +42,7 @@ impl TextShape {
 }
 
 /// Corrupts raw chunks (one per row) and packs them into a padded batch.
-pub(crate) fn corrupt_batch(
-    shape: &TextShape,
-    chunks: &[Vec<u32>],
-    rngs: impl Iterator<Item = Rng>,
-) -> TextBatch {
+pub(crate) fn corrupt_batch(shape: &TextShape, chunks: &[Vec<u32>], rngs: impl Iterator<Item = Rng>) -> TextBatch {
     let n = chunks.len();
     let mut inputs = vec![0u32; n * shape.input_len];
     let mut targets = vec![0u32; n * shape.target_len];

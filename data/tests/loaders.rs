@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use sparse_scaling_data::loaders::cifar10::CIFAR10_RECORD;
 use sparse_scaling_data::{
     cifar10_files, load_cifar10, load_image_folder, load_jsonl, span_corruption, vocab, DataError, ImageDataConfig,
-    ImageDataStream, ImageDataset, ImageFolderConfig, ImageShape, ImageStream, JsonlConfig, Stream,
-    TextCorpus, TextCorpusConfig, TextCorpusStream, TextShape,
+    ImageDataStream, ImageDataset, ImageFolderConfig, ImageShape, ImageStream, JsonlConfig, Stream, TextCorpus,
+    TextCorpusConfig, TextCorpusStream, TextShape,
 };
 
 /// A deterministic RGB test image (values differ per class and index).
@@ -71,7 +71,8 @@ fn jpeg_folder_round_trips_within_compression_error() {
     // Smooth images so that JPEG's error is small.
     for (c, name) in ["a", "b"].iter().enumerate() {
         std::fs::create_dir_all(dir.path().join(name)).unwrap();
-        let img = image::RgbImage::from_fn(16, 16, |x, y| image::Rgb([(x * 8) as u8, (y * 8) as u8, 60 + 100 * c as u8]));
+        let img =
+            image::RgbImage::from_fn(16, 16, |x, y| image::Rgb([(x * 8) as u8, (y * 8) as u8, 60 + 100 * c as u8]));
         img.save(dir.path().join(name).join("0.jpg")).unwrap();
     }
     let ds = load_image_folder(&ImageFolderConfig::new(dir.path(), 16, 16)).unwrap();
@@ -155,7 +156,10 @@ fn cifar_round_trips_and_rejects_bad_files() {
     bytes.truncate(2 * CIFAR10_RECORD - 100);
     std::fs::write(&t, bytes).unwrap();
     let e = load_cifar10(&[a.clone(), t.clone()]).unwrap_err();
-    assert!(matches!(&e, DataError::CifarLength { path, found, .. } if path == &t && *found == (2 * CIFAR10_RECORD - 100) as u64), "{e}");
+    assert!(
+        matches!(&e, DataError::CifarLength { path, found, .. } if path == &t && *found == (2 * CIFAR10_RECORD - 100) as u64),
+        "{e}"
+    );
     assert!(e.to_string().contains("truncated.bin"));
 
     let l = dir.path().join("label.bin");
@@ -195,9 +199,8 @@ fn cifar_files_are_a_file_or_the_bin_files_of_a_folder() {
 fn downsample_averages_blocks_and_rejects_sizes_it_cannot_reach() {
     // Two 2-channel 4×6 images; image k, channel c, pixel (y, x) = 10·k + 3·c + y·6 + x.
     let (c, h, w) = (2, 4, 6);
-    let pixels: Vec<u8> = (0..2)
-        .flat_map(|k| (0..c * h * w).map(move |i| (10 * k + 3 * (i / (h * w)) + i % (h * w)) as u8))
-        .collect();
+    let pixels: Vec<u8> =
+        (0..2).flat_map(|k| (0..c * h * w).map(move |i| (10 * k + 3 * (i / (h * w)) + i % (h * w)) as u8)).collect();
     let ds = ImageDataset {
         shape: ImageShape { channels: c, height: h, width: w, classes: 2 },
         pixels,
@@ -216,7 +219,11 @@ fn downsample_averages_blocks_and_rejects_sizes_it_cannot_reach() {
                     let src = ds.image(k);
                     let at = |yy: usize, xx: usize| src[(ch * h + yy) * w + xx] as u32;
                     let sum = at(2 * y, 2 * x) + at(2 * y, 2 * x + 1) + at(2 * y + 1, 2 * x) + at(2 * y + 1, 2 * x + 1);
-                    assert_eq!(small.image(k)[(ch * 2 + y) * 3 + x] as u32, (sum + 2) / 4, "image {k} channel {ch} ({y}, {x})");
+                    assert_eq!(
+                        small.image(k)[(ch * 2 + y) * 3 + x] as u32,
+                        (sum + 2) / 4,
+                        "image {k} channel {ch} ({y}, {x})"
+                    );
                 }
             }
         }
@@ -248,7 +255,8 @@ fn image_dataset_stream_shuffles_wraps_resumes_and_holds_out() {
     assert_eq!(s.shape().classes, 10);
     let mut again = ImageDataStream::new(ds.clone(), cfg.clone()).unwrap();
     // Identify images by their pixel sums (all distinct here).
-    let key = |b: &sparse_scaling_data::ImageBatch, i: usize| b.image(i).iter().map(|v| v.to_bits() as u64).sum::<u64>();
+    let key =
+        |b: &sparse_scaling_data::ImageBatch, i: usize| b.image(i).iter().map(|v| v.to_bits() as u64).sum::<u64>();
     let val_keys: HashSet<u64> =
         s.validation_set(100, 3).unwrap().iter().flat_map(|b| (0..b.batch).map(move |i| key(b, i))).collect();
     assert_eq!(val_keys.len(), 4, "all held-out images returned, capped at what exists");
@@ -320,7 +328,8 @@ fn jsonl_and_gz_round_trip() {
     }
     // Unicode survives as UTF-8 bytes; blank lines are skipped; other fields are ignored.
     let u = dir.path().join("u.jsonl");
-    std::fs::write(&u, "{\"text\": \"na\u{ef}ve caf\u{e9} \u{1F600}\", \"timestamp\": 1}\n\n   \n{\"text\": \"b\"}").unwrap();
+    std::fs::write(&u, "{\"text\": \"na\u{ef}ve caf\u{e9} \u{1F600}\", \"timestamp\": 1}\n\n   \n{\"text\": \"b\"}")
+        .unwrap();
     let c = load_jsonl(&JsonlConfig::new(vec![u])).unwrap();
     assert_eq!(c.len(), 2);
     assert_eq!(c.document(0), "na\u{ef}ve caf\u{e9} \u{1F600}".as_bytes());
@@ -460,7 +469,10 @@ fn unpacked_chunks_stay_inside_documents_and_validation_is_held_out() {
         for r in 0..b.batch {
             let row = decode_row(&b, r);
             assert!(!row.is_empty() && row.len() <= s.raw_len());
-            assert!(train.iter().any(|d| d.windows(row.len()).any(|w| w == row.as_slice())), "chunk not inside one training document");
+            assert!(
+                train.iter().any(|d| d.windows(row.len()).any(|w| w == row.as_slice())),
+                "chunk not inside one training document"
+            );
         }
     }
     let val = s.validation_set(1000, 8).unwrap();
@@ -488,5 +500,9 @@ fn corpus_stream_config_errors() {
     assert!(s.validation_set(4, 2).is_err());
     cfg.shape.input_len = 1;
     assert!(TextCorpusStream::new(c, cfg).is_err());
-    assert!(TextCorpusStream::new(TextCorpus::from_documents(Vec::<PathBuf>::new().iter().map(|_| "")), TextCorpusConfig::default()).is_err());
+    assert!(TextCorpusStream::new(
+        TextCorpus::from_documents(Vec::<PathBuf>::new().iter().map(|_| "")),
+        TextCorpusConfig::default()
+    )
+    .is_err());
 }

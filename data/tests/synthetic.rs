@@ -202,11 +202,8 @@ fn images_are_learnable_but_not_trivially() {
             let img = v.image(i);
             let best = (0..shape.classes)
                 .map(|l| {
-                    let d: f64 = sums[l * len..(l + 1) * len]
-                        .iter()
-                        .zip(img)
-                        .map(|(&m, &x)| (m - x as f64).powi(2))
-                        .sum();
+                    let d: f64 =
+                        sums[l * len..(l + 1) * len].iter().zip(img).map(|(&m, &x)| (m - x as f64).powi(2)).sum();
                     (d, l)
                 })
                 .min_by(|a, b| a.0.total_cmp(&b.0))

@@ -92,10 +92,9 @@ pub(crate) fn hint(code: &ron::Error) -> String {
             outer.as_ref().map(|o| format!(" from `{o}`")).unwrap_or_default(),
             expected.join(", ")
         ),
-        E::MissingStructField { field, outer } => format!(
-            "add `{field}: …`{}",
-            outer.as_ref().map(|o| format!(" to `{o}`")).unwrap_or_default()
-        ),
+        E::MissingStructField { field, outer } => {
+            format!("add `{field}: …`{}", outer.as_ref().map(|o| format!(" to `{o}`")).unwrap_or_default())
+        }
         E::DuplicateStructField { field, .. } => format!("keep only one `{field}`"),
         E::NoSuchEnumVariant { expected, found, .. } => {
             format!("replace `{found}` by one of: {}", expected.join(", "))
@@ -113,9 +112,8 @@ pub(crate) fn hint(code: &ron::Error) -> String {
         E::InvalidValueForType { expected, .. } => format!("write {expected}"),
         E::IntegerOutOfBounds => "use a smaller, non-negative whole number".into(),
         E::UnclosedBlockComment => "close the `/*` comment with `*/`".into(),
-        E::Message(m) if m.contains("unknown variant") => {
-            "use one of the variants the message lists".into()
-        }
-        _ => "compare with experiments/quickstart.ron and the schema documented in `sparse_scaling_experiment::schema`".into(),
+        E::Message(m) if m.contains("unknown variant") => "use one of the variants the message lists".into(),
+        _ => "compare with experiments/quickstart.ron and the schema documented in `sparse_scaling_experiment::schema`"
+            .into(),
     }
 }

@@ -40,7 +40,10 @@ impl Experiment {
                 let len = nsizes.max(self.sparsity.len()).max(self.steps.len());
                 let pick = |l: usize, i: usize| if l == 1 { 0 } else { i };
                 for i in 0..len {
-                    if pick(nsizes, i) >= nsizes || pick(self.sparsity.len(), i) >= self.sparsity.len() || pick(self.steps.len(), i) >= self.steps.len() {
+                    if pick(nsizes, i) >= nsizes
+                        || pick(self.sparsity.len(), i) >= self.sparsity.len()
+                        || pick(self.steps.len(), i) >= self.steps.len()
+                    {
                         continue;
                     }
                     out.push(Combo {
@@ -110,19 +113,39 @@ impl Experiment {
             Sizes::NonZero(n) => n.len(),
         };
         if sizes_len == 0 {
-            out.push(issue("model.sizes", "the size axis is empty", "list at least one size, e.g. `sizes: Widths([32, 64])`"));
+            out.push(issue(
+                "model.sizes",
+                "the size axis is empty",
+                "list at least one size, e.g. `sizes: Widths([32, 64])`",
+            ));
         }
         if e.sparsity.is_empty() {
-            out.push(issue("sparsity", "the sparsity axis is empty", "list at least one level, e.g. `sparsity: [0.0, 0.5]`"));
+            out.push(issue(
+                "sparsity",
+                "the sparsity axis is empty",
+                "list at least one level, e.g. `sparsity: [0.0, 0.5]`",
+            ));
         }
         if e.steps.is_empty() {
-            out.push(issue("steps", "the steps axis is empty", "list at least one training length, e.g. `steps: [200]`"));
+            out.push(issue(
+                "steps",
+                "the steps axis is empty",
+                "list at least one training length, e.g. `steps: [200]`",
+            ));
         }
         if e.pruning.is_empty() {
-            out.push(issue("pruning", "the pruning axis is empty", "list at least one method, e.g. `pruning: [Gmp()]`, or remove the field"));
+            out.push(issue(
+                "pruning",
+                "the pruning axis is empty",
+                "list at least one method, e.g. `pruning: [Gmp()]`, or remove the field",
+            ));
         }
         if e.seeds.is_empty() {
-            out.push(issue("seeds", "the seed axis is empty", "list at least one seed, e.g. `seeds: [0]`, or remove the field"));
+            out.push(issue(
+                "seeds",
+                "the seed axis is empty",
+                "list at least one seed, e.g. `seeds: [0]`, or remove the field",
+            ));
         }
         for (i, &s) in e.sparsity.iter().enumerate() {
             if !(s.is_finite() && (0.0..1.0).contains(&s)) {
@@ -150,11 +173,19 @@ impl Experiment {
             Sizes::NonZero(ns) => {
                 for (i, &n) in ns.iter().enumerate() {
                     if !(n.is_finite() && n >= 1.0) {
-                        out.push(issue(format!("model.sizes[{i}]"), format!("non-zero target {n} is not a positive count"), "give the number of non-zero weights, e.g. `NonZero([1e5, 2e5])`"));
+                        out.push(issue(
+                            format!("model.sizes[{i}]"),
+                            format!("non-zero target {n} is not a positive count"),
+                            "give the number of non-zero weights, e.g. `NonZero([1e5, 2e5])`",
+                        ));
                     }
                 }
                 if e.axes == Axes::Derived {
-                    out.push(issue("axes", "`Derived` ties widths to sparsity, but the sizes are already non-zero targets", "use `axes: Product` with `NonZero` sizes (they already keep N constant), or give `Widths`"));
+                    out.push(issue(
+                        "axes",
+                        "`Derived` ties widths to sparsity, but the sizes are already non-zero targets",
+                        "use `axes: Product` with `NonZero` sizes (they already keep N constant), or give `Widths`",
+                    ));
                 }
             }
         }
@@ -190,21 +221,38 @@ impl Experiment {
         match m.family {
             Family::Vit => {
                 if m.t5.is_some() {
-                    out.push(issue("model.t5", "a T5 shape is given for a ViT model", "remove `t5: …` or set `family: T5`"));
+                    out.push(issue(
+                        "model.t5",
+                        "a T5 shape is given for a ViT model",
+                        "remove `t5: …` or set `family: T5`",
+                    ));
                 }
                 let v = m.vit.clone().unwrap_or_default();
-                for (f, x) in [("image_size", v.image_size), ("patch_size", v.patch_size), ("channels", v.channels), ("classes", v.classes)] {
+                for (f, x) in [
+                    ("image_size", v.image_size),
+                    ("patch_size", v.patch_size),
+                    ("channels", v.channels),
+                    ("classes", v.classes),
+                ] {
                     if x == 0 {
                         out.push(issue(format!("model.vit.{f}"), format!("`{f}` is 0"), "use a positive value"));
                     }
                 }
                 if v.patch_size > 0 && v.image_size % v.patch_size != 0 {
-                    out.push(issue("model.vit.patch_size", format!("patch size {} does not divide image size {}", v.patch_size, v.image_size), "choose a patch size that divides the image size, e.g. 4 for 16×16 images"));
+                    out.push(issue(
+                        "model.vit.patch_size",
+                        format!("patch size {} does not divide image size {}", v.patch_size, v.image_size),
+                        "choose a patch size that divides the image size, e.g. 4 for 16×16 images",
+                    ));
                 }
             }
             Family::T5 => {
                 if m.vit.is_some() {
-                    out.push(issue("model.vit", "a ViT shape is given for a T5 model", "remove `vit: …` or set `family: Vit`"));
+                    out.push(issue(
+                        "model.vit",
+                        "a ViT shape is given for a T5 model",
+                        "remove `vit: …` or set `family: Vit`",
+                    ));
                 }
                 let t = m.t5.clone().unwrap_or_default();
                 for (f, x) in [("vocab", t.vocab), ("input_len", t.input_len), ("target_len", t.target_len)] {
@@ -226,11 +274,19 @@ impl Experiment {
                 }
                 let field = format!("model.sizes[{}]", c.size);
                 if w % m.heads() != 0 {
-                    out.push(issue(&field, format!("{} heads do not divide width {w}", m.heads()), format!("use a width that is a multiple of {} (or change `model.heads`)", m.heads())));
+                    out.push(issue(
+                        &field,
+                        format!("{} heads do not divide width {w}", m.heads()),
+                        format!("use a width that is a multiple of {} (or change `model.heads`)", m.heads()),
+                    ));
                 }
                 let exact = w as f64 * ratio;
                 if (exact - exact.round()).abs() > 1e-9 {
-                    out.push(issue(&field, format!("width {w} × mlp_ratio {ratio} = {exact} is not a whole MLP width"), "choose a width or `model.mlp_ratio` whose product is an integer"));
+                    out.push(issue(
+                        &field,
+                        format!("width {w} × mlp_ratio {ratio} = {exact} is not a whole MLP width"),
+                        "choose a width or `model.mlp_ratio` whose product is an integer",
+                    ));
                 }
                 let mlp = exact.round() as usize;
                 for (pi, p) in e.pruning.iter().enumerate() {
@@ -249,26 +305,44 @@ impl Experiment {
                 Pruning::Gmp { start, end, update_every } => (start, end, update_every),
                 Pruning::NM { n, m: gm, start, end, update_every, .. } => {
                     if n == 0 || n >= gm {
-                        out.push(issue(format!("{base}.n"), format!("n:m needs 0 < n < m, got {n}:{gm}"), "keep fewer weights than the group size, e.g. `NM(n: 2, m: 4)`"));
-                    } else if !e.sparsity.is_empty() && !e.sparsity.iter().any(|&s| (s - (1.0 - n as f64 / gm as f64)).abs() <= 1e-9) {
+                        out.push(issue(
+                            format!("{base}.n"),
+                            format!("n:m needs 0 < n < m, got {n}:{gm}"),
+                            "keep fewer weights than the group size, e.g. `NM(n: 2, m: 4)`",
+                        ));
+                    } else if !e.sparsity.is_empty()
+                        && !e.sparsity.iter().any(|&s| (s - (1.0 - n as f64 / gm as f64)).abs() <= 1e-9)
+                    {
                         out.push(issue(&base, format!("{n}:{gm} pruning has sparsity {} but that level is not in `sparsity`, so it yields no point", 1.0 - n as f64 / gm as f64), format!("add {} to `sparsity`", 1.0 - n as f64 / gm as f64)));
                     }
                     (start, end, update_every)
                 }
                 Pruning::FromDense { dense_steps, start, end, update_every } => {
                     if dense_steps == 0 {
-                        out.push(issue(format!("{base}.dense_steps"), "the dense run has 0 steps", "give the length of the dense run to prune, e.g. `dense_steps: 400`"));
+                        out.push(issue(
+                            format!("{base}.dense_steps"),
+                            "the dense run has 0 steps",
+                            "give the length of the dense run to prune, e.g. `dense_steps: 400`",
+                        ));
                     }
                     (start, end, update_every)
                 }
             };
             if every == 0 {
-                out.push(issue(format!("{base}.update_every"), "masks updated every 0 steps", "use a positive interval, e.g. 10"));
+                out.push(issue(
+                    format!("{base}.update_every"),
+                    "masks updated every 0 steps",
+                    "use a positive interval, e.g. 10",
+                ));
             }
             for (f, at) in [("start", start), ("end", end)] {
                 if let At::Fraction(x) = at {
                     if !(x.is_finite() && (0.0..=1.0).contains(&x)) {
-                        out.push(issue(format!("{base}.{f}"), format!("fraction {x} is outside [0, 1]"), "give a fraction of training such as 0.25, or `Step(n)`"));
+                        out.push(issue(
+                            format!("{base}.{f}"),
+                            format!("fraction {x} is outside [0, 1]"),
+                            "give a fraction of training such as 0.25, or `Step(n)`",
+                        ));
                     }
                 }
             }
@@ -295,14 +369,22 @@ impl Experiment {
                 }
                 for (f, b) in [("beta1", beta1), ("beta2", beta2)] {
                     if !(0.0..1.0).contains(&b) {
-                        out.push(issue(format!("optimizer.{f}"), format!("{f} = {b} is outside [0, 1)"), "use e.g. 0.9 / 0.999"));
+                        out.push(issue(
+                            format!("optimizer.{f}"),
+                            format!("{f} = {b} is outside [0, 1)"),
+                            "use e.g. 0.9 / 0.999",
+                        ));
                     }
                 }
                 if !(eps > 0.0) {
                     out.push(issue("optimizer.eps", "eps must be positive", "use e.g. 1e-8"));
                 }
                 if !(weight_decay >= 0.0) {
-                    out.push(issue("optimizer.weight_decay", "weight decay is negative", "use 0 or a small positive value"));
+                    out.push(issue(
+                        "optimizer.weight_decay",
+                        "weight decay is negative",
+                        "use 0 or a small positive value",
+                    ));
                 }
             }
             Optimizer::Adafactor { scale, decay_exponent, clip_threshold } => {
@@ -320,18 +402,30 @@ impl Experiment {
         let sch = &e.lr_schedule;
         if let At::Fraction(x) = sch.warmup {
             if !(x.is_finite() && (0.0..1.0).contains(&x)) {
-                out.push(issue("lr_schedule.warmup", format!("warm-up fraction {x} is outside [0, 1)"), "use e.g. `Fraction(0.05)`"));
+                out.push(issue(
+                    "lr_schedule.warmup",
+                    format!("warm-up fraction {x} is outside [0, 1)"),
+                    "use e.g. `Fraction(0.05)`",
+                ));
             }
         }
         if let Some(&steps) = e.steps.iter().filter(|&&s| s > 0).find(|&&s| sch.warmup.resolve(s) >= s) {
-            out.push(issue("lr_schedule.warmup", format!("warm-up of {} steps does not end before the run of {steps} steps", sch.warmup.resolve(steps)), "shorten the warm-up (a fraction adapts to every length)"));
+            out.push(issue(
+                "lr_schedule.warmup",
+                format!("warm-up of {} steps does not end before the run of {steps} steps", sch.warmup.resolve(steps)),
+                "shorten the warm-up (a fraction adapts to every length)",
+            ));
         }
         if !(0.0..=1.0).contains(&sch.min_lr_ratio) {
             out.push(issue("lr_schedule.min_lr_ratio", "outside [0, 1]", "use e.g. 0.0 or 0.1"));
         }
         if let Some(c) = sch.grad_clip {
             if !(c > 0.0) {
-                out.push(issue("lr_schedule.grad_clip", "clip norm must be positive", "use e.g. `grad_clip: 1.0`, or `None` for no clipping"));
+                out.push(issue(
+                    "lr_schedule.grad_clip",
+                    "clip norm must be positive",
+                    "use e.g. `grad_clip: 1.0`, or `None` for no clipping",
+                ));
             }
         }
         if e.batch_size == 0 {
@@ -341,18 +435,34 @@ impl Experiment {
             out.push(issue("validation.examples", "no validation examples", "use e.g. 256"));
         }
         if e.validation.every == Some(0) {
-            out.push(issue("validation.every", "evaluation every 0 steps", "use a positive interval, or remove it (default: a tenth of the run)"));
+            out.push(issue(
+                "validation.every",
+                "evaluation every 0 steps",
+                "use a positive interval, or remove it (default: a tenth of the run)",
+            ));
         }
         if e.checkpoint_every == Some(0) {
-            out.push(issue("checkpoint_every", "checkpoint every 0 steps", "use a positive interval, or remove it (default: a tenth of the run)"));
+            out.push(issue(
+                "checkpoint_every",
+                "checkpoint every 0 steps",
+                "use a positive interval, or remove it (default: a tenth of the run)",
+            ));
         }
         // --- data matches the family
         match (&e.data, m.family) {
             (crate::schema::Data::JsonLines { .. }, Family::Vit) => {
-                out.push(issue("data", "JSON-lines text is data for T5 models, this is a ViT", "use `Synthetic`, `ImageFolder(path: …)` or `CifarBinary(path: …)`, or set `family: T5`"));
+                out.push(issue(
+                    "data",
+                    "JSON-lines text is data for T5 models, this is a ViT",
+                    "use `Synthetic`, `ImageFolder(path: …)` or `CifarBinary(path: …)`, or set `family: T5`",
+                ));
             }
             (crate::schema::Data::ImageFolder { .. } | crate::schema::Data::CifarBinary { .. }, Family::T5) => {
-                out.push(issue("data", "image data is for ViT models, this is a T5", "use `Synthetic` or `JsonLines(path: …)`, or set `family: Vit`"));
+                out.push(issue(
+                    "data",
+                    "image data is for ViT models, this is a T5",
+                    "use `Synthetic` or `JsonLines(path: …)`, or set `family: Vit`",
+                ));
             }
             _ => {}
         }
@@ -362,10 +472,18 @@ impl Experiment {
                 out.push(issue("analysis.law", msg, "use a built-in law name such as \"paper\", or a formula in S, N, D, e.g. \"(a*(1-S)^b + c)*N^(-d) + e*D^(-f) + g\""));
             }
             if let Err(msg) = crate::formula::check_expression(&a.cost) {
-                out.push(issue("analysis.cost", msg, "write the training cost as an expression in S, N, D, e.g. \"6*N/(1-S)*D\""));
+                out.push(issue(
+                    "analysis.cost",
+                    msg,
+                    "write the training cost as an expression in S, N, D, e.g. \"6*N/(1-S)*D\"",
+                ));
             }
             if !(a.huber_delta > 0.0) {
-                out.push(issue("analysis.huber_delta", "Huber δ must be positive", "use 0.01 (raw residuals) or 0.001 (log residuals)"));
+                out.push(issue(
+                    "analysis.huber_delta",
+                    "Huber δ must be positive",
+                    "use 0.01 (raw residuals) or 0.001 (log residuals)",
+                ));
             }
             if a.starts == 0 {
                 out.push(issue("analysis.starts", "0 starts", "use e.g. 25"));

@@ -35,7 +35,7 @@ pub mod span;
 
 use std::path::{Path, PathBuf};
 
-pub use error::{Issue, ExperimentError};
+pub use error::{ExperimentError, Issue};
 pub use point::{Dims, Point, PointLr, PointSpec};
 pub use pruning::{At, Pruning, PruningPlan};
 pub use schema::*;
@@ -63,7 +63,8 @@ impl ExperimentFile {
     /// Reads and parses `path`.
     pub fn load(path: impl AsRef<Path>) -> Result<ExperimentFile, ExperimentError> {
         let path = path.as_ref();
-        let source = std::fs::read_to_string(path).map_err(|source| ExperimentError::Io { path: path.to_path_buf(), source })?;
+        let source =
+            std::fs::read_to_string(path).map_err(|source| ExperimentError::Io { path: path.to_path_buf(), source })?;
         Self::from_str(path, &source)
     }
 
@@ -83,7 +84,9 @@ impl ExperimentFile {
     /// Every problem, positioned in the file and sorted by position.
     pub fn issues(&self) -> Vec<Issue> {
         let mut issues = self.experiment.issues();
-        if let Data::ImageFolder { path } | Data::CifarBinary { path } | Data::JsonLines { path } = &self.experiment.data {
+        if let Data::ImageFolder { path } | Data::CifarBinary { path } | Data::JsonLines { path } =
+            &self.experiment.data
+        {
             let p = Path::new(path);
             let full = if p.is_absolute() { p.to_path_buf() } else { self.base_dir().join(p) };
             if !full.exists() {

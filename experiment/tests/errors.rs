@@ -1,7 +1,7 @@
 //! Malformed and invalid experiment files: every error names the file, line and column and
 //! says how to fix the problem.
 
-use sparse_scaling_experiment::{ExperimentFile, ExperimentError};
+use sparse_scaling_experiment::{ExperimentError, ExperimentFile};
 
 fn load(src: &str) -> Result<ExperimentFile, ExperimentError> {
     ExperimentFile::from_str("exp.ron", src)
@@ -129,11 +129,17 @@ fn heads_schedule_and_law_problems() {
     assert!(err.issues().iter().any(|i| i.field == "pruning[0].start" && i.problem.contains("start < end")), "{err}");
     let err = validate("(name: \"x\", model: (family: Vit, sizes: Widths([32])), sparsity: [0.5], pruning: [Gmp(end: Step(500))], steps: [100])");
     assert!(err.issues().iter().any(|i| i.problem.contains("end ≤ steps")), "{err}");
-    let err = validate("(name: \"x\", model: (family: Vit, sizes: Widths([32])), steps: [100], analysis: (law: \"(a*(1-S\"))");
+    let err = validate(
+        "(name: \"x\", model: (family: Vit, sizes: Widths([32])), steps: [100], analysis: (law: \"(a*(1-S\"))",
+    );
     assert!(err.issues().iter().any(|i| i.field == "analysis.law"), "{err}");
-    let err = validate("(name: \"x\", model: (family: Vit, sizes: Widths([32])), steps: [100], analysis: (cost: \"6*N*D*Q\"))");
+    let err = validate(
+        "(name: \"x\", model: (family: Vit, sizes: Widths([32])), steps: [100], analysis: (cost: \"6*N*D*Q\"))",
+    );
     assert!(err.issues().iter().any(|i| i.field == "analysis.cost" && i.problem.contains('Q')), "{err}");
-    let err = validate("(name: \"x\", model: (family: Vit, sizes: Widths([32]), vit: (image_size: 10, patch_size: 4)), steps: [100])");
+    let err = validate(
+        "(name: \"x\", model: (family: Vit, sizes: Widths([32]), vit: (image_size: 10, patch_size: 4)), steps: [100])",
+    );
     assert!(err.issues().iter().any(|i| i.field == "model.vit.patch_size"), "{err}");
 }
 
@@ -163,11 +169,15 @@ fn experiments_in_repo_are_valid() {
 
 #[test]
 fn data_must_exist_and_match_the_family() {
-    let err = validate("(name: \"x\", model: (family: Vit, sizes: Widths([32])), steps: [10],\n data: JsonLines(path: \"c4.jsonl\"))");
+    let err = validate(
+        "(name: \"x\", model: (family: Vit, sizes: Widths([32])), steps: [10],\n data: JsonLines(path: \"c4.jsonl\"))",
+    );
     assert!(err.issues().iter().any(|i| i.field == "data" && i.problem.contains("T5")), "{err}");
     let i = err.issues().iter().find(|i| i.field == "data.path").expect("missing file reported");
     assert_eq!(i.line, 2, "{err}");
-    let err = validate("(name: \"x\", model: (family: T5, sizes: Widths([32])), steps: [10], data: ImageFolder(path: \"/\"))");
+    let err = validate(
+        "(name: \"x\", model: (family: T5, sizes: Widths([32])), steps: [10], data: ImageFolder(path: \"/\"))",
+    );
     assert!(err.issues().iter().any(|i| i.field == "data" && i.problem.contains("ViT")), "{err}");
     assert!(!err.issues().iter().any(|i| i.field == "data.path"), "{err}");
 }

@@ -16,11 +16,7 @@ fn t5() -> Observations {
 fn vit_like() -> Observations {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/vit-like-112.csv");
     let mapping = CsvMapping::from_assignments(
-        &[
-            "S=sparsity",
-            "N=12*(12*768^2)*scale*(1-sparsity)/1e6",
-            "D=total_examples/1e9",
-        ],
+        &["S=sparsity", "N=12*(12*768^2)*scale*(1-sparsity)/1e6", "D=total_examples/1e9"],
         "`val-loss`",
     )
     .expect("mapping");
@@ -32,32 +28,19 @@ fn bench(c: &mut Criterion) {
     let obs = t5();
     let opts = FitOptions::t5_paper();
     let r = fit(&law, &obs, &opts).expect("fit");
-    eprintln!(
-        "T5 25 starts: objective {:.6e}, converged {}, grad {:.1e}",
-        r.objective, r.converged, r.grad_norm
-    );
-    c.bench_function("fit/t5_25_starts", |b| {
-        b.iter(|| fit(&law, black_box(&obs), &opts).expect("fit"))
-    });
+    eprintln!("T5 25 starts: objective {:.6e}, converged {}, grad {:.1e}", r.objective, r.converged, r.grad_norm);
+    c.bench_function("fit/t5_25_starts", |b| b.iter(|| fit(&law, black_box(&obs), &opts).expect("fit")));
 
     let vit = vit_like();
     let vopts = FitOptions::vit_paper();
     let r = fit(&law, &vit, &vopts).expect("fit");
-    eprintln!(
-        "ViT-like 112 points: objective {:.6e}, converged {}",
-        r.objective, r.converged
-    );
+    eprintln!("ViT-like 112 points: objective {:.6e}, converged {}", r.objective, r.converged);
     c.bench_function("fit/vit_like_112_points_25_starts", |b| {
         b.iter(|| fit(&law, black_box(&vit), &vopts).expect("fit"))
     });
 
-    let one = FitOptions {
-        starts: 1,
-        ..FitOptions::t5_paper()
-    };
-    c.bench_function("fit/t5_1_start", |b| {
-        b.iter(|| fit(&law, black_box(&obs), &one).expect("fit"))
-    });
+    let one = FitOptions { starts: 1, ..FitOptions::t5_paper() };
+    c.bench_function("fit/t5_1_start", |b| b.iter(|| fit(&law, black_box(&obs), &one).expect("fit")));
 
     // One value + full gradient over the 48 points (forward + reverse sweep).
     let tape = Tape::for_law(&law);
@@ -66,9 +49,7 @@ fn bench(c: &mut Criterion) {
     let mut ws = bound.workspace();
     let seed = vec![1.0; obs.len()];
     let mut g = vec![0.0; 7];
-    let p = [
-        0.43624, 1.34497, 1.69517, 0.23168, 0.41761, 0.38464, 0.83037,
-    ];
+    let p = [0.43624, 1.34497, 1.69517, 0.23168, 0.41761, 0.38464, 0.83037];
     c.bench_function("tape/t5_48_points_value_and_gradient", |b| {
         b.iter(|| {
             bound.forward_scalars(black_box(&p), &mut ws);

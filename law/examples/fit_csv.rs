@@ -18,11 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (CsvMapping::t5_paper(), FitOptions::t5_paper())
     } else {
         let m = CsvMapping::from_assignments(
-            &[
-                "S=sparsity",
-                "N=12*(12*768^2)*scale*(1-sparsity)/1e6",
-                "D=total_examples/1e9",
-            ],
+            &["S=sparsity", "N=12*(12*768^2)*scale*(1-sparsity)/1e6", "D=total_examples/1e9"],
             "`val-loss`",
         )?;
         (m, FitOptions::vit_paper())
@@ -50,9 +46,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "best: objective {:.10e} grad {:.2e} converged {} params {:?}",
         r.objective, r.grad_norm, r.converged, r.params
     );
-    println!(
-        "wall of one fit: median {:.4} s over {repeats} fits",
-        walls[walls.len() / 2]
-    );
+    println!("wall of one fit: median {:.4} s over {repeats} fits", walls[walls.len() / 2]);
     Ok(())
 }

@@ -86,34 +86,20 @@ impl Tape {
     /// Compiles `expr`; every symbol in it must be one of `inputs`
     /// (else [`LawError::UnknownVariable`]).
     pub fn compile(expr: &Expr, inputs: &[String]) -> Result<Tape, LawError> {
-        let mut b = Builder {
-            ops: Vec::new(),
-            memo: HashMap::new(),
-            inputs,
-        };
+        let mut b = Builder { ops: Vec::new(), memo: HashMap::new(), inputs };
         let out = b.node(expr)?;
-        Ok(Tape {
-            inputs: inputs.to_vec(),
-            ops: b.ops,
-            out,
-        })
+        Ok(Tape { inputs: inputs.to_vec(), ops: b.ops, out })
     }
 
     /// Compiles a law with inputs = its variables, then its parameters.
     pub fn for_law(law: &Law) -> Tape {
-        Self::for_expr_of_law(law.expr(), law)
-            .expect("a law's expression only uses its own variables and parameters")
+        Self::for_expr_of_law(law.expr(), law).expect("a law's expression only uses its own variables and parameters")
     }
 
     /// Compiles another expression over a law's inputs (variables then parameters), e.g.
     /// one of its partial derivatives.
     pub fn for_expr_of_law(expr: &Expr, law: &Law) -> Result<Tape, LawError> {
-        let inputs: Vec<String> = law
-            .var_names()
-            .iter()
-            .chain(law.param_names())
-            .cloned()
-            .collect();
+        let inputs: Vec<String> = law.var_names().iter().chain(law.param_names()).cloned().collect();
         Tape::compile(expr, &inputs)
     }
 
@@ -138,17 +124,11 @@ impl Tape {
     pub fn bind(&self, fixed: &[(usize, &[f64])], n: usize) -> Result<Bound, TapeError> {
         for (k, col) in fixed {
             if col.len() != n {
-                return Err(TapeError::ColumnLength {
-                    name: self.inputs[*k].clone(),
-                    expected: n,
-                    found: col.len(),
-                });
+                return Err(TapeError::ColumnLength { name: self.inputs[*k].clone(), expected: n, found: col.len() });
             }
         }
         let is_fixed_input = |k: usize| fixed.iter().any(|(j, _)| *j == k);
-        let free: Vec<usize> = (0..self.inputs.len())
-            .filter(|k| !is_fixed_input(*k))
-            .collect();
+        let free: Vec<usize> = (0..self.inputs.len()).filter(|k| !is_fixed_input(*k)).collect();
         let m = self.ops.len();
         let mut live = vec![false; m];
         for (i, op) in self.ops.iter().enumerate() {
@@ -168,11 +148,7 @@ impl Tape {
             }
             match self.ops[i] {
                 Op::Input(k) => {
-                    let col = fixed
-                        .iter()
-                        .find(|(j, _)| *j == k)
-                        .map(|(_, c)| *c)
-                        .unwrap_or(&[]);
+                    let col = fixed.iter().find(|(j, _)| *j == k).map(|(_, c)| *c).unwrap_or(&[]);
                     scratch.copy_from_slice(col);
                 }
                 Op::Const(c) => scratch.iter_mut().for_each(|v| *v = c),
@@ -188,20 +164,11 @@ impl Tape {
         for i in 0..m {
             if let Op::Bin(BinOp::Pow, a, b) = self.ops[i] {
                 if live[i] && !live[a] && live[b] {
-                    ln_base[i] = fixed_vals[a]
-                        .as_ref()
-                        .map(|v| v.iter().map(|x| x.ln()).collect());
+                    ln_base[i] = fixed_vals[a].as_ref().map(|v| v.iter().map(|x| x.ln()).collect());
                 }
             }
         }
-        Ok(Bound {
-            tape: self.clone(),
-            n,
-            free,
-            live,
-            fixed_vals,
-            ln_base,
-        })
+        Ok(Bound { tape: self.clone(), n, free, live, fixed_vals, ln_base })
     }
 
     /// Values at every point. `inputs` are in tape order.
@@ -215,19 +182,13 @@ impl Tape {
     /// Values and per-point derivatives with respect to every input:
     /// `grad[k][i] = ∂f/∂input_k at point i` (for a scalar input, summing over `i` gives
     /// the derivative of the sum).
-    pub fn eval_grad(
-        &self,
-        inputs: &[Input<'_>],
-        n: usize,
-    ) -> Result<(Vec<f64>, Vec<Vec<f64>>), TapeError> {
+    pub fn eval_grad(&self, inputs: &[Input<'_>], n: usize) -> Result<(Vec<f64>, Vec<Vec<f64>>), TapeError> {
         let bound = self.bind(&[], n)?;
         let mut ws = bound.workspace();
         bound.forward(inputs, &mut ws)?;
         let seed = vec![1.0; n];
         bound.backward(&mut ws, &seed);
-        let grads = (0..bound.free.len())
-            .map(|k| bound.input_adjoint(&ws, k).to_vec())
-            .collect();
+        let grads = (0..bound.free.len()).map(|k| bound.input_adjoint(&ws, k).to_vec()).collect();
         Ok((bound.value(&ws).to_vec(), grads))
     }
 }
@@ -254,12 +215,11 @@ impl Builder<'_> {
         Ok(match e {
             Expr::Num(v) => self.push(Op::Const(*v)),
             Expr::Sym(s) => {
-                let k = self.inputs.iter().position(|i| i == s).ok_or_else(|| {
-                    LawError::UnknownVariable {
-                        name: s.clone(),
-                        available: self.inputs.join(", "),
-                    }
-                })?;
+                let k = self
+                    .inputs
+                    .iter()
+                    .position(|i| i == s)
+                    .ok_or_else(|| LawError::UnknownVariable { name: s.clone(), available: self.inputs.join(", ") })?;
                 self.push(Op::Input(k))
             }
             Expr::Neg(a) => {
@@ -292,36 +252,17 @@ fn forward_op<'a>(op: Op, get: &dyn Fn(usize) -> &'a [f64], out: &mut [f64]) {
         Op::Bin(op, a, b) => {
             let (x, y) = (get(a), get(b));
             match op {
-                BinOp::Add => out
-                    .iter_mut()
-                    .zip(x.iter().zip(y))
-                    .for_each(|(o, (x, y))| *o = x + y),
-                BinOp::Sub => out
-                    .iter_mut()
-                    .zip(x.iter().zip(y))
-                    .for_each(|(o, (x, y))| *o = x - y),
-                BinOp::Mul => out
-                    .iter_mut()
-                    .zip(x.iter().zip(y))
-                    .for_each(|(o, (x, y))| *o = x * y),
-                BinOp::Div => out
-                    .iter_mut()
-                    .zip(x.iter().zip(y))
-                    .for_each(|(o, (x, y))| *o = x / y),
-                BinOp::Pow => out
-                    .iter_mut()
-                    .zip(x.iter().zip(y))
-                    .for_each(|(o, (x, y))| *o = pow(*x, *y)),
+                BinOp::Add => out.iter_mut().zip(x.iter().zip(y)).for_each(|(o, (x, y))| *o = x + y),
+                BinOp::Sub => out.iter_mut().zip(x.iter().zip(y)).for_each(|(o, (x, y))| *o = x - y),
+                BinOp::Mul => out.iter_mut().zip(x.iter().zip(y)).for_each(|(o, (x, y))| *o = x * y),
+                BinOp::Div => out.iter_mut().zip(x.iter().zip(y)).for_each(|(o, (x, y))| *o = x / y),
+                BinOp::Pow => out.iter_mut().zip(x.iter().zip(y)).for_each(|(o, (x, y))| *o = pow(*x, *y)),
             }
         }
-        Op::Call1(f, a) => out
-            .iter_mut()
-            .zip(get(a))
-            .for_each(|(o, x)| *o = f.apply(*x, 0.0)),
-        Op::Call2(f, a, b) => out
-            .iter_mut()
-            .zip(get(a).iter().zip(get(b)))
-            .for_each(|(o, (x, y))| *o = f.apply(*x, *y)),
+        Op::Call1(f, a) => out.iter_mut().zip(get(a)).for_each(|(o, x)| *o = f.apply(*x, 0.0)),
+        Op::Call2(f, a, b) => {
+            out.iter_mut().zip(get(a).iter().zip(get(b))).for_each(|(o, (x, y))| *o = f.apply(*x, *y))
+        }
     }
 }
 
@@ -363,10 +304,7 @@ impl Bound {
 
     /// Names of the free (not bound) inputs, in the order [`Bound::forward`] takes them.
     pub fn free_names(&self) -> Vec<&str> {
-        self.free
-            .iter()
-            .map(|k| self.tape.inputs[*k].as_str())
-            .collect()
+        self.free.iter().map(|k| self.tape.inputs[*k].as_str()).collect()
     }
 
     /// Fresh scratch memory.
@@ -405,11 +343,7 @@ impl Bound {
 
     /// Evaluates with all free inputs scalars (the parameters, when fitting).
     pub fn forward_scalars(&self, free: &[f64], ws: &mut Workspace) {
-        assert_eq!(
-            free.len(),
-            self.free.len(),
-            "forward_scalars: one value per free input"
-        );
+        assert_eq!(free.len(), self.free.len(), "forward_scalars: one value per free input");
         self.forward_unchecked(Free::Scalars(free), ws);
     }
 
@@ -444,11 +378,7 @@ impl Bound {
                     let ln = self.ln_base[i].as_deref().unwrap_or(&[]);
                     let (base, e) = (get(a), get(b));
                     for (p, o) in out.iter_mut().enumerate() {
-                        *o = if base[p] > 0.0 {
-                            (e[p] * ln[p]).exp()
-                        } else {
-                            base[p].powf(e[p])
-                        };
+                        *o = if base[p] > 0.0 { (e[p] * ln[p]).exp() } else { base[p].powf(e[p]) };
                     }
                 }
                 op => forward_op(op, &get, out),
@@ -509,10 +439,7 @@ impl Bound {
             match self.tape.ops[i] {
                 Op::Input(k) => {
                     if let Some(j) = self.free.iter().position(|f| *f == k) {
-                        ws.free_adj[j * n..(j + 1) * n]
-                            .iter_mut()
-                            .zip(g)
-                            .for_each(|(a, g)| *a += g);
+                        ws.free_adj[j * n..(j + 1) * n].iter_mut().zip(g).for_each(|(a, g)| *a += g);
                     }
                 }
                 Op::Const(_) => {}
@@ -542,11 +469,7 @@ impl Bound {
                         }
                         BinOp::Pow => {
                             // d/dx x^y = y x^(y-1); d/dy x^y = x^y ln x
-                            acc!(a, |p| if x[p] != 0.0 {
-                                y[p] * v[p] / x[p]
-                            } else {
-                                y[p] * x[p].powf(y[p] - 1.0)
-                            });
+                            acc!(a, |p| if x[p] != 0.0 { y[p] * v[p] / x[p] } else { y[p] * x[p].powf(y[p] - 1.0) });
                             if let Some(ln) = self.ln_base[i].as_deref() {
                                 acc!(b, |p| if x[p] > 0.0 { v[p] * ln[p] } else { 0.0 });
                             } else {

@@ -39,9 +39,7 @@ pub enum DataError {
         message: String,
     },
     /// A row has a different length than the others.
-    #[error(
-        "{source_name}: ragged data: row {row} has {found} fields but the header has {expected}"
-    )]
+    #[error("{source_name}: ragged data: row {row} has {found} fields but the header has {expected}")]
     Ragged {
         /// File name or "<input>".
         source_name: String,
@@ -91,9 +89,7 @@ pub enum DataError {
         error: ParseError,
     },
     /// A value is NaN or infinite.
-    #[error(
-        "{source_name}: row {row}, `{column}` is {value}; every value must be a finite number"
-    )]
+    #[error("{source_name}: row {row}, `{column}` is {value}; every value must be a finite number")]
     NotFinite {
         /// File name or "<input>".
         source_name: String,
@@ -125,9 +121,7 @@ pub enum DataError {
         value: f64,
     },
     /// A weight is negative, or all are zero.
-    #[error(
-        "{source_name}: row {row}, weight {value} is invalid; weights must be >= 0 and not all 0"
-    )]
+    #[error("{source_name}: row {row}, weight {value} is invalid; weights must be >= 0 and not all 0")]
     BadWeight {
         /// File name or "<input>".
         source_name: String,
@@ -183,12 +177,7 @@ impl Observations {
         loss: Vec<f64>,
         weights: Option<Vec<f64>>,
     ) -> Result<Observations, DataError> {
-        let obs = Observations {
-            var_names,
-            columns,
-            loss,
-            weights,
-        };
+        let obs = Observations { var_names, columns, loss, weights };
         obs.validate_in(INPUT)?;
         Ok(obs)
     }
@@ -203,18 +192,12 @@ impl Observations {
         let src = || source_name.to_string();
         if self.var_names.len() != self.columns.len() {
             return Err(DataError::BadVariables {
-                message: format!(
-                    "{} names for {} columns",
-                    self.var_names.len(),
-                    self.columns.len()
-                ),
+                message: format!("{} names for {} columns", self.var_names.len(), self.columns.len()),
             });
         }
         for (i, v) in self.var_names.iter().enumerate() {
             if self.var_names[..i].contains(v) {
-                return Err(DataError::BadVariables {
-                    message: format!("`{v}` appears twice"),
-                });
+                return Err(DataError::BadVariables { message: format!("`{v}` appears twice") });
             }
         }
         let n = self.loss.len();
@@ -223,11 +206,7 @@ impl Observations {
         }
         for (name, col) in self.var_names.iter().zip(&self.columns) {
             if col.len() != n {
-                return Err(DataError::LengthMismatch {
-                    column: name.clone(),
-                    expected: n,
-                    found: col.len(),
-                });
+                return Err(DataError::LengthMismatch { column: name.clone(), expected: n, found: col.len() });
             }
             for (i, &v) in col.iter().enumerate() {
                 if !v.is_finite() {
@@ -239,54 +218,29 @@ impl Observations {
                     });
                 }
                 if name == "S" && !(0.0..1.0).contains(&v) {
-                    return Err(DataError::SparsityOutOfRange {
-                        source_name: src(),
-                        row: i + 1,
-                        value: v,
-                    });
+                    return Err(DataError::SparsityOutOfRange { source_name: src(), row: i + 1, value: v });
                 }
             }
         }
         for (i, &v) in self.loss.iter().enumerate() {
             if !v.is_finite() {
-                return Err(DataError::NotFinite {
-                    source_name: src(),
-                    row: i + 1,
-                    column: "loss".into(),
-                    value: v,
-                });
+                return Err(DataError::NotFinite { source_name: src(), row: i + 1, column: "loss".into(), value: v });
             }
             if v <= 0.0 {
-                return Err(DataError::NonPositiveLoss {
-                    source_name: src(),
-                    row: i + 1,
-                    value: v,
-                });
+                return Err(DataError::NonPositiveLoss { source_name: src(), row: i + 1, value: v });
             }
         }
         if let Some(w) = &self.weights {
             if w.len() != n {
-                return Err(DataError::LengthMismatch {
-                    column: "weight".into(),
-                    expected: n,
-                    found: w.len(),
-                });
+                return Err(DataError::LengthMismatch { column: "weight".into(), expected: n, found: w.len() });
             }
             for (i, &v) in w.iter().enumerate() {
                 if !v.is_finite() || v < 0.0 {
-                    return Err(DataError::BadWeight {
-                        source_name: src(),
-                        row: i + 1,
-                        value: v,
-                    });
+                    return Err(DataError::BadWeight { source_name: src(), row: i + 1, value: v });
                 }
             }
             if w.iter().all(|v| *v == 0.0) {
-                return Err(DataError::BadWeight {
-                    source_name: src(),
-                    row: 0,
-                    value: 0.0,
-                });
+                return Err(DataError::BadWeight { source_name: src(), row: 0, value: 0.0 });
             }
         }
         Ok(())
@@ -304,39 +258,24 @@ impl Observations {
 
     /// The column of a variable.
     pub fn column(&self, name: &str) -> Option<&[f64]> {
-        self.var_names
-            .iter()
-            .position(|v| v == name)
-            .map(|i| self.columns[i].as_slice())
+        self.var_names.iter().position(|v| v == name).map(|i| self.columns[i].as_slice())
     }
 
     /// The points at `rows` (repeats allowed; used by the bootstrap).
     pub fn select(&self, rows: &[usize]) -> Observations {
         Observations {
             var_names: self.var_names.clone(),
-            columns: self
-                .columns
-                .iter()
-                .map(|c| rows.iter().map(|&r| c[r]).collect())
-                .collect(),
+            columns: self.columns.iter().map(|c| rows.iter().map(|&r| c[r]).collect()).collect(),
             loss: rows.iter().map(|&r| self.loss[r]).collect(),
-            weights: self
-                .weights
-                .as_ref()
-                .map(|w| rows.iter().map(|&r| w[r]).collect()),
+            weights: self.weights.as_ref().map(|w| rows.iter().map(|&r| w[r]).collect()),
         }
     }
 
     /// Loads a CSV file (see [`CsvMapping`]).
-    pub fn from_csv_path(
-        path: impl AsRef<Path>,
-        mapping: &CsvMapping,
-    ) -> Result<Observations, DataError> {
+    pub fn from_csv_path(path: impl AsRef<Path>, mapping: &CsvMapping) -> Result<Observations, DataError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| DataError::Io {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| DataError::Io { path: path.display().to_string(), message: e.to_string() })?;
         Self::from_csv_str(&text, &path.display().to_string(), mapping)
     }
 
@@ -350,44 +289,24 @@ impl Observations {
     /// assert_eq!(obs.column("D").unwrap(), [2.5, 5.0]);
     /// assert_eq!(obs.loss, [2.0, 1.9]);
     /// ```
-    pub fn from_csv_str(
-        text: &str,
-        source_name: &str,
-        mapping: &CsvMapping,
-    ) -> Result<Observations, DataError> {
+    pub fn from_csv_str(text: &str, source_name: &str, mapping: &CsvMapping) -> Result<Observations, DataError> {
         let src = || source_name.to_string();
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .from_reader(text.as_bytes());
+        let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(text.as_bytes());
         let headers: Vec<String> = reader
             .headers()
-            .map_err(|e| DataError::Csv {
-                source_name: src(),
-                row: 0,
-                message: e.to_string(),
-            })?
+            .map_err(|e| DataError::Csv { source_name: src(), row: 0, message: e.to_string() })?
             .iter()
             .map(|h| h.trim().to_string())
             .collect();
         let mut raw: Vec<Vec<f64>> = vec![Vec::new(); headers.len()];
         for (r, rec) in reader.records().enumerate() {
             let row = r + 1;
-            let rec = rec.map_err(|e| DataError::Csv {
-                source_name: src(),
-                row,
-                message: e.to_string(),
-            })?;
+            let rec = rec.map_err(|e| DataError::Csv { source_name: src(), row, message: e.to_string() })?;
             if rec.len() != headers.len() {
                 if rec.len() == 1 && rec.get(0).map(|s| s.trim().is_empty()).unwrap_or(true) {
                     continue; // blank line
                 }
-                return Err(DataError::Ragged {
-                    source_name: src(),
-                    row,
-                    expected: headers.len(),
-                    found: rec.len(),
-                });
+                return Err(DataError::Ragged { source_name: src(), row, expected: headers.len(), found: rec.len() });
             }
             for (c, cell) in rec.iter().enumerate() {
                 let cell = cell.trim();
@@ -411,37 +330,26 @@ impl Observations {
         }
         let names = column_names(&headers, &mapping.rename);
         let eval = |target: &str, text: &str| -> Result<Vec<f64>, DataError> {
-            let expr = parse(text).map_err(|error| DataError::BadExpression {
-                target: target.to_string(),
-                error,
-            })?;
+            let expr = parse(text).map_err(|error| DataError::BadExpression { target: target.to_string(), error })?;
             for s in expr.symbols() {
                 if !names.iter().any(|(n, _)| *n == s) {
                     return Err(DataError::UnknownColumn {
                         source_name: src(),
                         target: target.to_string(),
                         column: s,
-                        available: names
-                            .iter()
-                            .map(|(n, _)| display_name(n))
-                            .collect::<Vec<_>>()
-                            .join(", "),
+                        available: names.iter().map(|(n, _)| display_name(n)).collect::<Vec<_>>().join(", "),
                     });
                 }
             }
             let input_names: Vec<String> = names.iter().map(|(n, _)| n.clone()).collect();
-            let tape =
-                Tape::compile(&expr, &input_names).map_err(|_| DataError::UnknownColumn {
-                    source_name: src(),
-                    target: target.to_string(),
-                    column: text.to_string(),
-                    available: input_names.join(", "),
-                })?;
-            let inputs: Vec<Input<'_>> =
-                names.iter().map(|(_, c)| Input::Column(&raw[*c])).collect();
-            let vals = tape.eval(&inputs, n).map_err(|e| DataError::BadVariables {
-                message: e.to_string(),
+            let tape = Tape::compile(&expr, &input_names).map_err(|_| DataError::UnknownColumn {
+                source_name: src(),
+                target: target.to_string(),
+                column: text.to_string(),
+                available: input_names.join(", "),
             })?;
+            let inputs: Vec<Input<'_>> = names.iter().map(|(_, c)| Input::Column(&raw[*c])).collect();
+            let vals = tape.eval(&inputs, n).map_err(|e| DataError::BadVariables { message: e.to_string() })?;
             Ok(vals)
         };
         let mut var_names = Vec::new();
@@ -455,12 +363,7 @@ impl Observations {
             Some(w) => Some(eval("weight", w)?),
             None => None,
         };
-        let obs = Observations {
-            var_names,
-            columns,
-            loss,
-            weights,
-        };
+        let obs = Observations { var_names, columns, loss, weights };
         obs.validate_in(source_name)?;
         Ok(obs)
     }
@@ -487,16 +390,8 @@ fn column_names(headers: &[String], rename: &BTreeMap<String, String>) -> Vec<(S
         let alias = if h.is_empty() {
             "index".to_string()
         } else {
-            let mut a: String = h
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '_' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
+            let mut a: String =
+                h.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
             if a.starts_with(|c: char| c.is_ascii_digit()) {
                 a.insert(0, '_');
             }
@@ -536,10 +431,7 @@ impl CsvMapping {
     /// Columns named like the variables, and a `loss` column.
     pub fn identity(vars: &[&str]) -> CsvMapping {
         CsvMapping {
-            vars: vars
-                .iter()
-                .map(|v| (v.to_string(), v.to_string()))
-                .collect(),
+            vars: vars.iter().map(|v| (v.to_string(), v.to_string())).collect(),
             loss: "loss".into(),
             weight: None,
             rename: BTreeMap::new(),
@@ -570,23 +462,14 @@ impl CsvMapping {
             })?;
             out.push((v.trim().to_string(), e.trim().to_string()));
         }
-        Ok(CsvMapping {
-            vars: out,
-            loss: loss.to_string(),
-            weight: None,
-            rename: BTreeMap::new(),
-        })
+        Ok(CsvMapping { vars: out, loss: loss.to_string(), weight: None, rename: BTreeMap::new() })
     }
 
     fn uses_column(&self, header: &str, headers: &[String]) -> bool {
         let names = column_names(headers, &self.rename);
         let idx = headers.iter().position(|h| h == header);
-        let texts = self
-            .vars
-            .iter()
-            .map(|(_, e)| e.as_str())
-            .chain(Some(self.loss.as_str()))
-            .chain(self.weight.as_deref());
+        let texts =
+            self.vars.iter().map(|(_, e)| e.as_str()).chain(Some(self.loss.as_str())).chain(self.weight.as_deref());
         for t in texts {
             if let Ok(e) = parse(t) {
                 for s in e.symbols() {

@@ -158,48 +158,26 @@ impl Law {
     pub fn from_expr(text: &str, expr: Expr, vars: &[&str]) -> Result<Law, LawError> {
         let symbols = expr.symbols();
         let vars: Vec<String> = if vars.is_empty() {
-            DEFAULT_VARS
-                .iter()
-                .filter(|v| symbols.iter().any(|s| s == *v))
-                .map(|v| v.to_string())
-                .collect()
+            DEFAULT_VARS.iter().filter(|v| symbols.iter().any(|s| s == *v)).map(|v| v.to_string()).collect()
         } else {
             let mut out: Vec<String> = Vec::new();
             for v in vars {
                 if out.iter().any(|o| o == v) {
-                    return Err(LawError::DuplicateName {
-                        name: v.to_string(),
-                    });
+                    return Err(LawError::DuplicateName { name: v.to_string() });
                 }
                 out.push(v.to_string());
             }
             out
         };
-        let looked_for = if vars.is_empty() {
-            DEFAULT_VARS.join(", ")
-        } else {
-            join(&vars)
-        };
+        let looked_for = if vars.is_empty() { DEFAULT_VARS.join(", ") } else { join(&vars) };
         if !vars.iter().any(|v| symbols.contains(v)) {
-            return Err(LawError::NoVariables {
-                text: text.to_string(),
-                vars: looked_for,
-            });
+            return Err(LawError::NoVariables { text: text.to_string(), vars: looked_for });
         }
         let params: Vec<String> = symbols.into_iter().filter(|s| !vars.contains(s)).collect();
         if params.is_empty() {
-            return Err(LawError::NoParameters {
-                text: text.to_string(),
-                vars: join(&vars),
-            });
+            return Err(LawError::NoParameters { text: text.to_string(), vars: join(&vars) });
         }
-        Ok(Law {
-            name: None,
-            text: text.to_string(),
-            expr,
-            vars,
-            params,
-        })
+        Ok(Law { name: None, text: text.to_string(), expr, vars, params })
     }
 
     /// Parses a law whose parameters are declared too: a symbol that is neither in `vars`
@@ -209,18 +187,12 @@ impl Law {
         let expr = parse(text)?;
         for p in params {
             if vars.contains(p) || params.iter().filter(|q| *q == p).count() > 1 {
-                return Err(LawError::DuplicateName {
-                    name: p.to_string(),
-                });
+                return Err(LawError::DuplicateName { name: p.to_string() });
             }
         }
         for s in expr.symbols() {
             if !vars.contains(&s.as_str()) && !params.contains(&s.as_str()) {
-                return Err(LawError::UnknownSymbol {
-                    name: s,
-                    text: text.to_string(),
-                    vars: vars.join(", "),
-                });
+                return Err(LawError::UnknownSymbol { name: s, text: text.to_string(), vars: vars.join(", ") });
             }
         }
         let mut law = Law::from_expr(text, expr, vars)?;
@@ -230,18 +202,10 @@ impl Law {
 
     /// A built-in law by name (see [`BUILTINS`] for the list and sources).
     pub fn builtin(name: &str) -> Result<Law, LawError> {
-        let b =
-            BUILTINS
-                .iter()
-                .find(|b| b.name == name)
-                .ok_or_else(|| LawError::UnknownBuiltin {
-                    name: name.to_string(),
-                    known: BUILTINS
-                        .iter()
-                        .map(|b| b.name)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })?;
+        let b = BUILTINS.iter().find(|b| b.name == name).ok_or_else(|| LawError::UnknownBuiltin {
+            name: name.to_string(),
+            known: BUILTINS.iter().map(|b| b.name).collect::<Vec<_>>().join(", "),
+        })?;
         let mut law = Law::parse(b.text, b.vars)?;
         law.name = Some(b.name.to_string());
         Ok(law)
@@ -311,10 +275,7 @@ impl Law {
     pub fn check_vars_available(&self, available: &[String]) -> Result<(), LawError> {
         for v in &self.vars {
             if self.expr.contains(v) && !available.contains(v) {
-                return Err(LawError::UnknownVariable {
-                    name: v.clone(),
-                    available: join(available),
-                });
+                return Err(LawError::UnknownVariable { name: v.clone(), available: join(available) });
             }
         }
         Ok(())
@@ -326,19 +287,8 @@ impl Law {
         for (n, v) in fixed {
             expr = expr.substitute(n, &Expr::num(*v));
         }
-        let params = self
-            .params
-            .iter()
-            .filter(|p| !fixed.iter().any(|(n, _)| n == *p))
-            .cloned()
-            .collect();
-        Law {
-            name: None,
-            text: expr.to_string(),
-            expr,
-            vars: self.vars.clone(),
-            params,
-        }
+        let params = self.params.iter().filter(|p| !fixed.iter().any(|(n, _)| n == *p)).cloned().collect();
+        Law { name: None, text: expr.to_string(), expr, vars: self.vars.clone(), params }
     }
 }
 

@@ -36,15 +36,15 @@
 
 #![warn(missing_docs)]
 
-pub mod expr;
-pub mod law;
 pub mod compile;
 pub mod data;
+pub mod expr;
 pub mod fit;
+pub mod law;
 
-pub use expr::{parse, BinOp, EvalError, Expr, Func, ParseError};
 pub use compile::Tape;
 pub use data::{CsvMapping, DataError, Observations};
+pub use expr::{parse, BinOp, EvalError, Expr, Func, ParseError};
 pub use fit::{fit, FitError, FitOptions, FitResult, Residual};
 pub use law::{Law, LawError};
 

@@ -60,10 +60,7 @@ pub struct FitPoint {
 /// Writes SVG text to `path`.
 pub fn write_svg(path: impl AsRef<Path>, svg: &str) -> Result<(), PlotError> {
     let path = path.as_ref();
-    std::fs::write(path, svg).map_err(|source| PlotError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    std::fs::write(path, svg).map_err(|source| PlotError::Io { path: path.to_path_buf(), source })
 }
 
 /// Discrete colours for sparsity levels (colour-blind-safe Okabe–Ito order).
@@ -79,10 +76,7 @@ const PALETTE: [RGBColor; 8] = [
 ];
 
 fn draw_err<E: std::fmt::Display>(what: &'static str) -> impl Fn(E) -> PlotError {
-    move |e| PlotError::Draw {
-        what,
-        message: e.to_string(),
-    }
+    move |e| PlotError::Draw { what, message: e.to_string() }
 }
 
 fn fmt_level(s: f64) -> String {
@@ -114,13 +108,12 @@ pub fn svg_canvas<E>(
 
 /// A chart on `area` in the house style: `caption` on top (22 px sans-serif), 16 px margins,
 /// 48 px for the x labels and 64 px for the y labels. Continue with `.build_cartesian_2d(..)`.
-pub fn chart_on<'a, 'b, DB: DrawingBackend>(area: &'a DrawingArea<DB, Shift>, caption: &str) -> ChartBuilder<'a, 'b, DB> {
+pub fn chart_on<'a, 'b, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    caption: &str,
+) -> ChartBuilder<'a, 'b, DB> {
     let mut builder = ChartBuilder::on(area);
-    builder
-        .caption(caption, ("sans-serif", 22))
-        .margin(16)
-        .x_label_area_size(48)
-        .y_label_area_size(64);
+    builder.caption(caption, ("sans-serif", 22)).margin(16).x_label_area_size(48).y_label_area_size(64);
     builder
 }
 
@@ -143,39 +136,22 @@ pub fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
 /// Predicted vs measured loss, one colour per sparsity level, with the line y = x.
 pub fn predicted_vs_measured_svg(points: &[FitPoint], title: &str) -> Result<String, PlotError> {
     const WHAT: &str = "the predicted-vs-measured plot";
-    let pts: Vec<FitPoint> = points
-        .iter()
-        .copied()
-        .filter(|p| p.measured.is_finite() && p.predicted.is_finite())
-        .collect();
+    let pts: Vec<FitPoint> =
+        points.iter().copied().filter(|p| p.measured.is_finite() && p.predicted.is_finite()).collect();
     if pts.is_empty() {
-        return Err(PlotError::Empty {
-            what: WHAT,
-            why: "no point has a finite measured and predicted loss".into(),
-        });
+        return Err(PlotError::Empty { what: WHAT, why: "no point has a finite measured and predicted loss".into() });
     }
-    let lo = pts
-        .iter()
-        .map(|p| p.measured.min(p.predicted))
-        .fold(f64::INFINITY, f64::min);
-    let hi = pts
-        .iter()
-        .map(|p| p.measured.max(p.predicted))
-        .fold(f64::NEG_INFINITY, f64::max);
+    let lo = pts.iter().map(|p| p.measured.min(p.predicted)).fold(f64::INFINITY, f64::min);
+    let hi = pts.iter().map(|p| p.measured.max(p.predicted)).fold(f64::NEG_INFINITY, f64::max);
     let pad = ((hi - lo) * 0.05).max(1e-6 * hi.abs().max(1.0));
     let (lo, hi) = (lo - pad, hi + pad);
     // sparsity levels, rounded to 1e-6 to group equal values
-    let mut levels: Vec<f64> = pts
-        .iter()
-        .map(|p| (p.sparsity * 1e6).round() / 1e6)
-        .collect();
+    let mut levels: Vec<f64> = pts.iter().map(|p| (p.sparsity * 1e6).round() / 1e6).collect();
     levels.sort_by(|a, b| a.total_cmp(b));
     levels.dedup();
 
     svg_canvas((720, 640), draw_err(WHAT), |root| {
-        let mut chart = chart_on(root, title)
-            .build_cartesian_2d(lo..hi, lo..hi)
-            .map_err(draw_err(WHAT))?;
+        let mut chart = chart_on(root, title).build_cartesian_2d(lo..hi, lo..hi).map_err(draw_err(WHAT))?;
         chart
             .configure_mesh()
             .x_desc("measured loss")
@@ -225,12 +201,7 @@ fn sparsity_color(s: f64) -> RGBColor {
 
 /// S_opt(N, C) as a heat map over log10 N × log10 C, its contour lines, and the dense
 /// compute-optimal line (dashed). `n_label` / `c_label` name the units, e.g. "N / 1e6".
-pub fn contours_svg(
-    map: &ContourMap,
-    title: &str,
-    n_label: &str,
-    c_label: &str,
-) -> Result<String, PlotError> {
+pub fn contours_svg(map: &ContourMap, title: &str, n_label: &str, c_label: &str) -> Result<String, PlotError> {
     const WHAT: &str = "the S_opt contour plot";
     let (nx, ny) = (map.log10_n.len(), map.log10_c.len());
     if nx < 2 || ny < 2 || map.s_opt.len() != ny || map.s_opt.iter().any(|r| r.len() != nx) {
@@ -240,10 +211,7 @@ pub fn contours_svg(
         });
     }
     if !map.s_opt.iter().flatten().any(|s| s.is_finite()) {
-        return Err(PlotError::Empty {
-            what: WHAT,
-            why: "S_opt is undefined everywhere on the grid".into(),
-        });
+        return Err(PlotError::Empty { what: WHAT, why: "S_opt is undefined everywhere on the grid".into() });
     }
     let (x0, x1) = (map.log10_n[0], map.log10_n[nx - 1]);
     let (y0, y1) = (map.log10_c[0], map.log10_c[ny - 1]);
@@ -266,15 +234,11 @@ pub fn contours_svg(
         let cells = map.s_opt.iter().enumerate().flat_map(|(j, row)| {
             row.iter().enumerate().map(move |(i, &s)| {
                 let (x, y) = (map.log10_n[i], map.log10_c[j]);
-                Rectangle::new(
-                    [(x - hx, y - hy), (x + hx, y + hy)],
-                    sparsity_color(s).filled(),
-                )
+                Rectangle::new([(x - hx, y - hy), (x + hx, y + hy)], sparsity_color(s).filled())
             })
         });
         chart.draw_series(cells).map_err(draw_err(WHAT))?;
-        let in_view =
-            |&(x, y): &(f64, f64)| x >= x0 - hx && x <= x1 + hx && y >= y0 - hy && y <= y1 + hy;
+        let in_view = |&(x, y): &(f64, f64)| x >= x0 - hx && x <= x1 + hx && y >= y0 - hy && y <= y1 + hy;
         for (k, line) in map.lines.iter().enumerate() {
             let color = PALETTE[(k + 1) % PALETTE.len()];
             let pts: Vec<(f64, f64)> = line.points.iter().copied().filter(in_view).collect();
@@ -287,17 +251,11 @@ pub fn contours_svg(
                 format!("S_opt = {}", fmt_level(line.level))
             };
             chart
-                .draw_series(LineSeries::new(
-                    pts,
-                    ShapeStyle::from(&color).stroke_width(3),
-                ))
+                .draw_series(LineSeries::new(pts, ShapeStyle::from(&color).stroke_width(3)))
                 .map_err(draw_err(WHAT))?
                 .label(label)
                 .legend(move |(x, y)| {
-                    PathElement::new(
-                        [(x, y), (x + 18, y)],
-                        ShapeStyle::from(&color).stroke_width(3),
-                    )
+                    PathElement::new([(x, y), (x + 18, y)], ShapeStyle::from(&color).stroke_width(3))
                 });
         }
         let dense: Vec<(f64, f64)> = map.dense_line.iter().copied().filter(in_view).collect();
@@ -334,10 +292,7 @@ pub fn contours_svg(
         cb.draw_series((0..steps).map(|k| {
             let u = COLOR_DOUBLINGS * k as f64 / steps as f64;
             let du = COLOR_DOUBLINGS / steps as f64;
-            Rectangle::new(
-                [(0.0, u), (1.0, u + du)],
-                sparsity_color(1.0 - 2f64.powf(-(u + du / 2.0))).filled(),
-            )
+            Rectangle::new([(0.0, u), (1.0, u + du)], sparsity_color(1.0 - 2f64.powf(-(u + du / 2.0))).filled())
         }))
         .map_err(draw_err(WHAT))?;
         Ok(())
@@ -359,13 +314,7 @@ mod tests {
             })
             .collect();
         let svg = predicted_vs_measured_svg(&pts, "fit").unwrap();
-        for l in [
-            "S = 0\n",
-            "S = 0.5\n",
-            "S = 0.75\n",
-            "y = x",
-            "measured loss",
-        ] {
+        for l in ["S = 0\n", "S = 0.5\n", "S = 0.75\n", "y = x", "measured loss"] {
             assert!(svg.contains(l), "missing {l}");
         }
         assert_eq!(svg.matches("<circle").count(), 12 + 3);
@@ -373,15 +322,8 @@ mod tests {
 
     #[test]
     fn empty_inputs_are_errors() {
-        assert!(matches!(
-            predicted_vs_measured_svg(&[], "x"),
-            Err(PlotError::Empty { .. })
-        ));
-        let nan = [FitPoint {
-            measured: f64::NAN,
-            predicted: 1.0,
-            sparsity: 0.0,
-        }];
+        assert!(matches!(predicted_vs_measured_svg(&[], "x"), Err(PlotError::Empty { .. })));
+        let nan = [FitPoint { measured: f64::NAN, predicted: 1.0, sparsity: 0.0 }];
         assert!(predicted_vs_measured_svg(&nan, "x").is_err());
         let map = ContourMap {
             log10_n: vec![0.0],
@@ -390,38 +332,23 @@ mod tests {
             lines: vec![],
             dense_line: vec![],
         };
-        assert!(matches!(
-            contours_svg(&map, "t", "N", "C"),
-            Err(PlotError::Empty { .. })
-        ));
+        assert!(matches!(contours_svg(&map, "t", "N", "C"), Err(PlotError::Empty { .. })));
     }
 
     #[test]
     fn contour_plot_draws_cells_lines_and_legend() {
         let xs: Vec<f64> = (0..5).map(|i| i as f64).collect();
-        let s_opt: Vec<Vec<f64>> = (0..5)
-            .map(|j| {
-                (0..5)
-                    .map(|i| ((j as f64 - i as f64) / 5.0).max(0.0))
-                    .collect()
-            })
-            .collect();
+        let s_opt: Vec<Vec<f64>> =
+            (0..5).map(|j| (0..5).map(|i| ((j as f64 - i as f64) / 5.0).max(0.0)).collect()).collect();
         let map = ContourMap {
             log10_n: xs.clone(),
             log10_c: xs.clone(),
             s_opt,
-            lines: vec![ContourLine {
-                level: 0.5,
-                points: xs.iter().map(|&x| (x, x + 2.0)).collect(),
-            }],
+            lines: vec![ContourLine { level: 0.5, points: xs.iter().map(|&x| (x, x + 2.0)).collect() }],
             dense_line: xs.iter().map(|&x| (x, x + 0.5)).collect(),
         };
         let svg = contours_svg(&map, "contours", "N", "C").unwrap();
-        assert!(
-            svg.contains("S_opt = 0.5")
-                && svg.contains("dense compute-optimal")
-                && svg.contains("log10 N")
-        );
+        assert!(svg.contains("S_opt = 0.5") && svg.contains("dense compute-optimal") && svg.contains("log10 N"));
         assert!(svg.matches("<rect").count() >= 25);
         let err = write_svg("/nonexistent-dir/x.svg", &svg).unwrap_err();
         assert!(err.to_string().contains("/nonexistent-dir/x.svg"));

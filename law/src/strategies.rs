@@ -40,15 +40,7 @@ pub const PAPER_NORMALISED_RANGES: [(f64, f64); 7] = [
 /// [`PAPER_NORMALISED_RANGES`].
 pub fn paper_normalised_params() -> impl Strategy<Value = [f64; 7]> {
     let r = PAPER_NORMALISED_RANGES;
-    (
-        (
-            r[0].0..r[0].1,
-            r[1].0..r[1].1,
-            r[2].0..r[2].1,
-            r[3].0..r[3].1,
-        ),
-        (r[4].0..r[4].1, r[5].0..r[5].1, r[6].0..r[6].1),
-    )
+    ((r[0].0..r[0].1, r[1].0..r[1].1, r[2].0..r[2].1, r[3].0..r[3].1), (r[4].0..r[4].1, r[5].0..r[5].1, r[6].0..r[6].1))
         .prop_map(|((a, b, c, d), (e, f, g))| [a, b, c, d, e, f, g])
 }
 
@@ -92,52 +84,31 @@ pub fn observations(
     law.check_vars_available(&["S".to_string(), "N".to_string(), "D".to_string()])?;
     let law = law.clone();
     let params = params.to_vec();
-    let levels = if space.sparsities.is_empty() {
-        vec![0.0]
-    } else {
-        space.sparsities.clone()
-    };
+    let levels = if space.sparsities.is_empty() { vec![0.0] } else { space.sparsities.clone() };
     let noise = space.noise.abs();
-    let point = (
-        0..levels.len(),
-        space.log10_n.0..=space.log10_n.1,
-        space.log10_d.0..=space.log10_d.1,
-        -1.0f64..=1.0,
-    );
-    let (lo, hi) = (
-        space.points.0.max(1),
-        space.points.1.max(space.points.0.max(1)),
-    );
+    let point = (0..levels.len(), space.log10_n.0..=space.log10_n.1, space.log10_d.0..=space.log10_d.1, -1.0f64..=1.0);
+    let (lo, hi) = (space.points.0.max(1), space.points.1.max(space.points.0.max(1)));
     Ok(proptest::collection::vec(point, lo..=hi)
-        .prop_filter_map(
-            "the law predicted a non-positive or non-finite loss",
-            move |pts| {
-                let s: Vec<f64> = pts.iter().map(|p| levels[p.0]).collect();
-                let n: Vec<f64> = pts.iter().map(|p| 10f64.powf(p.1)).collect();
-                let d: Vec<f64> = pts.iter().map(|p| 10f64.powf(p.2)).collect();
-                let loss: Vec<f64> = (0..pts.len())
-                    .map(|i| {
-                        let vars: Vec<f64> = law
-                            .var_names()
-                            .iter()
-                            .map(|v| match v.as_str() {
-                                "S" => s[i],
-                                "N" => n[i],
-                                _ => d[i],
-                            })
-                            .collect();
-                        law.eval(&vars, &params) * (noise * pts[i].3).exp()
-                    })
-                    .collect();
-                Observations::new(
-                    vec!["S".into(), "N".into(), "D".into()],
-                    vec![s, n, d],
-                    loss,
-                    None,
-                )
-                .ok()
-            },
-        )
+        .prop_filter_map("the law predicted a non-positive or non-finite loss", move |pts| {
+            let s: Vec<f64> = pts.iter().map(|p| levels[p.0]).collect();
+            let n: Vec<f64> = pts.iter().map(|p| 10f64.powf(p.1)).collect();
+            let d: Vec<f64> = pts.iter().map(|p| 10f64.powf(p.2)).collect();
+            let loss: Vec<f64> = (0..pts.len())
+                .map(|i| {
+                    let vars: Vec<f64> = law
+                        .var_names()
+                        .iter()
+                        .map(|v| match v.as_str() {
+                            "S" => s[i],
+                            "N" => n[i],
+                            _ => d[i],
+                        })
+                        .collect();
+                    law.eval(&vars, &params) * (noise * pts[i].3).exp()
+                })
+                .collect();
+            Observations::new(vec!["S".into(), "N".into(), "D".into()], vec![s, n, d], loss, None).ok()
+        })
         .boxed())
 }
 
@@ -146,14 +117,10 @@ pub fn observations(
 pub fn paper_case(space: ObservationSpace) -> impl Strategy<Value = ([f64; 7], Observations)> {
     paper_normalised_params().prop_flat_map(move |p| {
         // the built-in law always parses and uses exactly S, N, D
-        let obs = Law::builtin("paper-normalised")
-            .ok()
-            .and_then(|law| observations(&law, &p, &space).ok());
+        let obs = Law::builtin("paper-normalised").ok().and_then(|law| observations(&law, &p, &space).ok());
         match obs {
             Some(o) => (Just(p), o).boxed(),
-            None => Just(p)
-                .prop_filter_map("paper-normalised law unavailable", |_| None)
-                .boxed(),
+            None => Just(p).prop_filter_map("paper-normalised law unavailable", |_| None).boxed(),
         }
     })
 }

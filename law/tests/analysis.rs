@@ -33,10 +33,7 @@ fn published_t5_coefficients() {
             max_err = max_err.max((num - closed).abs());
         }
     }
-    assert!(
-        max_err <= 1e-6,
-        "max |S_opt numeric − closed form| = {max_err:e}"
-    );
+    assert!(max_err <= 1e-6, "max |S_opt numeric − closed form| = {max_err:e}");
     assert!(interior > 60, "too few points with S_opt > 0: {interior}");
     let pays = a.sparsity_pays(100.0).unwrap();
     assert!(
@@ -46,23 +43,14 @@ fn published_t5_coefficients() {
     );
     assert!((pays.data_multiple - p.sparsity_pays_multiple()).abs() < 1e-6);
     let slope = a.contour_slope(0.5, 100.0).unwrap();
-    assert!(
-        (slope - (1.0 + 0.24513 / 0.20271)).abs() < 1e-6,
-        "contour slope {slope}"
-    );
+    assert!((slope - (1.0 + 0.24513 / 0.20271)).abs() < 1e-6, "contour slope {slope}");
     let dense = a.dense_optimal_slope(100.0).unwrap();
-    assert!(
-        (dense - slope).abs() < 1e-6,
-        "dense line {dense} not parallel to contours {slope}"
-    );
+    assert!((dense - slope).abs() < 1e-6, "dense line {dense} not parallel to contours {slope}");
 }
 
 /// Parameters a..g of the normalised law, about ×2–3 around the published fits.
 fn params() -> impl Strategy<Value = [f64; 7]> {
-    (
-        (0.2..2.0, 0.3..1.5, 0.5..3.0, 0.1..0.5),
-        (0.2..2.0, 0.1..0.6, 0.3..1.5),
-    )
+    ((0.2..2.0, 0.3..1.5, 0.5..3.0, 0.1..0.5), (0.2..2.0, 0.1..0.6, 0.3..1.5))
         .prop_map(|((a, b, c, d), (e, f, g))| [a, b, c, d, e, f, g])
 }
 

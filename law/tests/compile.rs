@@ -15,9 +15,7 @@ fn paper_law_tape_matches_tree_and_gradient() {
     let s = [0.0, 0.5, 0.75, 0.875];
     let n = [1.0, 10.0, 100.0, 603.98];
     let d = [2.5, 5.0, 10.0, 5.0];
-    let p = [
-        0.43624, 1.34497, 1.69517, 0.23168, 0.41761, 0.38464, 0.83037,
-    ];
+    let p = [0.43624, 1.34497, 1.69517, 0.23168, 0.41761, 0.38464, 0.83037];
     let bound = tape.bind(&[(0, &s), (1, &n), (2, &d)], 4).unwrap();
     let mut ws = bound.workspace();
     bound.forward_scalars(&p, &mut ws);
@@ -81,12 +79,10 @@ fn arb_expr() -> impl Strategy<Value = String> {
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) - ({b})")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) * ({b})")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) / (1 + exp({b}))")),
-            (inner.clone(), inner.clone())
-                .prop_map(|(a, b)| format!("(1 + exp({a}))^(sqrt(1 + ({b})^2) - 1)")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("(1 + exp({a}))^(sqrt(1 + ({b})^2) - 1)")),
             inner.clone().prop_map(|a| format!("log(1 + exp(-({a})))")),
             inner.clone().prop_map(|a| format!("-({a})")),
-            (inner.clone(), inner.clone())
-                .prop_map(|(a, b)| format!("max({a}, {b}) + min({a}, 2*{b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("max({a}, {b}) + min({a}, 2*{b})")),
         ]
     })
 }

@@ -38,10 +38,7 @@ fn column_names_by_alias_backticks_and_rename() {
     // A text column nobody uses is fine; using it is an error naming row and column.
     m.loss = "note".into();
     let err = load_with(csv, &m).unwrap_err();
-    assert!(
-        matches!(&err, DataError::NotANumber { row: 1, column, .. } if column == "note"),
-        "{err}"
-    );
+    assert!(matches!(&err, DataError::NotANumber { row: 1, column, .. } if column == "note"), "{err}");
 }
 
 fn load_with(text: &str, m: &CsvMapping) -> Result<Observations, DataError> {
@@ -54,65 +51,33 @@ fn bad_input_gives_structured_errors() {
     assert!(matches!(load(head), Err(DataError::Empty { .. })));
     assert!(load("").is_err());
     let err = load(&format!("{head}0.5,1,2.0,250000\n0.5,1,2.0\n")).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            DataError::Ragged {
-                row: 2,
-                expected: 4,
-                found: 3,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, DataError::Ragged { row: 2, expected: 4, found: 3, .. }), "{err}");
     let err = load(&format!("{head}0.5,1,2.0,250000\n0.5,1,NaN,250000\n")).unwrap_err();
     assert!(matches!(err, DataError::NotFinite { row: 2, .. }), "{err}");
     let err = load(&format!("{head}0.5,1,-2.0,250000\n")).unwrap_err();
-    assert!(
-        matches!(err, DataError::NonPositiveLoss { row: 1, .. }),
-        "{err}"
-    );
+    assert!(matches!(err, DataError::NonPositiveLoss { row: 1, .. }), "{err}");
     let err = load(&format!("{head}0.5,1,0,250000\n")).unwrap_err();
-    assert!(
-        matches!(err, DataError::NonPositiveLoss { row: 1, .. }),
-        "{err}"
-    );
+    assert!(matches!(err, DataError::NonPositiveLoss { row: 1, .. }), "{err}");
     let err = load(&format!("{head}0.5,1,2,250000\n1.0,1,2,250000\n")).unwrap_err();
-    assert!(
-        matches!(err, DataError::SparsityOutOfRange { row: 2, .. }),
-        "{err}"
-    );
+    assert!(matches!(err, DataError::SparsityOutOfRange { row: 2, .. }), "{err}");
     assert!(err.to_string().contains("test.csv"));
     let err = load(&format!("{head}-0.1,1,2,250000\n")).unwrap_err();
-    assert!(
-        matches!(err, DataError::SparsityOutOfRange { row: 1, .. }),
-        "{err}"
-    );
+    assert!(matches!(err, DataError::SparsityOutOfRange { row: 1, .. }), "{err}");
     let err = load(&format!("{head}0.5,x,2,250000\n")).unwrap_err();
     assert!(matches!(err, DataError::NotANumber { row: 1, .. }), "{err}");
 
     let mut m = CsvMapping::t5_paper();
     m.vars[2].1 = "stepz/1e5".into();
     let err = load_with(&format!("{head}0.5,1,2,250000\n"), &m).unwrap_err();
-    assert!(
-        matches!(&err, DataError::UnknownColumn { column, .. } if column == "stepz"),
-        "{err}"
-    );
+    assert!(matches!(&err, DataError::UnknownColumn { column, .. } if column == "stepz"), "{err}");
     assert!(err.to_string().contains("steps"));
     m.vars[2].1 = "steps/(1e5".into();
     let err = load_with(&format!("{head}0.5,1,2,250000\n"), &m).unwrap_err();
-    assert!(
-        matches!(&err, DataError::BadExpression { error, .. } if error.column == 11),
-        "{err}"
-    );
+    assert!(matches!(&err, DataError::BadExpression { error, .. } if error.column == 11), "{err}");
 
     // Direct construction.
     let s = |v: Vec<f64>| vec![v];
-    assert!(matches!(
-        Observations::new(vec!["S".into()], s(vec![0.1]), vec![], None),
-        Err(DataError::Empty { .. })
-    ));
+    assert!(matches!(Observations::new(vec!["S".into()], s(vec![0.1]), vec![], None), Err(DataError::Empty { .. })));
     assert!(matches!(
         Observations::new(vec!["S".into()], s(vec![0.1, 0.2]), vec![1.0], None),
         Err(DataError::LengthMismatch { .. })
@@ -122,21 +87,11 @@ fn bad_input_gives_structured_errors() {
         Err(DataError::NotFinite { row: 1, .. })
     ));
     assert!(matches!(
-        Observations::new(
-            vec!["N".into()],
-            s(vec![1.0, 2.0]),
-            vec![1.0, 1.0],
-            Some(vec![1.0, -1.0])
-        ),
+        Observations::new(vec!["N".into()], s(vec![1.0, 2.0]), vec![1.0, 1.0], Some(vec![1.0, -1.0])),
         Err(DataError::BadWeight { row: 2, .. })
     ));
     assert!(matches!(
-        Observations::new(
-            vec!["N".into(), "N".into()],
-            vec![vec![1.0], vec![1.0]],
-            vec![1.0],
-            None
-        ),
+        Observations::new(vec!["N".into(), "N".into()], vec![vec![1.0], vec![1.0]], vec![1.0], None),
         Err(DataError::BadVariables { .. })
     ));
     assert!(CsvMapping::from_assignments(&["D"], "loss").is_err());
@@ -144,41 +99,16 @@ fn bad_input_gives_structured_errors() {
 
 #[test]
 fn fitting_a_law_whose_variable_is_missing_is_an_error() {
-    let obs = Observations::new(
-        vec!["N".into()],
-        vec![vec![1.0, 2.0, 3.0]],
-        vec![3.0, 2.0, 1.5],
-        None,
-    )
-    .unwrap();
+    let obs = Observations::new(vec!["N".into()], vec![vec![1.0, 2.0, 3.0]], vec![3.0, 2.0, 1.5], None).unwrap();
     let law = Law::builtin("paper-normalised").unwrap();
     let err = fit(&law, &obs, &FitOptions::default()).unwrap_err();
-    assert!(
-        matches!(&err, FitError::Law(LawError::UnknownVariable { name, .. }) if name == "S"),
-        "{err}"
-    );
-    let err = fit(
-        &Law::builtin("chinchilla").unwrap(),
-        &obs,
-        &FitOptions {
-            huber_delta: -1.0,
-            ..FitOptions::default()
-        },
-    );
+    assert!(matches!(&err, FitError::Law(LawError::UnknownVariable { name, .. }) if name == "S"), "{err}");
+    let err =
+        fit(&Law::builtin("chinchilla").unwrap(), &obs, &FitOptions { huber_delta: -1.0, ..FitOptions::default() });
     assert!(matches!(err, Err(FitError::Options { .. })));
     // Log residuals of a law that predicts negative losses from every start: an error.
-    let err = fit(
-        &Law::parse("a - N^(1 + b)", &[]).unwrap(),
-        &obs,
-        &FitOptions {
-            starts: 3,
-            ..FitOptions::default()
-        },
-    );
-    assert!(
-        matches!(err, Err(FitError::NoValidStart { starts: 3 })),
-        "{err:?}"
-    );
+    let err = fit(&Law::parse("a - N^(1 + b)", &[]).unwrap(), &obs, &FitOptions { starts: 3, ..FitOptions::default() });
+    assert!(matches!(err, Err(FitError::NoValidStart { starts: 3 })), "{err:?}");
     let mut opts = FitOptions::default();
     opts.fixed.insert("zeta".into(), 1.0);
     assert!(matches!(
@@ -189,8 +119,7 @@ fn fitting_a_law_whose_variable_is_missing_is_an_error() {
 
 #[test]
 fn fit_options_reject_unknown_fields() {
-    let ok: FitOptions =
-        serde_json::from_str(r#"{"huber_delta": 0.01, "residual": "raw", "starts": 3}"#).unwrap();
+    let ok: FitOptions = serde_json::from_str(r#"{"huber_delta": 0.01, "residual": "raw", "starts": 3}"#).unwrap();
     assert_eq!(ok.starts, 3);
     assert_eq!(ok.seed, FitOptions::default().seed);
     assert!(serde_json::from_str::<FitOptions>(r#"{"huber_detla": 0.01}"#).is_err());

@@ -18,10 +18,7 @@ fn precedence_and_associativity() {
 
 #[test]
 fn numbers_functions_and_quoted_names() {
-    let e = parse(
-        "1e-3 + 2.5E+2 + .5 + 3. + log(exp(1)) + sqrt(4) + min(1, 2) + max(1, 2) + `val-loss`",
-    )
-    .unwrap();
+    let e = parse("1e-3 + 2.5E+2 + .5 + 3. + log(exp(1)) + sqrt(4) + min(1, 2) + max(1, 2) + `val-loss`").unwrap();
     let v = e.eval_with(&[("val-loss", 10.0)]).unwrap();
     assert!((v - (0.001 + 250.0 + 0.5 + 3.0 + 1.0 + 2.0 + 1.0 + 2.0 + 10.0)).abs() < 1e-12);
     assert_eq!(e.symbols(), vec!["val-loss".to_string()]);
@@ -90,37 +87,22 @@ fn derivatives_are_readable() {
 fn laws_know_their_symbols() {
     let law = Law::builtin("paper").unwrap();
     assert_eq!(law.var_names(), ["S", "N", "D"]);
-    assert_eq!(
-        law.param_names(),
-        ["a_S", "b_S", "c_S", "b_N", "a_D", "b_D", "c"]
-    );
+    assert_eq!(law.param_names(), ["a_S", "b_S", "c_S", "b_N", "a_D", "b_D", "c"]);
     let law = Law::builtin("chinchilla").unwrap();
     assert_eq!(law.var_names(), ["N", "D"]);
     for b in sparse_scaling_law::law::BUILTINS {
         let law = Law::builtin(b.name).unwrap();
         assert_eq!(Law::parse(law.text(), b.vars).unwrap().expr(), law.expr());
     }
-    assert!(matches!(
-        Law::builtin("nope"),
-        Err(LawError::UnknownBuiltin { .. })
-    ));
-    assert!(matches!(
-        Law::parse("a + b", &[]),
-        Err(LawError::NoVariables { .. })
-    ));
-    assert!(matches!(
-        Law::parse("N + D", &[]),
-        Err(LawError::NoParameters { .. })
-    ));
+    assert!(matches!(Law::builtin("nope"), Err(LawError::UnknownBuiltin { .. })));
+    assert!(matches!(Law::parse("a + b", &[]), Err(LawError::NoVariables { .. })));
+    assert!(matches!(Law::parse("N + D", &[]), Err(LawError::NoParameters { .. })));
     assert!(matches!(
         Law::parse_declared("a * N^(-b) + cc", &["N"], &["a", "b", "c"]),
         Err(LawError::UnknownSymbol { name, .. }) if name == "cc"
     ));
     let law = Law::parse("a*X^b", &["X"]).unwrap();
-    assert!(matches!(
-        law.check_vars_available(&["N".into()]),
-        Err(LawError::UnknownVariable { .. })
-    ));
+    assert!(matches!(law.check_vars_available(&["N".into()]), Err(LawError::UnknownVariable { .. })));
     assert!(matches!(Law::parse("a * (N", &[]), Err(LawError::Parse(e)) if e.column == 7));
 }
 
@@ -137,9 +119,6 @@ fn paper_and_normalised_forms_agree() {
     for (s, n, d) in [(0.5, 2e8, 3e10), (0.0, 1e7, 1e9)] {
         let l_raw = raw.eval(&[s, n, d], &p_raw);
         let l_norm = norm.eval(&[s, n / 1e6, d], &p_norm);
-        assert!(
-            (l_raw - l_norm).abs() < 1e-12 * l_raw,
-            "{l_raw} vs {l_norm}"
-        );
+        assert!((l_raw - l_norm).abs() < 1e-12 * l_raw, "{l_raw} vs {l_norm}");
     }
 }

@@ -19,16 +19,11 @@ fn t5_fit_reaches_the_true_minimum_and_extrapolates() {
         r.objective, r.grad_norm, r.converged, r.iterations, r.params
     );
     for s in &r.starts {
-        eprintln!(
-            "  {:e} {:?} {} {}",
-            s.objective, s.stop, s.iterations, s.evaluations
-        );
+        eprintln!("  {:e} {:?} {} {}", s.objective, s.stop, s.iterations, s.evaluations);
     }
     assert!(r.objective <= 4.881e-6, "objective {}", r.objective);
     assert!(r.converged);
-    let want = [
-        0.43624, 1.34497, 1.69517, 0.23168, 0.41761, 0.38464, 0.83037,
-    ];
+    let want = [0.43624, 1.34497, 1.69517, 0.23168, 0.41761, 0.38464, 0.83037];
     for (p, w) in r.params.iter().zip(want) {
         assert!((p - w).abs() < 2e-3 * (1.0 + w), "{:?}", r.params);
     }
@@ -42,12 +37,7 @@ fn t5_fit_reaches_the_true_minimum_and_extrapolates() {
 fn bootstrap_intervals_are_seeded_and_cover_the_fit() {
     let obs = t5();
     let law = Law::builtin("paper-normalised").unwrap();
-    let opts = FitOptions {
-        starts: 4,
-        bootstrap: 60,
-        seed: 7,
-        ..FitOptions::t5_paper()
-    };
+    let opts = FitOptions { starts: 4, bootstrap: 60, seed: 7, ..FitOptions::t5_paper() };
     let r = fit(&law, &obs, &opts).unwrap();
     let b = r.bootstrap.as_ref().unwrap();
     assert_eq!(b.samples.len() + b.failed, 60);
@@ -55,11 +45,7 @@ fn bootstrap_intervals_are_seeded_and_cover_the_fit() {
     for (k, name) in r.param_names.iter().enumerate() {
         let (lo, hi) = r.ci(name).unwrap();
         assert!(lo < hi, "{name}: [{lo}, {hi}]");
-        assert!(
-            lo <= r.params[k] && r.params[k] <= hi,
-            "{name} = {} outside [{lo}, {hi}]",
-            r.params[k]
-        );
+        assert!(lo <= r.params[k] && r.params[k] <= hi, "{name} = {} outside [{lo}, {hi}]", r.params[k]);
     }
     // Derived quantities: the exponent of the data term over that of the size term.
     let (lo, hi) = r.ci_of(|p| p[5] / p[3]).unwrap();
@@ -68,15 +54,7 @@ fn bootstrap_intervals_are_seeded_and_cover_the_fit() {
     // Same seed, same numbers; another seed, other samples.
     let again = fit(&law, &obs, &opts).unwrap();
     assert_eq!(again.bootstrap_samples(), r.bootstrap_samples());
-    let other = fit(
-        &law,
-        &obs,
-        &FitOptions {
-            seed: 8,
-            ..opts.clone()
-        },
-    )
-    .unwrap();
+    let other = fit(&law, &obs, &FitOptions { seed: 8, ..opts.clone() }).unwrap();
     assert_ne!(other.bootstrap_samples(), r.bootstrap_samples());
 }
 
@@ -85,45 +63,18 @@ fn vit_procedure_bounds_and_fixed_parameters() {
     let obs = t5();
     let law = Law::builtin("paper-normalised").unwrap();
     // Raw residuals (the ViT procedure) also converge on this table.
-    let raw = fit(
-        &law,
-        &obs,
-        &FitOptions {
-            starts: 8,
-            ..FitOptions::vit_paper()
-        },
-    )
-    .unwrap();
+    let raw = fit(&law, &obs, &FitOptions { starts: 8, ..FitOptions::vit_paper() }).unwrap();
     assert!(raw.converged, "{:?}", raw.stop);
     // Fixing g at its log-fit value and bounding d reproduces the unconstrained optimum.
-    let mut opts = FitOptions {
-        starts: 8,
-        ..FitOptions::t5_paper()
-    };
+    let mut opts = FitOptions { starts: 8, ..FitOptions::t5_paper() };
     opts.fixed.insert("g".into(), 0.8303747554994257);
-    opts.bounds.insert(
-        "d".into(),
-        sparse_scaling_law::fit::Bounds {
-            lower: Some(0.0),
-            upper: Some(1.0),
-        },
-    );
+    opts.bounds.insert("d".into(), sparse_scaling_law::fit::Bounds { lower: Some(0.0), upper: Some(1.0) });
     let r = fit(&law, &obs, &opts).unwrap();
     assert!(r.converged);
     assert_eq!(r.param("g"), Some(0.8303747554994257));
-    assert!(
-        (r.objective - 4.8801165946e-6).abs() < 1e-14,
-        "{}",
-        r.objective
-    );
+    assert!((r.objective - 4.8801165946e-6).abs() < 1e-14, "{}", r.objective);
     // A bound that excludes the optimum is respected.
-    opts.bounds.insert(
-        "d".into(),
-        sparse_scaling_law::fit::Bounds {
-            lower: Some(0.25),
-            upper: None,
-        },
-    );
+    opts.bounds.insert("d".into(), sparse_scaling_law::fit::Bounds { lower: Some(0.25), upper: None });
     let r = fit(&law, &obs, &opts).unwrap();
     assert!(r.param("d").unwrap() >= 0.25);
     assert!(r.objective > 4.8802e-6);
@@ -134,57 +85,32 @@ fn grid_starts_weights_and_honest_convergence() {
     let obs = t5();
     let law = Law::builtin("paper-normalised").unwrap();
     // Grid starts only: 2 levels for 7 parameters = 128 starts.
-    let grid = FitOptions {
-        starts: 0,
-        grid: Some(vec![0.3, 0.7]),
-        ..FitOptions::t5_paper()
-    };
+    let grid = FitOptions { starts: 0, grid: Some(vec![0.3, 0.7]), ..FitOptions::t5_paper() };
     let r = fit(&law, &obs, &grid).unwrap();
     assert_eq!(r.starts.len(), 128);
     assert!(r.converged && r.objective <= 4.881e-6);
     // Too many grid points is an error, not a hang.
-    let huge = FitOptions {
-        grid: Some(vec![0.1; 10]),
-        ..FitOptions::t5_paper()
-    };
+    let huge = FitOptions { grid: Some(vec![0.1; 10]), ..FitOptions::t5_paper() };
     assert!(fit(&law, &obs, &huge).is_err());
 
     // Weight 2 on a point is the same objective as listing it twice.
     let mut w = vec![1.0; obs.len()];
     w[5] = 2.0;
-    let weighted = Observations {
-        weights: Some(w),
-        ..obs.clone()
-    };
+    let weighted = Observations { weights: Some(w), ..obs.clone() };
     let mut rows: Vec<usize> = (0..obs.len()).collect();
     rows.push(5);
     let doubled = obs.select(&rows);
-    let opts = FitOptions {
-        starts: 4,
-        ..FitOptions::t5_paper()
-    };
+    let opts = FitOptions { starts: 4, ..FitOptions::t5_paper() };
     let a = fit(&law, &weighted, &opts).unwrap();
     let b = fit(&law, &doubled, &opts).unwrap();
-    assert!(
-        (a.objective - b.objective).abs() < 1e-12 * a.objective,
-        "{} vs {}",
-        a.objective,
-        b.objective
-    );
+    assert!((a.objective - b.objective).abs() < 1e-12 * a.objective, "{} vs {}", a.objective, b.objective);
     let plain = fit(&law, &obs, &opts).unwrap();
     assert!((a.objective - plain.objective).abs() > 1e-9);
 
     // Stopped early: reported as not converged, with the reason.
-    let short = FitOptions {
-        starts: 2,
-        max_iter: 3,
-        ..FitOptions::t5_paper()
-    };
+    let short = FitOptions { starts: 2, max_iter: 3, ..FitOptions::t5_paper() };
     let r = fit(&law, &obs, &short).unwrap();
     assert!(!r.converged);
-    assert_eq!(
-        r.stop,
-        sparse_scaling_law::fit::bfgs::StopReason::MaxIterations
-    );
+    assert_eq!(r.stop, sparse_scaling_law::fit::bfgs::StopReason::MaxIterations);
     assert!(r.grad_norm > 1e-8);
 }

@@ -21,31 +21,12 @@ fn arb_tree() -> impl Strategy<Value = Expr> {
     let leaf = prop_oneof![
         (0u32..1000).prop_map(|v| Expr::Num(v as f64)),
         (0.0f64..1e3).prop_map(Expr::Num),
-        prop_oneof![
-            Just(1e-7),
-            Just(1e-300),
-            Just(6.02e23),
-            Just(1e15),
-            Just(0.1)
-        ]
-        .prop_map(Expr::Num),
+        prop_oneof![Just(1e-7), Just(1e-300), Just(6.02e23), Just(1e15), Just(0.1)].prop_map(Expr::Num),
         arb_name().prop_map(Expr::Sym),
     ];
     leaf.prop_recursive(5, 48, 2, |inner| {
-        let op = prop_oneof![
-            Just(BinOp::Add),
-            Just(BinOp::Sub),
-            Just(BinOp::Mul),
-            Just(BinOp::Div),
-            Just(BinOp::Pow)
-        ];
-        let f1 = prop_oneof![
-            Just(Func::Log),
-            Just(Func::Exp),
-            Just(Func::Sqrt),
-            Just(Func::Abs),
-            Just(Func::Sign)
-        ];
+        let op = prop_oneof![Just(BinOp::Add), Just(BinOp::Sub), Just(BinOp::Mul), Just(BinOp::Div), Just(BinOp::Pow)];
+        let f1 = prop_oneof![Just(Func::Log), Just(Func::Exp), Just(Func::Sqrt), Just(Func::Abs), Just(Func::Sign)];
         let f2 = prop_oneof![Just(Func::Min), Just(Func::Max)];
         prop_oneof![
             (op, inner.clone(), inner.clone()).prop_map(|(op, a, b)| Expr::bin(op, a, b)),
@@ -68,8 +49,7 @@ fn arb_smooth() -> impl Strategy<Value = String> {
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) + ({b})")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) - ({b})")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) * ({b})")),
-            (inner.clone(), inner.clone())
-                .prop_map(|(a, b)| format!("({a}) / (2 + sqrt(1 + ({b})^2))")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) / (2 + sqrt(1 + ({b})^2))")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("(1 + exp(-abs({a})))^({b})")),
             inner.clone().prop_map(|a| format!("log(1 + ({a})^2)")),
             inner.clone().prop_map(|a| format!("-({a})^3")),
@@ -130,13 +110,7 @@ fn synthetic(law: &Law, p: &[f64], noise: f64, rng: &mut StdRng) -> Observations
             }
         }
     }
-    Observations::new(
-        vec!["S".into(), "N".into(), "D".into()],
-        vec![s, n, d],
-        y,
-        None,
-    )
-    .unwrap()
+    Observations::new(vec!["S".into(), "N".into(), "D".into()], vec![s, n, d], y, None).unwrap()
 }
 
 proptest! {

@@ -5,9 +5,9 @@
 //! and an S_opt contour plot (`--plot-contours`).
 //!
 //! ```text
-//! sparse-scaling fit ../shared/data/t5-data.csv --preset t5-paper --bootstrap 200 --json t5-fit.json
+//! sparse-scaling fit law/tests/data/t5-data.csv --preset t5-paper --bootstrap 200 --json t5-fit.json
 //! sparse-scaling analyse t5-fit.json --plot-contours t5-contours.svg --json t5-analysis.json
-//! sparse-scaling analyse ../shared/data/t5-data.csv --preset t5-paper --predict 0.75,603.98,5
+//! sparse-scaling analyse law/tests/data/t5-data.csv --preset t5-paper --predict 0.75,603.98,5
 //! sparse-scaling analyse --preset t5-paper --params 0.56779,0.72161,1.52265,0.24513,0.63362,0.20271,0.65074 --sizes 10,100,1000
 //! ```
 
@@ -18,8 +18,7 @@ use super::fit_args::{resolve_law, resolve_mapping, DataArgs, FitArgs, Preset};
 use super::fitting::{fit_from_args, format_fit};
 use super::CliError;
 use sparse_scaling_law::analysis::{
-    Analysis, AnalysisReport, FitRecord, PredictionPoint, Reference, ReportSettings,
-    SymbolicSurface, DEFAULT_COST,
+    Analysis, AnalysisReport, FitRecord, PredictionPoint, Reference, ReportSettings, SymbolicSurface, DEFAULT_COST,
 };
 use sparse_scaling_law::plot::{contours_svg, write_svg};
 use sparse_scaling_law::{CsvMapping, Law};
@@ -32,12 +31,7 @@ pub struct Args {
     pub input: Option<PathBuf>,
     /// Analyse these coefficients (in the law's parameter order, comma-separated) instead of a
     /// fit, e.g. the paper's published ones.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        value_name = "V,...",
-        allow_negative_numbers = true
-    )]
+    #[arg(long, value_delimiter = ',', value_name = "V,...", allow_negative_numbers = true)]
     pub params: Vec<f64>,
     /// N and D at which m(S) and the slopes are evaluated (default: largest N and D of the data;
     /// without data, the largest of --sizes and D = 1).
@@ -81,13 +75,7 @@ pub struct Args {
 fn parse_point(text: &str, k: usize) -> Result<PredictionPoint, CliError> {
     let vals: Result<Vec<f64>, _> = text.split(',').map(|v| v.trim().parse::<f64>()).collect();
     match vals.as_deref() {
-        Ok([s, n, d]) => Ok(PredictionPoint {
-            label: format!("#{k}"),
-            s: *s,
-            n: *n,
-            d: *d,
-            measured: None,
-        }),
+        Ok([s, n, d]) => Ok(PredictionPoint { label: format!("#{k}"), s: *s, n: *n, d: *d, measured: None }),
         _ => Err(CliError::Usage(format!(
             "--predict `{text}`: expected three numbers S,N,D, e.g. --predict 0.75,603.98,5"
         ))),
@@ -96,9 +84,7 @@ fn parse_point(text: &str, k: usize) -> Result<PredictionPoint, CliError> {
 
 fn positive(what: &str, v: &[f64]) -> Result<(), CliError> {
     match v.iter().find(|x| !(x.is_finite() && **x > 0.0)) {
-        Some(x) => Err(CliError::Usage(format!(
-            "{what} {x} must be a positive number"
-        ))),
+        Some(x) => Err(CliError::Usage(format!("{what} {x} must be a positive number"))),
         None => Ok(()),
     }
 }
@@ -106,31 +92,14 @@ fn positive(what: &str, v: &[f64]) -> Result<(), CliError> {
 /// The contour plot's ranges: N from a decade below `n_lo` to two above `n_hi`; C from a decade
 /// below where sparsity starts to pay at the smallest N to where S_opt reaches 0.95 at the
 /// largest.
-fn contour_plot(
-    a: &Analysis,
-    name: &str,
-    n_lo: f64,
-    n_hi: f64,
-    n_unit: &str,
-    cost: &str,
-) -> Result<String, CliError> {
+fn contour_plot(a: &Analysis, name: &str, n_lo: f64, n_hi: f64, n_unit: &str, cost: &str) -> Result<String, CliError> {
     let (x0, x1) = (n_lo.log10() - 1.0, n_hi.log10() + 2.0);
-    let c_lo = a
-        .contour_budget(0.0, 10f64.powf(x0))
-        .map_err(|e| CliError::Usage(format!("contour plot: {e}")))?;
-    let c_hi = a
-        .contour_budget(0.95, 10f64.powf(x1))
-        .map_err(|e| CliError::Usage(format!("contour plot: {e}")))?;
+    let c_lo = a.contour_budget(0.0, 10f64.powf(x0)).map_err(|e| CliError::Usage(format!("contour plot: {e}")))?;
+    let c_hi = a.contour_budget(0.95, 10f64.powf(x1)).map_err(|e| CliError::Usage(format!("contour plot: {e}")))?;
     let (y0, y1) = (c_lo.log10() - 1.0, c_hi.log10() + 0.5);
     let map = a.contour_map((x0, x1), (y0, y1), 60, &[0.0, 0.5, 0.75, 0.875, 0.9375]);
     let title = format!("Optimal sparsity S_opt(N, C) — {name}");
-    contours_svg(
-        &map,
-        &title,
-        &format!("N = {n_unit}"),
-        &format!("C = {cost}"),
-    )
-    .map_err(CliError::Plot)
+    contours_svg(&map, &title, &format!("N = {n_unit}"), &format!("C = {cost}")).map_err(CliError::Plot)
 }
 
 /// What is analysed: a law, its coefficients and their bootstrap samples.
@@ -167,10 +136,7 @@ fn units_of(m: &CsvMapping) -> Option<(String, String)> {
 }
 
 fn subject(args: &Args) -> Result<Subject, CliError> {
-    let is_json = args.input.as_ref().is_some_and(|p| {
-        p.extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-    });
+    let is_json = args.input.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")));
     if is_json {
         let input = args.input.as_deref().unwrap_or(Path::new(""));
         if !args.data.is_empty() || !args.fit.is_empty() || !args.params.is_empty() {
@@ -192,12 +158,7 @@ fn subject(args: &Args) -> Result<Subject, CliError> {
         }
         let (reference, units) = match &args.input {
             Some(file) if file.is_dir() => {
-                let (obs, mapping) = load_results_dir(
-                    file,
-                    args.data.n_unit,
-                    args.data.d_unit,
-                    args.data.family,
-                )?;
+                let (obs, mapping) = load_results_dir(file, args.data.n_unit, args.data.d_unit, args.data.family)?;
                 (Reference::of(&obs), units_of(&mapping))
             }
             Some(file) => {
@@ -217,23 +178,11 @@ fn subject(args: &Args) -> Result<Subject, CliError> {
                 if n_max.is_nan() && args.reference.is_empty() {
                     return Err(CliError::Usage("--params without data: give --sizes (and optionally --reference N,D) so the tables have sizes to show".into()));
                 }
-                let n_max = if n_max.is_nan() {
-                    args.reference[0]
-                } else {
-                    n_max
-                };
+                let n_max = if n_max.is_nan() { args.reference[0] } else { n_max };
                 let n_min = if n_min.is_nan() { n_max } else { n_min };
                 (
-                    Reference {
-                        n_min,
-                        n_max,
-                        d_max: 1.0,
-                    },
-                    args.data
-                        .preset
-                        .map(|p| p.mapping())
-                        .as_ref()
-                        .and_then(units_of),
+                    Reference { n_min, n_max, d_max: 1.0 },
+                    args.data.preset.map(|p| p.mapping()).as_ref().and_then(units_of),
                 )
             }
         };
@@ -248,10 +197,7 @@ fn subject(args: &Args) -> Result<Subject, CliError> {
         });
     }
     let input = args.input.as_deref().ok_or_else(|| {
-        CliError::Usage(
-            "give a fit (.json from `sparse-scaling fit --json`), a CSV file to fit, or --params"
-                .into(),
-        )
+        CliError::Usage("give a fit (.json from `sparse-scaling fit --json`), a CSV file to fit, or --params".into())
     })?;
     let r = fit_from_args(input, &args.data, &args.fit)?;
     print!("{}", format_fit(&r, false));
@@ -314,18 +260,11 @@ pub fn run(args: Args) -> super::CliResult {
         println!("wrote {}", p.display());
     }
     if let Some(p) = &args.plot_contours {
-        let a = Analysis::with_cost_model(&sub.law, &sub.params, &args.cost)
-            .map_err(|e| CliError::Usage(e.to_string()))?;
+        let a =
+            Analysis::with_cost_model(&sub.law, &sub.params, &args.cost).map_err(|e| CliError::Usage(e.to_string()))?;
         let n_unit = sub.units.as_ref().map_or("law units", |u| u.0.as_str());
         let name = sub.law.name().unwrap_or("fitted law").to_string();
-        let svg = contour_plot(
-            &a,
-            &name,
-            sub.reference.n_min,
-            sub.reference.n_max,
-            n_unit,
-            &args.cost,
-        )?;
+        let svg = contour_plot(&a, &name, sub.reference.n_min, sub.reference.n_max, n_unit, &args.cost)?;
         write_svg(p, &svg).map_err(CliError::Plot)?;
         println!("wrote {}", p.display());
     }

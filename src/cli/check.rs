@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use crate::runner::registry;
 use crate::experiment::{ExperimentFile, Point};
+use crate::runner::registry;
 
 /// Arguments of `sparse-scaling check`.
 #[derive(Debug, clap::Args)]
@@ -60,7 +60,12 @@ pub fn run(args: Args) -> super::CliResult {
     }
     let unsupported: Vec<_> = points.iter().filter_map(|p| registry::check(p).err()).collect();
     if let Some(first) = unsupported.first() {
-        return Err(format!("{} of {} points have sizes that are not compiled in; the first:\n{first}", unsupported.len(), points.len()).into());
+        return Err(format!(
+            "{} of {} points have sizes that are not compiled in; the first:\n{first}",
+            unsupported.len(),
+            points.len()
+        )
+        .into());
     }
     if !args.json {
         println!("{} points; every size is compiled into this binary", points.len());

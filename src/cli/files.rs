@@ -15,11 +15,7 @@ use sparse_scaling_law::{CsvMapping, Observations};
 pub fn csv_headers(path: &Path) -> Vec<String> {
     csv::Reader::from_path(path)
         .ok()
-        .and_then(|mut r| {
-            r.headers()
-                .ok()
-                .map(|h| h.iter().map(|s| s.trim().to_string()).collect())
-        })
+        .and_then(|mut r| r.headers().ok().map(|h| h.iter().map(|s| s.trim().to_string()).collect()))
         .unwrap_or_default()
 }
 
@@ -47,9 +43,7 @@ pub fn load_results_dir(
     for (flag, v) in [("--n-unit", n_unit), ("--d-unit", d_unit)] {
         if let Some(v) = v {
             if !(v.is_finite() && v > 0.0) {
-                return Err(CliError::Usage(format!(
-                    "{flag} {v} must be a positive number, e.g. 1e6"
-                )));
+                return Err(CliError::Usage(format!("{flag} {v} must be a positive number, e.g. 1e6")));
             }
         }
     }
@@ -64,13 +58,9 @@ pub fn load_results_dir(
         Family::T5 => 1e5,
     });
     let cols = observation_columns(&records, n_unit, d_unit).map_err(CliError::Results)?;
-    let obs = Observations::new(
-        vec!["S".into(), "N".into(), "D".into()],
-        vec![cols.s, cols.n, cols.d],
-        cols.loss,
-        None,
-    )
-    .map_err(|e| CliError::Usage(format!("{}: {e}", dir.display())))?;
+    let obs =
+        Observations::new(vec!["S".into(), "N".into(), "D".into()], vec![cols.s, cols.n, cols.d], cols.loss, None)
+            .map_err(|e| CliError::Usage(format!("{}: {e}", dir.display())))?;
     let mapping = CsvMapping {
         vars: vec![
             ("S".into(), "sparsity".into()),
@@ -86,10 +76,8 @@ pub fn load_results_dir(
 
 /// Reads a fit record written by `sparse-scaling fit --json`.
 pub fn read_record(path: &Path) -> Result<FitRecord, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::Io {
-        path: path.to_path_buf(),
-        message: format!("cannot read: {e}"),
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::Io { path: path.to_path_buf(), message: format!("cannot read: {e}") })?;
     let r: FitRecord = serde_json::from_str(&text).map_err(|e| CliError::Io {
         path: path.to_path_buf(),
         message: format!("not a fit written by `sparse-scaling fit --json`: {e}"),
@@ -119,13 +107,10 @@ pub fn read_record(path: &Path) -> Result<FitRecord, CliError> {
 
 /// Writes JSON to a file.
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), CliError> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| CliError::Io {
-        path: path.to_path_buf(),
-        message: format!("cannot encode JSON: {e}"),
-    })?;
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::Io { path: path.to_path_buf(), message: format!("cannot encode JSON: {e}") })?;
     std::fs::write(path, text + "\n").map_err(|e| CliError::Io {
         path: path.to_path_buf(),
         message: format!("cannot write: {e}; check that the directory exists and is writable"),
     })
 }
-

@@ -3,7 +3,7 @@
 //! the fit as JSON (read by `sparse-scaling analyse`) and a predicted-vs-measured SVG plot.
 //!
 //! ```text
-//! sparse-scaling fit ../shared/data/t5-data.csv --preset t5-paper --bootstrap 200 --json t5-fit.json --plot t5-fit.svg
+//! sparse-scaling fit law/tests/data/t5-data.csv --preset t5-paper --bootstrap 200 --json t5-fit.json --plot t5-fit.svg
 //! sparse-scaling fit runs.csv --var 'N=24*(12*768^2)*scale*(1-sparsity)/1e6' --var 'D=steps/1e5' \
 //!     --var S=sparsity --loss val-loss --law paper-normalised --huber-delta 1e-3 --log --starts 25
 //! ```
@@ -54,12 +54,7 @@ pub fn fit_plot(r: &FitRecord) -> Result<String, CliError> {
             sparsity: s.map_or(0.0, |c| c[i]),
         })
         .collect();
-    let title = format!(
-        "{} — R² = {:.4}, {} points",
-        r.law.name.as_deref().unwrap_or("fit"),
-        r.fit.r2,
-        pts.len()
-    );
+    let title = format!("{} — R² = {:.4}, {} points", r.law.name.as_deref().unwrap_or("fit"), r.fit.r2, pts.len());
     predicted_vs_measured_svg(&pts, &title).map_err(CliError::Plot)
 }
 

@@ -162,11 +162,7 @@ impl FitArgs {
 /// Resolves the law: `--law`, else the preset's, else `paper-normalised`. A formula's variables
 /// are S, N, D, C and every name given with `--var`; its other symbols are parameters.
 pub fn resolve_law(data: &DataArgs, fit: &FitArgs) -> Result<Law, CliError> {
-    let spec = fit.law.clone().unwrap_or_else(|| {
-        data.preset
-            .map_or("paper-normalised", Preset::law)
-            .to_string()
-    });
+    let spec = fit.law.clone().unwrap_or_else(|| data.preset.map_or("paper-normalised", Preset::law).to_string());
     if BUILTINS.iter().any(|b| b.name == spec) {
         return Law::builtin(&spec).map_err(CliError::Law);
     }
@@ -179,19 +175,14 @@ pub fn resolve_law(data: &DataArgs, fit: &FitArgs) -> Result<Law, CliError> {
             }
         }
     }
-    let vars: Vec<&str> = vars
-        .iter()
-        .map(String::as_str)
-        .filter(|v| parse(&spec).map_or(true, |e| e.contains(v)))
-        .collect();
+    let vars: Vec<&str> =
+        vars.iter().map(String::as_str).filter(|v| parse(&spec).map_or(true, |e| e.contains(v))).collect();
     Law::parse(&spec, &vars).map_err(CliError::Law)
 }
 
 /// Resolves the fit options: the preset's (or the T5 procedure) with the flags applied.
 pub fn resolve_options(data: &DataArgs, fit: &FitArgs) -> FitOptions {
-    let mut o = data
-        .preset
-        .map_or_else(FitOptions::t5_paper, Preset::options);
+    let mut o = data.preset.map_or_else(FitOptions::t5_paper, Preset::options);
     if let Some(d) = fit.huber_delta {
         o.huber_delta = d;
     }
@@ -234,32 +225,24 @@ fn quote_header(expr: &str, headers: &[String]) -> String {
 
 /// Resolves the CSV column mapping: the preset's (or one column per variable of the law, and
 /// `loss`) with `--var`, `--loss` and `--weight` applied.
-pub fn resolve_mapping(
-    data: &DataArgs,
-    law: &Law,
-    headers: &[String],
-) -> Result<CsvMapping, CliError> {
+pub fn resolve_mapping(data: &DataArgs, law: &Law, headers: &[String]) -> Result<CsvMapping, CliError> {
     let mut m = match data.preset {
         Some(p) => p.mapping(),
         None => {
-            let used: Vec<&str> = law
-                .var_names()
-                .iter()
-                .filter(|v| law.expr().contains(v))
-                .map(String::as_str)
-                .collect();
+            let used: Vec<&str> =
+                law.var_names().iter().filter(|v| law.expr().contains(v)).map(String::as_str).collect();
             CsvMapping::identity(&used)
         }
     };
     for a in &data.vars {
         let (v, e) = a.split_once('=').ok_or_else(|| {
-            CliError::Usage(format!(
-                "--var `{a}` is not of the form VAR=EXPRESSION, e.g. --var D=steps/1e5"
-            ))
+            CliError::Usage(format!("--var `{a}` is not of the form VAR=EXPRESSION, e.g. --var D=steps/1e5"))
         })?;
         let (v, e) = (v.trim().to_string(), quote_header(e, headers));
         if v.is_empty() || e.is_empty() {
-            return Err(CliError::Usage(format!("--var `{a}`: both the variable and the expression must be non-empty, e.g. --var D=steps/1e5")));
+            return Err(CliError::Usage(format!(
+                "--var `{a}`: both the variable and the expression must be non-empty, e.g. --var D=steps/1e5"
+            )));
         }
         match m.vars.iter_mut().find(|(n, _)| *n == v) {
             Some(slot) => slot.1 = e,
@@ -274,4 +257,3 @@ pub fn resolve_mapping(
     }
     Ok(m)
 }
-

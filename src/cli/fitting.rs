@@ -24,8 +24,7 @@ pub fn fit_observations(
     mapping: Option<CsvMapping>,
     options: FitOptions,
 ) -> Result<FitRecord, CliError> {
-    law.check_vars_available(&obs.var_names)
-        .map_err(|e| CliError::Fit(FitError::Law(e)))?;
+    law.check_vars_available(&obs.var_names).map_err(|e| CliError::Fit(FitError::Law(e)))?;
     let result = fit(law, &obs, &options).map_err(CliError::Fit)?;
     Ok(FitRecord {
         format: FitRecord::FORMAT,
@@ -40,11 +39,7 @@ pub fn fit_observations(
 }
 
 /// Loads (a CSV file or a results directory) and fits as the `fit`/`analyse` arguments say.
-pub fn fit_from_args(
-    file: &Path,
-    data: &DataArgs,
-    fit_args: &FitArgs,
-) -> Result<FitRecord, CliError> {
+pub fn fit_from_args(file: &Path, data: &DataArgs, fit_args: &FitArgs) -> Result<FitRecord, CliError> {
     let law = resolve_law(data, fit_args)?;
     let options = resolve_options(data, fit_args);
     options.validate().map_err(CliError::Fit)?;
@@ -87,12 +82,7 @@ fn sci(v: f64) -> String {
 pub fn format_fit(r: &FitRecord, with_points: bool) -> String {
     let mut o = String::new();
     let f = &r.fit;
-    let name = r
-        .law
-        .name
-        .as_deref()
-        .map(|n| format!("{n}: "))
-        .unwrap_or_default();
+    let name = r.law.name.as_deref().map(|n| format!("{n}: ")).unwrap_or_default();
     let _ = writeln!(o, "law      {name}{}", r.law.formula);
     let _ = writeln!(o, "data     {} ({} points)", r.source, r.observations.len());
     if let Some(m) = &r.mapping {
@@ -110,20 +100,13 @@ pub fn format_fit(r: &FitRecord, with_points: bool) -> String {
     );
     let boot = f.bootstrap.as_ref();
     let ci_head = boot.map_or(String::new(), |b| {
-        format!(
-            "{:.0}% CI ({} fits, {} failed)",
-            100.0 * b.confidence,
-            b.samples.len(),
-            b.failed
-        )
+        format!("{:.0}% CI ({} fits, {} failed)", 100.0 * b.confidence, b.samples.len(), b.failed)
     });
     let _ = writeln!(o, "\n  {:<10} {:>14}  {}", "parameter", "value", ci_head);
     for (k, (name, v)) in f.param_names.iter().zip(&f.params).enumerate() {
         let ci = boot
             .and_then(|b| b.intervals.get(k))
-            .map_or(String::new(), |(lo, hi)| {
-                format!("[{}, {}]", sci(*lo), sci(*hi))
-            });
+            .map_or(String::new(), |(lo, hi)| format!("[{}, {}]", sci(*lo), sci(*hi)));
         let _ = writeln!(o, "  {:<10} {:>14}  {}", name, sci(*v), ci);
     }
     let converged_starts = f.starts.iter().filter(|s| s.converged).count();
@@ -144,23 +127,13 @@ pub fn format_fit(r: &FitRecord, with_points: bool) -> String {
             o,
             "\n  {:>4}  {}  {:>10}  {:>10}  {:>10}",
             "row",
-            r.observations
-                .var_names
-                .iter()
-                .map(|v| format!("{v:>10}"))
-                .collect::<Vec<_>>()
-                .join("  "),
+            r.observations.var_names.iter().map(|v| format!("{v:>10}")).collect::<Vec<_>>().join("  "),
             "measured",
             "predicted",
             "residual"
         );
         for i in 0..r.observations.len() {
-            let vals: Vec<String> = r
-                .observations
-                .columns
-                .iter()
-                .map(|c| format!("{:>10.4}", c[i]))
-                .collect();
+            let vals: Vec<String> = r.observations.columns.iter().map(|c| format!("{:>10.4}", c[i])).collect();
             let _ = writeln!(
                 o,
                 "  {:>4}  {}  {:>10.5}  {:>10.5}  {:>+10.2e}",
@@ -174,4 +147,3 @@ pub fn format_fit(r: &FitRecord, with_points: bool) -> String {
     }
     o
 }
-

@@ -21,18 +21,7 @@ pub use error::CliError;
 /// ([`error_chain`]) and exits with status 2.
 pub type CliResult = Result<(), Box<dyn std::error::Error + Send + Sync + 'static>>;
 
-/// An error with its chain of causes, as `main` prints it after `error: `: the error's message,
-/// then one `  caused by: …` line per [`source`](std::error::Error::source). Each error's
-/// message says what failed and leaves its cause to the next line, so every cause shows once.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(&format!("\n  caused by: {s}"));
-        source = s.source();
-    }
-    text
-}
+pub use crate::error_chain;
 
 #[cfg(test)]
 mod tests {

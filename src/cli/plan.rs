@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::experiment::ExperimentFile;
 use crate::results::ResultsDir;
 use crate::runner::slurm::{self, SlurmOptions};
-use crate::experiment::ExperimentFile;
 
 /// Arguments of `sparse-scaling plan`.
 #[derive(Debug, clap::Args)]
@@ -38,7 +38,8 @@ pub struct Args {
 
 /// The default results directory of an experiment: `results/<name>`.
 pub fn default_results(name: &str) -> PathBuf {
-    let safe: String = name.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    let safe: String =
+        name.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
     Path::new("results").join(safe)
 }
 
@@ -56,7 +57,8 @@ pub fn run(args: Args) -> super::CliResult {
     let points = file.expand()?;
     let results = args.results.clone().unwrap_or_else(|| default_results(&file.experiment.name));
     if let Some(out) = &args.slurm {
-        let binary = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "sparse-scaling".into());
+        let binary =
+            std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "sparse-scaling".into());
         let opts = SlurmOptions {
             job_name: args.job_name.clone().unwrap_or_else(|| file.experiment.name.clone()),
             cpus_per_task: args.cpus_per_task,
@@ -66,7 +68,9 @@ pub fn run(args: Args) -> super::CliResult {
             binary,
         };
         let text = slurm::script(&absolute(&args.experiment), &absolute(&results), points.len(), &opts);
-        std::fs::write(out, text).map_err(|e| format!("cannot write {}: {e}\n  fix: check that its directory exists and is writable", out.display()))?;
+        std::fs::write(out, text).map_err(|e| {
+            format!("cannot write {}: {e}\n  fix: check that its directory exists and is writable", out.display())
+        })?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::runner::{self, PointExecutor, PointStatus, RunOptions, Selection};
 use crate::experiment::ExperimentFile;
+use crate::runner::{self, PointExecutor, PointStatus, RunOptions, Selection};
 
 /// Arguments of `sparse-scaling run`.
 #[derive(Debug, clap::Args)]
@@ -57,7 +57,8 @@ pub fn run_with(args: Args, executor: &dyn PointExecutor) -> super::CliResult {
         (None, Some(s)) => Selection::parse_shard(s)?,
         (None, None) => Selection::All,
     };
-    let jobs = if args.jobs == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { args.jobs };
+    let jobs =
+        if args.jobs == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { args.jobs };
     if !(args.stale_after_hours.is_finite() && args.stale_after_hours >= 0.0) {
         return Err("--stale-after-hours must be a non-negative number of hours".into());
     }

@@ -7,8 +7,8 @@
 
 use dfdx::prelude::*;
 use dfdx::tensor::CpuError;
-use rand_distr::num_traits::Float;
 use rand::rngs::StdRng;
+use rand_distr::num_traits::Float;
 
 use super::layers::{normal_tensor, Act, Linear, LinearNoBias};
 use super::Kernels;
@@ -97,11 +97,7 @@ pub fn multi_head<const D: usize, T: Tape<f32, Cpu>>(
     causal: bool,
     kernels: Kernels,
 ) -> Result<Act<D, T>, CpuError> {
-    let fused = |bias: Option<Scores<T>>,
-                 q: Act<D, T>,
-                 k: Act<D, T>,
-                 v: Act<D, T>|
-     -> Result<Act<D, T>, CpuError> {
+    let fused = |bias: Option<Scores<T>>, q: Act<D, T>, k: Act<D, T>, v: Act<D, T>| -> Result<Act<D, T>, CpuError> {
         let q = q.try_reshape_like(&(batch, tq, Const::<D>))?;
         let k = k.try_reshape_like(&(batch, tk, Const::<D>))?;
         let v = v.try_reshape_like(&(batch, tk, Const::<D>))?;
@@ -266,16 +262,7 @@ impl<const D: usize> T5Attention<D> {
         let w = [&self.q.weight, &self.k.weight, &self.v.weight];
         let none = None::<[&Tensor<Rank1<D>, f32, Cpu>; 3]>;
         let y = match bias {
-            Bias::None => ops::try_self_attention(
-                x,
-                w,
-                none,
-                batch,
-                heads,
-                1.0,
-                None::<Scores<NoneTape>>,
-                causal,
-            )?,
+            Bias::None => ops::try_self_attention(x, w, none, batch, heads, 1.0, None::<Scores<NoneTape>>, causal)?,
             Bias::Shared(b) => ops::try_self_attention(x, w, none, batch, heads, 1.0, Some(b.retaped::<T>()), causal)?,
             Bias::Full(b) => {
                 let b = b.retaped::<T>().try_reshape_like(&(batch * heads, t, t))?;
@@ -346,9 +333,7 @@ where
 {
     type To<E2: Dtype, D2: Device<E2>> = RelativeBias<NB, H, E2, D2>;
 
-    fn iter_tensors<V: ModuleVisitor<Self, E, Dev>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+    fn iter_tensors<V: ModuleVisitor<Self, E, Dev>>(visitor: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
         visitor.visit_fields(
             Self::tensor("table", |s| &s.table, |s| &mut s.table, TensorOptions::reset_to_zeros()),
             |table| RelativeBias { table },

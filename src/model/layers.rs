@@ -7,8 +7,8 @@
 
 use dfdx::prelude::*;
 use dfdx::tensor::CpuError;
-use rand_distr::num_traits::Float;
 use rand::rngs::StdRng;
+use rand_distr::num_traits::Float;
 use rand_distr::uniform::SampleUniform;
 use rand_distr::{Distribution, StandardNormal, Uniform};
 
@@ -96,9 +96,7 @@ where
 {
     type To<E2: Dtype, D2: Device<E2>> = Linear<I, O, E2, D2>;
 
-    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(visitor: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
         visitor.visit_fields(
             (
                 Self::tensor(
@@ -124,9 +122,7 @@ where
 {
     type To<E2: Dtype, D2: Device<E2>> = LinearNoBias<I, O, E2, D2>;
 
-    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(visitor: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
         visitor.visit_fields(
             Self::tensor(
                 "weight",
@@ -145,9 +141,7 @@ where
 impl<const W: usize, E: Dtype, D: Device<E>> TensorCollection<E, D> for LayerNorm<W, E, D> {
     type To<E2: Dtype, D2: Device<E2>> = LayerNorm<W, E2, D2>;
 
-    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(visitor: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
         visitor.visit_fields(
             (
                 Self::tensor("gamma", |s| &s.gamma, |s| &mut s.gamma, TensorOptions::reset_to_ones()),
@@ -161,9 +155,7 @@ impl<const W: usize, E: Dtype, D: Device<E>> TensorCollection<E, D> for LayerNor
 impl<const W: usize, E: Dtype, D: Device<E>> TensorCollection<E, D> for RmsNorm<W, E, D> {
     type To<E2: Dtype, D2: Device<E2>> = RmsNorm<W, E2, D2>;
 
-    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+    fn iter_tensors<V: ModuleVisitor<Self, E, D>>(visitor: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
         visitor.visit_fields(
             Self::tensor("gamma", |s| &s.gamma, |s| &mut s.gamma, TensorOptions::reset_to_ones()),
             |gamma| RmsNorm { gamma },

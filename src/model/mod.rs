@@ -77,7 +77,6 @@ pub use attention::relative_position_bucket;
 pub use t5::{T5Base, T5Config, T5Ref, T5};
 pub use vit::{Pooling, Vit, VitB16, VitConfig, VitRef};
 
-
 /// Batches come from the data crate: [`ImageBatch`] (NCHW pixels + labels) for ViT and
 /// [`TextBatch`] (row-major `batch × len` token ids, PAD = 0, EOS = 1) for T5.
 pub use sparse_scaling_data::{ImageBatch, TextBatch};
@@ -182,11 +181,7 @@ pub trait SparseModel: TensorCollection<f32, Cpu> + Clone + Send {
     /// Mean training loss of a batch. ViT: softmax cross-entropy of the labels. T5: teacher-forced
     /// cross-entropy averaged over non-PAD target tokens, plus `z_loss · mean(logsumexp²)` over the
     /// same tokens when the config's z-loss is non-zero.
-    fn loss<T: Tape<f32, Cpu>>(
-        &self,
-        batch: &Self::Batch,
-        tape: T,
-    ) -> Result<Tensor<(), f32, Cpu, T>, ModelError>;
+    fn loss<T: Tape<f32, Cpu>>(&self, batch: &Self::Batch, tape: T) -> Result<Tensor<(), f32, Cpu, T>, ModelError>;
 
     /// Family, sizes and parameter counts.
     fn info(&self) -> ModelInfo;

@@ -149,7 +149,15 @@ pub struct DecoderLayer<const D: usize, const F: usize, E: Dtype = f32, Dev: Sto
 
 /// A stack of `L` layers with its relative position bias and final RMSNorm.
 #[derive(Debug, Clone)]
-pub struct T5Stack<Lyr, const NB: usize, const H: usize, const L: usize, const D: usize, E: Dtype = f32, Dev: Storage<E> = Cpu> {
+pub struct T5Stack<
+    Lyr,
+    const NB: usize,
+    const H: usize,
+    const L: usize,
+    const D: usize,
+    E: Dtype = f32,
+    Dev: Storage<E> = Cpu,
+> {
     /// Relative position bias shared by the layers of this stack.
     pub rel_bias: RelativeBias<NB, H, E, Dev>,
     /// The layers.
@@ -209,9 +217,7 @@ where
     Dev: Device<E>,
 {
     type To<E2: Dtype, D2: Device<E2>> = Embed<V, D, E2, D2>;
-    fn iter_tensors<W: ModuleVisitor<Self, E, Dev>>(
-        visitor: &mut W,
-    ) -> Result<Option<Self::To<W::E2, W::D2>>, W::Err> {
+    fn iter_tensors<W: ModuleVisitor<Self, E, Dev>>(visitor: &mut W) -> Result<Option<Self::To<W::E2, W::D2>>, W::Err> {
         visitor.visit_fields(
             Self::tensor(
                 "weight",
@@ -241,9 +247,7 @@ where
     Lyr: TensorCollection<E, Dev>,
 {
     type To<E2: Dtype, D2: Device<E2>> = T5Stack<Lyr::To<E2, D2>, NB, H, L, D, E2, D2>;
-    fn iter_tensors<W: ModuleVisitor<Self, E, Dev>>(
-        visitor: &mut W,
-    ) -> Result<Option<Self::To<W::E2, W::D2>>, W::Err> {
+    fn iter_tensors<W: ModuleVisitor<Self, E, Dev>>(visitor: &mut W) -> Result<Option<Self::To<W::E2, W::D2>>, W::Err> {
         visitor.visit_fields(
             (
                 Self::module("rel_bias", |s| &s.rel_bias, |s| &mut s.rel_bias),
@@ -271,9 +275,7 @@ where
     Dev: Device<E>,
 {
     type To<E2: Dtype, D2: Device<E2>> = T5<V, D, F, H, LE, LD, NB, E2, D2>;
-    fn iter_tensors<W: ModuleVisitor<Self, E, Dev>>(
-        visitor: &mut W,
-    ) -> Result<Option<Self::To<W::E2, W::D2>>, W::Err> {
+    fn iter_tensors<W: ModuleVisitor<Self, E, Dev>>(visitor: &mut W) -> Result<Option<Self::To<W::E2, W::D2>>, W::Err> {
         visitor.visit_fields(
             (
                 Self::module("tok_embed", |s| &s.tok_embed, |s| &mut s.tok_embed),
@@ -627,7 +629,8 @@ fn key_padding_mask(
 ) -> Result<super::attention::Scores, CpuError> {
     let mut m = Vec::with_capacity(bsz * tq * tk);
     for r in 0..bsz {
-        let row: Vec<f32> = keys[r * tk..(r + 1) * tk].iter().map(|&t| if t == PAD as usize { MASKED } else { 0.0 }).collect();
+        let row: Vec<f32> =
+            keys[r * tk..(r + 1) * tk].iter().map(|&t| if t == PAD as usize { MASKED } else { 0.0 }).collect();
         for _ in 0..tq {
             m.extend_from_slice(&row);
         }

@@ -14,9 +14,9 @@
 
 use dfdx::prelude::*;
 use dfdx::tensor::CpuError;
-use rand_distr::num_traits::Float;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use rand_distr::num_traits::Float;
 use serde::{Deserialize, Serialize};
 
 use super::attention::MultiHeadAttention;
@@ -127,11 +127,7 @@ impl VitConfig {
             );
         }
         if self.heads == 0 || D % self.heads != 0 {
-            return bad(
-                "heads",
-                self.heads,
-                format!("the number of heads must be ≥ 1 and divide the width {D}"),
-            );
+            return bad("heads", self.heads, format!("the number of heads must be ≥ 1 and divide the width {D}"));
         }
         Ok(())
     }
@@ -207,24 +203,14 @@ modules!(VitMlp<D, F> { fc1, fc2 });
 
 modules!(VitBlock<D, F> { attn_norm, attn, mlp_norm, mlp });
 
-impl<
-        const PV: usize,
-        const NP: usize,
-        const D: usize,
-        const F: usize,
-        const L: usize,
-        const K: usize,
-        E,
-        Dev,
-    > TensorCollection<E, Dev> for Vit<PV, NP, D, F, L, K, E, Dev>
+impl<const PV: usize, const NP: usize, const D: usize, const F: usize, const L: usize, const K: usize, E, Dev>
+    TensorCollection<E, Dev> for Vit<PV, NP, D, F, L, K, E, Dev>
 where
     E: Dtype + Float + rand_distr::uniform::SampleUniform,
     Dev: Device<E>,
 {
     type To<E2: Dtype, D2: Device<E2>> = Vit<PV, NP, D, F, L, K, E2, D2>;
-    fn iter_tensors<V: ModuleVisitor<Self, E, Dev>>(
-        visitor: &mut V,
-    ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
+    fn iter_tensors<V: ModuleVisitor<Self, E, Dev>>(visitor: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
         visitor.visit_fields(
             (
                 Self::module("patch_embed", |s| &s.patch_embed, |s| &mut s.patch_embed),
@@ -471,8 +457,8 @@ impl<const PV: usize, const NP: usize, const D: usize, const F: usize, const L: 
     }
 }
 
-impl<const PV: usize, const NP: usize, const D: usize, const F: usize, const L: usize, const K: usize>
-    SparseModel for Vit<PV, NP, D, F, L, K>
+impl<const PV: usize, const NP: usize, const D: usize, const F: usize, const L: usize, const K: usize> SparseModel
+    for Vit<PV, NP, D, F, L, K>
 {
     type Batch = ImageBatch;
 

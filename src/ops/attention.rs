@@ -172,16 +172,7 @@ where
     assert_eq!(k.shape().0.size(), b, "attention: k batch differs from q");
     assert_eq!(k.shape().2.size(), d, "attention: k width differs from q");
     assert_eq!(v.shape().concrete(), k.shape().concrete(), "attention: v shape differs from k");
-    let a = Att {
-        sq,
-        sk,
-        d,
-        heads,
-        dh: d / heads,
-        ld: d,
-        scale,
-        causal,
-    };
+    let a = Att { sq, sk, d, heads, dh: d / heads, ld: d, scale, causal };
     let (q, qt) = q.try_contiguous()?.split_tape();
     let (k, kt) = k.try_contiguous()?.split_tape();
     let (v, vt) = v.try_contiguous()?.split_tape();

@@ -28,10 +28,7 @@ impl Buf {
         let mut shell = dev.try_alloc_len(len)?;
         let inner: &mut Vec<f32> = &mut shell;
         let v = std::mem::take(inner);
-        Ok(Self {
-            v,
-            shell: Some(shell),
-        })
+        Ok(Self { v, shell: Some(shell) })
     }
 
     /// A buffer holding a copy of the (contiguous) tensor's elements in row-major order.
@@ -91,8 +88,7 @@ pub(crate) struct Scratch {
 }
 
 /// Free buffers by length.
-static POOL: std::sync::Mutex<Option<std::collections::HashMap<usize, Vec<Vec<f32>>>>> =
-    std::sync::Mutex::new(None);
+static POOL: std::sync::Mutex<Option<std::collections::HashMap<usize, Vec<Vec<f32>>>>> = std::sync::Mutex::new(None);
 
 fn pool_pop(len: usize) -> Option<Vec<f32>> {
     let mut g = POOL.lock().unwrap_or_else(|e| e.into_inner());
@@ -158,11 +154,7 @@ impl Drop for Scratch {
 }
 
 /// Wraps a buffer into a tensor of shape `shape` (no copy).
-pub(crate) fn tensor_of<S: Shape>(
-    dev: &Cpu,
-    buf: Buf,
-    shape: S,
-) -> Result<Tensor<S, f32, Cpu>, CpuError> {
+pub(crate) fn tensor_of<S: Shape>(dev: &Cpu, buf: Buf, shape: S) -> Result<Tensor<S, f32, Cpu>, CpuError> {
     dev.try_tensor_from_vec(buf.into_vec(), shape)
 }
 

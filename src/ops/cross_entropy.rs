@@ -22,12 +22,7 @@ fn xent_fwd_body(
     loss: &mut [f32],
 ) {
     let mut tmp = vec![0.0f32; c];
-    for ((((xr, t), w), l), out) in x
-        .chunks_exact(c)
-        .zip(targets)
-        .zip(weights)
-        .zip(lse.iter_mut())
-        .zip(loss.iter_mut())
+    for ((((xr, t), w), l), out) in x.chunks_exact(c).zip(targets).zip(weights).zip(lse.iter_mut()).zip(loss.iter_mut())
     {
         tmp.copy_from_slice(xr);
         let z = softmax_in_place(&mut tmp);
@@ -49,13 +44,7 @@ fn xent_bwd_body(
     z_loss: f32,
     dx: &mut [f32],
 ) {
-    for ((((xr, t), w), l), dr) in x
-        .chunks_exact(c)
-        .zip(targets)
-        .zip(weights)
-        .zip(lse)
-        .zip(dx.chunks_exact_mut(c))
-    {
+    for ((((xr, t), w), l), dr) in x.chunks_exact(c).zip(targets).zip(weights).zip(lse).zip(dx.chunks_exact_mut(c)) {
         if *w == 0.0 {
             continue;
         }
@@ -157,6 +146,5 @@ pub fn cross_entropy_ignoring<M: Dim, C: Dim, T: Tape<f32, Cpu>>(
     ignore: Option<usize>,
     z_loss: f32,
 ) -> Tensor<Rank0, f32, Cpu, T> {
-    try_cross_entropy_ignoring(logits, targets, ignore, z_loss)
-        .unwrap_or_else(|e| panic!("cross_entropy: {e}"))
+    try_cross_entropy_ignoring(logits, targets, ignore, z_loss).unwrap_or_else(|e| panic!("cross_entropy: {e}"))
 }

@@ -167,10 +167,7 @@ pub fn try_gelu<S: Shape, T: Tape<f32, Cpu>>(
 ///
 /// # Panics
 /// On allocation failure, like dfdx's own ops.
-pub fn gelu<S: Shape, T: Tape<f32, Cpu>>(
-    x: Tensor<S, f32, Cpu, T>,
-    kind: Gelu,
-) -> Tensor<S, f32, Cpu, T> {
+pub fn gelu<S: Shape, T: Tape<f32, Cpu>>(x: Tensor<S, f32, Cpu, T>, kind: Gelu) -> Tensor<S, f32, Cpu, T> {
     try_gelu(x, kind).unwrap_or_else(|e| panic!("gelu: {e}"))
 }
 
@@ -256,11 +253,7 @@ where
     T: Tape<f32, Cpu> + Merge<Tg>,
     Tg: Tape<f32, Cpu>,
 {
-    assert_eq!(
-        a.shape().concrete(),
-        gate.shape().concrete(),
-        "gated_gelu: shapes differ"
-    );
+    assert_eq!(a.shape().concrete(), gate.shape().concrete(), "gated_gelu: shapes differ");
     let (a, at) = a.try_contiguous()?.split_tape();
     let (g, gt) = gate.try_contiguous()?.split_tape();
     let mut tape = at.merge(gt);
@@ -282,21 +275,14 @@ where
             let go = take_grad!(grads, &out_g);
             let mut da = Scratch::dirty(av.len())?;
             let mut dg = Scratch::dirty(av.len())?;
-            par::for_rows2(
-                &mut da,
-                BLOCK,
-                &mut dg,
-                BLOCK,
-                BLOCK * ELEM_COST,
-                |r0, das, dgs| {
-                    let range = r0 * BLOCK..r0 * BLOCK + das.len();
-                    let (a, g, dy) = (&av[range.clone()], &gv[range.clone()], &go[range]);
-                    match kind {
-                        Gelu::Erf => gated_bwd_erf(a, g, dy, das, dgs),
-                        Gelu::Tanh => gated_bwd_tanh(a, g, dy, das, dgs),
-                    }
-                },
-            );
+            par::for_rows2(&mut da, BLOCK, &mut dg, BLOCK, BLOCK * ELEM_COST, |r0, das, dgs| {
+                let range = r0 * BLOCK..r0 * BLOCK + das.len();
+                let (a, g, dy) = (&av[range.clone()], &gv[range.clone()], &go[range]);
+                match kind {
+                    Gelu::Erf => gated_bwd_erf(a, g, dy, das, dgs),
+                    Gelu::Tanh => gated_bwd_tanh(a, g, dy, das, dgs),
+                }
+            });
             add_grad!(grads, &a_g, &da);
             add_grad!(grads, &g_g, &dg);
             put_grad!(grads, &out_g, go);

@@ -17,18 +17,12 @@ pub struct Mat {
 
 /// Row-major `rows × cols` matrix.
 pub const fn row_major(cols: usize) -> Mat {
-    Mat {
-        rs: cols as isize,
-        cs: 1,
-    }
+    Mat { rs: cols as isize, cs: 1 }
 }
 
 /// Transpose of a row-major matrix with `cols` columns.
 pub const fn transposed(cols: usize) -> Mat {
-    Mat {
-        rs: 1,
-        cs: cols as isize,
-    }
+    Mat { rs: 1, cs: cols as isize }
 }
 
 /// `dst (m×n, row stride dst_rs) = [dst +] scale · lhs (m×k) · rhs (k×n)` with the given
@@ -128,12 +122,7 @@ pub fn matmul(
 /// `dst (n×k) += Σ_chunks aᵀ(n×m_c) · b(m_c×k)` for row-major `a (m×n)` and `b (m×k)`: a
 /// product whose inner dimension is the (long) token axis, split into fixed chunks of tokens
 /// that run in parallel and are summed in order (same result with any thread count).
-pub(crate) fn matmul_tn_accumulate(
-    (m, n, k): (usize, usize, usize),
-    dst: &mut [f32],
-    a: &[f32],
-    b: &[f32],
-) {
+pub(crate) fn matmul_tn_accumulate((m, n, k): (usize, usize, usize), dst: &mut [f32], a: &[f32], b: &[f32]) {
     if m == 0 || n == 0 || k == 0 {
         return;
     }
@@ -141,16 +130,7 @@ pub(crate) fn matmul_tn_accumulate(
     let chunk = m.div_ceil(8).max(256);
     let n_chunks = m.div_ceil(chunk);
     if n_chunks == 1 {
-        matmul(
-            (n, m, k),
-            dst,
-            true,
-            a,
-            transposed(n),
-            b,
-            row_major(k),
-            true,
-        );
+        matmul((n, m, k), dst, true, a, transposed(n), b, row_major(k), true);
         return;
     }
     let part = |c: usize| {
@@ -208,12 +188,7 @@ where
     let (m, k) = (x.shape().0.size(), x.shape().1.size());
     let nd = w.shape().0;
     let n = nd.size();
-    assert_eq!(
-        w.shape().1.size(),
-        k,
-        "linear: x has {k} features but w expects {}",
-        w.shape().1.size()
-    );
+    assert_eq!(w.shape().1.size(), k, "linear: x has {k} features but w expects {}", w.shape().1.size());
     let (x, xt) = x.try_contiguous()?.split_tape();
     let (w, wt) = w.try_contiguous()?.split_tape();
     let mut tape = xt.merge(wt);
@@ -237,16 +212,7 @@ where
             }
         });
     }
-    matmul(
-        (m, k, n),
-        &mut out,
-        b.is_some(),
-        &xv,
-        row_major(k),
-        &wv,
-        transposed(k),
-        true,
-    );
+    matmul((m, k, n), &mut out, b.is_some(), &xv, row_major(k), &wv, transposed(k), true);
     let out = tensor_of(&dev, out, (x.shape().0, nd))?;
     if T::OWNS_TAPE {
         let (x_g, w_g, b_g, out_g) = (x.ghost(), w.ghost(), b.map(|b| b.ghost()), out.ghost());
@@ -255,16 +221,7 @@ where
             {
                 // dx (m×k) += dy (m×n) · W (n×k)
                 let gx: &mut Vec<f32> = grads.get_or_alloc_mut(&x_g)?;
-                matmul(
-                    (m, n, k),
-                    gx,
-                    true,
-                    &go,
-                    row_major(n),
-                    &wv,
-                    row_major(k),
-                    true,
-                );
+                matmul((m, n, k), gx, true, &go, row_major(n), &wv, row_major(k), true);
             }
             {
                 // dW (n×k) += dyᵀ (n×m) · x (m×k)

@@ -69,14 +69,12 @@ mod par;
 mod self_attention;
 mod softmax;
 
-pub use gelu::{
-    add, bias_gelu, gated_gelu, gelu, try_add, try_bias_gelu, try_gated_gelu, try_gelu, Gelu,
-};
+pub use attention::{attention, try_attention};
+pub use cross_entropy::{cross_entropy, cross_entropy_ignoring, try_cross_entropy, try_cross_entropy_ignoring};
+pub use gelu::{add, bias_gelu, gated_gelu, gelu, try_add, try_bias_gelu, try_gated_gelu, try_gelu, Gelu};
 pub use linear::{linear, linear_no_bias, try_linear};
 pub use norm::{layer_norm, rms_norm, try_layer_norm, try_rms_norm};
 pub use self_attention::{self_attention, try_self_attention};
-pub use attention::{attention, try_attention};
-pub use cross_entropy::{cross_entropy, cross_entropy_ignoring, try_cross_entropy, try_cross_entropy_ignoring};
 pub use softmax::{softmax, try_softmax};
 
 /// Raw kernels exposed for the benchmarks and tests of this crate only (not a stable API).

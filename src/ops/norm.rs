@@ -82,11 +82,8 @@ fn ln_bwd_body(x: &[f32], g: &[f32], stats: &[f32], dy: &[f32], dx: &mut [f32]) 
     let d = g.len();
     let mut dxh = vec![0.0f32; d];
     let mut xh = vec![0.0f32; d];
-    for (((xr, dyr), st), dxr) in x
-        .chunks_exact(d)
-        .zip(dy.chunks_exact(d))
-        .zip(stats.chunks_exact(2))
-        .zip(dx.chunks_exact_mut(d))
+    for (((xr, dyr), st), dxr) in
+        x.chunks_exact(d).zip(dy.chunks_exact(d)).zip(stats.chunks_exact(2)).zip(dx.chunks_exact_mut(d))
     {
         let (mean, rstd) = (st[0], st[1]);
         for j in 0..d {
@@ -132,11 +129,7 @@ fn rms_bwd_body(x: &[f32], g: &[f32], stats: &[f32], dy: &[f32], dx: &mut [f32])
     let d = g.len();
     let mut dxh = vec![0.0f32; d];
     let mut xh = vec![0.0f32; d];
-    for (((xr, dyr), r), dxr) in x
-        .chunks_exact(d)
-        .zip(dy.chunks_exact(d))
-        .zip(stats.iter())
-        .zip(dx.chunks_exact_mut(d))
+    for (((xr, dyr), r), dxr) in x.chunks_exact(d).zip(dy.chunks_exact(d)).zip(stats.iter()).zip(dx.chunks_exact_mut(d))
     {
         for j in 0..d {
             xh[j] = xr[j] * *r;

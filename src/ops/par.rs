@@ -37,21 +37,13 @@ where
         f(0, out);
         return;
     }
-    out.par_chunks_mut(per * row_len)
-        .enumerate()
-        .for_each(|(i, c)| f(i * per, c));
+    out.par_chunks_mut(per * row_len).enumerate().for_each(|(i, c)| f(i * per, c));
 }
 
 /// Like [`for_rows`] over two outputs that both have one row per item (`a_len` and `b_len`
 /// floats per row; a trailing partial row goes with the last chunk of each).
-pub(crate) fn for_rows2<F>(
-    a: &mut [f32],
-    a_len: usize,
-    b: &mut [f32],
-    b_len: usize,
-    row_cost: usize,
-    f: F,
-) where
+pub(crate) fn for_rows2<F>(a: &mut [f32], a_len: usize, b: &mut [f32], b_len: usize, row_cost: usize, f: F)
+where
     F: Fn(usize, &mut [f32], &mut [f32]) + Sync + Send,
 {
     if a_len == 0 || a.is_empty() {
@@ -117,11 +109,9 @@ pub(crate) fn add_into(dst: &mut [f32], src: &[f32]) {
         }
         return;
     }
-    dst.par_chunks_mut(CHUNK)
-        .zip(src.par_chunks(CHUNK))
-        .for_each(|(d, s)| {
-            for (d, s) in d.iter_mut().zip(s) {
-                *d += *s;
-            }
-        });
+    dst.par_chunks_mut(CHUNK).zip(src.par_chunks(CHUNK)).for_each(|(d, s)| {
+        for (d, s) in d.iter_mut().zip(s) {
+            *d += *s;
+        }
+    });
 }

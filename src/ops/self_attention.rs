@@ -8,10 +8,10 @@
 //! for them). On the ViT of `shared/reference/vit_cpu.py` this removes 6 of the 9 full-size
 //! copies per attention layer (docs/PERFORMANCE.md).
 
+use super::attention::{att_backward, att_forward, score_bias_grad, Att, AttGrads, AttIn};
 use super::buf::{add_grad, put_grad, take_grad, tensor_of, Buf, Scratch};
 use super::linear::{column_sums, matmul, matmul_tn_accumulate, row_major, transposed};
 use super::par;
-use super::attention::{att_backward, att_forward, score_bias_grad, Att, AttGrads, AttIn};
 use dfdx::prelude::*;
 
 /// Fallible [`self_attention`].
@@ -36,7 +36,7 @@ where
     for wp in w {
         assert_eq!(wp.shape().concrete(), [n, k], "self_attention: q, k, v weights must all be (width, input width)");
     }
-    assert!(heads > 0 && n.is_multiple_of(heads), "self_attention: {heads} heads do not divide width {n}");
+    assert!(heads > 0 && n % heads == 0, "self_attention: {heads} heads do not divide width {n}");
     assert!(batch > 0 && m % batch == 0, "self_attention: {m} tokens are not {batch} sequences of equal length");
     let t = m / batch;
     let a = Att { sq: t, sk: t, d: n, heads, dh: n / heads, ld: 3 * n, scale, causal };
@@ -107,7 +107,16 @@ where
                 // dx (m×k) += Σ_p d_p (m×n) · W_p (n×k)
                 let gx: &mut Vec<f32> = grads.get_or_alloc_mut(&x_g)?;
                 for p in 0..3 {
-                    matmul((m, n, k), gx, true, part(p), row_major(n), &wv[p * n * k..(p + 1) * n * k], row_major(k), true);
+                    matmul(
+                        (m, n, k),
+                        gx,
+                        true,
+                        part(p),
+                        row_major(n),
+                        &wv[p * n * k..(p + 1) * n * k],
+                        row_major(k),
+                        true,
+                    );
                 }
             }
             for (p, wg) in w_g.iter().enumerate() {

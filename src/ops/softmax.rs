@@ -125,11 +125,7 @@ where
     let mut tape = xt;
     let bias = match bias {
         Some(b) => {
-            assert_eq!(
-                b.shape().concrete(),
-                x.shape().concrete(),
-                "softmax: bias shape differs from the input's"
-            );
+            assert_eq!(b.shape().concrete(), x.shape().concrete(), "softmax: bias shape differs from the input's");
             let (b, bt) = b.try_contiguous()?.split_tape();
             tape = tape.merge(bt);
             Some(b)

@@ -8,6 +8,6 @@ pub mod walk;
 
 pub use role::{components, embedding_sparsity, role_of, ParamRole};
 pub use walk::{
-    for_each_grad, for_each_param, for_each_param_grad, for_each_param_mut, walk, walk_mut, Param, ParamGrad, Pass,
-    ParamGradFn, TensorView, ValuesFn, ValuesMutFn,
+    for_each_grad, for_each_param, for_each_param_grad, for_each_param_mut, walk, walk_mut, Param, ParamGrad,
+    ParamGradFn, Pass, TensorView, ValuesFn, ValuesMutFn,
 };

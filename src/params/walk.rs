@@ -234,10 +234,7 @@ where
 }
 
 /// Calls `f(path, shape, values)` on every trainable parameter and writes the values back.
-pub fn for_each_param_mut<M, E>(
-    model: &mut M,
-    f: &mut ValuesMutFn<'_, E>,
-) -> Result<(), E>
+pub fn for_each_param_mut<M, E>(model: &mut M, f: &mut ValuesMutFn<'_, E>) -> Result<(), E>
 where
     M: TensorCollection<f32, Cpu>,
 {
@@ -246,11 +243,7 @@ where
 
 /// Calls `f(path, shape, grad)` on every trainable parameter's gradient (a parameter missing
 /// from `grads`, unused in the loss, gets a zero gradient).
-pub fn for_each_grad<M, E>(
-    model: &M,
-    grads: &mut Gradients<f32, Cpu>,
-    f: &mut ValuesMutFn<'_, E>,
-) -> Result<(), E>
+pub fn for_each_grad<M, E>(model: &M, grads: &mut Gradients<f32, Cpu>, f: &mut ValuesMutFn<'_, E>) -> Result<(), E>
 where
     M: TensorCollection<f32, Cpu>,
     E: From<String>,

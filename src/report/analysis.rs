@@ -14,8 +14,8 @@ use plotters::prelude::*;
 
 use super::{write_file, ReportError};
 use crate::law::analysis::Analysis;
-use crate::law::plot::{self, FitPoint};
 use crate::law::fit::Bounds;
+use crate::law::plot::{self, FitPoint};
 use crate::law::{fit, FitOptions, Law, Residual};
 use crate::results::{observation_columns, observations, Record};
 
@@ -31,7 +31,11 @@ fn geomspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
 }
 
 /// Fits and analyses; returns the files written and a text summary.
-pub fn write(records: &[Record], a: &crate::experiment::Analysis, out: &Path) -> Result<(Vec<PathBuf>, String), ReportError> {
+pub fn write(
+    records: &[Record],
+    a: &crate::experiment::Analysis,
+    out: &Path,
+) -> Result<(Vec<PathBuf>, String), ReportError> {
     let family = records[0].family();
     let d_unit = a.d_unit_for(family);
     let cols = observation_columns(records, a.n_unit, d_unit)?;
@@ -55,7 +59,15 @@ pub fn write(records: &[Record], a: &crate::experiment::Analysis, out: &Path) ->
     let mut text = String::new();
 
     // --- fit
-    let _ = writeln!(text, "fit of `{}` to {} points (N/{:e}, D/{:e} {}):", law.text(), obs.len(), a.n_unit, d_unit, crate::results::d_unit_name(family));
+    let _ = writeln!(
+        text,
+        "fit of `{}` to {} points (N/{:e}, D/{:e} {}):",
+        law.text(),
+        obs.len(),
+        a.n_unit,
+        d_unit,
+        crate::results::d_unit_name(family)
+    );
     let mut md = String::from("| parameter | value |\n|---|---|\n");
     for (name, v) in fitted.param_names.iter().zip(&fitted.params) {
         let _ = writeln!(text, "  {name:>6} = {v:.6}");
@@ -87,7 +99,11 @@ pub fn write(records: &[Record], a: &crate::experiment::Analysis, out: &Path) ->
         .zip(&cols.s)
         .map(|((&predicted, &measured), &sparsity)| FitPoint { measured, predicted, sparsity })
         .collect();
-    let svg = plot::predicted_vs_measured_svg(&pts, &format!("{}: predicted vs measured validation loss", records[0].experiment)).map_err(aerr)?;
+    let svg = plot::predicted_vs_measured_svg(
+        &pts,
+        &format!("{}: predicted vs measured validation loss", records[0].experiment),
+    )
+    .map_err(aerr)?;
     let p = out.join("predicted_vs_measured.svg");
     write_file(&p, &svg)?;
     files.push(p);
@@ -109,8 +125,15 @@ pub fn write(records: &[Record], a: &crate::experiment::Analysis, out: &Path) ->
 
     // dense-equivalent size m(S)
     let grid: Vec<f64> = (0..=38).map(|i| i as f64 * 0.025).collect();
-    let m: Vec<(f64, f64)> = grid.iter().filter_map(|&s| an.dense_equivalent(s, n_mid, d_mid).ok().map(|v| (s, v))).filter(|p| p.1.is_finite()).collect();
-    let _ = write!(text, "dense-equivalent size m(S) (a model at sparsity S with N non-zeros matches a dense one with m·N):");
+    let m: Vec<(f64, f64)> = grid
+        .iter()
+        .filter_map(|&s| an.dense_equivalent(s, n_mid, d_mid).ok().map(|v| (s, v)))
+        .filter(|p| p.1.is_finite())
+        .collect();
+    let _ = write!(
+        text,
+        "dense-equivalent size m(S) (a model at sparsity S with N non-zeros matches a dense one with m·N):"
+    );
     for s in [0.5, 0.75, 0.875] {
         if let Ok(v) = an.dense_equivalent(s, n_mid, d_mid) {
             let _ = write!(text, "  m({s}) = {v:.3}");
@@ -125,7 +148,12 @@ pub fn write(records: &[Record], a: &crate::experiment::Analysis, out: &Path) ->
 
     // S_opt at a few sizes and budgets
     let sizes = if a.s_opt_sizes.is_empty() { vec![n_lo, n_mid, n_hi] } else { a.s_opt_sizes.clone() };
-    let costs: Vec<f64> = records.iter().zip(cols.s.iter().zip(cols.n.iter().zip(&cols.d))).map(|(_, (&s, (&n, &d)))| an.cost(s, n, d)).filter(|c| c.is_finite() && *c > 0.0).collect();
+    let costs: Vec<f64> = records
+        .iter()
+        .zip(cols.s.iter().zip(cols.n.iter().zip(&cols.d)))
+        .map(|(_, (&s, (&n, &d)))| an.cost(s, n, d))
+        .filter(|c| c.is_finite() && *c > 0.0)
+        .collect();
     let c_lo = costs.iter().cloned().fold(f64::INFINITY, f64::min);
     let c_hi = costs.iter().cloned().fold(0.0, f64::max);
     let budgets = if a.s_opt_budgets.is_empty() { geomspace(c_lo, c_hi * 1e3, 5) } else { a.s_opt_budgets.clone() };
@@ -136,8 +164,16 @@ pub fn write(records: &[Record], a: &crate::experiment::Analysis, out: &Path) ->
         for &c in &budgets {
             match an.optimal_sparsity(n, c) {
                 Ok(o) => {
-                    let _ = writeln!(text, "  {:>12.4e} {:>12.4e} {:>8.4} {:>12.4e} {:>10.4} {:>10.4}", n, c, o.s, o.d, o.loss, o.dense_loss);
-                    let _ = writeln!(table, "| {n:.4e} | {c:.4e} | {:.4} | {:.4e} | {:.4} | {:.4} |", o.s, o.d, o.loss, o.dense_loss);
+                    let _ = writeln!(
+                        text,
+                        "  {:>12.4e} {:>12.4e} {:>8.4} {:>12.4e} {:>10.4} {:>10.4}",
+                        n, c, o.s, o.d, o.loss, o.dense_loss
+                    );
+                    let _ = writeln!(
+                        table,
+                        "| {n:.4e} | {c:.4e} | {:.4} | {:.4e} | {:.4} | {:.4} |",
+                        o.s, o.d, o.loss, o.dense_loss
+                    );
                 }
                 Err(e) => {
                     let _ = writeln!(text, "  {n:>12.4e} {c:>12.4e}  (no solution: {e})");
@@ -157,7 +193,12 @@ pub fn write(records: &[Record], a: &crate::experiment::Analysis, out: &Path) ->
         48,
         &[0.25, 0.5, 0.75, 0.875],
     );
-    match plot::contours_svg(&map, "optimal sparsity S_opt(N, C)", &format!("N / {:e}", a.n_unit), "C (normalised units)") {
+    match plot::contours_svg(
+        &map,
+        "optimal sparsity S_opt(N, C)",
+        &format!("N / {:e}", a.n_unit),
+        "C (normalised units)",
+    ) {
         Ok(svg) => {
             let p = out.join("s_opt_contours.svg");
             write_file(&p, &svg)?;
@@ -177,9 +218,19 @@ fn dense_equivalent_svg(m: &[(f64, f64)]) -> Result<String, ReportError> {
         let mut chart = plot::chart_on(root, "dense-equivalent size m(S) of the fitted law")
             .build_cartesian_2d(0.0..1.0, 0.0..ymax)
             .map_err(super::draw_err(WHAT))?;
-        chart.configure_mesh().x_desc("sparsity S").y_desc("m(S): dense size / non-zeros").label_style(("sans-serif", 14)).draw().map_err(super::draw_err(WHAT))?;
-        chart.draw_series(LineSeries::new(m.iter().copied(), super::PALETTE[0].stroke_width(3))).map_err(super::draw_err(WHAT))?;
-        chart.draw_series(LineSeries::new([(0.0, 1.0), (1.0, 1.0)], RGBColor(150, 150, 150).stroke_width(1))).map_err(super::draw_err(WHAT))?;
+        chart
+            .configure_mesh()
+            .x_desc("sparsity S")
+            .y_desc("m(S): dense size / non-zeros")
+            .label_style(("sans-serif", 14))
+            .draw()
+            .map_err(super::draw_err(WHAT))?;
+        chart
+            .draw_series(LineSeries::new(m.iter().copied(), super::PALETTE[0].stroke_width(3)))
+            .map_err(super::draw_err(WHAT))?;
+        chart
+            .draw_series(LineSeries::new([(0.0, 1.0), (1.0, 1.0)], RGBColor(150, 150, 150).stroke_width(1)))
+            .map_err(super::draw_err(WHAT))?;
         Ok(())
     })
 }

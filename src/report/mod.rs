@@ -19,8 +19,8 @@ use plotters::prelude::*;
 
 use crate::law::plot::{chart_on, draw_legend, svg_canvas};
 
-use crate::results::{self, Record, ResultsDir, ResultsError};
 use crate::experiment::Family;
+use crate::results::{self, Record, ResultsDir, ResultsError};
 
 /// Errors of writing a report.
 #[derive(Debug, thiserror::Error)]
@@ -116,10 +116,12 @@ pub fn curves_svg(records: &[Record]) -> Result<String, ReportError> {
             let color = PALETTE[i % PALETTE.len()];
             let mut first = true;
             for r in records.iter().filter(|r| r.sparsity() == level) {
-                let line: Vec<(f64, f64)> = r.outcome.val_curve.iter().map(|c| (c.step as f64, c.loss)).filter(|p| p.1.is_finite()).collect();
+                let line: Vec<(f64, f64)> =
+                    r.outcome.val_curve.iter().map(|c| (c.step as f64, c.loss)).filter(|p| p.1.is_finite()).collect();
                 let s = chart.draw_series(LineSeries::new(line, color.stroke_width(2))).map_err(draw_err(WHAT))?;
                 if first {
-                    s.label(format!("S = {level}")).legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2)));
+                    s.label(format!("S = {level}"))
+                        .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2)));
                     first = false;
                 }
             }
@@ -131,7 +133,8 @@ pub fn curves_svg(records: &[Record]) -> Result<String, ReportError> {
 /// Final validation loss against N (log scale), one series per (sparsity, steps).
 pub fn loss_vs_n_svg(records: &[Record]) -> Result<String, ReportError> {
     const WHAT: &str = "loss against N";
-    let pts: Vec<(f64, f64)> = records.iter().map(|r| (r.n().max(1.0), r.outcome.final_val_loss)).filter(|p| p.1.is_finite()).collect();
+    let pts: Vec<(f64, f64)> =
+        records.iter().map(|r| (r.n().max(1.0), r.outcome.final_val_loss)).filter(|p| p.1.is_finite()).collect();
     if pts.is_empty() {
         return Err(ReportError::Plot { what: WHAT, message: "no finite losses in the records".into() });
     }
@@ -146,7 +149,15 @@ pub fn loss_vs_n_svg(records: &[Record]) -> Result<String, ReportError> {
         let mut chart = chart_on(root, "final validation loss against non-zero parameters N")
             .build_cartesian_2d((xmin * 0.9..xmax * 1.1).log_scale(), (ymin - pad)..(ymax + pad))
             .map_err(draw_err(WHAT))?;
-        chart.configure_mesh().x_labels(6).x_label_formatter(&|x| format!("{x:.2e}")).x_desc("N (non-zeros in pruned layers)").y_desc("validation loss").label_style(("sans-serif", 14)).draw().map_err(draw_err(WHAT))?;
+        chart
+            .configure_mesh()
+            .x_labels(6)
+            .x_label_formatter(&|x| format!("{x:.2e}"))
+            .x_desc("N (non-zeros in pruned layers)")
+            .y_desc("validation loss")
+            .label_style(("sans-serif", 14))
+            .draw()
+            .map_err(draw_err(WHAT))?;
         let max_steps = groups.iter().map(|g| g.1).max().unwrap_or(1);
         for (s, steps) in groups {
             let color = level_color(&lv, s);

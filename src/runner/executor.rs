@@ -16,11 +16,11 @@ use dfdx::prelude::Cpu;
 use super::registry::{self, Builtin, SizeTable, SizeVisitor, T5_SHAPE, VIT_SHAPE};
 use super::{ExecContext, Execution, PointExecutor};
 use crate::data::Stream;
-use crate::model::{SparseModel, T5Config, VitConfig, Vit, T5};
+use crate::experiment::{Optimizer, Point};
+use crate::model::{SparseModel, T5Config, Vit, VitConfig, T5};
 use crate::results::{CurvePoint, Outcome};
 use crate::sparsity::{Embeddings, Pruner};
-use crate::experiment::{Optimizer, Point};
-use crate::train::{self, AdafactorConfig, AdamWConfig, DataUnits, OptimizerConfig, LoopOptions, TrainConfig};
+use crate::train::{self, AdafactorConfig, AdamWConfig, DataUnits, LoopOptions, OptimizerConfig, TrainConfig};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -90,7 +90,11 @@ impl SizeVisitor for Visit<'_, '_> {
     fn t5<const D: usize, const F: usize>(self) -> Self::Output {
         let spec = &self.point.spec;
         let dev = Cpu::default();
-        let model = T5::<{ T5_SHAPE.vocab }, D, F, { T5_SHAPE.heads }, { T5_SHAPE.depth }, { T5_SHAPE.depth }>::new(&dev, T5Config::t5_1_1(), spec.seed)?;
+        let model = T5::<{ T5_SHAPE.vocab }, D, F, { T5_SHAPE.heads }, { T5_SHAPE.depth }, { T5_SHAPE.depth }>::new(
+            &dev,
+            T5Config::t5_1_1(),
+            spec.seed,
+        )?;
         let stream = super::streams::text_stream(self.point, self.ctx.base_dir)?;
         run_point(model, stream, self.point, self.ctx, self.loop_progress)
     }
@@ -118,7 +122,14 @@ pub fn train_config(point: &Point, steps: u64) -> TrainConfig {
             ..AdafactorConfig::default()
         }),
     };
-    TrainConfig { steps, batch_size: spec.batch_size, optimizer, grad_clip: spec.lr.grad_clip, eval_every: spec.val_every.max(1), seed: spec.seed }
+    TrainConfig {
+        steps,
+        batch_size: spec.batch_size,
+        optimizer,
+        grad_clip: spec.lr.grad_clip,
+        eval_every: spec.val_every.max(1),
+        seed: spec.seed,
+    }
 }
 
 /// Trains in chunks of `chunk` steps (each ends with a checkpoint, via the loop's
@@ -163,7 +174,13 @@ where
     }
 }
 
-fn run_point<M, S>(mut model: M, mut stream: S, point: &Point, ctx: &ExecContext<'_>, loop_progress: bool) -> Result<Execution, BoxError>
+fn run_point<M, S>(
+    mut model: M,
+    mut stream: S,
+    point: &Point,
+    ctx: &ExecContext<'_>,
+    loop_progress: bool,
+) -> Result<Execution, BoxError>
 where
     M: SparseModel,
     M::Batch: DataUnits,
@@ -186,12 +203,30 @@ where
         let cfg = train_config(point, offset);
         let mut dense = crate::train::Dense;
         let show = |step: u64, _: Option<f64>| ctx.progress.update(step, total, None);
-        train_chunked(&mut model, &mut stream, &validation, &cfg, &mut dense, &opts("dense.ckpt"), point.checkpoint_every, &show)?;
+        train_chunked(
+            &mut model,
+            &mut stream,
+            &validation,
+            &cfg,
+            &mut dense,
+            &opts("dense.ckpt"),
+            point.checkpoint_every,
+            &show,
+        )?;
     }
     let cfg = train_config(point, spec.steps);
     let mut pruner = Pruner::new(&model, &spec.pruning, spec.sparsity, spec.steps, Embeddings::Dense)?;
     let show = |step: u64, _: Option<f64>| ctx.progress.update(offset + step, total, None);
-    let (summary, resumed_from) = train_chunked(&mut model, &mut stream, &validation, &cfg, &mut pruner, &opts("train.ckpt"), point.checkpoint_every, &show)?;
+    let (summary, resumed_from) = train_chunked(
+        &mut model,
+        &mut stream,
+        &validation,
+        &cfg,
+        &mut pruner,
+        &opts("train.ckpt"),
+        point.checkpoint_every,
+        &show,
+    )?;
     ctx.progress.update(total, total, Some(summary.final_val_loss));
     let counted: Vec<_> = summary.layers.iter().filter(|l| l.counted_in_n).collect();
     let outcome = Outcome {

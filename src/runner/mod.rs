@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::experiment::{ExperimentError, Point};
 use crate::results::{host_name, Outcome, Record, ResultsDir, ResultsError, RunInfo, RECORD_FORMAT};
-use crate::experiment::{Point, ExperimentError};
 
 /// Errors of planning and running.
 #[derive(Debug, thiserror::Error)]
@@ -149,7 +149,11 @@ pub trait PointExecutor: Sync {
     /// Whether this executor can run the point at all (e.g. its size is compiled in).
     fn supports(&self, point: &Point) -> Result<(), registry::UnsupportedSize>;
     /// Trains the point.
-    fn execute(&self, point: &Point, ctx: &ExecContext<'_>) -> Result<Execution, Box<dyn std::error::Error + Send + Sync>>;
+    fn execute(
+        &self,
+        point: &Point,
+        ctx: &ExecContext<'_>,
+    ) -> Result<Execution, Box<dyn std::error::Error + Send + Sync>>;
 }
 
 /// Options of [`run`].
@@ -228,20 +232,31 @@ impl PointProgress for BarProgress {
 
 /// Runs the selected points of `points` (the full expansion of the experiment; `base_dir`
 /// resolves its relative data paths) with `executor`.
-pub fn run(experiment_name: &str, points: &[Point], base_dir: &Path, executor: &dyn PointExecutor, opts: &RunOptions) -> Result<RunReport, RunError> {
+pub fn run(
+    experiment_name: &str,
+    points: &[Point],
+    base_dir: &Path,
+    executor: &dyn PointExecutor,
+    opts: &RunOptions,
+) -> Result<RunReport, RunError> {
     let selected = opts.selection.select(points)?;
     for p in &selected {
         executor.supports(p)?;
     }
     let store = ResultsDir::open(&opts.results)?;
-    let multi = MultiProgress::with_draw_target(if opts.progress { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+    let multi = MultiProgress::with_draw_target(if opts.progress {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    });
     let sweep = multi.add(ProgressBar::new(selected.len() as u64));
     sweep.set_style(
         ProgressStyle::with_template("sweep {bar:30.cyan/blue} {pos}/{len} points {msg} [{elapsed_precise}]")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let point_style = ProgressStyle::with_template("  {prefix} {bar:30} {pos}/{len} steps {msg} ({per_sec}, eta {eta})")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let point_style =
+        ProgressStyle::with_template("  {prefix} {bar:30} {pos}/{len} steps {msg} ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
 
     let next = AtomicUsize::new(0);
     let statuses: Mutex<Vec<(usize, String, PointStatus)>> = Mutex::new(Vec::new());
@@ -257,7 +272,7 @@ pub fn run(experiment_name: &str, points: &[Point], base_dir: &Path, executor: &
         let status = match run_one(experiment_name, point, base_dir, executor, &store, opts, &multi, &point_style) {
             Ok(s) => s,
             Err(e) => {
-                let msg = e.to_string();
+                let msg = crate::error_chain(&e);
                 if let Ok(mut fe) = first_error.lock() {
                     if fe.is_none() {
                         *fe = Some(e);
@@ -311,20 +326,35 @@ fn run_one(
         return Ok(PointStatus::AlreadyDone);
     }
     let Some(claim) = store.try_claim(&point.hash, opts.stale_after)? else {
-        return Ok(if store.is_finished(&point.hash) { PointStatus::AlreadyDone } else { PointStatus::ClaimedElsewhere });
+        return Ok(if store.is_finished(&point.hash) {
+            PointStatus::AlreadyDone
+        } else {
+            PointStatus::ClaimedElsewhere
+        });
     };
     let ckpt = store.checkpoint_dir(&point.hash);
-    std::fs::create_dir_all(&ckpt).map_err(|source| ResultsError::Io { action: "create", path: ckpt.clone(), source })?;
+    std::fs::create_dir_all(&ckpt).map_err(|source| ResultsError::Io {
+        action: "create",
+        path: ckpt.clone(),
+        source,
+    })?;
     let bar = multi.add(ProgressBar::new(point.spec.steps));
     bar.set_style(style.clone());
-    bar.set_prefix(format!("#{} {} w{} S={} D={}", point.index, point.spec.family, point.spec.dims.width, point.spec.sparsity, point.spec.steps));
+    bar.set_prefix(format!(
+        "#{} {} w{} S={} D={}",
+        point.index, point.spec.family, point.spec.dims.width, point.spec.sparsity, point.spec.steps
+    ));
     let progress = BarProgress { bar: bar.clone() };
     let ctx = ExecContext { checkpoint_dir: &ckpt, base_dir, progress: &progress };
     let started = Instant::now();
     let result = executor.execute(point, &ctx);
     bar.finish_and_clear();
     multi.remove(&bar);
-    let exec = result.map_err(|e| RunError::Point { index: point.index, hash: point.hash.clone(), message: e.to_string() })?;
+    let exec = result.map_err(|e| RunError::Point {
+        index: point.index,
+        hash: point.hash.clone(),
+        message: crate::error_chain(&*e),
+    })?;
     let wall = if exec.wall_seconds > 0.0 { exec.wall_seconds } else { started.elapsed().as_secs_f64() };
     let record = Record {
         format: RECORD_FORMAT,
@@ -340,7 +370,10 @@ fn run_one(
             resumed_from_step: exec.resumed_from_step,
             host: host_name(),
             pid: std::process::id(),
-            finished_at: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+            finished_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
         },
     };
     store.write(&record)?;

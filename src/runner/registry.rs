@@ -134,11 +134,21 @@ pub fn check_in<T: SizeTable>(point: &Point) -> Result<(), UnsupportedSize> {
         compiled: match point.spec.family {
             Family::Vit => format!(
                 "widths/MLP widths {}; depth {}, {}×{}×{} images, patch {}, {} classes, any heads dividing the width",
-                listed(Family::Vit), VIT_SHAPE.depth, VIT_SHAPE.channels, VIT_SHAPE.image_size, VIT_SHAPE.image_size, VIT_SHAPE.patch_size, VIT_SHAPE.classes
+                listed(Family::Vit),
+                VIT_SHAPE.depth,
+                VIT_SHAPE.channels,
+                VIT_SHAPE.image_size,
+                VIT_SHAPE.image_size,
+                VIT_SHAPE.patch_size,
+                VIT_SHAPE.classes
             ),
             Family::T5 => format!(
                 "widths/MLP widths {}; depth {} + {}, {} heads, vocabulary {}, any sequence lengths",
-                listed(Family::T5), T5_SHAPE.depth, T5_SHAPE.depth, T5_SHAPE.heads, T5_SHAPE.vocab
+                listed(Family::T5),
+                T5_SHAPE.depth,
+                T5_SHAPE.depth,
+                T5_SHAPE.heads,
+                T5_SHAPE.vocab
             ),
         },
     };
@@ -148,7 +158,13 @@ pub fn check_in<T: SizeTable>(point: &Point) -> Result<(), UnsupportedSize> {
     match point.spec.family {
         Family::Vit => {
             let v = point.spec.vit.clone().unwrap_or_default();
-            let got = VitFixed { depth: d.depth, image_size: v.image_size, patch_size: v.patch_size, channels: v.channels, classes: v.classes };
+            let got = VitFixed {
+                depth: d.depth,
+                image_size: v.image_size,
+                patch_size: v.patch_size,
+                channels: v.channels,
+                classes: v.classes,
+            };
             if got != VIT_SHAPE {
                 return Err(err(format!(
                     "depth {}, {}×{}×{} images, patch {}, {} classes",

@@ -71,7 +71,14 @@ mod tests {
     #[test]
     fn quoting_and_array_range() {
         assert_eq!(shell_quote("a'b c"), r"'a'\''b c'");
-        let opts = SlurmOptions { job_name: "x y".into(), cpus_per_task: 2, time: "01:00:00".into(), partition: None, max_parallel: Some(3), binary: "/bin/sparse-scaling".into() };
+        let opts = SlurmOptions {
+            job_name: "x y".into(),
+            cpus_per_task: 2,
+            time: "01:00:00".into(),
+            partition: None,
+            max_parallel: Some(3),
+            binary: "/bin/sparse-scaling".into(),
+        };
         let s = script(Path::new("/e.ron"), Path::new("/r"), 7, &opts);
         assert!(s.contains("#SBATCH --array=0-6%3\n"));
         assert!(s.contains("#SBATCH --job-name=x_y\n"));

@@ -5,9 +5,9 @@
 use super::executor::TrainExecutor;
 use super::registry::SizeTable;
 use super::{run, RunError, RunOptions, RunReport};
+use crate::experiment::ExperimentFile;
 use crate::report::{write_report, ReportSummary};
 use crate::results::{ResultsDir, ResultsError};
-use crate::experiment::ExperimentFile;
 
 /// What [`run_sweep`] did.
 #[derive(Debug, Clone)]
@@ -27,7 +27,11 @@ pub fn run_sweep<T: SizeTable>(file: &ExperimentFile, options: RunOptions) -> Re
     // kept beside the results, so that `sparse-scaling report <dir>` knows the analysis
     let copy = store.root().join("experiment.ron");
     if !copy.exists() {
-        std::fs::write(&copy, &file.source).map_err(|source| ResultsError::Io { action: "write", path: copy.clone(), source })?;
+        std::fs::write(&copy, &file.source).map_err(|source| ResultsError::Io {
+            action: "write",
+            path: copy.clone(),
+            source,
+        })?;
     }
     let executor = TrainExecutor::<T>::new(false);
     let run_report = run(&file.experiment.name, &points, &file.base_dir(), &executor, &options)?;

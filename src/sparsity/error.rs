@@ -32,7 +32,9 @@ pub enum SparsityError {
     #[error("a run of 0 steps cannot be pruned on a schedule; give steps ≥ 1")]
     ZeroSteps,
     /// `n ≥ m` or `n = 0`.
-    #[error("n:m = {n}:{m} is not a valid pattern: it needs 1 ≤ n < m (keep n of every m weights); use e.g. 2:4 or 4:8")]
+    #[error(
+        "n:m = {n}:{m} is not a valid pattern: it needs 1 ≤ n < m (keep n of every m weights); use e.g. 2:4 or 4:8"
+    )]
     InvalidNm {
         /// Weights kept per group.
         n: usize,

@@ -6,8 +6,8 @@
 //! non-negative floats the IEEE bit pattern orders like the value — and selects the k largest keys
 //! with `select_nth_unstable`, so one layer costs O(size).
 
-use super::SparsityError;
 use super::masks::BitMask;
+use super::SparsityError;
 
 /// Number of weights kept in a layer of `size` weights at sparsity `s`:
 /// `max(1, round(size · (1 − s)))` (and 0 for an empty layer).

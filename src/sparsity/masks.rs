@@ -220,11 +220,7 @@ impl Masks {
     pub fn zero_pruned(&self, path: &str, buf: &mut [f32]) -> Result<(), SparsityError> {
         let p = self.get(path).ok_or_else(|| SparsityError::UnknownParam { path: path.into() })?;
         if buf.len() != p.numel() {
-            return Err(SparsityError::LengthMismatch {
-                path: path.into(),
-                expected: p.numel(),
-                got: buf.len(),
-            });
+            return Err(SparsityError::LengthMismatch { path: path.into(), expected: p.numel(), got: buf.len() });
         }
         if let Some(m) = &p.mask {
             m.zero_pruned(buf);
@@ -243,11 +239,7 @@ impl Masks {
         let params = list_params(model);
         if params.len() != self.params.len() {
             return Err(SparsityError::StateMismatch {
-                detail: format!(
-                    "the masks list {} parameters, the model has {}",
-                    self.params.len(),
-                    params.len()
-                ),
+                detail: format!("the masks list {} parameters, the model has {}", self.params.len(), params.len()),
             });
         }
         for (p, m) in params.iter().zip(&self.params) {
@@ -321,7 +313,10 @@ fn dims<S: Shape>(s: &S) -> Vec<usize> {
 }
 
 /// Runs an infallible reading pass.
-fn read_each<M: TensorCollection<f32, Cpu>, P: Pass<View = ViewTensorRef, Err = std::convert::Infallible>>(model: &M, pass: &mut P) {
+fn read_each<M: TensorCollection<f32, Cpu>, P: Pass<View = ViewTensorRef, Err = std::convert::Infallible>>(
+    model: &M,
+    pass: &mut P,
+) {
     match walk(model, pass) {
         Ok(()) => {}
         Err(never) => match never {},

@@ -95,9 +95,7 @@ impl CubicSchedule {
 
     /// Whether masks are recomputed after step `t`.
     pub fn is_update_step(&self, t: u64) -> bool {
-        t >= self.t_start
-            && t < self.t_end
-            && ((t - self.t_start) % self.update_freq == 0 || t == self.t_end - 1)
+        t >= self.t_start && t < self.t_end && ((t - self.t_start) % self.update_freq == 0 || t == self.t_end - 1)
     }
 
     /// The last update step `≤ t`, or `None` before the ramp starts.

@@ -211,7 +211,8 @@ pub fn save(path: &Path, ck: &Checkpoint) -> Result<(), CheckpointError> {
 
 /// Reads and verifies a checkpoint.
 pub fn load(path: &Path) -> Result<Checkpoint, CheckpointError> {
-    let bytes = fs::read(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), action: "reading", source })?;
+    let bytes =
+        fs::read(path).map_err(|source| CheckpointError::Io { path: path.to_path_buf(), action: "reading", source })?;
     decode(path, &bytes)
 }
 

@@ -180,7 +180,11 @@ impl TrainConfig {
         match self.optimizer {
             OptimizerConfig::AdamW(a) => {
                 if !(a.lr.is_finite() && a.lr > 0.0) {
-                    return Err(bad("optimizer.AdamW.lr", a.lr.to_string(), "use a positive learning rate such as 4e-4"));
+                    return Err(bad(
+                        "optimizer.AdamW.lr",
+                        a.lr.to_string(),
+                        "use a positive learning rate such as 4e-4",
+                    ));
                 }
                 for (name, b) in [("optimizer.AdamW.beta1", a.beta1), ("optimizer.AdamW.beta2", a.beta2)] {
                     if !(0.0..1.0).contains(&b) {
@@ -191,10 +195,18 @@ impl TrainConfig {
                     return Err(bad("optimizer.AdamW.eps", a.eps.to_string(), "use a small positive ε such as 1e-8"));
                 }
                 if !(a.weight_decay.is_finite() && a.weight_decay >= 0.0) {
-                    return Err(bad("optimizer.AdamW.weight_decay", a.weight_decay.to_string(), "use a non-negative decay"));
+                    return Err(bad(
+                        "optimizer.AdamW.weight_decay",
+                        a.weight_decay.to_string(),
+                        "use a non-negative decay",
+                    ));
                 }
                 if !(0.0..=1.0).contains(&a.final_lr_fraction) {
-                    return Err(bad("optimizer.AdamW.final_lr_fraction", a.final_lr_fraction.to_string(), "use a fraction of the peak in [0, 1]"));
+                    return Err(bad(
+                        "optimizer.AdamW.final_lr_fraction",
+                        a.final_lr_fraction.to_string(),
+                        "use a fraction of the peak in [0, 1]",
+                    ));
                 }
                 let w = a.warmup_steps;
                 if w >= self.steps {
@@ -207,22 +219,46 @@ impl TrainConfig {
             }
             OptimizerConfig::Adafactor(a) => {
                 if !(a.scale.is_finite() && a.scale > 0.0) {
-                    return Err(bad("optimizer.Adafactor.scale", a.scale.to_string(), "use a positive multiplier such as 1.0"));
+                    return Err(bad(
+                        "optimizer.Adafactor.scale",
+                        a.scale.to_string(),
+                        "use a positive multiplier such as 1.0",
+                    ));
                 }
                 if !(a.decay_exponent > 0.0 && a.decay_exponent <= 1.0) {
-                    return Err(bad("optimizer.Adafactor.decay_exponent", a.decay_exponent.to_string(), "use an exponent in (0, 1], e.g. 0.8"));
+                    return Err(bad(
+                        "optimizer.Adafactor.decay_exponent",
+                        a.decay_exponent.to_string(),
+                        "use an exponent in (0, 1], e.g. 0.8",
+                    ));
                 }
                 if !(a.eps1.is_finite() && a.eps1 > 0.0 && a.eps2.is_finite() && a.eps2 >= 0.0) {
-                    return Err(bad("optimizer.Adafactor.eps1/eps2", format!("{}, {}", a.eps1, a.eps2), "use eps1 > 0 (1e-30) and eps2 ≥ 0 (1e-3)"));
+                    return Err(bad(
+                        "optimizer.Adafactor.eps1/eps2",
+                        format!("{}, {}", a.eps1, a.eps2),
+                        "use eps1 > 0 (1e-30) and eps2 ≥ 0 (1e-3)",
+                    ));
                 }
                 if !(a.clip_threshold.is_finite() && a.clip_threshold > 0.0) {
-                    return Err(bad("optimizer.Adafactor.clip_threshold", a.clip_threshold.to_string(), "use a positive threshold such as 1.0"));
+                    return Err(bad(
+                        "optimizer.Adafactor.clip_threshold",
+                        a.clip_threshold.to_string(),
+                        "use a positive threshold such as 1.0",
+                    ));
                 }
                 if !(a.weight_decay.is_finite() && a.weight_decay >= 0.0) {
-                    return Err(bad("optimizer.Adafactor.weight_decay", a.weight_decay.to_string(), "use a non-negative decay"));
+                    return Err(bad(
+                        "optimizer.Adafactor.weight_decay",
+                        a.weight_decay.to_string(),
+                        "use a non-negative decay",
+                    ));
                 }
                 if a.min_dim_to_factor == 0 {
-                    return Err(bad("optimizer.Adafactor.min_dim_to_factor", "0".into(), "use at least 1 (2 factors every matrix)"));
+                    return Err(bad(
+                        "optimizer.Adafactor.min_dim_to_factor",
+                        "0".into(),
+                        "use at least 1 (2 factors every matrix)",
+                    ));
                 }
             }
         }

@@ -166,12 +166,7 @@ impl<M: TensorCollection<f32, Cpu>> Sparsifier<M> for Dense {
         });
         let size: u64 = layers.iter().map(|l| l.size).sum();
         let nonzeros: u64 = layers.iter().map(|l| l.nonzeros).sum();
-        SparsityStats {
-            layers,
-            sparsity: 1.0 - nonzeros as f64 / size.max(1) as f64,
-            nonzeros,
-            total_params: total,
-        }
+        SparsityStats { layers, sparsity: 1.0 - nonzeros as f64 / size.max(1) as f64, nonzeros, total_params: total }
     }
     fn state(&self) -> Result<serde_json::Value, BoxError> {
         Ok(serde_json::Value::Null)

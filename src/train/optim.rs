@@ -11,16 +11,16 @@
 //! (`cargo bench --bench train_step`, the project's shared 2-core machine under load, so
 //! absolute times are noisy).
 
-use dfdx::prelude::{Cpu, Gradients};
 use dfdx::nn::tensor_collection::TensorCollection;
+use dfdx::prelude::{Cpu, Gradients};
 use serde::{Deserialize, Serialize};
 
 use super::adafactor::{adafactor_update, state_lens};
 use super::adamw::adamw_update;
 use super::config::{OptimizerConfig, TrainConfig};
 use super::lr::{adafactor_rho, adamw_lr};
-use crate::params::{for_each_grad, for_each_param_grad, role_of};
 use super::{Sparsifier, TrainError};
+use crate::params::{for_each_grad, for_each_param_grad, role_of};
 
 /// State of one parameter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -16,12 +16,12 @@ use dfdx::prelude::{AsArray, Backward, Cpu, NoneTape, SplitTape, Trace, ZerosTen
 
 use super::checkpoint::{self, Checkpoint, CheckpointError};
 use super::optim::{check_layout, optimizer_step, OptState};
-use crate::params::{for_each_param, for_each_param_mut};
 use super::progress::Progress;
 use super::{
-    DataUnits, LossPoint, LoopOptions, RunSummary, SparseModel, Sparsifier, Stream, StreamPosition, TrainConfig,
+    DataUnits, LoopOptions, LossPoint, RunSummary, SparseModel, Sparsifier, Stream, StreamPosition, TrainConfig,
     TrainError,
 };
+use crate::params::{for_each_param, for_each_param_mut};
 
 /// Mean validation loss of `model` over the held-out batches (f64 mean of the batch means).
 pub fn validate<M: SparseModel>(model: &M, validation: &[M::Batch], step: u64) -> Result<f64, TrainError> {
@@ -30,10 +30,7 @@ pub fn validate<M: SparseModel>(model: &M, validation: &[M::Batch], step: u64) -
     }
     let mut sum = 0.0f64;
     for b in validation {
-        let l = model
-            .loss(b, NoneTape)
-            .map_err(|e| TrainError::Model { step, source: Box::new(e) })?
-            .array();
+        let l = model.loss(b, NoneTape).map_err(|e| TrainError::Model { step, source: Box::new(e) })?.array();
         sum += l as f64;
     }
     let mean = sum / validation.len() as f64;
@@ -117,18 +114,12 @@ where
             return Err(TrainError::Stopped { step: st.step, checkpoint: opts.checkpoint.clone() });
         }
         let t = st.step;
-        let batch = stream
-            .next_batch(cfg.batch_size)
-            .map_err(|e| TrainError::Data { step: t, source: Box::new(e) })?;
+        let batch = stream.next_batch(cfg.batch_size).map_err(|e| TrainError::Data { step: t, source: Box::new(e) })?;
         st.data_seen += batch.data_units();
-        let grads = model
-            .try_alloc_grads()
-            .map_err(|e| TrainError::Device(format!("allocating gradients: {e}")))?;
+        let grads = model.try_alloc_grads().map_err(|e| TrainError::Device(format!("allocating gradients: {e}")))?;
         let scalar: dfdx::prelude::Tensor<(), f32, Cpu> = dev.zeros();
         let (_, tape) = scalar.traced(grads).split_tape();
-        let loss = model
-            .loss(&batch, tape)
-            .map_err(|e| TrainError::Model { step: t, source: Box::new(e) })?;
+        let loss = model.loss(&batch, tape).map_err(|e| TrainError::Model { step: t, source: Box::new(e) })?;
         let lv: f32 = loss.array();
         if !lv.is_finite() {
             return Err(TrainError::NonFinite { step: t, what: "training loss", value: lv as f64 });
@@ -163,14 +154,12 @@ where
     }
 
     let stats = pruner.stats(model);
-    let last = st.val_curve.last().copied().ok_or_else(|| {
-        TrainError::Device("a finished run has no validation result".into())
-    })?;
-    let best = st
+    let last = st
         .val_curve
-        .iter()
+        .last()
         .copied()
-        .fold(last, |b, p| if p.loss < b.loss { p } else { b });
+        .ok_or_else(|| TrainError::Device("a finished run has no validation result".into()))?;
+    let best = st.val_curve.iter().copied().fold(last, |b, p| if p.loss < b.loss { p } else { b });
     // The ops keep their scratch buffers for the next step; the run is over, so hand them back.
     crate::ops::release_scratch();
     let mut train_curve = Vec::with_capacity(st.val_curve.len());
@@ -258,7 +247,12 @@ fn restore<M: SparseModel, S: Stream, P: Sparsifier<M>>(
     if ck.step > cfg.steps || ck.train_loss.len() as u64 != ck.step {
         return Err(CheckpointError::Malformed {
             path: path.to_path_buf(),
-            detail: format!("step {} with {} recorded losses in a {}-step run", ck.step, ck.train_loss.len(), cfg.steps),
+            detail: format!(
+                "step {} with {} recorded losses in a {}-step run",
+                ck.step,
+                ck.train_loss.len(),
+                cfg.steps
+            ),
         }
         .into());
     }
@@ -296,9 +290,7 @@ fn restore<M: SparseModel, S: Stream, P: Sparsifier<M>>(
         .map_err(|e| mismatch(format!("the pruner could not take its saved state: {e}")))?;
     let pos: StreamPosition = serde_json::from_value(ck.data_position)
         .map_err(|e| mismatch(format!("the saved data position is not a stream position: {e}")))?;
-    stream
-        .seek(&pos)
-        .map_err(|e| mismatch(format!("the saved data position does not fit this data stream: {e}")))?;
+    stream.seek(&pos).map_err(|e| mismatch(format!("the saved data position does not fit this data stream: {e}")))?;
     Ok(RunState {
         step: ck.step,
         opt,

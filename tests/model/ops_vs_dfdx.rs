@@ -23,13 +23,7 @@ fn assert_close(what: &str, a: &[f32], b: &[f32], rtol: f32, atol: f32) {
         assert!(x.is_finite() && y.is_finite(), "{what}: non-finite at {i}: {x} vs {y}");
     }
     let i = worst.1;
-    assert!(
-        worst.0 <= atol,
-        "{what}: element {i}: ours {} vs dfdx {} (excess {})",
-        a[i],
-        b[i],
-        worst.0
-    );
+    assert!(worst.0 <= atol, "{what}: element {i}: ours {} vs dfdx {} (excess {})", a[i], b[i], worst.0);
 }
 
 const RTOL: f32 = 1e-4;
@@ -93,8 +87,7 @@ fn erf64(z: f64) -> f64 {
 
 /// d/dx of the exact (erf) GELU, in f64.
 fn dgelu_erf64(x: f64) -> f64 {
-    0.5 * (1.0 + erf64(x / std::f64::consts::SQRT_2))
-        + x * (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
+    0.5 * (1.0 + erf64(x / std::f64::consts::SQRT_2)) + x * (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
 }
 
 /// dfdx 0.13's `accurate_gelu` backward computes `x·exp(−x²/2)/√π` for the second term of the
@@ -231,8 +224,7 @@ fn layer_norm_matches_dfdx() {
     let beta: Tensor<(usize,), f32, _> = d.sample_normal_like(&(37,));
     let r: Tensor<(usize, usize, usize), f32, _> = d.sample_normal_like(&shape);
     let ours = ops::layer_norm(x.leaky_trace(), gamma.clone(), beta.clone(), 1e-5);
-    let ref_ = x.leaky_trace().normalize::<Axis<2>>(1e-5)
-        * gamma.clone().broadcast_like::<_, Axes2<0, 1>>(&shape)
+    let ref_ = x.leaky_trace().normalize::<Axis<2>>(1e-5) * gamma.clone().broadcast_like::<_, Axes2<0, 1>>(&shape)
         + beta.clone().broadcast_like::<_, Axes2<0, 1>>(&shape);
     assert_close("out", &ours.as_vec(), &ref_.as_vec(), RTOL, ATOL);
     let g1 = weighted_sum(ours, &r).backward();
@@ -253,9 +245,8 @@ fn rms_norm_matches_dfdx() {
     let ours = ops::rms_norm(x.leaky_trace(), gamma.clone(), eps);
     let ms = x.leaky_trace().square().mean::<(usize,), Axis<1>>();
     let inv = (ms + eps).sqrt().recip();
-    let ref_ = x.leaky_trace()
-        * inv.broadcast_like::<_, Axis<1>>(&shape)
-        * gamma.clone().broadcast_like::<_, Axis<0>>(&shape);
+    let ref_ =
+        x.leaky_trace() * inv.broadcast_like::<_, Axis<1>>(&shape) * gamma.clone().broadcast_like::<_, Axis<0>>(&shape);
     assert_close("out", &ours.as_vec(), &ref_.as_vec(), RTOL, ATOL);
     let g1 = weighted_sum(ours, &r).backward();
     let g2 = weighted_sum(ref_, &r).backward();
@@ -383,7 +374,9 @@ fn check_self_attention(b: usize, s: usize, din: usize, n: usize, heads: usize, 
     let bs: Vec<Tensor<(usize,), f32, _>> = (0..3).map(|_| d.sample_normal_like(&(n,))).collect();
     let sb: Tensor<(usize, usize, usize), f32, _> = d.sample_normal_like(&(heads, s, s));
     let r: Tensor<Dyn2, f32, _> = d.sample_normal_like(&(b * s, n));
-    for (with_bias, with_sb, causal, scale) in [(true, false, false, 0.35), (false, true, true, 1.0), (true, true, false, 0.5)] {
+    for (with_bias, with_sb, causal, scale) in
+        [(true, false, false, 0.35), (false, true, true, 1.0), (true, true, false, 0.5)]
+    {
         let tag = format!("S={s} bias={with_bias} score_bias={with_sb} causal={causal}");
         let ours = ops::self_attention(
             x.leaky_trace(),
@@ -500,9 +493,14 @@ fn block_outputs(seed: u64) -> Vec<Vec<f32>> {
     let (a, tape) = a.split_tape();
     let u = ops::bias_gelu(ops::linear_no_bias(a.clone().put_tape(tape), w1.clone()), b1.clone(), Gelu::Erf);
     let (u, tape) = u.split_tape();
-    let gg = ops::gated_gelu(u.clone().put_tape(tape), ops::linear_no_bias(a.retaped::<OwnedTape<f32, Cpu>>(), w2.clone()), Gelu::Tanh);
+    let gg = ops::gated_gelu(
+        u.clone().put_tape(tape),
+        ops::linear_no_bias(a.retaped::<OwnedTape<f32, Cpu>>(), w2.clone()),
+        Gelu::Tanh,
+    );
     let sm = ops::softmax(gg, None::<Tensor<Rank2<{ B * S }, 131>, f32, Cpu>>, false);
-    let logits = ops::linear(ops::gelu(sm, Gelu::Erf), w1.clone().permute::<Rank2<D, 131>, _>().contiguous(), Some(g.clone()));
+    let logits =
+        ops::linear(ops::gelu(sm, Gelu::Erf), w1.clone().permute::<Rank2<D, 131>, _>().contiguous(), Some(g.clone()));
     let loss = ops::cross_entropy(ops::linear_no_bias(logits, w1.clone()), &targets, 1e-3);
     let mut out = vec![vec![loss.array()]];
     let grads = loss.backward();
@@ -566,7 +564,8 @@ fn attention_with_a_per_batch_bias_matches_dfdx() {
     let bias: Tensor<Rank4<B, H, S, S>, f32, _> = d.sample_normal();
     let r: Tensor<Rank3<B, S, D>, f32, _> = d.sample_normal();
     let flat = bias.clone().reshape::<Rank3<{ B * H }, S, S>>();
-    let ours = ops::attention(q.leaky_trace(), k.leaky_trace(), v.leaky_trace(), H, 0.5, Some(flat.leaky_trace()), false);
+    let ours =
+        ops::attention(q.leaky_trace(), k.leaky_trace(), v.leaky_trace(), H, 0.5, Some(flat.leaky_trace()), false);
     // reference: per-head bias composed with dfdx
     let qh = q.leaky_trace().reshape::<Rank4<B, S, H, DH>>().permute::<Rank4<B, H, S, DH>, _>();
     let kh = k.leaky_trace().reshape::<Rank4<B, S, H, DH>>().permute::<Rank4<B, H, DH, S>, _>();

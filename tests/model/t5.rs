@@ -5,10 +5,8 @@ use crate::model_common;
 
 use model_common::*;
 use sparse_scaling::dfdx::prelude::*;
+use sparse_scaling::model::{relative_position_bucket, Kernels, ModelError, SparseModel, T5Config, TextBatch, T5};
 use sparse_scaling::params::{role_of, ParamRole};
-use sparse_scaling::model::{
-    relative_position_bucket, Kernels, ModelError, SparseModel, T5Config, TextBatch, T5,
-};
 
 const KERNELS: [Kernels; 2] = [Kernels::Reference, Kernels::Fused];
 
@@ -73,7 +71,8 @@ fn naive(m: &Tiny, b: &TextBatch) -> Naive {
         toks.iter().flat_map(|&t| p["tok_embed.weight"][t * D..(t + 1) * D].to_vec()).collect()
     };
     let mlp = |pre: &str, h: &[f64], t: usize| -> Vec<f64> {
-        let g0: Vec<f64> = linear(h, t, D, &p[&format!("{pre}.mlp.wi_0.weight")], F, None).into_iter().map(gelu_tanh).collect();
+        let g0: Vec<f64> =
+            linear(h, t, D, &p[&format!("{pre}.mlp.wi_0.weight")], F, None).into_iter().map(gelu_tanh).collect();
         let g1 = linear(h, t, D, &p[&format!("{pre}.mlp.wi_1.weight")], F, None);
         let gg: Vec<f64> = g0.iter().zip(&g1).map(|(a, b)| a * b).collect();
         linear(&gg, t, F, &p[&format!("{pre}.mlp.wo.weight")], D, None)
@@ -193,7 +192,8 @@ fn relative_position_bucket_matches_t5_definition() {
 #[test]
 fn forward_and_loss_match_naive_reference() {
     let b = batch();
-    for (z, k) in [(0.0, Kernels::Reference), (1e-4, Kernels::Reference), (0.0, Kernels::Fused), (0.1, Kernels::Fused)] {
+    for (z, k) in [(0.0, Kernels::Reference), (1e-4, Kernels::Reference), (0.0, Kernels::Fused), (0.1, Kernels::Fused)]
+    {
         let mut m = tiny(z);
         m.kernels = k;
         let want = naive(&m, &b);
@@ -237,44 +237,46 @@ fn z_loss_changes_the_loss() {
 
 #[test]
 fn causal_mask_blocks_the_future() {
-  for k in KERNELS {
-    let mut m = tiny(1e-4);
-    m.kernels = k;
-    let b = batch();
-    let base = m.logits(&b, NoneTape).unwrap().as_vec();
-    let to = b.target_len;
-    for k in 0..to - 1 {
-        // target k is decoder input k+1: positions 0..=k must not change, k+1 must.
-        let mut b2 = b.clone();
-        b2.targets[k] = if b.targets[k] == 6 { 8 } else { 6 };
-        let got = m.logits(&b2, NoneTape).unwrap().as_vec();
-        for pos in 0..to {
-            let row = |v: &[f32]| v[pos * V..(pos + 1) * V].to_vec();
-            if pos <= k {
-                assert_eq!(row(&got), row(&base), "changing target {k} changed logits at {pos}");
-            } else if pos == k + 1 {
-                assert_ne!(row(&got), row(&base), "target {k} should feed position {pos}");
+    for k in KERNELS {
+        let mut m = tiny(1e-4);
+        m.kernels = k;
+        let b = batch();
+        let base = m.logits(&b, NoneTape).unwrap().as_vec();
+        let to = b.target_len;
+        for k in 0..to - 1 {
+            // target k is decoder input k+1: positions 0..=k must not change, k+1 must.
+            let mut b2 = b.clone();
+            b2.targets[k] = if b.targets[k] == 6 { 8 } else { 6 };
+            let got = m.logits(&b2, NoneTape).unwrap().as_vec();
+            for pos in 0..to {
+                let row = |v: &[f32]| v[pos * V..(pos + 1) * V].to_vec();
+                if pos <= k {
+                    assert_eq!(row(&got), row(&base), "changing target {k} changed logits at {pos}");
+                } else if pos == k + 1 {
+                    assert_ne!(row(&got), row(&base), "target {k} should feed position {pos}");
+                }
             }
+            // the other sequence of the batch is untouched
+            assert_eq!(got[to * V..], base[to * V..]);
         }
-        // the other sequence of the batch is untouched
-        assert_eq!(got[to * V..], base[to * V..]);
     }
-  }
 }
 
 #[test]
 fn encoder_padding_is_ignored() {
-  for k in KERNELS {
-    // The same input with PAD keys appended gives the same logits: PAD keys are masked in the
-    // encoder self-attention and in the cross-attention.
-    let mut m = tiny(1e-4);
-    m.kernels = k;
-    let short = TextBatch { batch: 1, input_len: 4, target_len: 3, inputs: vec![6, 8, 2, 1], targets: vec![9, 5, 1] };
-    let long = TextBatch { batch: 1, input_len: 6, target_len: 3, inputs: vec![6, 8, 2, 1, 0, 0], targets: vec![9, 5, 1] };
-    let a = m.logits(&short, NoneTape).unwrap().as_vec();
-    let c = m.logits(&long, NoneTape).unwrap().as_vec();
-    assert_close("padded", &a, &c.iter().map(|&v| v as f64).collect::<Vec<_>>(), 1e-5);
-  }
+    for k in KERNELS {
+        // The same input with PAD keys appended gives the same logits: PAD keys are masked in the
+        // encoder self-attention and in the cross-attention.
+        let mut m = tiny(1e-4);
+        m.kernels = k;
+        let short =
+            TextBatch { batch: 1, input_len: 4, target_len: 3, inputs: vec![6, 8, 2, 1], targets: vec![9, 5, 1] };
+        let long =
+            TextBatch { batch: 1, input_len: 6, target_len: 3, inputs: vec![6, 8, 2, 1, 0, 0], targets: vec![9, 5, 1] };
+        let a = m.logits(&short, NoneTape).unwrap().as_vec();
+        let c = m.logits(&long, NoneTape).unwrap().as_vec();
+        assert_close("padded", &a, &c.iter().map(|&v| v as f64).collect::<Vec<_>>(), 1e-5);
+    }
 }
 
 #[test]
@@ -291,35 +293,44 @@ fn gradients_reach_every_parameter() {
 
 #[test]
 fn gradient_matches_finite_difference() {
-  for k in KERNELS {
-    let mut m = tiny(1e-4);
-    m.kernels = k;
-    let b = batch();
-    let grads = m.loss(&b, OwnedTape::default()).unwrap().backward();
-    let base = params(&m);
-    let vals: std::collections::HashMap<String, Vec<f32>> = base.iter().map(|p| (p.name.clone(), p.values.clone())).collect();
-    let blk = &m.decoder.layers.modules;
-    let checks: [(&str, Vec<f32>, usize); 7] = [
-        ("encoder.rel_bias.table", grads.get(&m.encoder.rel_bias.table).as_vec(), 3),
-        ("decoder.rel_bias.table", grads.get(&m.decoder.rel_bias.table).as_vec(), 1),
-        ("decoder.layers.1.cross_attn.k.weight", grads.get(&blk[1].cross_attn.k.weight).as_vec(), 5),
-        ("decoder.layers.0.mlp.wi_0.weight", grads.get(&blk[0].mlp.wi_0.weight).as_vec(), 4),
-        ("encoder.layers.1.self_attn_norm.gamma", grads.get(&m.encoder.layers.modules[1].self_attn_norm.gamma).as_vec(), 2),
-        ("tok_embed.weight", grads.get(&m.tok_embed.weight).as_vec(), 9 * D + 2),
-        ("lm_head.weight", grads.get(&m.lm_head.weight).as_vec(), 5 * D + 1),
-    ];
-    for (name, g, idx) in checks {
-        let eps = 1e-3f32;
-        let eval = |delta: f32| {
-            let mut m2 = m.clone();
-            set_params(&mut m2, |n, i| vals[n][i] + if n == name && i == idx { delta } else { 0.0 });
-            naive(&m2, &b).loss
-        };
-        let fd = (eval(eps) - eval(-eps)) / (2.0 * eps as f64);
-        assert!((g[idx] as f64 - fd).abs() < 2e-5 + 2e-3 * fd.abs(), "{k:?} {name}[{idx}]: grad {} vs fd {fd}", g[idx]);
-        assert!(fd.abs() > 1e-5, "{name}[{idx}] finite difference too small to be a check");
+    for k in KERNELS {
+        let mut m = tiny(1e-4);
+        m.kernels = k;
+        let b = batch();
+        let grads = m.loss(&b, OwnedTape::default()).unwrap().backward();
+        let base = params(&m);
+        let vals: std::collections::HashMap<String, Vec<f32>> =
+            base.iter().map(|p| (p.name.clone(), p.values.clone())).collect();
+        let blk = &m.decoder.layers.modules;
+        let checks: [(&str, Vec<f32>, usize); 7] = [
+            ("encoder.rel_bias.table", grads.get(&m.encoder.rel_bias.table).as_vec(), 3),
+            ("decoder.rel_bias.table", grads.get(&m.decoder.rel_bias.table).as_vec(), 1),
+            ("decoder.layers.1.cross_attn.k.weight", grads.get(&blk[1].cross_attn.k.weight).as_vec(), 5),
+            ("decoder.layers.0.mlp.wi_0.weight", grads.get(&blk[0].mlp.wi_0.weight).as_vec(), 4),
+            (
+                "encoder.layers.1.self_attn_norm.gamma",
+                grads.get(&m.encoder.layers.modules[1].self_attn_norm.gamma).as_vec(),
+                2,
+            ),
+            ("tok_embed.weight", grads.get(&m.tok_embed.weight).as_vec(), 9 * D + 2),
+            ("lm_head.weight", grads.get(&m.lm_head.weight).as_vec(), 5 * D + 1),
+        ];
+        for (name, g, idx) in checks {
+            let eps = 1e-3f32;
+            let eval = |delta: f32| {
+                let mut m2 = m.clone();
+                set_params(&mut m2, |n, i| vals[n][i] + if n == name && i == idx { delta } else { 0.0 });
+                naive(&m2, &b).loss
+            };
+            let fd = (eval(eps) - eval(-eps)) / (2.0 * eps as f64);
+            assert!(
+                (g[idx] as f64 - fd).abs() < 2e-5 + 2e-3 * fd.abs(),
+                "{k:?} {name}[{idx}]: grad {} vs fd {fd}",
+                g[idx]
+            );
+            assert!(fd.abs() > 1e-5, "{name}[{idx}] finite difference too small to be a check");
+        }
     }
-  }
 }
 
 #[test]

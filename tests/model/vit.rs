@@ -5,10 +5,8 @@ use crate::model_common;
 
 use model_common::*;
 use sparse_scaling::dfdx::prelude::*;
+use sparse_scaling::model::{ImageBatch, Kernels, ModelError, Pooling, SparseModel, Vit, VitConfig};
 use sparse_scaling::params::{role_of, ParamRole};
-use sparse_scaling::model::{
-    ImageBatch, Kernels, ModelError, Pooling, SparseModel, Vit, VitConfig,
-};
 
 const KERNELS: [Kernels; 2] = [Kernels::Reference, Kernels::Fused];
 
@@ -80,10 +78,8 @@ fn naive_logits(m: &Tiny, b: &ImageBatch) -> Vec<f64> {
                 *xi += oi;
             }
             let h = layer_norm(&x, d, g("mlp_norm.gamma"), g("mlp_norm.beta"), 1e-6);
-            let h1: Vec<f64> = linear(&h, t, d, g("mlp.fc1.weight"), f, Some(g("mlp.fc1.bias")))
-                .into_iter()
-                .map(gelu_erf)
-                .collect();
+            let h1: Vec<f64> =
+                linear(&h, t, d, g("mlp.fc1.weight"), f, Some(g("mlp.fc1.bias"))).into_iter().map(gelu_erf).collect();
             let h2 = linear(&h1, t, f, g("mlp.fc2.weight"), d, Some(g("mlp.fc2.bias")));
             for (xi, hi) in x.iter_mut().zip(&h2) {
                 *xi += hi;

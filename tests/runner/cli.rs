@@ -30,13 +30,26 @@ fn check_lists_points_and_reports_errors_with_positions() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("12 points"), "{stdout}");
-    assert_eq!(stdout.lines().filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()) && !l.contains("points")).count(), 12, "{stdout}");
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()) && !l.contains("points"))
+            .count(),
+        12,
+        "{stdout}"
+    );
 
     let cases = [
         ("syntax.ron", GOOD.replace("sparsity: [0.0, 0.5, 0.75],", "sparsity: [0.0, 0.5, 0.75]"), "syntax.ron:5:"),
         ("unknown.ron", GOOD.replace("steps:", "stepz:"), "unknown.ron:5:"),
         ("s_one.ron", GOOD.replace("0.75]", "1.0]"), "s_one.ron:4:"),
-        ("nm.ron", GOOD.replace("sizes: Widths([32, 48])", "sizes: Widths([32, 40]), heads: 2").replace("steps:", "pruning: [NM(n: 1, m: 16)], sparsity: [0.9375],\n    steps:").replace("sparsity: [0.0, 0.5, 0.75],", ""), "nm.ron:5:"),
+        (
+            "nm.ron",
+            GOOD.replace("sizes: Widths([32, 48])", "sizes: Widths([32, 40]), heads: 2")
+                .replace("steps:", "pruning: [NM(n: 1, m: 16)], sparsity: [0.9375],\n    steps:")
+                .replace("sparsity: [0.0, 0.5, 0.75],", ""),
+            "nm.ron:5:",
+        ),
         ("empty.ron", GOOD.replace("steps: [10, 20]", "steps: []"), "empty.ron:5:"),
     ];
     for (name, text, position) in cases {
@@ -88,10 +101,12 @@ fn plan_slurm_script_is_valid_bash_with_matching_array() {
 fn run_rejects_bad_selection() {
     let dir = tempfile::tempdir().unwrap();
     let exp = write(dir.path(), "exp.ron", GOOD);
-    let out = bin().args(["run"]).arg(&exp).args(["--point", "12", "--results"]).arg(dir.path().join("r")).output().unwrap();
+    let out =
+        bin().args(["run"]).arg(&exp).args(["--point", "12", "--results"]).arg(dir.path().join("r")).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("12 points"));
-    let out = bin().args(["run"]).arg(&exp).args(["--shard", "2/2", "--results"]).arg(dir.path().join("r")).output().unwrap();
+    let out =
+        bin().args(["run"]).arg(&exp).args(["--shard", "2/2", "--results"]).arg(dir.path().join("r")).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--shard i/n"));
 }

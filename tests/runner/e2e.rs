@@ -26,15 +26,35 @@ fn run_fits_analyses_and_reports() {
     let exp = dir.path().join("e2e.ron");
     std::fs::write(&exp, EXP).unwrap();
     let results = dir.path().join("results");
-    let out = bin().arg("run").arg(&exp).arg("--results").arg(&results).args(["--no-progress", "--jobs", "2"]).output().unwrap();
+    let out = bin()
+        .arg("run")
+        .arg(&exp)
+        .arg("--results")
+        .arg(&results)
+        .args(["--no-progress", "--jobs", "2"])
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("trained 8"), "{stdout}");
-    for needle in ["fit of `(a*(1 - S)^b + c)", "a = ", "g = ", "objective", "R² =", "m(0.75) =", "optimal sparsity S_opt(N, C)"] {
+    for needle in
+        ["fit of `(a*(1 - S)^b + c)", "a = ", "g = ", "objective", "R² =", "m(0.75) =", "optimal sparsity S_opt(N, C)"]
+    {
         assert!(stdout.contains(needle), "missing `{needle}` in:\n{stdout}");
     }
     let report = results.join("report");
-    for f in ["points.csv", "points.md", "curves.svg", "loss_vs_n.svg", "fit.json", "fit.md", "predicted_vs_measured.svg", "dense_equivalent.svg", "s_opt.md", "s_opt_contours.svg"] {
+    for f in [
+        "points.csv",
+        "points.md",
+        "curves.svg",
+        "loss_vs_n.svg",
+        "fit.json",
+        "fit.md",
+        "predicted_vs_measured.svg",
+        "dense_equivalent.svg",
+        "s_opt.md",
+        "s_opt_contours.svg",
+    ] {
         let p = report.join(f);
         let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         if f.ends_with(".svg") {
@@ -43,7 +63,8 @@ fn run_fits_analyses_and_reports() {
     }
     let csv = std::fs::read_to_string(report.join("points.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 8);
-    let fit: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(report.join("fit.json")).unwrap()).unwrap();
+    let fit: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("fit.json")).unwrap()).unwrap();
     assert_eq!(fit["params"].as_array().unwrap().len(), 7);
 
     // report from the records alone (settings from the experiment kept in the results dir)

@@ -6,8 +6,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use sparse_scaling::runner::{self, RunOptions};
 use sparse_scaling::experiment::{ExperimentFile, Point};
+use sparse_scaling::runner::{self, RunOptions};
 
 use crate::runner_support::{text, KnownLaw};
 

@@ -33,7 +33,15 @@ fn setup() -> (tempfile::TempDir, PathBuf) {
 }
 
 fn run(exp: &Path, results: &Path, extra: &[&str]) -> String {
-    let out = bin().arg("run").arg(exp).arg("--results").arg(results).args(["--no-progress", "--no-analysis"]).args(extra).output().unwrap();
+    let out = bin()
+        .arg("run")
+        .arg(exp)
+        .arg("--results")
+        .arg(results)
+        .args(["--no-progress", "--no-analysis"])
+        .args(extra)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     stdout
@@ -66,7 +74,9 @@ fn killed_run_resumes_to_the_same_records() {
     let ckpt_root = results.join("checkpoints");
     let started = Instant::now();
     let found = loop {
-        let ck = std::fs::read_dir(&ckpt_root).ok().and_then(|rd| rd.flatten().map(|e| e.path().join("train.ckpt")).find(|p| p.exists()));
+        let ck = std::fs::read_dir(&ckpt_root)
+            .ok()
+            .and_then(|rd| rd.flatten().map(|e| e.path().join("train.ckpt")).find(|p| p.exists()));
         if let Some(p) = ck {
             break Some(p);
         }
@@ -117,7 +127,11 @@ fn concurrent_shard_runners_write_every_record_once() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         assert!(String::from_utf8_lossy(&o.stdout).contains("trained 1,"), "{}", String::from_utf8_lossy(&o.stdout));
     }
-    let files: Vec<String> = std::fs::read_dir(results.join("points")).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    let files: Vec<String> = std::fs::read_dir(results.join("points"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(files.len(), 2, "exactly the two records, no claims or temporary files: {files:?}");
     assert!(files.iter().all(|f| f.ends_with(".json")));
     let recs = ResultsDir::open(&results).unwrap().records().unwrap();

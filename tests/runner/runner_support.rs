@@ -16,10 +16,16 @@ impl PointExecutor for KnownLaw {
     fn supports(&self, _point: &Point) -> Result<(), UnsupportedSize> {
         Ok(())
     }
-    fn execute(&self, point: &Point, _ctx: &ExecContext<'_>) -> Result<Execution, Box<dyn std::error::Error + Send + Sync>> {
+    fn execute(
+        &self,
+        point: &Point,
+        _ctx: &ExecContext<'_>,
+    ) -> Result<Execution, Box<dyn std::error::Error + Send + Sync>> {
         let s = &point.spec;
         let n = s.nonzero_params();
-        let loss = (0.5 * (1.0 - s.sparsity).powf(0.8) + 1.5) * (n / 1e3).powf(-0.25) + 0.6 * (s.steps as f64 / 10.0).powf(-0.3) + 0.7;
+        let loss = (0.5 * (1.0 - s.sparsity).powf(0.8) + 1.5) * (n / 1e3).powf(-0.25)
+            + 0.6 * (s.steps as f64 / 10.0).powf(-0.3)
+            + 0.7;
         Ok(Execution {
             outcome: Outcome {
                 nonzero_params: n as u64,

@@ -7,9 +7,11 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use sparse_scaling::results::{self, CurvePoint, Outcome, ResultsDir};
-use sparse_scaling::runner::{self, registry::UnsupportedSize, ExecContext, Execution, PointExecutor, PointStatus, RunOptions, Selection};
 use sparse_scaling::experiment::{ExperimentFile, Point};
+use sparse_scaling::results::{self, CurvePoint, Outcome, ResultsDir};
+use sparse_scaling::runner::{
+    self, registry::UnsupportedSize, ExecContext, Execution, PointExecutor, PointStatus, RunOptions, Selection,
+};
 
 const EXP: &str = r#"(
     name: "fake",
@@ -35,7 +37,11 @@ impl PointExecutor for Fake {
     fn supports(&self, _point: &Point) -> Result<(), UnsupportedSize> {
         Ok(())
     }
-    fn execute(&self, point: &Point, ctx: &ExecContext<'_>) -> Result<Execution, Box<dyn std::error::Error + Send + Sync>> {
+    fn execute(
+        &self,
+        point: &Point,
+        ctx: &ExecContext<'_>,
+    ) -> Result<Execution, Box<dyn std::error::Error + Send + Sync>> {
         *self.calls.lock().unwrap().entry(point.hash.clone()).or_default() += 1;
         std::fs::write(ctx.checkpoint_dir.join("ckpt"), b"x")?;
         std::thread::sleep(Duration::from_millis(self.sleep_ms));
@@ -139,7 +145,12 @@ fn concurrent_runners_train_every_point_exactly_once() {
     let pts = points();
     let fake = Fake { sleep_ms: 15, ..Default::default() };
     // two shard runners and two unrestricted runners with two jobs each, all at once
-    let selections = [Selection::Shard { index: 0, count: 2 }, Selection::Shard { index: 1, count: 2 }, Selection::All, Selection::All];
+    let selections = [
+        Selection::Shard { index: 0, count: 2 },
+        Selection::Shard { index: 1, count: 2 },
+        Selection::All,
+        Selection::All,
+    ];
     let reports: Vec<_> = std::thread::scope(|s| {
         let handles: Vec<_> = selections
             .iter()

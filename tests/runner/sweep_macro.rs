@@ -40,9 +40,9 @@ fn inline_sweep_runs_and_skips_finished_points() {
     assert_eq!(first.run.points.len(), 2);
     assert!(first.run.points.iter().all(|(_, _, s)| *s == PointStatus::Trained), "{:?}", first.run.points);
     assert!(first.run.all_finished);
-    let records = std::fs::read_dir(dir.path().join("points")).unwrap().filter(|e| {
-        e.as_ref().map(|e| e.path().extension().is_some_and(|x| x == "json")).unwrap_or(false)
-    });
+    let records = std::fs::read_dir(dir.path().join("points"))
+        .unwrap()
+        .filter(|e| e.as_ref().map(|e| e.path().extension().is_some_and(|x| x == "json")).unwrap_or(false));
     assert_eq!(records.count(), 2);
     let second = tiny::run(opts).unwrap();
     assert!(second.run.points.iter().all(|(_, _, s)| *s == PointStatus::AlreadyDone), "{:?}", second.run.points);

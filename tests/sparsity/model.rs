@@ -2,8 +2,8 @@
 //! `blocks.N.mlp.fc1.weight`, a norm, an embedding, a head, positions): simulated GMP and n:m
 //! runs, roles left alone, embeddings at 1 − √(1 − S), bad input, checkpoint round trips.
 
-use dfdx::nn::tensor_collection::*;
 use dfdx::nn::modules::{Embedding, LayerNorm1D, Linear, Repeated};
+use dfdx::nn::tensor_collection::*;
 use dfdx::prelude::*;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use sparse_scaling::experiment::PruningPlan;
@@ -70,7 +70,12 @@ impl TensorCollection<f32, Cpu> for TestModel<f32, Cpu> {
         v.visit_fields(
             (
                 Self::module("embed", |s| &s.embed, |s| &mut s.embed),
-                Self::tensor("pos", |s| &s.pos, |s| &mut s.pos, TensorOptions::reset_with(|t| t.try_fill_with_distr(rand_distr::StandardNormal))),
+                Self::tensor(
+                    "pos",
+                    |s| &s.pos,
+                    |s| &mut s.pos,
+                    TensorOptions::reset_with(|t| t.try_fill_with_distr(rand_distr::StandardNormal)),
+                ),
                 Self::module("blocks", |s| &s.blocks, |s| &mut s.blocks),
                 Self::module("head", |s| &s.head, |s| &mut s.head),
             ),
@@ -216,7 +221,8 @@ fn visitor_sees_contract_paths_and_roles() {
     let prunable: Vec<&str> =
         masks.params.iter().filter(|p| p.role == ParamRole::Prunable).map(|p| p.path.as_str()).collect();
     assert_eq!(prunable, PRUNABLE);
-    let emb: Vec<&str> = masks.params.iter().filter(|p| p.role == ParamRole::Embedding).map(|p| p.path.as_str()).collect();
+    let emb: Vec<&str> =
+        masks.params.iter().filter(|p| p.role == ParamRole::Embedding).map(|p| p.path.as_str()).collect();
     assert_eq!(emb, ["embed.weight", "head.weight"]);
     assert_eq!(masks.get("blocks.0.mlp.fc1.weight").unwrap().shape, vec![H, D]);
     assert_eq!(masks.get("blocks.1.norm.gamma").unwrap().role, ParamRole::Dense);
@@ -257,7 +263,11 @@ fn run_gmp_and_check(freq: u64, emb: bool) {
         // pruned weights are never regrown, although `perturb` moved them
         for (a, b) in old_masks.params.iter().zip(&pr.masks().params) {
             if let (Some(a), Some(b)) = (&a.mask, &b.mask) {
-                assert!((0..a.len()).all(|i| a.get(i) || !b.get(i)), "{} regrew a weight at step {step}", b_path(&old_masks, a));
+                assert!(
+                    (0..a.len()).all(|i| a.get(i) || !b.get(i)),
+                    "{} regrew a weight at step {step}",
+                    b_path(&old_masks, a)
+                );
             }
         }
         let target = sched.effective_sparsity(step);
@@ -272,7 +282,10 @@ fn run_gmp_and_check(freq: u64, emb: bool) {
             let role = role_of(path, &pr.masks().get(path).unwrap().shape);
             match role {
                 ParamRole::Prunable => {
-                    assert!((zeros - size * target).abs() <= 1.0, "{path} step {step}: {zeros} zeros of {size}, schedule {target}");
+                    assert!(
+                        (zeros - size * target).abs() <= 1.0,
+                        "{path} step {step}: {zeros} zeros of {size}, schedule {target}"
+                    );
                     assert!((pr.masks().get(path).unwrap().sparsity() - target).abs() * size <= 1.0);
                 }
                 ParamRole::Embedding if emb => {
@@ -424,11 +437,23 @@ fn zero_pruned_masks_optimizer_buffers_and_gradients() {
 #[test]
 fn bad_input_is_an_error_not_a_panic() {
     let m = model(10);
-    let e = Pruner::new(&m, &PruningPlan::NM { n: 2, m: 3, gradual: false, start: 0, end: 1, update_every: 1 }, 1.0 / 3.0, 5, Embeddings::Dense)
-        .unwrap_err();
+    let e = Pruner::new(
+        &m,
+        &PruningPlan::NM { n: 2, m: 3, gradual: false, start: 0, end: 1, update_every: 1 },
+        1.0 / 3.0,
+        5,
+        Embeddings::Dense,
+    )
+    .unwrap_err();
     assert_eq!(e, SparsityError::NmWidth { layer: "blocks.0.attn.q.weight".into(), width: D, m: 3 });
-    let e = Pruner::new(&m, &PruningPlan::NM { n: 2, m: 2, gradual: false, start: 0, end: 1, update_every: 1 }, 0.0, 5, Embeddings::Dense)
-        .unwrap_err();
+    let e = Pruner::new(
+        &m,
+        &PruningPlan::NM { n: 2, m: 2, gradual: false, start: 0, end: 1, update_every: 1 },
+        0.0,
+        5,
+        Embeddings::Dense,
+    )
+    .unwrap_err();
     assert_eq!(e, SparsityError::InvalidNm { n: 2, m: 2 });
     assert!(matches!(gmp(1.0, 0, 4, 1, false).build(&m, 5), Err(SparsityError::InvalidSparsity { .. })));
     assert!(matches!(gmp(0.5, 4, 4, 1, false).build(&m, 5), Err(SparsityError::ScheduleOrder { .. })));

@@ -12,7 +12,8 @@ type TinyVit = Vit<4, 6, 8, 16, 2, 3>;
 type TinyT5 = T5<12, 8, 16, 2, 2, 2, 8>;
 
 fn vit() -> TinyVit {
-    let cfg = VitConfig { image_height: 4, image_width: 6, channels: 1, patch: 2, heads: 2, pooling: Default::default() };
+    let cfg =
+        VitConfig { image_height: 4, image_width: 6, channels: 1, patch: 2, heads: 2, pooling: Default::default() };
     TinyVit::new(&Cpu::default(), cfg, 1).unwrap()
 }
 fn t5() -> TinyT5 {

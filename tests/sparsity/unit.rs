@@ -30,7 +30,9 @@ fn bits(m: &BitMask) -> Vec<bool> {
 
 #[test]
 fn schedule_matches_paper_formula_at_every_step() {
-    for &(s, a, b, steps) in &[(0.75, 250u64, 750u64, 1000u64), (0.5, 0, 10, 10), (0.875, 3, 4, 5), (0.9375, 1, 97, 130)] {
+    for &(s, a, b, steps) in
+        &[(0.75, 250u64, 750u64, 1000u64), (0.5, 0, 10, 10), (0.875, 3, 4, 5), (0.9375, 1, 97, 130)]
+    {
         let sched = CubicSchedule::new(s, a, b, 7, steps).unwrap();
         for t in 0..steps + 5 {
             let want = paper_formula(s, a, b, t);
@@ -83,7 +85,10 @@ fn bad_schedules_are_errors_that_say_how_to_fix() {
     assert_eq!(CubicSchedule::new(0.5, 0, 10, 1, 0), Err(SparsityError::ZeroSteps));
     let backwards = Pruning::Gmp { start: At::Fraction(0.8), end: At::Fraction(0.2), update_every: 1 };
     let (a, b, f) = backwards.resolve(0.5, 100).unwrap().schedule().unwrap();
-    assert!(matches!(CubicSchedule::new(0.5, a, b, f, 100), Err(SparsityError::ScheduleOrder { t_start: 80, t_end: 20, .. })));
+    assert!(matches!(
+        CubicSchedule::new(0.5, a, b, f, 100),
+        Err(SparsityError::ScheduleOrder { t_start: 80, t_end: 20, .. })
+    ));
 }
 
 #[test]

@@ -6,7 +6,7 @@ use crate::train_support;
 use std::path::{Path, PathBuf};
 
 use sparse_scaling::train::checkpoint::{self, CheckpointError, MAGIC};
-use sparse_scaling::train::{train, AdamWConfig, OptimizerConfig, LoopOptions, TrainConfig, TrainError};
+use sparse_scaling::train::{train, AdamWConfig, LoopOptions, OptimizerConfig, TrainConfig, TrainError};
 use train_support::*;
 
 fn cfg() -> TrainConfig {
@@ -75,7 +75,10 @@ fn every_flipped_byte_is_caught() {
         let ok = match (&e, i) {
             (TrainError::Checkpoint(CheckpointError::BadMagic { .. }), 0..=7) => true,
             (TrainError::Checkpoint(CheckpointError::Version { found, .. }), 8..=11) => *found != 1,
-            (TrainError::Checkpoint(CheckpointError::Truncated { .. } | CheckpointError::Malformed { .. }), 12..=19) => true,
+            (
+                TrainError::Checkpoint(CheckpointError::Truncated { .. } | CheckpointError::Malformed { .. }),
+                12..=19,
+            ) => true,
             (TrainError::Checkpoint(CheckpointError::Checksum { .. }), 20..) => true,
             _ => false,
         };
@@ -88,10 +91,7 @@ fn truncated_files_are_caught() {
     let (_d, ck, bytes) = good();
     for len in [0, 3, 8, 30, 51, 52, 60, bytes.len() / 2, bytes.len() - 1] {
         let e = resume_error(&ck, &bytes[..len]);
-        assert!(
-            matches!(e, TrainError::Checkpoint(CheckpointError::Truncated { .. })),
-            "length {len}: {e:?}"
-        );
+        assert!(matches!(e, TrainError::Checkpoint(CheckpointError::Truncated { .. })), "length {len}: {e:?}");
         assert!(e.to_string().contains("truncated"));
     }
 }
@@ -99,7 +99,11 @@ fn truncated_files_are_caught() {
 #[test]
 fn foreign_files_are_caught() {
     let (_d, ck, _) = good();
-    for junk in [&b"{\"step\": 3}"[..], b"SSCKPT\n\n0000000000000000000000000000000000000000000000000000", b"\x89PNG\r\n\x1a\n...."] {
+    for junk in [
+        &b"{\"step\": 3}"[..],
+        b"SSCKPT\n\n0000000000000000000000000000000000000000000000000000",
+        b"\x89PNG\r\n\x1a\n....",
+    ] {
         let e = resume_error(&ck, junk);
         assert!(matches!(e, TrainError::Checkpoint(CheckpointError::BadMagic { .. })), "{e:?}");
         assert!(e.to_string().contains("not a sparse-scaling checkpoint"));

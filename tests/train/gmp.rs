@@ -9,8 +9,8 @@ use sparse_scaling::experiment::{At, Pruning, PruningPlan};
 use sparse_scaling::params::for_each_param;
 use sparse_scaling::sparsity::{Embeddings, Pruner};
 use sparse_scaling::train::{
-    train, AdafactorConfig, AdamWConfig, BoxError, OptimizerConfig, LoopOptions, RunSummary, Sparsifier,
-    SparsityStats, TrainConfig, TrainError,
+    train, AdafactorConfig, AdamWConfig, BoxError, LoopOptions, OptimizerConfig, RunSummary, Sparsifier, SparsityStats,
+    TrainConfig, TrainError,
 };
 use train_support::*;
 
@@ -72,12 +72,14 @@ impl Sparsity {
 }
 
 fn gmp(s: f64) -> Sparsity {
-    let plan = Pruning::Gmp { start: At::Fraction(0.25), end: At::Fraction(0.75), update_every: 2 }.resolve(s, STEPS).unwrap();
+    let plan =
+        Pruning::Gmp { start: At::Fraction(0.25), end: At::Fraction(0.75), update_every: 2 }.resolve(s, STEPS).unwrap();
     Sparsity { plan, target: s }
 }
 
 fn nm_2_4() -> Sparsity {
-    let nm = Pruning::NM { n: 2, m: 4, gradual: true, start: At::Fraction(0.25), end: At::Fraction(0.75), update_every: 2 };
+    let nm =
+        Pruning::NM { n: 2, m: 4, gradual: true, start: At::Fraction(0.25), end: At::Fraction(0.75), update_every: 2 };
     Sparsity { plan: nm.resolve(0.5, STEPS).unwrap(), target: 0.5 }
 }
 
@@ -164,7 +166,12 @@ fn resume_mid_schedule_with_the_real_pruner_is_bit_exact() {
         let (full, full_model, _) = run(&sp, opt, 1, &LoopOptions::default());
         let full = full.unwrap();
         let ck = dir.path().join(format!("{name}.ckpt"));
-        let o = |stop| LoopOptions { checkpoint: Some(ck.clone()), checkpoint_every: 4, stop_after: stop, ..Default::default() };
+        let o = |stop| LoopOptions {
+            checkpoint: Some(ck.clone()),
+            checkpoint_every: 4,
+            stop_after: stop,
+            ..Default::default()
+        };
         let (r, _, _) = run(&sp, opt, 1, &o(Some(11)));
         assert!(matches!(r, Err(TrainError::Stopped { step: 11, .. })));
         let (r, model, _) = run(&sp, opt, 99, &o(None));

@@ -7,14 +7,19 @@ use dfdx::prelude::Cpu;
 use sparse_scaling::data::{
     Stream, SyntheticImageConfig, SyntheticImages, SyntheticText, SyntheticTextConfig, TextShape,
 };
-use sparse_scaling::model::{Pooling, SparseModel, T5Config, Vit, VitConfig, T5};
 use sparse_scaling::experiment::{At, Pruning};
+use sparse_scaling::model::{Pooling, SparseModel, T5Config, Vit, VitConfig, T5};
 use sparse_scaling::sparsity::{Embeddings, Pruner};
-use sparse_scaling::train::{train, AdamWConfig, OptimizerConfig, LoopOptions, TrainConfig};
+use sparse_scaling::train::{train, AdamWConfig, LoopOptions, OptimizerConfig, TrainConfig};
 
 /// A GMP pruner to sparsity `s` over 20 %–60 % of a `steps`-step run, masks every 10 steps.
-fn gmp<M: sparse_scaling::dfdx::nn::tensor_collection::TensorCollection<f32, Cpu>>(model: &M, s: f64, steps: u64) -> Pruner {
-    let plan = Pruning::Gmp { start: At::Fraction(0.2), end: At::Fraction(0.6), update_every: 10 }.resolve(s, steps).unwrap();
+fn gmp<M: sparse_scaling::dfdx::nn::tensor_collection::TensorCollection<f32, Cpu>>(
+    model: &M,
+    s: f64,
+    steps: u64,
+) -> Pruner {
+    let plan =
+        Pruning::Gmp { start: At::Fraction(0.2), end: At::Fraction(0.6), update_every: 10 }.resolve(s, steps).unwrap();
     Pruner::new(model, &plan, s, steps, Embeddings::Dense).unwrap()
 }
 
@@ -30,11 +35,27 @@ type TinyVit = Vit<48, 16, 32, 64, 2, 10>;
 #[test]
 fn tiny_vit_learns_synthetic_images() {
     let dev = Cpu::default();
-    let config = VitConfig { image_height: 16, image_width: 16, channels: 3, patch: 4, heads: 4, pooling: Pooling::ClassToken };
+    let config =
+        VitConfig { image_height: 16, image_width: 16, channels: 3, patch: 4, heads: 4, pooling: Pooling::ClassToken };
     let mut model = TinyVit::new(&dev, config, 0).unwrap();
-    let mut stream = SyntheticImages::new(SyntheticImageConfig { seed: 1, channels: 3, height: 16, width: 16, classes: 10, ..Default::default() }).unwrap();
+    let mut stream = SyntheticImages::new(SyntheticImageConfig {
+        seed: 1,
+        channels: 3,
+        height: 16,
+        width: 16,
+        classes: 10,
+        ..Default::default()
+    })
+    .unwrap();
     let val = stream.validation_set(256, 128).unwrap();
-    let cfg = TrainConfig { steps: 150, batch_size: 32, optimizer: adamw(3e-3, 150), grad_clip: Some(1.0), eval_every: 50, seed: 0 };
+    let cfg = TrainConfig {
+        steps: 150,
+        batch_size: 32,
+        optimizer: adamw(3e-3, 150),
+        grad_clip: Some(1.0),
+        eval_every: 50,
+        seed: 0,
+    };
     let mut pruner = gmp(&model, 0.5, cfg.steps);
     let s = train(&mut model, &mut stream, &val, &cfg, &mut pruner, &LoopOptions::default()).unwrap();
     let uniform = 10f64.ln();
@@ -56,7 +77,14 @@ fn tiny_t5_learns_synthetic_text() {
     let shape = TextShape { input_len: 48, target_len: 12, ..Default::default() };
     let mut stream = SyntheticText::new(SyntheticTextConfig { seed: 2, shape, ..Default::default() }).unwrap();
     let val = stream.validation_set(64, 32).unwrap();
-    let cfg = TrainConfig { steps: 90, batch_size: 16, optimizer: adamw(1e-2, 90), grad_clip: Some(1.0), eval_every: 30, seed: 0 };
+    let cfg = TrainConfig {
+        steps: 90,
+        batch_size: 16,
+        optimizer: adamw(1e-2, 90),
+        grad_clip: Some(1.0),
+        eval_every: 30,
+        seed: 0,
+    };
     let mut pruner = gmp(&model, 0.5, cfg.steps);
     let s = train(&mut model, &mut stream, &val, &cfg, &mut pruner, &LoopOptions::default()).unwrap();
     let uniform = 384f64.ln();

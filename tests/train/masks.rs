@@ -5,9 +5,7 @@
 use crate::train_support;
 
 use sparse_scaling::train::checkpoint;
-use sparse_scaling::train::{
-    train, AdafactorConfig, AdamWConfig, Dense, OptimizerConfig, LoopOptions, TrainConfig,
-};
+use sparse_scaling::train::{train, AdafactorConfig, AdamWConfig, Dense, LoopOptions, OptimizerConfig, TrainConfig};
 use train_support::*;
 
 fn run(optimizer: OptimizerConfig) -> (TestPruner, Tiny, sparse_scaling::train::RunSummary, checkpoint::Checkpoint) {

@@ -4,12 +4,12 @@
 use crate::train_support;
 
 use dfdx::prelude::*;
-use sparse_scaling::train::lr::{adafactor_rho, adamw_lr};
-use sparse_scaling::train::optim::{optimizer_step, OptState};
 use sparse_scaling::experiment::At;
 use sparse_scaling::params::for_each_grad;
+use sparse_scaling::train::lr::{adafactor_rho, adamw_lr};
+use sparse_scaling::train::optim::{optimizer_step, OptState};
 use sparse_scaling::train::{
-    train, AdafactorConfig, AdamWConfig, Dense, OptimizerConfig, LoopOptions, TrainConfig, TrainError,
+    train, AdafactorConfig, AdamWConfig, Dense, LoopOptions, OptimizerConfig, TrainConfig, TrainError,
 };
 use train_support::*;
 
@@ -36,7 +36,12 @@ fn adamw_schedule_at_known_steps() {
         assert!(if s < 1000 { b > a } else { b <= a }, "step {s}: {a} -> {b}");
     }
     // to a floor, with warm-up as a fraction
-    let f = AdamWConfig { lr: 1e-3, final_lr_fraction: 0.1, warmup_steps: At::Fraction(0.02).resolve(1000), ..Default::default() };
+    let f = AdamWConfig {
+        lr: 1e-3,
+        final_lr_fraction: 0.1,
+        warmup_steps: At::Fraction(0.02).resolve(1000),
+        ..Default::default()
+    };
     assert!(close(adamw_lr(&f, 19, 1000), 1e-3));
     assert!(close(adamw_lr(&f, 1000, 1000), 1e-4));
     assert!(close(adamw_lr(&f, 510, 1000), 5.5e-4));
@@ -157,7 +162,9 @@ fn configs_validate_and_reject_unknown_fields() {
     let parsed: TrainConfig =
         ron::from_str("(steps: 500, optimizer: Adafactor((warmup_steps: 10)), eval_every: 50)").unwrap();
     assert_eq!(parsed.steps, 500);
-    assert!(matches!(parsed.optimizer, OptimizerConfig::Adafactor(a) if a.warmup_steps == 10 && a.clip_threshold == 1.0));
+    assert!(
+        matches!(parsed.optimizer, OptimizerConfig::Adafactor(a) if a.warmup_steps == 10 && a.clip_threshold == 1.0)
+    );
     let typo = ron::from_str::<TrainConfig>("(steps: 500, eval_evry: 50)").unwrap_err().to_string();
     assert!(typo.contains("eval_evry"), "{typo}");
     let typo = ron::from_str::<TrainConfig>("(optimizer: AdamW((lr: 1e-3, wd: 0.1)))").unwrap_err().to_string();
@@ -178,7 +185,11 @@ fn learns(optimizer: OptimizerConfig) -> f64 {
 #[test]
 fn a_small_model_clearly_learns_with_either_optimizer() {
     let uniform = (CLASSES as f64).ln();
-    let a = learns(OptimizerConfig::AdamW(AdamWConfig { lr: 1e-2, warmup_steps: At::Fraction(0.05).resolve(300), ..Default::default() }));
+    let a = learns(OptimizerConfig::AdamW(AdamWConfig {
+        lr: 1e-2,
+        warmup_steps: At::Fraction(0.05).resolve(300),
+        ..Default::default()
+    }));
     assert!(a < 0.5 * uniform, "AdamW: validation loss {a} vs uniform {uniform}");
     let f = learns(OptimizerConfig::Adafactor(AdafactorConfig { warmup_steps: 30, ..Default::default() }));
     assert!(f < 0.5 * uniform, "Adafactor: validation loss {f} vs uniform {uniform}");

@@ -6,10 +6,10 @@ use crate::train_support;
 
 use std::path::Path;
 
-use sparse_scaling::train::{
-    train, AdafactorConfig, AdamWConfig, OptimizerConfig, LoopOptions, RunSummary, TrainConfig, TrainError,
-};
 use sparse_scaling::experiment::At;
+use sparse_scaling::train::{
+    train, AdafactorConfig, AdamWConfig, LoopOptions, OptimizerConfig, RunSummary, TrainConfig, TrainError,
+};
 use train_support::*;
 
 const STEPS: u64 = 20;
@@ -29,7 +29,8 @@ fn segment(
     let mut pruner = TestPruner::new(&tiny(5), 9, 0.3, 0.6, 7);
     let mut stream = Stream::new(21, 16);
     let val = stream.validation(2);
-    let opts = LoopOptions { checkpoint: Some(ck.to_path_buf()), checkpoint_every: 5, stop_after, ..Default::default() };
+    let opts =
+        LoopOptions { checkpoint: Some(ck.to_path_buf()), checkpoint_every: 5, stop_after, ..Default::default() };
     let r = train(&mut model, &mut stream, &val, cfg, &mut pruner, &opts);
     (r, weights(&model))
 }

@@ -10,9 +10,9 @@ use dfdx::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
-use sparse_scaling::params::{for_each_param, for_each_param_mut};
 use sparse_scaling::data::{DataError, Stream as DataStream, StreamPosition};
 use sparse_scaling::model::{Family, ModelError, ModelInfo, SparseModel};
+use sparse_scaling::params::{for_each_param, for_each_param_mut};
 use sparse_scaling::train::{BoxError, DataUnits, LayerSparsity, Sparsifier, SparsityStats, TrainError};
 
 pub const IN: usize = 8;
@@ -299,7 +299,13 @@ impl Sparsifier<Tiny> for TestPruner {
             .iter()
             .map(|(p, m)| {
                 let nz = m.iter().filter(|&&x| x != 0.0).count() as u64;
-                LayerSparsity { path: p.clone(), size: m.len() as u64, nonzeros: nz, counted_in_n: true, sparsity: 1.0 - nz as f64 / m.len() as f64 }
+                LayerSparsity {
+                    path: p.clone(),
+                    size: m.len() as u64,
+                    nonzeros: nz,
+                    counted_in_n: true,
+                    sparsity: 1.0 - nz as f64 / m.len() as f64,
+                }
             })
             .collect();
         let size: u64 = layers.iter().map(|l| l.size).sum();

@@ -88,10 +88,7 @@ fn check_held_out(valid: &[usize], validation_fraction: f64, names: &Names) -> R
         return Err(DataError::Config {
             field: "validation_fraction",
             value: validation_fraction.to_string(),
-            reason: format!(
-                "no {} are held out; set it above 0 (e.g. {})",
-                names.items, names.typical_fraction
-            ),
+            reason: format!("no {} are held out; set it above 0 (e.g. {})", names.items, names.typical_fraction),
         });
     }
     Ok(())
@@ -284,7 +281,8 @@ mod tests {
         assert!(check_held_out(&[3], 0.1, &N).is_ok());
     }
 
-    static L: Loader = Loader { kind: "test-loader", split_domain: 1, shuffle_domain: 2, sort_held_out: true, names: N };
+    static L: Loader =
+        Loader { kind: "test-loader", split_domain: 1, shuffle_domain: 2, sort_held_out: true, names: N };
 
     #[test]
     fn epochs_wrap_with_a_new_order_and_seek_only_inside_an_epoch() {
@@ -306,7 +304,10 @@ mod tests {
         assert!(e.seek(&StreamPosition { index: 3, offset: 4, ..p.clone() }, |_| 5).is_ok());
         assert_eq!(e.position().offset, 4);
         assert!(e.seek(&StreamPosition { index: 3, offset: 5, ..p.clone() }, |_| 5).is_err(), "offset past the item");
-        assert!(e.seek(&StreamPosition { offset: 1, ..p.clone() }, |_| 5).is_err(), "the end of an epoch has no offset");
+        assert!(
+            e.seek(&StreamPosition { offset: 1, ..p.clone() }, |_| 5).is_err(),
+            "the end of an epoch has no offset"
+        );
         let err = e.seek(&StreamPosition { index: 9, ..p.clone() }, |_| 1).unwrap_err().to_string();
         assert!(err.contains("outside the test set (8 training things per epoch)"), "{err}");
         assert!(e.seek(&StreamPosition { fingerprint: 98, ..p }, |_| 1).is_err(), "another config");

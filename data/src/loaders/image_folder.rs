@@ -29,13 +29,7 @@ pub struct ImageFolderConfig {
 impl ImageFolderConfig {
     /// RGB images of the given size, no resizing.
     pub fn new(root: impl Into<PathBuf>, height: usize, width: usize) -> Self {
-        ImageFolderConfig {
-            root: root.into(),
-            channels: 3,
-            height: Some(height),
-            width: Some(width),
-            resize: false,
-        }
+        ImageFolderConfig { root: root.into(), channels: 3, height: Some(height), width: Some(width), resize: false }
     }
 }
 
@@ -79,12 +73,12 @@ pub fn load_image_folder(cfg: &ImageFolderConfig) -> Result<ImageDataset, DataEr
             });
         }
     }
-    let class_dirs: Vec<PathBuf> =
-        sorted_entries(&cfg.root)?.into_iter().filter(|p| p.is_dir()).collect();
+    let class_dirs: Vec<PathBuf> = sorted_entries(&cfg.root)?.into_iter().filter(|p| p.is_dir()).collect();
     if class_dirs.is_empty() {
         return Err(DataError::Empty {
             path: cfg.root.clone(),
-            what: "no class sub-folders; put the images of each class in its own sub-folder, e.g. root/cat/1.png".into(),
+            what: "no class sub-folders; put the images of each class in its own sub-folder, e.g. root/cat/1.png"
+                .into(),
         });
     }
     let mut size = cfg.height.zip(cfg.width).map(|(h, w)| (w as u32, h as u32));
@@ -131,12 +125,7 @@ pub fn load_image_folder(cfg: &ImageFolderConfig) -> Result<ImageDataset, DataEr
     }
     let (w, h) = size.unwrap_or((0, 0));
     Ok(ImageDataset {
-        shape: ImageShape {
-            channels: cfg.channels,
-            height: h as usize,
-            width: w as usize,
-            classes: class_names.len(),
-        },
+        shape: ImageShape { channels: cfg.channels, height: h as usize, width: w as usize, classes: class_names.len() },
         pixels,
         labels,
         class_names,
@@ -146,9 +135,7 @@ pub fn load_image_folder(cfg: &ImageFolderConfig) -> Result<ImageDataset, DataEr
 fn decode(file: &Path) -> Result<image::DynamicImage, DataError> {
     let reader = image::ImageReader::open(file).map_err(DataError::io(file))?;
     let reader = reader.with_guessed_format().map_err(DataError::io(file))?;
-    reader
-        .decode()
-        .map_err(|e| DataError::ImageDecode { path: file.to_path_buf(), message: e.to_string() })
+    reader.decode().map_err(|e| DataError::ImageDecode { path: file.to_path_buf(), message: e.to_string() })
 }
 
 fn push_chw(img: &image::DynamicImage, channels: usize, out: &mut Vec<u8>) {

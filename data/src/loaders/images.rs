@@ -62,7 +62,12 @@ impl ImageDataset {
         }
         let f = sh.height.checked_div(height).unwrap_or(0);
         if f == 0 || width == 0 || sh.height != f * height || sh.width != f * width {
-            return Err(DataError::Downsample { height: sh.height, width: sh.width, to_height: height, to_width: width });
+            return Err(DataError::Downsample {
+                height: sh.height,
+                width: sh.width,
+                to_height: height,
+                to_width: width,
+            });
         }
         let (c, n) = (sh.channels, self.len());
         let mut out = Vec::with_capacity(n * c * height * width);

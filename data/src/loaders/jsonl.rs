@@ -40,9 +40,7 @@ impl JsonlConfig {
 /// or corrupt gzip data is an error naming the file and line.
 pub fn load_jsonl(cfg: &JsonlConfig) -> Result<TextCorpus, DataError> {
     if cfg.files.is_empty() {
-        return Err(DataError::Request(
-            "no JSONL files given; pass e.g. c4-train.00000-of-01024.json.gz".into(),
-        ));
+        return Err(DataError::Request("no JSONL files given; pass e.g. c4-train.00000-of-01024.json.gz".into()));
     }
     let mut corpus = TextCorpus::default();
     for file in &cfg.files {
@@ -109,9 +107,7 @@ fn read_jsonl_file(
         let obj = value.as_object().ok_or_else(|| err("not a JSON object".into()))?;
         let text = match obj.get(field) {
             Some(serde_json::Value::String(s)) => s,
-            Some(other) => {
-                return Err(err(format!("field \"{field}\" is not a string but {}", json_kind(other))))
-            }
+            Some(other) => return Err(err(format!("field \"{field}\" is not a string but {}", json_kind(other)))),
             None => return Err(err(format!("no field \"{field}\""))),
         };
         corpus.push(text.as_bytes());

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
 use crate::rng::{hash_bytes, zipf_cdf, Rng};
-use crate::synthetic::cursor::{Synthetic, SyntheticCursor};
 use crate::stream::{ImageBatch, ImageShape, ImageStream};
+use crate::synthetic::cursor::{Synthetic, SyntheticCursor};
 
 const KIND: &str = "synthetic-image";
 const DOMAIN_STRUCTURE: u64 = 0x5354_5255;
@@ -95,11 +95,7 @@ impl SyntheticImageConfig {
             return bad("channels", self.channels.to_string(), "use 1..=16 (1 or 3 typical)");
         }
         if self.height < 4 || self.width < 4 || self.height > 1024 || self.width > 1024 {
-            return bad(
-                "height/width",
-                format!("{}x{}", self.height, self.width),
-                "use 4..=1024 pixels per side",
-            );
+            return bad("height/width", format!("{}x{}", self.height, self.width), "use 4..=1024 pixels per side");
         }
         if self.classes < 2 || self.classes > 1_000_000 {
             return bad("classes", self.classes.to_string(), "use at least 2 classes");
@@ -120,11 +116,7 @@ impl SyntheticImageConfig {
             return bad("noise_std", self.noise_std.to_string(), "use a finite value >= 0");
         }
         if !(self.signature_strength >= 0.0 && self.signature_strength.is_finite()) {
-            return bad(
-                "signature_strength",
-                self.signature_strength.to_string(),
-                "use a finite value >= 0",
-            );
+            return bad("signature_strength", self.signature_strength.to_string(), "use a finite value >= 0");
         }
         if self.max_shift >= self.height.min(self.width) {
             return bad("max_shift", self.max_shift.to_string(), "must be below the image side");
@@ -239,8 +231,7 @@ impl SyntheticImages {
             let colour: Vec<f32> = (0..c).map(|_| rng.normal()).collect();
             for y in 0..h {
                 for x in 0..w {
-                    let v = (kk * (theta.sin() * y as f64 + theta.cos() * x as f64) + phase).cos()
-                        as f32;
+                    let v = (kk * (theta.sin() * y as f64 + theta.cos() * x as f64) + phase).cos() as f32;
                     for ch in 0..c {
                         signatures[((k * c + ch) * h + y) * w + x] = v * colour[ch];
                     }
@@ -369,17 +360,7 @@ impl SyntheticImages {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn add_blob(
-        &self,
-        out: &mut [f32],
-        texture: usize,
-        scale: usize,
-        cy: i64,
-        cx: i64,
-        dy: i64,
-        dx: i64,
-        amp: f32,
-    ) {
+    fn add_blob(&self, out: &mut [f32], texture: usize, scale: usize, cy: i64, cx: i64, dy: i64, dx: i64, amp: f32) {
         let cfg = &self.cfg;
         let (c, h, w, s) = (cfg.channels, cfg.height, cfg.width, cfg.max_shift as i64);
         let env = &self.envelopes[scale];
@@ -435,14 +416,7 @@ impl Synthetic for SyntheticImages {
         for (i, img) in pixels.chunks_mut(len).enumerate() {
             labels.push(self.example(start + i as u64, img));
         }
-        ImageBatch {
-            batch: n,
-            channels: cfg.channels,
-            height: cfg.height,
-            width: cfg.width,
-            pixels,
-            labels,
-        }
+        ImageBatch { batch: n, channels: cfg.channels, height: cfg.height, width: cfg.width, pixels, labels }
     }
 }
 

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
 use crate::rng::{hash_bytes, zipf_cdf, Rng};
-use crate::synthetic::cursor::{Synthetic, SyntheticCursor};
 use crate::stream::{TextBatch, TextStream};
+use crate::synthetic::cursor::{Synthetic, SyntheticCursor};
 use crate::text::{corrupt_batch, TextShape};
 use crate::vocab;
 
@@ -85,11 +85,7 @@ impl SyntheticTextConfig {
         ];
         for (field, v, min) in checks {
             if v < min || v > 1_000_000 {
-                return Err(DataError::Config {
-                    field,
-                    value: v.to_string(),
-                    reason: format!("use {min}..=1000000"),
-                });
+                return Err(DataError::Config { field, value: v.to_string(), reason: format!("use {min}..=1000000") });
             }
         }
         if !(self.zipf >= 0.0 && self.zipf.is_finite()) {
@@ -158,9 +154,8 @@ struct Phonotactics {
 impl Phonotactics {
     fn new(rng: &mut Rng) -> Self {
         let mut onsets = vec![
-            "", "b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v",
-            "w", "z", "br", "cr", "dr", "fl", "gr", "pl", "pr", "sk", "st", "tr", "sh", "ch", "th",
-            "kl", "sn", "qu", "gl",
+            "", "b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v", "w", "z", "br", "cr",
+            "dr", "fl", "gr", "pl", "pr", "sk", "st", "tr", "sh", "ch", "th", "kl", "sn", "qu", "gl",
         ];
         let mut nuclei = vec!["a", "e", "i", "o", "u", "ai", "ea", "ou", "y", "io", "ee", "oa"];
         let mut codas = vec!["", "n", "r", "s", "l", "m", "t", "nd", "st", "rk", "ng", "x", "ft", "mp"];
@@ -241,21 +236,16 @@ impl Language {
         let adjectives = WordList::new(make(&mut rng, cfg.adjectives, &content_syl), cfg.zipf);
         let adverbs = WordList::new(make(&mut rng, cfg.adverbs, &content_syl), cfg.zipf);
 
-        let noun_class: Vec<usize> =
-            (0..cfg.nouns).map(|_| rng.below(cfg.noun_classes as u64) as usize).collect();
+        let noun_class: Vec<usize> = (0..cfg.nouns).map(|_| rng.below(cfg.noun_classes as u64) as usize).collect();
         let nouns_by_class = (0..cfg.noun_classes)
             .map(|k| Subset::new((0..cfg.nouns).filter(|&n| noun_class[n] == k).collect(), cfg.zipf))
             .collect();
-        let adj_class: Vec<usize> =
-            (0..cfg.adjectives).map(|_| rng.below(cfg.noun_classes as u64) as usize).collect();
+        let adj_class: Vec<usize> = (0..cfg.adjectives).map(|_| rng.below(cfg.noun_classes as u64) as usize).collect();
         let adjectives_by_class = (0..cfg.noun_classes)
-            .map(|k| {
-                Subset::new((0..cfg.adjectives).filter(|&a| adj_class[a] == k).collect(), cfg.zipf)
-            })
+            .map(|k| Subset::new((0..cfg.adjectives).filter(|&a| adj_class[a] == k).collect(), cfg.zipf))
             .collect();
         let verb_transitive = (0..cfg.verbs).map(|_| rng.uniform() < 0.6).collect();
-        let verb_object_class =
-            (0..cfg.verbs).map(|_| rng.below(cfg.noun_classes as u64) as usize).collect();
+        let verb_object_class = (0..cfg.verbs).map(|_| rng.below(cfg.noun_classes as u64) as usize).collect();
         let verb_prep = (0..cfg.verbs).map(|_| preps.sample(&mut rng)).collect();
 
         let topic_subset = |rng: &mut Rng, n: usize, k: usize| {
@@ -435,12 +425,9 @@ impl SyntheticText {
             _ => 2,
         };
         for _ in 0..n_adj {
-            let a = if rng.uniform() < 0.6 {
-                lang.adjectives_by_class[lang.noun_class[noun]].sample(rng)
-            } else {
-                None
-            }
-            .unwrap_or_else(|| lang.adjectives.sample(rng));
+            let a =
+                if rng.uniform() < 0.6 { lang.adjectives_by_class[lang.noun_class[noun]].sample(rng) } else { None }
+                    .unwrap_or_else(|| lang.adjectives.sample(rng));
             out.extend_from_slice(&lang.adjectives.words[a]);
             out.push(b' ');
         }

@@ -51,9 +51,8 @@ mod symbolic;
 
 pub use paper::PaperCoefficients;
 pub use report::{
-    prediction_interval, AnalysisReport, DenseEquivalentRow, FitRecord, LawSpec,
-    OptimalSparsityRow, PaysRow, PredictionPoint, PredictionRow, Reference, ReportError,
-    ReportSettings, SlopeRow,
+    prediction_interval, AnalysisReport, DenseEquivalentRow, FitRecord, LawSpec, OptimalSparsityRow, PaysRow,
+    PredictionPoint, PredictionRow, Reference, ReportError, ReportSettings, SlopeRow,
 };
 pub use symbolic::{SymbolicSurface, DEFAULT_COST};
 
@@ -186,11 +185,7 @@ fn check_sparsity(s: f64) -> Result<(), AnalysisError> {
     if s.is_finite() && (0.0..1.0).contains(&s) {
         Ok(())
     } else {
-        Err(AnalysisError::OutOfDomain {
-            what: "sparsity S",
-            value: s,
-            domain: "[0, 1)",
-        })
+        Err(AnalysisError::OutOfDomain { what: "sparsity S", value: s, domain: "[0, 1)" })
     }
 }
 
@@ -198,11 +193,7 @@ fn check_positive(what: &'static str, v: f64) -> Result<(), AnalysisError> {
     if v.is_finite() && v > 0.0 {
         Ok(())
     } else {
-        Err(AnalysisError::OutOfDomain {
-            what,
-            value: v,
-            domain: "(0, ∞)",
-        })
+        Err(AnalysisError::OutOfDomain { what, value: v, domain: "(0, ∞)" })
     }
 }
 
@@ -222,12 +213,7 @@ pub struct AnalysisOptions {
 
 impl Default for AnalysisOptions {
     fn default() -> Self {
-        Self {
-            sparsity_grid: 64,
-            max_log_density: 27.6,
-            sparsity_tol: 1e-13,
-            slope_step: 0.01,
-        }
+        Self { sparsity_grid: 64, max_log_density: 27.6, sparsity_tol: 1e-13, slope_step: 0.01 }
     }
 }
 
@@ -280,9 +266,7 @@ pub struct Analysis {
 
 impl std::fmt::Debug for Analysis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Analysis")
-            .field("options", &self.options)
-            .finish_non_exhaustive()
+        f.debug_struct("Analysis").field("options", &self.options).finish_non_exhaustive()
     }
 }
 
@@ -301,10 +285,9 @@ fn fail_to_error(
             hi: map(hi),
             hint: hint.to_string(),
         },
-        RootFail::NotFinite { at } => AnalysisError::NotFinite {
-            what: what.to_string(),
-            at: format!("{variable} = {:.6e}", map(at)),
-        },
+        RootFail::NotFinite { at } => {
+            AnalysisError::NotFinite { what: what.to_string(), at: format!("{variable} = {:.6e}", map(at)) }
+        }
     }
 }
 
@@ -314,11 +297,7 @@ const LOG_LIMIT: f64 = 700.0;
 impl Analysis {
     /// The analysis of `loss` under `cost`, with default options.
     pub fn from_surfaces(loss: impl Surface + 'static, cost: impl Surface + 'static) -> Self {
-        Self {
-            loss: Box::new(loss),
-            cost: Box::new(cost),
-            options: AnalysisOptions::default(),
-        }
+        Self { loss: Box::new(loss), cost: Box::new(cost), options: AnalysisOptions::default() }
     }
 
     /// The same analysis with other numerical options.
@@ -350,28 +329,15 @@ impl Analysis {
         let err = |reason: String| AnalysisError::CostNotInvertible { s, n, c, reason };
         let c1 = self.cost.value(s, n, 1.0);
         // exact start for costs linear in D
-        let t0 = if c1.is_finite() && c1 > 0.0 {
-            (c / c1).ln()
-        } else {
-            0.0
-        };
-        let t0 = if t0.is_finite() {
-            t0.clamp(-LOG_LIMIT, LOG_LIMIT)
-        } else {
-            0.0
-        };
+        let t0 = if c1.is_finite() && c1 > 0.0 { (c / c1).ln() } else { 0.0 };
+        let t0 = if t0.is_finite() { t0.clamp(-LOG_LIMIT, LOG_LIMIT) } else { 0.0 };
         let f = |t: f64| self.cost.value(s, n, t.exp()) / c - 1.0;
-        let br =
-            bracket_outward(f, t0, 1e-6 + 1e-9 * t0.abs(), LOG_LIMIT).map_err(|e| match e {
-                RootFail::NoBracket { lo, hi } => err(format!(
-                    "C(S, N, D) stays on one side of C for D in [{:.3e}, {:.3e}]",
-                    lo.exp(),
-                    hi.exp()
-                )),
-                RootFail::NotFinite { at } => {
-                    err(format!("the cost model is NaN at D = {:.3e}", at.exp()))
-                }
-            })?;
+        let br = bracket_outward(f, t0, 1e-6 + 1e-9 * t0.abs(), LOG_LIMIT).map_err(|e| match e {
+            RootFail::NoBracket { lo, hi } => {
+                err(format!("C(S, N, D) stays on one side of C for D in [{:.3e}, {:.3e}]", lo.exp(), hi.exp()))
+            }
+            RootFail::NotFinite { at } => err(format!("the cost model is NaN at D = {:.3e}", at.exp())),
+        })?;
         let t = brent(f, br, 1e-14, 200).map_err(|_| err("root finding failed".into()))?;
         Ok(t.exp())
     }
@@ -415,10 +381,7 @@ impl Analysis {
         }
         let h = n * (gl[1] - gl[2] * gc[1] / gc[2]);
         if h.is_nan() {
-            return Err(AnalysisError::NotFinite {
-                what: "dL/dN".into(),
-                at: format!("N = {n:.4e}, D = {d:.4e}"),
-            });
+            return Err(AnalysisError::NotFinite { what: "dL/dN".into(), at: format!("N = {n:.4e}, D = {d:.4e}") });
         }
         Ok(h)
     }
@@ -440,10 +403,8 @@ impl Analysis {
         let f = |t: f64| (self.loss.value(0.0, n * t.exp(), d) - target) / scale;
         let what = format!("dense-equivalent size at S = {s}, N = {n:.4e}, D = {d:.4e}");
         let hint = "; no dense model of any size reaches this loss (the law may not depend on N, or sparsity lowers the loss below the dense limit)";
-        let br = bracket_outward(f, 0.0, 1e-3, LOG_LIMIT)
-            .map_err(|e| fail_to_error(&what, "m", hint, e, f64::exp))?;
-        let t =
-            brent(f, br, 1e-13, 200).map_err(|e| fail_to_error(&what, "m", hint, e, f64::exp))?;
+        let br = bracket_outward(f, 0.0, 1e-3, LOG_LIMIT).map_err(|e| fail_to_error(&what, "m", hint, e, f64::exp))?;
+        let t = brent(f, br, 1e-13, 200).map_err(|e| fail_to_error(&what, "m", hint, e, f64::exp))?;
         Ok(t.exp())
     }
 
@@ -453,9 +414,7 @@ impl Analysis {
         check_positive("budget C", c)?;
         let o = &self.options;
         let k = o.sparsity_grid.max(4);
-        let grid: Vec<f64> = (0..k)
-            .map(|i| 1.0 - (-(o.max_log_density * i as f64 / (k - 1) as f64)).exp())
-            .collect();
+        let grid: Vec<f64> = (0..k).map(|i| 1.0 - (-(o.max_log_density * i as f64 / (k - 1) as f64)).exp()).collect();
         let mut first_err = None;
         let g = |s: f64| match self.sparsity_derivative(s, n, c) {
             Ok((v, _)) => v,
@@ -467,10 +426,7 @@ impl Analysis {
         let (cells, values) = rising_crossings(g, &grid);
         let slope_at_dense = values[0];
         if slope_at_dense.is_nan() {
-            return Err(first_err.unwrap_or(AnalysisError::NotFinite {
-                what: "dL/dS".into(),
-                at: "S = 0".into(),
-            }));
+            return Err(first_err.unwrap_or(AnalysisError::NotFinite { what: "dL/dS".into(), at: "S = 0".into() }));
         }
         let loss_at = |s: f64| -> Result<(f64, f64), AnalysisError> {
             let d = self.data_for_budget(s, n, c)?;
@@ -478,8 +434,8 @@ impl Analysis {
         };
         let (dense_loss, dense_d) = loss_at(0.0)?;
         let mut best: Option<(f64, f64, f64)> = None; // (s, loss, d)
-        // Whether `l` is below the best loss so far (none: yes). Written for Rust 1.75, the
-        // workspace's rust-version (no `Option::is_none_or`).
+                                                      // Whether `l` is below the best loss so far (none: yes). Written for Rust 1.75, the
+                                                      // workspace's rust-version (no `Option::is_none_or`).
         let beats = |l: f64, best: Option<(f64, f64, f64)>| match best {
             Some(b) => l < b.1,
             None => true,
@@ -488,11 +444,7 @@ impl Analysis {
             best = Some((0.0, dense_loss, dense_d));
         }
         for cell in cells {
-            let gs = |s: f64| {
-                self.sparsity_derivative(s, n, c)
-                    .map(|x| x.0)
-                    .unwrap_or(f64::NAN)
-            };
+            let gs = |s: f64| self.sparsity_derivative(s, n, c).map(|x| x.0).unwrap_or(f64::NAN);
             let s = match brent(gs, cell, o.sparsity_tol, 200) {
                 Ok(s) => s,
                 Err(_) => continue,
@@ -513,15 +465,7 @@ impl Analysis {
             }
         }
         match best {
-            Some((s, loss, d)) => Ok(OptimalSparsity {
-                n,
-                c,
-                s,
-                d,
-                loss,
-                dense_loss,
-                slope_at_dense,
-            }),
+            Some((s, loss, d)) => Ok(OptimalSparsity { n, c, s, d, loss, dense_loss, slope_at_dense }),
             None => Err(first_err.unwrap_or(AnalysisError::SparsityUnbounded { n, c })),
         }
     }
@@ -532,22 +476,12 @@ impl Analysis {
         check_sparsity(s)?;
         check_positive("non-zero parameters N", n)?;
         let c1 = self.cost.value(s, n, 1.0);
-        let t0 = if c1.is_finite() && c1 > 0.0 {
-            c1.ln()
-        } else {
-            0.0
-        };
-        let f = |t: f64| {
-            self.sparsity_derivative(s, n, t.exp())
-                .map(|x| x.0)
-                .unwrap_or(f64::NAN)
-        };
+        let t0 = if c1.is_finite() && c1 > 0.0 { c1.ln() } else { 0.0 };
+        let f = |t: f64| self.sparsity_derivative(s, n, t.exp()).map(|x| x.0).unwrap_or(f64::NAN);
         let what = format!("budget at which S_opt = {s} for N = {n:.4e}");
         let hint = "; at this sparsity dL/dS does not change sign for any budget";
-        let br = bracket_outward(f, t0, 0.5, LOG_LIMIT)
-            .map_err(|e| fail_to_error(&what, "C", hint, e, f64::exp))?;
-        let t =
-            brent(f, br, 1e-13, 300).map_err(|e| fail_to_error(&what, "C", hint, e, f64::exp))?;
+        let br = bracket_outward(f, t0, 0.5, LOG_LIMIT).map_err(|e| fail_to_error(&what, "C", hint, e, f64::exp))?;
+        let t = brent(f, br, 1e-13, 300).map_err(|e| fail_to_error(&what, "C", hint, e, f64::exp))?;
         Ok(t.exp())
     }
 
@@ -565,18 +499,12 @@ impl Analysis {
     pub fn dense_optimal_budget(&self, n: f64) -> Result<f64, AnalysisError> {
         check_positive("non-zero parameters N", n)?;
         let c1 = self.cost.value(0.0, n, 1.0);
-        let t0 = if c1.is_finite() && c1 > 0.0 {
-            c1.ln()
-        } else {
-            0.0
-        };
+        let t0 = if c1.is_finite() && c1 > 0.0 { c1.ln() } else { 0.0 };
         let f = |t: f64| self.dense_size_derivative(n, t.exp()).unwrap_or(f64::NAN);
         let what = format!("compute-optimal budget of a dense model with N = {n:.4e}");
         let hint = "; the law may not trade N against D (e.g. no N or no D term)";
-        let br = bracket_outward(f, t0, 0.5, LOG_LIMIT)
-            .map_err(|e| fail_to_error(&what, "C", hint, e, f64::exp))?;
-        let t =
-            brent(f, br, 1e-13, 300).map_err(|e| fail_to_error(&what, "C", hint, e, f64::exp))?;
+        let br = bracket_outward(f, t0, 0.5, LOG_LIMIT).map_err(|e| fail_to_error(&what, "C", hint, e, f64::exp))?;
+        let t = brent(f, br, 1e-13, 300).map_err(|e| fail_to_error(&what, "C", hint, e, f64::exp))?;
         Ok(t.exp())
     }
 
@@ -585,18 +513,12 @@ impl Analysis {
         check_positive("budget C", c)?;
         // start where N = D under the cost model (neutral in any units)
         let c11 = self.cost.value(0.0, 1.0, 1.0);
-        let t0 = if c11.is_finite() && c11 > 0.0 {
-            0.5 * (c / c11).ln()
-        } else {
-            0.0
-        };
+        let t0 = if c11.is_finite() && c11 > 0.0 { 0.5 * (c / c11).ln() } else { 0.0 };
         let f = |t: f64| self.dense_size_derivative(t.exp(), c).unwrap_or(f64::NAN);
         let what = format!("compute-optimal dense size for C = {c:.4e}");
         let hint = "; the law may not trade N against D";
-        let br = bracket_outward(f, t0, 0.5, LOG_LIMIT)
-            .map_err(|e| fail_to_error(&what, "N", hint, e, f64::exp))?;
-        let t =
-            brent(f, br, 1e-13, 300).map_err(|e| fail_to_error(&what, "N", hint, e, f64::exp))?;
+        let br = bracket_outward(f, t0, 0.5, LOG_LIMIT).map_err(|e| fail_to_error(&what, "N", hint, e, f64::exp))?;
+        let t = brent(f, br, 1e-13, 300).map_err(|e| fail_to_error(&what, "N", hint, e, f64::exp))?;
         Ok(t.exp())
     }
 
@@ -637,22 +559,15 @@ impl Analysis {
     ) -> ContourMap {
         use rayon::prelude::*;
         let r = resolution.max(2);
-        let axis = |(lo, hi): (f64, f64)| -> Vec<f64> {
-            (0..r)
-                .map(|i| lo + (hi - lo) * i as f64 / (r - 1) as f64)
-                .collect()
-        };
+        let axis =
+            |(lo, hi): (f64, f64)| -> Vec<f64> { (0..r).map(|i| lo + (hi - lo) * i as f64 / (r - 1) as f64).collect() };
         let xs = axis(log10_n);
         let ys = axis(log10_c);
         let s_opt: Vec<Vec<f64>> = ys
             .par_iter()
             .map(|&y| {
                 xs.iter()
-                    .map(|&x| {
-                        self.optimal_sparsity(10f64.powf(x), 10f64.powf(y))
-                            .map(|o| o.s)
-                            .unwrap_or(f64::NAN)
-                    })
+                    .map(|&x| self.optimal_sparsity(10f64.powf(x), 10f64.powf(y)).map(|o| o.s).unwrap_or(f64::NAN))
                     .collect()
             })
             .collect();
@@ -662,29 +577,15 @@ impl Analysis {
                 level,
                 points: xs
                     .iter()
-                    .filter_map(|&x| {
-                        self.contour_budget(level, 10f64.powf(x))
-                            .ok()
-                            .map(|c| (x, c.log10()))
-                    })
+                    .filter_map(|&x| self.contour_budget(level, 10f64.powf(x)).ok().map(|c| (x, c.log10())))
                     .collect(),
             })
             .collect();
         let dense_line: Vec<(f64, f64)> = xs
             .par_iter()
-            .filter_map(|&x| {
-                self.dense_optimal_budget(10f64.powf(x))
-                    .ok()
-                    .map(|c| (x, c.log10()))
-            })
+            .filter_map(|&x| self.dense_optimal_budget(10f64.powf(x)).ok().map(|c| (x, c.log10())))
             .collect();
-        ContourMap {
-            log10_n: xs,
-            log10_c: ys,
-            s_opt,
-            lines,
-            dense_line,
-        }
+        ContourMap { log10_n: xs, log10_c: ys, s_opt, lines, dense_line }
     }
 }
 
@@ -767,10 +668,7 @@ pub fn bootstrap_interval<E>(
 ) -> Result<Interval, E> {
     use rayon::prelude::*;
     let estimate = f(best)?;
-    let vals: Vec<f64> = samples
-        .par_iter()
-        .map(|p| f(p).unwrap_or(f64::NAN))
-        .collect();
+    let vals: Vec<f64> = samples.par_iter().map(|p| f(p).unwrap_or(f64::NAN)).collect();
     Ok(Interval::percentile(estimate, vals, level))
 }
 

@@ -42,9 +42,7 @@ impl PaperCoefficients {
     /// The T5/C4 coefficients published with the paper's code, normalised units
     /// (N in millions of non-zeros, D in units of 1e5 steps) — docs/THEORY.md §2, a..g =
     /// 0.56779, 0.72161, 1.52265, 0.24513, 0.63362, 0.20271, 0.65074.
-    pub const T5_PUBLISHED_NORMALISED: [f64; 7] = [
-        0.56779, 0.72161, 1.52265, 0.24513, 0.63362, 0.20271, 0.65074,
-    ];
+    pub const T5_PUBLISHED_NORMALISED: [f64; 7] = [0.56779, 0.72161, 1.52265, 0.24513, 0.63362, 0.20271, 0.65074];
 
     /// The paper's T5 coefficients in the normalised units of its code (see
     /// [`Self::T5_PUBLISHED_NORMALISED`]).
@@ -56,49 +54,29 @@ impl PaperCoefficients {
     /// the order a..g. Uses e·D^(−f) = (a_D/D)^b_D with a_D = e^(1/f), b_D = f.
     pub fn from_normalised(p: [f64; 7]) -> Self {
         let [a, b, c, d, e, f, g] = p;
-        Self {
-            a_s: a,
-            b_s: b,
-            c_s: c,
-            b_n: d,
-            a_d: e.powf(1.0 / f),
-            b_d: f,
-            c: g,
-        }
+        Self { a_s: a, b_s: b, c_s: c, b_n: d, a_d: e.powf(1.0 / f), b_d: f, c: g }
     }
 
     /// Back to the normalised form a..g (e = a_D^b_D).
     pub fn to_normalised(&self) -> [f64; 7] {
-        [
-            self.a_s,
-            self.b_s,
-            self.c_s,
-            self.b_n,
-            self.a_d.powf(self.b_d),
-            self.b_d,
-            self.c,
-        ]
+        [self.a_s, self.b_s, self.c_s, self.b_n, self.a_d.powf(self.b_d), self.b_d, self.c]
     }
 
     /// L(S, N, D), Eq. 1.
     pub fn loss(&self, s: f64, n: f64, d: f64) -> f64 {
-        (self.a_s * (1.0 - s).powf(self.b_s) + self.c_s) * n.powf(-self.b_n)
-            + (self.a_d / d).powf(self.b_d)
-            + self.c
+        (self.a_s * (1.0 - s).powf(self.b_s) + self.c_s) * n.powf(-self.b_n) + (self.a_d / d).powf(self.b_d) + self.c
     }
 
     /// Dense-equivalent size factor m(S): a model at sparsity S with N non-zeros reaches the loss
     /// of a dense model with m(S)·N parameters (independent of N and D for this law).
     pub fn dense_equivalent(&self, s: f64) -> f64 {
-        ((self.a_s + self.c_s) / (self.a_s * (1.0 - s).powf(self.b_s) + self.c_s))
-            .powf(1.0 / self.b_n)
+        ((self.a_s + self.c_s) / (self.a_s * (1.0 - s).powf(self.b_s) + self.c_s)).powf(1.0 / self.b_n)
     }
 
     /// S_opt(N, C) under C = 6·N/(1−S)·D, closed form (docs/THEORY.md §3).
     pub fn optimal_sparsity(&self, n: f64, c: f64) -> f64 {
-        let x =
-            self.b_d * self.a_d.powf(self.b_d) * n.powf(self.b_n) * (c / (6.0 * n)).powf(-self.b_d)
-                / (self.a_s * self.b_s);
+        let x = self.b_d * self.a_d.powf(self.b_d) * n.powf(self.b_n) * (c / (6.0 * n)).powf(-self.b_d)
+            / (self.a_s * self.b_s);
         (1.0 - x.powf(1.0 / (self.b_s + self.b_d))).max(0.0)
     }
 
@@ -118,16 +96,14 @@ impl PaperCoefficients {
     /// Dense compute-optimal size for budget C (C = 6·N·D):
     /// N_opt = (b_N (a_S + c_S) (C/6)^b_D / (b_D a_D^b_D))^(1/(b_N + b_D)).
     pub fn dense_optimal_size(&self, c: f64) -> f64 {
-        let k = self.b_n * (self.a_s + self.c_s) * (c / 6.0).powf(self.b_d)
-            / (self.b_d * self.a_d.powf(self.b_d));
+        let k = self.b_n * (self.a_s + self.c_s) * (c / 6.0).powf(self.b_d) / (self.b_d * self.a_d.powf(self.b_d));
         k.powf(1.0 / (self.b_n + self.b_d))
     }
 
     /// The budget for which a dense model of size N is compute-optimal (inverse of
     /// [`Self::dense_optimal_size`]).
     pub fn dense_optimal_budget(&self, n: f64) -> f64 {
-        let k = n.powf(self.b_n + self.b_d) * self.b_d * self.a_d.powf(self.b_d)
-            / (self.b_n * (self.a_s + self.c_s));
+        let k = n.powf(self.b_n + self.b_d) * self.b_d * self.a_d.powf(self.b_d) / (self.b_n * (self.a_s + self.c_s));
         6.0 * k.powf(1.0 / self.b_d)
     }
 
@@ -182,10 +158,7 @@ mod tests {
             assert!((p.dense_optimal_size(c) / n - 1.0).abs() < 1e-9);
             // at fixed N the default cost is linear in D, so budget ratio = data ratio
             let ratio = p.contour_budget(0.0, n) / c;
-            assert!(
-                (ratio / p.sparsity_pays_multiple() - 1.0).abs() < 1e-9,
-                "{ratio}"
-            );
+            assert!((ratio / p.sparsity_pays_multiple() - 1.0).abs() < 1e-9, "{ratio}");
         }
         let k = p.sparsity_pays_multiple();
         assert!(k > 2.9 && k < 3.1, "T5 sparsity pays at ≈3×, got {k}");

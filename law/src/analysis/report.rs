@@ -250,25 +250,12 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn interval(
-        &self,
-        f: impl Fn(&Analysis) -> Result<f64, AnalysisError> + Sync,
-    ) -> Result<Interval, AnalysisError> {
+    fn interval(&self, f: impl Fn(&Analysis) -> Result<f64, AnalysisError> + Sync) -> Result<Interval, AnalysisError> {
         use rayon::prelude::*;
         let est = f(&self.best)?;
-        let vals: Vec<f64> = self
-            .samples
-            .par_iter()
-            .map(|a| f(a).unwrap_or(f64::NAN))
-            .collect();
+        let vals: Vec<f64> = self.samples.par_iter().map(|a| f(a).unwrap_or(f64::NAN)).collect();
         if self.samples.is_empty() {
-            return Ok(Interval {
-                estimate: est,
-                lo: f64::NAN,
-                hi: f64::NAN,
-                level: self.level,
-                samples: 0,
-            });
+            return Ok(Interval { estimate: est, lo: f64::NAN, hi: f64::NAN, level: self.level, samples: 0 });
         }
         Ok(Interval::percentile(est, vals, self.level))
     }
@@ -276,11 +263,7 @@ impl Ctx {
 
 fn column_range(obs: &Observations, name: &str) -> Option<(f64, f64)> {
     let c = obs.column(name)?;
-    let lo = c
-        .iter()
-        .copied()
-        .filter(|v| *v > 0.0)
-        .fold(f64::INFINITY, f64::min);
+    let lo = c.iter().copied().filter(|v| *v > 0.0).fold(f64::INFINITY, f64::min);
     let hi = c.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     (lo.is_finite() && hi.is_finite() && hi > 0.0).then_some((lo, hi))
 }
@@ -303,11 +286,7 @@ impl Reference {
     pub fn of(obs: &Observations) -> Self {
         let (n_min, n_max) = column_range(obs, "N").unwrap_or((1.0, 1.0));
         let (_, d_max) = column_range(obs, "D").unwrap_or((1.0, 1.0));
-        Self {
-            n_min,
-            n_max,
-            d_max,
-        }
+        Self { n_min, n_max, d_max }
     }
 }
 
@@ -320,20 +299,8 @@ impl AnalysisReport {
             Some((get("N")?, get("D")?))
         });
         let samples = record.fit.bootstrap_samples().unwrap_or(&[]);
-        let level = record
-            .fit
-            .bootstrap
-            .as_ref()
-            .map_or(settings.level, |b| b.confidence);
-        Self::build(
-            &law,
-            &record.fit.params,
-            samples,
-            level,
-            Reference::of(&record.observations),
-            units,
-            settings,
-        )
+        let level = record.fit.bootstrap.as_ref().map_or(settings.level, |b| b.confidence);
+        Self::build(&law, &record.fit.params, samples, level, Reference::of(&record.observations), units, settings)
     }
 
     /// Builds the report for `law` with best parameters `params`, bootstrap parameter samples
@@ -349,20 +316,12 @@ impl AnalysisReport {
     ) -> Result<Self, ReportError> {
         use rayon::prelude::*;
         if !(level > 0.0 && level < 1.0) {
-            return Err(ReportError::Settings(format!(
-                "confidence level {level} must be in (0, 1), e.g. 0.95"
-            )));
+            return Err(ReportError::Settings(format!("confidence level {level} must be in (0, 1), e.g. 0.95")));
         }
         let best = Analysis::with_cost_model(law, params, &settings.cost)?;
-        let samples: Vec<Analysis> = samples
-            .par_iter()
-            .filter_map(|p| Analysis::with_cost_model(law, p, &settings.cost).ok())
-            .collect();
-        let ctx = Ctx {
-            best,
-            samples,
-            level,
-        };
+        let samples: Vec<Analysis> =
+            samples.par_iter().filter_map(|p| Analysis::with_cost_model(law, p, &settings.cost).ok()).collect();
+        let ctx = Ctx { best, samples, level };
         let closed = if settings.cost.replace(' ', "") == DEFAULT_COST {
             PaperCoefficients::from_law(law, params)
         } else {
@@ -382,8 +341,7 @@ impl AnalysisReport {
                 Ok(m) => dense_equivalent.push(DenseEquivalentRow {
                     s,
                     m,
-                    closed_form: PaperCoefficients::from_law(law, params)
-                        .map(|p| p.dense_equivalent(s)),
+                    closed_form: PaperCoefficients::from_law(law, params).map(|p| p.dense_equivalent(s)),
                 }),
                 Err(e) => warnings.push(format!("m({s}): {e}")),
             }
@@ -401,14 +359,9 @@ impl AnalysisReport {
             let dense_c = ctx.best.dense_optimal_budget(n);
             let budgets: Vec<f64> = if settings.budgets.is_empty() {
                 match &dense_c {
-                    Ok(c) => [1.0, 3.0, 10.0, 100.0, 1000.0]
-                        .iter()
-                        .map(|k| k * c)
-                        .collect(),
+                    Ok(c) => [1.0, 3.0, 10.0, 100.0, 1000.0].iter().map(|k| k * c).collect(),
                     Err(e) => {
-                        warnings.push(format!(
-                            "default budgets for N = {n:.4e}: {e}; give budgets explicitly"
-                        ));
+                        warnings.push(format!("default budgets for N = {n:.4e}: {e}; give budgets explicitly"));
                         vec![]
                     }
                 }
@@ -436,24 +389,18 @@ impl AnalysisReport {
         }
 
         let contour_slope = match ctx.interval(|a| a.contour_slope(0.5, n_hi)) {
-            Ok(slope) => Some(SlopeRow {
-                n: n_hi,
-                level: Some(0.5),
-                slope,
-                closed_form: closed.map(|p| p.contour_slope()),
-            }),
+            Ok(slope) => {
+                Some(SlopeRow { n: n_hi, level: Some(0.5), slope, closed_form: closed.map(|p| p.contour_slope()) })
+            }
             Err(e) => {
                 warnings.push(format!("contour slope: {e}"));
                 None
             }
         };
         let dense_optimal_slope = match ctx.interval(|a| a.dense_optimal_slope(n_hi)) {
-            Ok(slope) => Some(SlopeRow {
-                n: n_hi,
-                level: None,
-                slope,
-                closed_form: closed.map(|p| p.dense_optimal_slope()),
-            }),
+            Ok(slope) => {
+                Some(SlopeRow { n: n_hi, level: None, slope, closed_form: closed.map(|p| p.dense_optimal_slope()) })
+            }
             Err(e) => {
                 warnings.push(format!("dense compute-optimal slope: {e}"));
                 None
@@ -477,25 +424,19 @@ impl AnalysisReport {
         let mut predictions = Vec::new();
         for pt in &settings.predictions {
             if !(pt.s >= 0.0 && pt.s < 1.0 && pt.n > 0.0 && pt.d > 0.0) {
-                return Err(ReportError::Settings(format!("prediction point {}: need 0 <= S < 1, N > 0, D > 0 (got S = {}, N = {}, D = {})", pt.label, pt.s, pt.n, pt.d)));
+                return Err(ReportError::Settings(format!(
+                    "prediction point {}: need 0 <= S < 1, N > 0, D > 0 (got S = {}, N = {}, D = {})",
+                    pt.label, pt.s, pt.n, pt.d
+                )));
             }
             let loss = ctx.interval(|a| Ok(a.loss(pt.s, pt.n, pt.d)))?;
             let relative_error = pt.measured.map(|m| (loss.estimate - m) / m);
-            predictions.push(PredictionRow {
-                point: pt.clone(),
-                loss,
-                relative_error,
-            });
+            predictions.push(PredictionRow { point: pt.clone(), loss, relative_error });
         }
 
         Ok(AnalysisReport {
             law: LawSpec::of(law),
-            params: law
-                .param_names()
-                .iter()
-                .cloned()
-                .zip(params.iter().copied())
-                .collect(),
+            params: law.param_names().iter().cloned().zip(params.iter().copied()).collect(),
             cost: settings.cost.clone(),
             units,
             reference: (n_hi, d_hi),
@@ -539,43 +480,22 @@ fn opt(v: Option<f64>) -> String {
 impl fmt::Display for AnalysisReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut o = String::new();
-        let name = self
-            .law
-            .name
-            .as_deref()
-            .map(|n| format!("{n}: "))
-            .unwrap_or_default();
+        let name = self.law.name.as_deref().map(|n| format!("{n}: ")).unwrap_or_default();
         let _ = writeln!(o, "law      {name}{}", self.law.formula);
-        let params: Vec<String> = self
-            .params
-            .iter()
-            .map(|(n, v)| format!("{n} = {}", num(*v)))
-            .collect();
+        let params: Vec<String> = self.params.iter().map(|(n, v)| format!("{n} = {}", num(*v))).collect();
         let _ = writeln!(o, "params   {}", params.join(", "));
         let _ = writeln!(o, "cost     C = {}", self.cost);
         if let Some((n, d)) = &self.units {
             let _ = writeln!(o, "units    N = {n};  D = {d}");
         }
-        let level = self
-            .dense_equivalent
-            .first()
-            .map(|r| r.m.level)
-            .unwrap_or(0.95);
+        let level = self.dense_equivalent.first().map(|r| r.m.level).unwrap_or(0.95);
         let ci_head = if self.bootstrap_samples > 0 {
-            format!(
-                "{:.0}% CI ({} bootstrap fits)",
-                100.0 * level,
-                self.bootstrap_samples
-            )
+            format!("{:.0}% CI ({} bootstrap fits)", 100.0 * level, self.bootstrap_samples)
         } else {
             "CI: fit with --bootstrap B".into()
         };
         let _ = writeln!(o, "\nDense-equivalent size m(S) at N = {}, D = {}: a model with N non-zeros at sparsity S matches a dense model with m(S)·N parameters", num(self.reference.0), num(self.reference.1));
-        let _ = writeln!(
-            o,
-            "  {:>8}  {:>10}  {:>26}  {:>12}",
-            "S", "m(S)", ci_head, "closed form"
-        );
+        let _ = writeln!(o, "  {:>8}  {:>10}  {:>26}  {:>12}", "S", "m(S)", ci_head, "closed form");
         for r in &self.dense_equivalent {
             let _ = writeln!(
                 o,
@@ -586,7 +506,8 @@ impl fmt::Display for AnalysisReport {
                 opt(r.closed_form)
             );
         }
-        let _ = writeln!(o, "\nOptimal sparsity S_opt(N, C) (C/C* = budget over the dense compute-optimal budget for N)");
+        let _ =
+            writeln!(o, "\nOptimal sparsity S_opt(N, C) (C/C* = budget over the dense compute-optimal budget for N)");
         let _ = writeln!(
             o,
             "  {:>10}  {:>10}  {:>8}  {:>8}  {:>22}  {:>10}  {:>8}  {:>10}  {:>11}",
@@ -630,7 +551,15 @@ impl fmt::Display for AnalysisReport {
         }
         if let Some(r) = &self.sparsity_pays {
             let _ = writeln!(o, "\nSparsity starts to pay at N = {}", num(r.n));
-            let _ = writeln!(o, "  at C = {} (dense compute-optimal C* = {}): {}× the compute-optimal data {}  (closed form: {})", num(r.budget), num(r.dense_optimal_budget), num(r.data_multiple.estimate), ci(&r.data_multiple), opt(r.closed_form));
+            let _ = writeln!(
+                o,
+                "  at C = {} (dense compute-optimal C* = {}): {}× the compute-optimal data {}  (closed form: {})",
+                num(r.budget),
+                num(r.dense_optimal_budget),
+                num(r.data_multiple.estimate),
+                ci(&r.data_multiple),
+                opt(r.closed_form)
+            );
         }
         if !self.predictions.is_empty() {
             let _ = writeln!(o, "\nPredictions");
@@ -651,8 +580,7 @@ impl fmt::Display for AnalysisReport {
                     num(r.loss.estimate),
                     ci(&r.loss),
                     opt(p.measured),
-                    r.relative_error
-                        .map_or_else(|| "—".into(), |e| format!("{:+.2}%", 100.0 * e))
+                    r.relative_error.map_or_else(|| "—".into(), |e| format!("{:+.2}%", 100.0 * e))
                 );
             }
         }
@@ -690,17 +618,7 @@ pub fn prediction_interval(law: &Law, fit: &FitResult, s: f64, n: f64, d: f64) -
         .collect();
     let estimate = law.eval(&vars, &fit.params);
     match &fit.bootstrap {
-        Some(b) => Interval::percentile(
-            estimate,
-            b.samples.iter().map(|p| law.eval(&vars, p)),
-            b.confidence,
-        ),
-        None => Interval {
-            estimate,
-            lo: f64::NAN,
-            hi: f64::NAN,
-            level: f64::NAN,
-            samples: 0,
-        },
+        Some(b) => Interval::percentile(estimate, b.samples.iter().map(|p| law.eval(&vars, p)), b.confidence),
+        None => Interval { estimate, lo: f64::NAN, hi: f64::NAN, level: f64::NAN, samples: 0 },
     }
 }

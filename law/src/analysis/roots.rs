@@ -27,18 +27,8 @@ fn opposite(fa: f64, fb: f64) -> bool {
 }
 
 /// Brent's method on a bracket; returns x with |x - root| <= `xtol` (absolute) + 4 ulp.
-pub(crate) fn brent(
-    mut f: impl FnMut(f64) -> f64,
-    br: Bracket,
-    xtol: f64,
-    max_iter: usize,
-) -> Result<f64, RootFail> {
-    let Bracket {
-        mut a,
-        mut b,
-        mut fa,
-        mut fb,
-    } = br;
+pub(crate) fn brent(mut f: impl FnMut(f64) -> f64, br: Bracket, xtol: f64, max_iter: usize) -> Result<f64, RootFail> {
+    let Bracket { mut a, mut b, mut fa, mut fb } = br;
     if fa.is_nan() {
         return Err(RootFail::NotFinite { at: a });
     }
@@ -52,10 +42,7 @@ pub(crate) fn brent(
         return Ok(b);
     }
     if !opposite(fa, fb) {
-        return Err(RootFail::NoBracket {
-            lo: a.min(b),
-            hi: a.max(b),
-        });
+        return Err(RootFail::NoBracket { lo: a.min(b), hi: a.max(b) });
     }
     // c is the previous iterate on the other side of the root from b.
     let (mut c, mut fc) = (a, fa);
@@ -137,12 +124,7 @@ pub(crate) fn bracket_outward(
         return Err(RootFail::NotFinite { at: t0 });
     }
     if f0 == 0.0 {
-        return Ok(Bracket {
-            a: t0,
-            b: t0,
-            fa: 0.0,
-            fb: 0.0,
-        });
+        return Ok(Bracket { a: t0, b: t0, fa: 0.0, fb: 0.0 });
     }
     let (mut up, mut fup, mut up_open) = (t0, f0, true);
     let (mut dn, mut fdn, mut dn_open) = (t0, f0, true);
@@ -155,12 +137,7 @@ pub(crate) fn bracket_outward(
             if ft.is_nan() {
                 up_open = false;
             } else if opposite(fup, ft) {
-                return Ok(Bracket {
-                    a: up,
-                    b: t,
-                    fa: fup,
-                    fb: ft,
-                });
+                return Ok(Bracket { a: up, b: t, fa: fup, fb: ft });
             } else {
                 up = t;
                 fup = ft;
@@ -172,12 +149,7 @@ pub(crate) fn bracket_outward(
             if ft.is_nan() {
                 dn_open = false;
             } else if opposite(fdn, ft) {
-                return Ok(Bracket {
-                    a: t,
-                    b: dn,
-                    fa: ft,
-                    fb: fdn,
-                });
+                return Ok(Bracket { a: t, b: dn, fa: ft, fb: fdn });
             } else {
                 dn = t;
                 fdn = ft;
@@ -194,10 +166,7 @@ pub(crate) fn bracket_outward(
 /// Evaluates `f` on the (increasing) `grid` and returns every cell where `f` goes from negative
 /// to non-negative (the local minima of a function whose derivative is `f`). NaN values split
 /// the scan: a cell touching a NaN is skipped.
-pub(crate) fn rising_crossings(
-    mut f: impl FnMut(f64) -> f64,
-    grid: &[f64],
-) -> (Vec<Bracket>, Vec<f64>) {
+pub(crate) fn rising_crossings(mut f: impl FnMut(f64) -> f64, grid: &[f64]) -> (Vec<Bracket>, Vec<f64>) {
     let values: Vec<f64> = grid.iter().map(|&t| f(t)).collect();
     let mut out = Vec::new();
     for i in 1..grid.len() {
@@ -206,12 +175,7 @@ pub(crate) fn rising_crossings(
             continue;
         }
         if fa < 0.0 && fb >= 0.0 {
-            out.push(Bracket {
-                a: grid[i - 1],
-                b: grid[i],
-                fa,
-                fb,
-            });
+            out.push(Bracket { a: grid[i - 1], b: grid[i], fa, fb });
         }
     }
     (out, values)
@@ -224,12 +188,7 @@ mod tests {
     #[test]
     fn brent_finds_cube_root_of_two() {
         let f = |x: f64| x * x * x - 2.0;
-        let br = Bracket {
-            a: 0.0,
-            b: 3.0,
-            fa: f(0.0),
-            fb: f(3.0),
-        };
+        let br = Bracket { a: 0.0, b: 3.0, fa: f(0.0), fb: f(3.0) };
         let x = brent(f, br, 1e-14, 200).unwrap();
         assert!((x - 2f64.cbrt()).abs() < 1e-13, "{x}");
     }
@@ -237,16 +196,8 @@ mod tests {
     #[test]
     fn brent_rejects_non_bracket() {
         let f = |x: f64| x * x + 1.0;
-        let br = Bracket {
-            a: -1.0,
-            b: 1.0,
-            fa: 2.0,
-            fb: 2.0,
-        };
-        assert!(matches!(
-            brent(f, br, 1e-12, 100),
-            Err(RootFail::NoBracket { .. })
-        ));
+        let br = Bracket { a: -1.0, b: 1.0, fa: 2.0, fb: 2.0 };
+        assert!(matches!(brent(f, br, 1e-12, 100), Err(RootFail::NoBracket { .. })));
     }
 
     #[test]

@@ -24,25 +24,14 @@ pub struct SymbolicSurface {
 impl SymbolicSurface {
     /// From an expression whose symbols are S, N, D and the names in `bindings` (which are
     /// replaced by their values). `what` names it in errors ("the law", "the cost model").
-    pub fn from_expr(
-        what: &str,
-        expr: &Expr,
-        bindings: &[(&str, f64)],
-    ) -> Result<Self, AnalysisError> {
+    pub fn from_expr(what: &str, expr: &Expr, bindings: &[(&str, f64)]) -> Result<Self, AnalysisError> {
         let mut e = expr.clone();
         for (name, v) in bindings {
             e = e.substitute(name, &Expr::num(*v));
         }
         let e = e.simplify();
-        if let Some(name) = e
-            .symbols()
-            .into_iter()
-            .find(|s| !VARS.contains(&s.as_str()))
-        {
-            return Err(AnalysisError::UnknownVariable {
-                what: what.to_string(),
-                name,
-            });
+        if let Some(name) = e.symbols().into_iter().find(|s| !VARS.contains(&s.as_str())) {
+            return Err(AnalysisError::UnknownVariable { what: what.to_string(), name });
         }
         let partials = [e.diff("S"), e.diff("N"), e.diff("D")];
         Ok(Self { value: e, partials })
@@ -58,21 +47,15 @@ impl SymbolicSurface {
                 names: names.join(", "),
             });
         }
-        let bindings: Vec<(&str, f64)> = names
-            .iter()
-            .map(|n| n.as_str())
-            .zip(params.iter().copied())
-            .collect();
+        let bindings: Vec<(&str, f64)> = names.iter().map(|n| n.as_str()).zip(params.iter().copied()).collect();
         Self::from_expr("the law", law.expr(), &bindings)
     }
 
     /// A cost model C(S, N, D) from text, e.g. [`DEFAULT_COST`] or
     /// `6*N/(1-S)*(1-0.625*S)*D` (a GMP run that saves the compute of pruned weights).
     pub fn cost_model(text: &str) -> Result<Self, AnalysisError> {
-        let e = parse(text).map_err(|e| AnalysisError::Parse {
-            what: "the cost model".into(),
-            message: e.to_string(),
-        })?;
+        let e =
+            parse(text).map_err(|e| AnalysisError::Parse { what: "the cost model".into(), message: e.to_string() })?;
         Self::from_expr("the cost model", &e, &[])
     }
 
@@ -102,11 +85,7 @@ impl Surface for SymbolicSurface {
         eval3(&self.value, s, n, d)
     }
     fn gradient(&self, s: f64, n: f64, d: f64) -> [f64; 3] {
-        [
-            eval3(&self.partials[0], s, n, d),
-            eval3(&self.partials[1], s, n, d),
-            eval3(&self.partials[2], s, n, d),
-        ]
+        [eval3(&self.partials[0], s, n, d), eval3(&self.partials[1], s, n, d), eval3(&self.partials[2], s, n, d)]
     }
 }
 
@@ -127,10 +106,7 @@ impl Analysis {
 
     /// The analysis of a fitted law under a cost model given as text in S, N and D.
     pub fn with_cost_model(law: &Law, params: &[f64], cost: &str) -> Result<Self, AnalysisError> {
-        Ok(Self::from_surfaces(
-            SymbolicSurface::from_law(law, params)?,
-            SymbolicSurface::cost_model(cost)?,
-        ))
+        Ok(Self::from_surfaces(SymbolicSurface::from_law(law, params)?, SymbolicSurface::cost_model(cost)?))
     }
 }
 
@@ -144,24 +120,16 @@ impl super::PaperCoefficients {
 }
 
 fn paper_coefficients(law: &Law, params: &[f64]) -> Option<super::PaperCoefficients> {
-    let same = |name: &str| {
-        Law::builtin(name).is_ok_and(|b| {
-            b.expr() == law.expr() && b.var_names() == law.var_names()
-        })
-    };
+    let same =
+        |name: &str| Law::builtin(name).is_ok_and(|b| b.expr() == law.expr() && b.var_names() == law.var_names());
     let get = |n: &str| law.param_index(n).and_then(|i| params.get(i).copied());
     if params.len() != law.param_names().len() {
         return None;
     }
     if same("paper-normalised") {
-        let v: Option<Vec<f64>> = ["a", "b", "c", "d", "e", "f", "g"]
-            .iter()
-            .map(|n| get(n))
-            .collect();
+        let v: Option<Vec<f64>> = ["a", "b", "c", "d", "e", "f", "g"].iter().map(|n| get(n)).collect();
         let v = v?;
-        return Some(super::PaperCoefficients::from_normalised([
-            v[0], v[1], v[2], v[3], v[4], v[5], v[6],
-        ]));
+        return Some(super::PaperCoefficients::from_normalised([v[0], v[1], v[2], v[3], v[4], v[5], v[6]]));
     }
     if same("paper") {
         return Some(super::PaperCoefficients {

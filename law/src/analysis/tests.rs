@@ -10,11 +10,7 @@ fn paper_surface(p: PaperCoefficients) -> impl Surface {
             let dens = 1.0 - s;
             let sf = p.a_s * dens.powf(p.b_s) + p.c_s;
             let nf = n.powf(-p.b_n);
-            [
-                -p.a_s * p.b_s * dens.powf(p.b_s - 1.0) * nf,
-                -p.b_n * sf * nf / n,
-                -p.b_d * (p.a_d / d).powf(p.b_d) / d,
-            ]
+            [-p.a_s * p.b_s * dens.powf(p.b_s - 1.0) * nf, -p.b_n * sf * nf / n, -p.b_d * (p.a_d / d).powf(p.b_d) / d]
         },
     )
 }
@@ -22,13 +18,7 @@ fn paper_surface(p: PaperCoefficients) -> impl Surface {
 fn default_cost() -> impl Surface {
     FnSurface::new(
         |s, n, d| 6.0 * n / (1.0 - s) * d,
-        |s, n, d| {
-            [
-                6.0 * n * d / ((1.0 - s) * (1.0 - s)),
-                6.0 * d / (1.0 - s),
-                6.0 * n / (1.0 - s),
-            ]
-        },
+        |s, n, d| [6.0 * n * d / ((1.0 - s) * (1.0 - s)), 6.0 * d / (1.0 - s), 6.0 * n / (1.0 - s)],
     )
 }
 
@@ -42,11 +32,7 @@ fn dense_equivalent_matches_closed_form() {
     let (p, a) = t5();
     for &s in &[0.0, 0.5, 0.75, 0.875] {
         let m = a.dense_equivalent(s, 50.0, 5.0).unwrap();
-        assert!(
-            (m - p.dense_equivalent(s)).abs() < 1e-9,
-            "S={s}: {m} vs {}",
-            p.dense_equivalent(s)
-        );
+        assert!((m - p.dense_equivalent(s)).abs() < 1e-9, "S={s}: {m} vs {}", p.dense_equivalent(s));
     }
     let m = a.dense_equivalent(0.75, 3.0, 0.7).unwrap();
     assert!((m - 2.16).abs() < 0.01);
@@ -57,14 +43,8 @@ fn data_for_budget_inverts_cost() {
     let (_, a) = t5();
     let d = a.data_for_budget(0.5, 40.0, 1e4).unwrap();
     assert!((d - 1e4 * 0.5 / (6.0 * 40.0)).abs() < 1e-12 * d);
-    assert!(matches!(
-        a.data_for_budget(1.0, 40.0, 1e4),
-        Err(AnalysisError::OutOfDomain { .. })
-    ));
-    assert!(matches!(
-        a.data_for_budget(0.5, -1.0, 1e4),
-        Err(AnalysisError::OutOfDomain { .. })
-    ));
+    assert!(matches!(a.data_for_budget(1.0, 40.0, 1e4), Err(AnalysisError::OutOfDomain { .. })));
+    assert!(matches!(a.data_for_budget(0.5, -1.0, 1e4), Err(AnalysisError::OutOfDomain { .. })));
 }
 
 #[test]
@@ -95,11 +75,7 @@ fn slopes_and_pay_point_match_closed_forms() {
             let c = a.contour_budget(s, n).unwrap();
             assert!((c / p.contour_budget(s, n) - 1.0).abs() < 1e-9);
             let slope = a.contour_slope(s, n).unwrap();
-            assert!(
-                (slope - p.contour_slope()).abs() < 1e-7,
-                "{slope} vs {}",
-                p.contour_slope()
-            );
+            assert!((slope - p.contour_slope()).abs() < 1e-7, "{slope} vs {}", p.contour_slope());
         }
         let cd = a.dense_optimal_budget(n).unwrap();
         assert!((cd / p.dense_optimal_budget(n) - 1.0).abs() < 1e-9);
@@ -132,10 +108,7 @@ fn other_cost_model_changes_the_answer() {
     let c = p.contour_budget(0.5, n);
     let cheap = a.optimal_sparsity(n, c).unwrap().s;
     assert!((b.optimal_sparsity(n, c).unwrap().s - 0.5).abs() < 1e-6);
-    assert!(
-        cheap > 0.5 + 0.01,
-        "cheaper sparse training favours more sparsity: {cheap}"
-    );
+    assert!(cheap > 0.5 + 0.01, "cheaper sparse training favours more sparsity: {cheap}");
 }
 
 #[test]
@@ -143,10 +116,7 @@ fn unbounded_sparsity_is_an_error() {
     // loss falls with S and no data term: optimum at S -> 1
     let loss = FnSurface::new(|s, _n, _d| 1.0 - s, |_s, _n, _d| [-1.0, 0.0, 0.0]);
     let a = Analysis::from_surfaces(loss, default_cost());
-    assert!(matches!(
-        a.optimal_sparsity(10.0, 1e3),
-        Err(AnalysisError::SparsityUnbounded { .. })
-    ));
+    assert!(matches!(a.optimal_sparsity(10.0, 1e3), Err(AnalysisError::SparsityUnbounded { .. })));
 }
 
 #[test]
@@ -154,13 +124,7 @@ fn non_convex_law_picks_lowest_minimum() {
     // two wells in S at fixed D: minima near 0.2 (shallow) and 0.8 (deep); derivative > 0 at 0
     let loss = FnSurface::new(
         |s, _n, _d| (s - 0.2).powi(2) * (s - 0.8).powi(2) - 0.01 * s,
-        |s, _n, _d| {
-            [
-                2.0 * (s - 0.2) * (s - 0.8).powi(2) + 2.0 * (s - 0.2).powi(2) * (s - 0.8) - 0.01,
-                0.0,
-                0.0,
-            ]
-        },
+        |s, _n, _d| [2.0 * (s - 0.2) * (s - 0.8).powi(2) + 2.0 * (s - 0.2).powi(2) * (s - 0.8) - 0.01, 0.0, 0.0],
     );
     let a = Analysis::from_surfaces(loss, default_cost());
     let o = a.optimal_sparsity(10.0, 1e3).unwrap();
@@ -173,10 +137,7 @@ fn intervals() {
     assert_eq!(i.samples, 101);
     assert!((i.lo - 5.0).abs() < 1e-12 && (i.hi - 95.0).abs() < 1e-12);
     let samples: Vec<Vec<f64>> = (0..50).map(|k| vec![1.0 + 0.01 * k as f64]).collect();
-    let ci = bootstrap_interval(&[1.2], &samples, 0.95, |p| {
-        Ok::<_, AnalysisError>(p[0] * 2.0)
-    })
-    .unwrap();
+    let ci = bootstrap_interval(&[1.2], &samples, 0.95, |p| Ok::<_, AnalysisError>(p[0] * 2.0)).unwrap();
     assert_eq!(ci.estimate, 2.4);
     assert!(ci.lo < 2.1 && ci.hi > 2.9 && ci.hi <= 2.98 + 1e-12);
 }
@@ -186,11 +147,7 @@ fn contour_map_has_lines_parallel_to_dense_line() {
     let (p, a) = t5();
     let map = a.contour_map((0.0, 3.0), (3.0, 9.0), 12, &[0.0, 0.5]);
     assert_eq!(map.s_opt.len(), 12);
-    assert!(map
-        .s_opt
-        .iter()
-        .flatten()
-        .all(|s| s.is_finite() && (0.0..1.0).contains(s)));
+    assert!(map.s_opt.iter().flatten().all(|s| s.is_finite() && (0.0..1.0).contains(s)));
     let line = &map.lines[1];
     assert_eq!(line.points.len(), 12);
     let (x0, y0) = line.points[0];
@@ -252,26 +209,16 @@ fn raw_paper_law_is_recognised_and_chinchilla_is_not() {
 fn bad_laws_and_cost_models_are_clear_errors() {
     let law = crate::Law::parse("a*N^(-b) + c*T", &["N", "T"]).unwrap();
     let e = Analysis::new(&law, &[1.0, 0.3, 0.1]).unwrap_err();
-    assert!(
-        matches!(&e, AnalysisError::UnknownVariable { name, .. } if name == "T"),
-        "{e}"
-    );
+    assert!(matches!(&e, AnalysisError::UnknownVariable { name, .. } if name == "T"), "{e}");
     let law = crate::Law::builtin("paper-normalised").unwrap();
     let e = Analysis::new(&law, &[1.0, 2.0]).unwrap_err();
     assert!(e.to_string().contains("7 parameters"), "{e}");
-    let e = Analysis::with_cost_model(&law, &PaperCoefficients::T5_PUBLISHED_NORMALISED, "6*N*(D")
-        .unwrap_err();
+    let e = Analysis::with_cost_model(&law, &PaperCoefficients::T5_PUBLISHED_NORMALISED, "6*N*(D").unwrap_err();
     assert!(matches!(e, AnalysisError::Parse { .. }), "{e}");
-    let e = Analysis::with_cost_model(&law, &PaperCoefficients::T5_PUBLISHED_NORMALISED, "6*N*D*k")
-        .unwrap_err();
+    let e = Analysis::with_cost_model(&law, &PaperCoefficients::T5_PUBLISHED_NORMALISED, "6*N*D*k").unwrap_err();
     assert!(e.to_string().contains("`k`"), "{e}");
     // a cost that does not grow with D
-    let a = Analysis::with_cost_model(
-        &law,
-        &PaperCoefficients::T5_PUBLISHED_NORMALISED,
-        "6*N/(1-S)",
-    )
-    .unwrap();
+    let a = Analysis::with_cost_model(&law, &PaperCoefficients::T5_PUBLISHED_NORMALISED, "6*N/(1-S)").unwrap();
     let e = a.optimal_sparsity(100.0, 1e4).unwrap_err();
     assert!(e.to_string().contains("cost model"), "{e}");
 }

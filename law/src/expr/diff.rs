@@ -32,32 +32,20 @@ impl Expr {
                 match op {
                     Add => Expr::bin(Add, da, db),
                     Sub => Expr::bin(Sub, da, db),
-                    Mul => Expr::bin(
-                        Add,
-                        Expr::bin(Mul, da, b.clone()),
-                        Expr::bin(Mul, a.clone(), db),
-                    ),
+                    Mul => Expr::bin(Add, Expr::bin(Mul, da, b.clone()), Expr::bin(Mul, a.clone(), db)),
                     Div => {
                         // (a/b)' = a'/b - a*b'/b^2
                         Expr::bin(
                             Sub,
                             Expr::bin(Div, da, b.clone()),
-                            Expr::bin(
-                                Div,
-                                Expr::bin(Mul, a.clone(), db),
-                                Expr::bin(Pow, b.clone(), Expr::Num(2.0)),
-                            ),
+                            Expr::bin(Div, Expr::bin(Mul, a.clone(), db), Expr::bin(Pow, b.clone(), Expr::Num(2.0))),
                         )
                     }
                     Pow => {
                         if !b.contains(x) {
                             // (a^b)' = b * a^(b-1) * a'
                             let b_minus_1 = Expr::bin(Sub, b.clone(), Expr::Num(1.0));
-                            Expr::bin(
-                                Mul,
-                                Expr::bin(Mul, b.clone(), Expr::bin(Pow, a.clone(), b_minus_1)),
-                                da,
-                            )
+                            Expr::bin(Mul, Expr::bin(Mul, b.clone(), Expr::bin(Pow, a.clone(), b_minus_1)), da)
                         } else {
                             // (a^b)' = a^b * (b' * log(a) + b * a'/a)
                             let inner = Expr::bin(
@@ -84,13 +72,8 @@ impl Expr {
                         let b = &args[1];
                         let db = b.diff_raw(x);
                         let s = Expr::call1(Func::Sign, Expr::bin(Sub, a.clone(), b.clone()));
-                        let half_sum =
-                            Expr::bin(Div, Expr::bin(Add, da.clone(), db.clone()), Expr::Num(2.0));
-                        let half_diff = Expr::bin(
-                            Div,
-                            Expr::bin(Mul, s, Expr::bin(Sub, da, db)),
-                            Expr::Num(2.0),
-                        );
+                        let half_sum = Expr::bin(Div, Expr::bin(Add, da.clone(), db.clone()), Expr::Num(2.0));
+                        let half_diff = Expr::bin(Div, Expr::bin(Mul, s, Expr::bin(Sub, da, db)), Expr::Num(2.0));
                         let op = if *f == Func::Max { Add } else { Sub };
                         Expr::bin(op, half_sum, half_diff)
                     }

@@ -77,15 +77,7 @@ pub enum Func {
 
 impl Func {
     /// All functions, for parsing and for tests.
-    pub const ALL: [Func; 7] = [
-        Func::Log,
-        Func::Exp,
-        Func::Sqrt,
-        Func::Abs,
-        Func::Sign,
-        Func::Min,
-        Func::Max,
-    ];
+    pub const ALL: [Func; 7] = [Func::Log, Func::Exp, Func::Sqrt, Func::Abs, Func::Sign, Func::Min, Func::Max];
 
     /// The name used in formula text.
     pub fn name(self) -> &'static str {
@@ -255,12 +247,8 @@ impl Expr {
             Expr::Sym(s) if s == name => with.clone(),
             Expr::Num(_) | Expr::Sym(_) => self.clone(),
             Expr::Neg(e) => Expr::neg(e.substitute(name, with)),
-            Expr::Bin(op, a, b) => {
-                Expr::bin(*op, a.substitute(name, with), b.substitute(name, with))
-            }
-            Expr::Call(f, args) => {
-                Expr::Call(*f, args.iter().map(|a| a.substitute(name, with)).collect())
-            }
+            Expr::Bin(op, a, b) => Expr::bin(*op, a.substitute(name, with), b.substitute(name, with)),
+            Expr::Call(f, args) => Expr::Call(*f, args.iter().map(|a| a.substitute(name, with)).collect()),
         }
     }
 
@@ -274,9 +262,7 @@ impl Expr {
     pub fn eval(&self, lookup: &dyn Fn(&str) -> Option<f64>) -> Result<f64, EvalError> {
         Ok(match self {
             Expr::Num(v) => *v,
-            Expr::Sym(s) => {
-                lookup(s).ok_or_else(|| EvalError::UnknownSymbol { name: s.clone() })?
-            }
+            Expr::Sym(s) => lookup(s).ok_or_else(|| EvalError::UnknownSymbol { name: s.clone() })?,
             Expr::Neg(e) => -e.eval(lookup)?,
             Expr::Bin(op, a, b) => op.apply(a.eval(lookup)?, b.eval(lookup)?),
             Expr::Call(f, args) => {

@@ -54,19 +54,13 @@ struct PErr<'a> {
 
 impl<'a> PErr<'a> {
     fn new(rest: &'a str, expected: &'static str) -> Self {
-        PErr {
-            rest,
-            expected: vec![expected],
-        }
+        PErr { rest, expected: vec![expected] }
     }
 }
 
 impl<'a> NomParseError<&'a str> for PErr<'a> {
     fn from_error_kind(input: &'a str, _kind: ErrorKind) -> Self {
-        PErr {
-            rest: input,
-            expected: Vec::new(),
-        }
+        PErr { rest: input, expected: Vec::new() }
     }
 
     fn append(_input: &'a str, _kind: ErrorKind, other: Self) -> Self {
@@ -85,10 +79,7 @@ impl<'a> NomParseError<&'a str> for PErr<'a> {
                         expected.push(e);
                     }
                 }
-                PErr {
-                    rest: self.rest,
-                    expected,
-                }
+                PErr { rest: self.rest, expected }
             }
         }
     }
@@ -97,10 +88,7 @@ impl<'a> NomParseError<&'a str> for PErr<'a> {
 type Res<'a, T> = IResult<&'a str, T, PErr<'a>>;
 
 /// Attaches "expected `what`" to a failure of `p` at the current position.
-fn expect<'a, T>(
-    what: &'static str,
-    mut p: impl FnMut(&'a str) -> Res<'a, T>,
-) -> impl FnMut(&'a str) -> Res<'a, T> {
+fn expect<'a, T>(what: &'static str, mut p: impl FnMut(&'a str) -> Res<'a, T>) -> impl FnMut(&'a str) -> Res<'a, T> {
     move |input: &'a str| match p(input) {
         Err(NomErr::Error(e)) if e.rest.len() >= input.len() || e.expected.is_empty() => {
             Err(NomErr::Error(PErr::new(input, what)))
@@ -116,10 +104,7 @@ fn ws<'a, T>(p: impl FnMut(&'a str) -> Res<'a, T>) -> impl FnMut(&'a str) -> Res
 
 /// `number`
 fn number(input: &str) -> Res<'_, Expr> {
-    let mantissa = alt((
-        recognize(pair(digit1, opt(pair(ch('.'), digit0)))),
-        recognize(pair(ch('.'), digit1)),
-    ));
+    let mantissa = alt((recognize(pair(digit1, opt(pair(ch('.'), digit0)))), recognize(pair(ch('.'), digit1))));
     let exponent = tuple((one_of("eE"), opt(one_of("+-")), digit1));
     let (rest, text) = recognize(pair(mantissa, opt(exponent)))(input)?;
     match text.parse::<f64>() {
@@ -142,10 +127,7 @@ fn quoted(input: &str) -> Res<'_, &str> {
     let (rest, name) = take_while(|c: char| c != '`')(rest)?;
     match ch::<&str, PErr>('`')(rest) {
         Ok((rest, _)) if !name.is_empty() => Ok((rest, name)),
-        Ok(_) => Err(NomErr::Failure(PErr::new(
-            rest,
-            "a name between the backticks",
-        ))),
+        Ok(_) => Err(NomErr::Failure(PErr::new(rest, "a name between the backticks"))),
         Err(_) => Err(NomErr::Failure(PErr::new(rest, "a closing '`'"))),
     }
 }
@@ -162,8 +144,7 @@ fn call_or_symbol(input: &str) -> Res<'_, Expr> {
     let Some(func) = Func::from_name(name) else {
         return Ok((rest, Expr::Sym(name.to_string())));
     };
-    let (rest, _) =
-        expect("'(' after a function name", preceded(multispace0, ch('(')))(rest).map_err(fail)?;
+    let (rest, _) = expect("'(' after a function name", preceded(multispace0, ch('(')))(rest).map_err(fail)?;
     let (mut rest, first) = expr(rest).map_err(fail)?;
     let mut args = vec![first];
     while let Ok((r, _)) = ch::<&str, PErr>(',')(rest) {
@@ -202,14 +183,7 @@ fn parens(input: &str) -> Res<'_, Expr> {
 
 /// `atom`
 fn atom(input: &str) -> Res<'_, Expr> {
-    delimited(
-        multispace0,
-        expect(
-            "a number, a name or '('",
-            alt((number, call_or_symbol, parens)),
-        ),
-        multispace0,
-    )(input)
+    delimited(multispace0, expect("a number, a name or '('", alt((number, call_or_symbol, parens))), multispace0)(input)
 }
 
 /// `power`: `atom ('^' unary)?`
@@ -236,11 +210,7 @@ fn unary(input: &str) -> Res<'_, Expr> {
 }
 
 /// Folds `first (op next)*` left-associatively.
-fn left_assoc<'a>(
-    input: &'a str,
-    ops: &'static str,
-    next: fn(&'a str) -> Res<'a, Expr>,
-) -> Res<'a, Expr> {
+fn left_assoc<'a>(input: &'a str, ops: &'static str, next: fn(&'a str) -> Res<'a, Expr>) -> Res<'a, Expr> {
     let (mut rest, mut acc) = next(input)?;
     loop {
         match ws(one_of::<&str, &str, PErr>(ops))(rest) {
@@ -289,11 +259,7 @@ pub const MAX_NESTING_CHARS: usize = 256;
 pub fn parse(text: &str) -> Result<Expr, ParseError> {
     // The parser (and every tree walk) recurses once per nesting level; bound the characters
     // that can open one, so that no input can exhaust the stack.
-    if let Some((i, _)) = text
-        .char_indices()
-        .filter(|(_, c)| matches!(c, '(' | '-' | '^'))
-        .nth(MAX_NESTING_CHARS)
-    {
+    if let Some((i, _)) = text.char_indices().filter(|(_, c)| matches!(c, '(' | '-' | '^')).nth(MAX_NESTING_CHARS) {
         return Err(ParseError {
             text: text.to_string(),
             column: text[..i].chars().count() + 1,
@@ -309,21 +275,14 @@ pub fn parse(text: &str) -> Result<Expr, ParseError> {
     let to_error = |e: PErr<'_>| ParseError {
         text: text.to_string(),
         column: column_of(e.rest),
-        expected: if e.expected.is_empty() {
-            "a valid formula".to_string()
-        } else {
-            e.expected.join(" or ")
-        },
+        expected: if e.expected.is_empty() { "a valid formula".to_string() } else { e.expected.join(" or ") },
     };
     match expr(text) {
         Ok((rest, e)) => {
             if rest.is_empty() {
                 Ok(e)
             } else {
-                Err(to_error(PErr::new(
-                    rest,
-                    "an operator (+ - * / ^) or the end of the formula",
-                )))
+                Err(to_error(PErr::new(rest, "an operator (+ - * / ^) or the end of the formula")))
             }
         }
         Err(NomErr::Error(e)) | Err(NomErr::Failure(e)) => Err(to_error(e)),

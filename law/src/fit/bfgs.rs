@@ -30,10 +30,7 @@ pub enum StopReason {
 impl StopReason {
     /// Whether this reason means convergence.
     pub fn converged(self) -> bool {
-        matches!(
-            self,
-            StopReason::Gradient | StopReason::ObjectiveChange | StopReason::Precision
-        )
+        matches!(self, StopReason::Gradient | StopReason::ObjectiveChange | StopReason::Precision)
     }
 }
 
@@ -137,27 +134,15 @@ struct Point {
 
 /// Minimises `fg` (which writes the gradient into its second argument and returns the value)
 /// from `x0`.
-pub fn minimize(
-    fg: &mut dyn FnMut(&[f64], &mut [f64]) -> f64,
-    x0: &[f64],
-    s: &BfgsSettings,
-) -> BfgsOutcome {
+pub fn minimize(fg: &mut dyn FnMut(&[f64], &mut [f64]) -> f64, x0: &[f64], s: &BfgsSettings) -> BfgsOutcome {
     let n = x0.len();
     let mut evals = 0usize;
     let mut eval = |x: &[f64], evals: &mut usize| -> Point {
         *evals += 1;
         let mut g = vec![0.0; n];
         let f = fg(x, &mut g);
-        let f = if f.is_finite() && g.iter().all(|v| v.is_finite()) {
-            f
-        } else {
-            f64::INFINITY
-        };
-        Point {
-            x: x.to_vec(),
-            f,
-            g,
-        }
+        let f = if f.is_finite() && g.iter().all(|v| v.is_finite()) { f } else { f64::INFINITY };
+        Point { x: x.to_vec(), f, g }
     };
     let mut cur = eval(x0, &mut evals);
     if !cur.f.is_finite() {
@@ -196,21 +181,8 @@ pub fn minimize(
             p.iter_mut().zip(&cur.g).for_each(|(p, g)| *p = -g);
             dphi0 = dot(&p, &cur.g);
         }
-        let a0 = if first {
-            s.first_step / inf_norm(&p).max(1e-300)
-        } else {
-            1.0
-        };
-        let next = match line_search(
-            &mut |x| eval(x, &mut evals),
-            &Line {
-                from: &cur,
-                p: &p,
-                dphi0,
-                s,
-            },
-            a0,
-        ) {
+        let a0 = if first { s.first_step / inf_norm(&p).max(1e-300) } else { 1.0 };
+        let next = match line_search(&mut |x| eval(x, &mut evals), &Line { from: &cur, p: &p, dphi0, s }, a0) {
             Some(pt) => {
                 retried = false;
                 pt
@@ -252,35 +224,21 @@ pub fn minimize(
             gamma = sy / dot(&yv, &yv);
             // H <- (I - ρ s yᵀ) H (I - ρ y sᵀ) + ρ s sᵀ
             let rho = 1.0 / sy;
-            let hy: Vec<f64> = (0..n)
-                .map(|i| (0..n).map(|j| h[i * n + j] * yv[j]).sum())
-                .collect();
+            let hy: Vec<f64> = (0..n).map(|i| (0..n).map(|j| h[i * n + j] * yv[j]).sum()).collect();
             let yhy = dot(&yv, &hy);
             for i in 0..n {
                 for j in 0..n {
-                    h[i * n + j] += -rho * (hy[i] * sv[j] + sv[i] * hy[j])
-                        + (rho * rho * yhy + rho) * sv[i] * sv[j];
+                    h[i * n + j] += -rho * (hy[i] * sv[j] + sv[i] * hy[j]) + (rho * rho * yhy + rho) * sv[i] * sv[j];
                 }
             }
         }
     }
-    let reason = if inf_norm(&cur.g) <= s.grad_tol {
-        StopReason::Gradient
-    } else {
-        StopReason::MaxIterations
-    };
+    let reason = if inf_norm(&cur.g) <= s.grad_tol { StopReason::Gradient } else { StopReason::MaxIterations };
     done(cur, s.max_iter, evals, reason)
 }
 
 fn done(p: Point, iterations: usize, evaluations: usize, reason: StopReason) -> BfgsOutcome {
-    BfgsOutcome {
-        x: p.x,
-        f: p.f,
-        g: p.g,
-        iterations,
-        evaluations,
-        reason,
-    }
+    BfgsOutcome { x: p.x, f: p.f, g: p.g, iterations, evaluations, reason }
 }
 
 /// The line `x + a·p` searched from the current point, and the Wolfe tests along it.
@@ -318,11 +276,7 @@ impl Line<'_> {
 
 /// Strong-Wolfe line search (N&W Algorithm 3.5) from step `a0`; non-finite values count as
 /// too far.
-fn line_search(
-    eval: &mut dyn FnMut(&[f64]) -> Point,
-    line: &Line<'_>,
-    a0: f64,
-) -> Option<Point> {
+fn line_search(eval: &mut dyn FnMut(&[f64]) -> Point, line: &Line<'_>, a0: f64) -> Option<Point> {
     let s = line.s;
     let phi0 = line.from.f;
     let (mut a_prev, mut f_prev, mut d_prev) = (0.0, phi0, line.dphi0);
@@ -340,24 +294,14 @@ fn line_search(
         }
         let d = line.slope(&pt);
         if line.too_high(a, pt.f) || (i > 0 && pt.f >= f_prev) {
-            return zoom(
-                eval,
-                line,
-                (a_prev, f_prev, d_prev, prev_pt),
-                (a, pt.f, d, Some(pt)),
-            );
+            return zoom(eval, line, (a_prev, f_prev, d_prev, prev_pt), (a, pt.f, d, Some(pt)));
         }
         if line.flat_enough(d) {
             return Some(pt);
         }
         if d >= 0.0 {
             let (f, dd) = (pt.f, d);
-            return zoom(
-                eval,
-                line,
-                (a, f, dd, Some(pt)),
-                (a_prev, f_prev, d_prev, prev_pt),
-            );
+            return zoom(eval, line, (a, f, dd, Some(pt)), (a_prev, f_prev, d_prev, prev_pt));
         }
         a_prev = a;
         f_prev = pt.f;
@@ -373,12 +317,7 @@ fn line_search(
 type End = (f64, f64, f64, Option<Point>);
 
 /// N&W Algorithm 3.6 with safeguarded cubic interpolation.
-fn zoom(
-    eval: &mut dyn FnMut(&[f64]) -> Point,
-    line: &Line<'_>,
-    lo: End,
-    hi: End,
-) -> Option<Point> {
+fn zoom(eval: &mut dyn FnMut(&[f64]) -> Point, line: &Line<'_>, lo: End, hi: End) -> Option<Point> {
     let s = line.s;
     let (mut a_lo, mut f_lo, mut d_lo, mut pt_lo) = lo;
     let (mut a_hi, mut f_hi, mut d_hi, _) = hi;
@@ -453,18 +392,10 @@ mod tests {
         let out = minimize(
             &mut f,
             &[-1.2, 1.0],
-            &BfgsSettings {
-                max_iter: 500,
-                grad_tol: 1e-10,
-                rel_tol: 0.0,
-                ..BfgsSettings::default()
-            },
+            &BfgsSettings { max_iter: 500, grad_tol: 1e-10, rel_tol: 0.0, ..BfgsSettings::default() },
         );
         assert_eq!(out.reason, StopReason::Gradient, "{out:?}");
-        assert!(
-            (out.x[0] - 1.0).abs() < 1e-8 && (out.x[1] - 1.0).abs() < 1e-8,
-            "{out:?}"
-        );
+        assert!((out.x[0] - 1.0).abs() < 1e-8 && (out.x[1] - 1.0).abs() < 1e-8, "{out:?}");
     }
 
     #[test]
@@ -477,12 +408,7 @@ mod tests {
         let out = minimize(
             &mut f,
             &[5.0],
-            &BfgsSettings {
-                max_iter: 200,
-                grad_tol: 1e-12,
-                rel_tol: 0.0,
-                ..BfgsSettings::default()
-            },
+            &BfgsSettings { max_iter: 200, grad_tol: 1e-12, rel_tol: 0.0, ..BfgsSettings::default() },
         );
         assert!(out.reason.converged(), "{out:?}");
         assert!((out.x[0] - 1.0).abs() < 1e-9);

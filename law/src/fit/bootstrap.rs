@@ -56,9 +56,7 @@ pub(super) fn replicates(
     let reps: Vec<Option<Vec<f64>>> = (0..opts.bootstrap)
         .into_par_iter()
         .map(|i| {
-            let mut rng = StdRng::seed_from_u64(
-                opts.seed ^ 0x9E37_79B9_7F4A_7C15u64.wrapping_mul(i as u64 + 1),
-            );
+            let mut rng = StdRng::seed_from_u64(opts.seed ^ 0x9E37_79B9_7F4A_7C15u64.wrapping_mul(i as u64 + 1));
             let rows: Vec<usize> = (0..n).map(|_| rng.gen_range(0..n)).collect();
             let sample = obs.select(&rows);
             let obj = prep.objective(&sample, opts).ok()?;
@@ -71,14 +69,8 @@ pub(super) fn replicates(
     let samples: Vec<Vec<f64>> = reps.into_iter().flatten().collect();
     let intervals = (0..best.len())
         .map(|k| {
-            percentile_interval(samples.iter().map(|s| s[k]).collect(), opts.confidence)
-                .unwrap_or((f64::NAN, f64::NAN))
+            percentile_interval(samples.iter().map(|s| s[k]).collect(), opts.confidence).unwrap_or((f64::NAN, f64::NAN))
         })
         .collect();
-    Ok(Bootstrap {
-        samples,
-        failed,
-        confidence: opts.confidence,
-        intervals,
-    })
+    Ok(Bootstrap { samples, failed, confidence: opts.confidence, intervals })
 }

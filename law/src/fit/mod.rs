@@ -51,21 +51,13 @@ pub fn fit(law: &Law, obs: &Observations, opts: &FitOptions) -> Result<FitResult
     // single bit of the result (floating-point sums depend on order).
     let order = canonical_order(obs);
     let sorted = obs.select(&order);
-    let MultiStart {
-        best_free,
-        summaries: starts,
-        best,
-    } = multistart::run_starts(&prep, &sorted, opts)?;
+    let MultiStart { best_free, summaries: starts, best } = multistart::run_starts(&prep, &sorted, opts)?;
     let obj = prep.objective(&sorted, opts)?;
     let mut predictions = vec![0.0; obs.len()];
     for (k, p) in obj.predictions(&best_free).into_iter().enumerate() {
         predictions[order[k]] = p;
     }
-    let residuals: Vec<f64> = predictions
-        .iter()
-        .zip(&obs.loss)
-        .map(|(p, y)| p - y)
-        .collect();
+    let residuals: Vec<f64> = predictions.iter().zip(&obs.loss).map(|(p, y)| p - y).collect();
     let n = obs.len() as f64;
     let mean = obs.loss.iter().sum::<f64>() / n;
     let ss_tot: f64 = obs.loss.iter().map(|y| (y - mean).powi(2)).sum();
@@ -82,11 +74,7 @@ pub fn fit(law: &Law, obs: &Observations, opts: &FitOptions) -> Result<FitResult
         converged: b.converged,
         stop: b.stop,
         iterations: b.iterations,
-        r2: if ss_tot > 0.0 {
-            1.0 - ss_res / ss_tot
-        } else {
-            f64::NAN
-        },
+        r2: if ss_tot > 0.0 { 1.0 - ss_res / ss_tot } else { f64::NAN },
         rmse: (ss_res / n).sqrt(),
         predictions,
         residuals,
@@ -112,11 +100,7 @@ fn canonical_order(obs: &Observations) -> Vec<usize> {
     };
     order.sort_by(|&a, &b| {
         let (ka, kb) = (key(a), key(b));
-        ka.iter()
-            .zip(&kb)
-            .map(|(x, y)| x.total_cmp(y))
-            .find(|o| o.is_ne())
-            .unwrap_or(std::cmp::Ordering::Equal)
+        ka.iter().zip(&kb).map(|(x, y)| x.total_cmp(y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
     });
     order
 }
@@ -131,11 +115,7 @@ pub fn predict(law: &Law, obs: &Observations, params: &[f64]) -> Result<Vec<f64>
             Some(c) => fixed.push((k, c)),
             None if !law.expr().contains(v) => fixed.push((k, &unused)),
             None => {
-                return Err(LawError::UnknownVariable {
-                    name: v.clone(),
-                    available: obs.var_names.join(", "),
-                }
-                .into())
+                return Err(LawError::UnknownVariable { name: v.clone(), available: obs.var_names.join(", ") }.into())
             }
         }
     }
@@ -144,11 +124,7 @@ pub fn predict(law: &Law, obs: &Observations, params: &[f64]) -> Result<Vec<f64>
     if params.len() != law.param_names().len() {
         return Err(FitError::Options {
             field: "params".into(),
-            message: format!(
-                "{} values for {} parameters",
-                params.len(),
-                law.param_names().len()
-            ),
+            message: format!("{} values for {} parameters", params.len(), law.param_names().len()),
         });
     }
     bound.forward_scalars(params, &mut ws);

@@ -72,27 +72,21 @@ fn start_points(prep: &Prepared, opts: &FitOptions) -> Result<Vec<Vec<f64>>, Fit
     let mut starts = Vec::new();
     if let Some(init) = &opts.initial {
         let mid = 0.5 * (opts.init_low + opts.init_high);
-        starts.push(
-            prep.free_names()
-                .iter()
-                .map(|p| init.get(p).copied().unwrap_or(mid))
-                .collect(),
-        );
+        starts.push(prep.free_names().iter().map(|p| init.get(p).copied().unwrap_or(mid)).collect());
     }
     let mut rng = StdRng::seed_from_u64(opts.seed);
     for _ in 0..opts.starts {
-        starts.push(
-            (0..k)
-                .map(|_| rng.gen_range(opts.init_low..opts.init_high))
-                .collect(),
-        );
+        starts.push((0..k).map(|_| rng.gen_range(opts.init_low..opts.init_high)).collect());
     }
     if let Some(levels) = &opts.grid {
         let total = (levels.len() as f64).powi(k as i32);
         if total > 100_000.0 {
             return Err(FitError::Options {
                 field: "grid".into(),
-                message: format!("{} levels for {k} parameters make {total} starts; use fewer levels or random starts", levels.len()),
+                message: format!(
+                    "{} levels for {k} parameters make {total} starts; use fewer levels or random starts",
+                    levels.len()
+                ),
             });
         }
         let total = total as usize;
@@ -120,9 +114,7 @@ fn best_run(runs: &[StartOutcome]) -> Option<usize> {
     }
     if let Some(b) = best {
         if !runs[b].stop.converged() {
-            let tie = runs.iter().position(|r| {
-                r.stop.converged() && r.objective <= runs[b].objective * (1.0 + 1e-12)
-            });
+            let tie = runs.iter().position(|r| r.stop.converged() && r.objective <= runs[b].objective * (1.0 + 1e-12));
             best = tie.or(best);
         }
     }
@@ -140,20 +132,11 @@ pub(super) struct MultiStart {
 }
 
 /// Runs BFGS from every start point in parallel and picks the best (see [`best_run`]).
-pub(super) fn run_starts(
-    prep: &Prepared,
-    obs: &Observations,
-    opts: &FitOptions,
-) -> Result<MultiStart, FitError> {
+pub(super) fn run_starts(prep: &Prepared, obs: &Observations, opts: &FitOptions) -> Result<MultiStart, FitError> {
     let obj = prep.objective(obs, opts)?;
     let starts = start_points(prep, opts)?;
-    let runs: Vec<StartOutcome> = starts
-        .par_iter()
-        .map(|s| run_start(&obj, s, opts))
-        .collect();
-    let best = best_run(&runs).ok_or(FitError::NoValidStart {
-        starts: starts.len(),
-    })?;
+    let runs: Vec<StartOutcome> = starts.par_iter().map(|s| run_start(&obj, s, opts)).collect();
+    let best = best_run(&runs).ok_or(FitError::NoValidStart { starts: starts.len() })?;
     let summaries = starts
         .iter()
         .zip(&runs)
@@ -168,9 +151,5 @@ pub(super) fn run_starts(
             evaluations: r.evaluations,
         })
         .collect();
-    Ok(MultiStart {
-        best_free: runs[best].free_params.clone(),
-        summaries,
-        best,
-    })
+    Ok(MultiStart { best_free: runs[best].free_params.clone(), summaries, best })
 }

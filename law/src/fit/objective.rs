@@ -40,11 +40,8 @@ impl Objective {
         transforms: Vec<Transform>,
     ) -> Result<Objective, FitError> {
         let n = obs.len();
-        let fixed: Vec<(usize, &[f64])> = var_idx
-            .iter()
-            .enumerate()
-            .map(|(k, &c)| (k, obs.columns[c].as_slice()))
-            .collect();
+        let fixed: Vec<(usize, &[f64])> =
+            var_idx.iter().enumerate().map(|(k, &c)| (k, obs.columns[c].as_slice())).collect();
         let bound = tape.bind(&fixed, n)?;
         let w: Vec<f64> = match &obs.weights {
             Some(w) => {
@@ -66,21 +63,14 @@ impl Objective {
 
     /// Parameter values at coordinates `u`.
     pub(super) fn params_of(&self, u: &[f64]) -> Vec<f64> {
-        u.iter()
-            .zip(&self.transforms)
-            .map(|(u, t)| t.forward(*u).0)
-            .collect()
+        u.iter().zip(&self.transforms).map(|(u, t)| t.forward(*u).0).collect()
     }
 
     /// Runs BFGS from the parameter values `start` (mapped into the optimizer's coordinates).
     pub(super) fn minimize(&self, start: &[f64], settings: &BfgsSettings) -> BfgsOutcome {
         let mut ws = self.bound.workspace();
         let mut seed = vec![0.0; self.bound.n_points()];
-        let u0: Vec<f64> = start
-            .iter()
-            .zip(&self.transforms)
-            .map(|(x, t)| t.inverse(*x))
-            .collect();
+        let u0: Vec<f64> = start.iter().zip(&self.transforms).map(|(x, t)| t.inverse(*x)).collect();
         let mut fg = |u: &[f64], g: &mut [f64]| self.value_grad(u, g, &mut ws, &mut seed);
         bfgs::minimize(&mut fg, &u0, settings)
     }
@@ -91,10 +81,7 @@ impl Objective {
         let mut ws = self.bound.workspace();
         let mut seed = vec![0.0; self.bound.n_points()];
         let mut g = vec![0.0; theta.len()];
-        let plain = Objective {
-            transforms: vec![Transform::Free; theta.len()],
-            ..self
-        };
+        let plain = Objective { transforms: vec![Transform::Free; theta.len()], ..self };
         plain.value_grad(theta, &mut g, &mut ws, &mut seed);
         inf_norm(&g)
     }
@@ -120,25 +107,13 @@ impl Objective {
         }
         self.bound.backward(ws, seed);
         self.bound.input_adjoint_sums(ws, grad);
-        grad.iter_mut()
-            .zip(dtheta.iter())
-            .for_each(|(g, d)| *g *= d);
+        grad.iter_mut().zip(dtheta.iter()).for_each(|(g, d)| *g *= d);
         f
     }
 
     /// [`Objective::value_grad`] for more than 64 parameters (allocates).
-    fn value_grad_large(
-        &self,
-        u: &[f64],
-        grad: &mut [f64],
-        ws: &mut Workspace,
-        seed: &mut [f64],
-    ) -> f64 {
-        let pairs: Vec<(f64, f64)> = u
-            .iter()
-            .zip(&self.transforms)
-            .map(|(u, t)| t.forward(*u))
-            .collect();
+    fn value_grad_large(&self, u: &[f64], grad: &mut [f64], ws: &mut Workspace, seed: &mut [f64]) -> f64 {
+        let pairs: Vec<(f64, f64)> = u.iter().zip(&self.transforms).map(|(u, t)| t.forward(*u)).collect();
         let theta: Vec<f64> = pairs.iter().map(|p| p.0).collect();
         let f = self.value_seed(&theta, ws, seed);
         if !f.is_finite() {
@@ -165,11 +140,7 @@ impl Objective {
             } else {
                 (pred[i] - self.y[i], 1.0)
             };
-            let (h, dh) = if r.abs() <= d {
-                (0.5 * r * r, r)
-            } else {
-                (d * (r.abs() - 0.5 * d), d * r.signum())
-            };
+            let (h, dh) = if r.abs() <= d { (0.5 * r * r, r) } else { (d * (r.abs() - 0.5 * d), d * r.signum()) };
             f += self.w[i] * h;
             seed[i] = self.w[i] * dh * dr;
         }

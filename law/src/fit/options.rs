@@ -104,12 +104,7 @@ impl FitOptions {
     /// The authors' ViT procedure (docs/THEORY.md §2): raw residuals, δ = 1e-2, 25 uniform(0,1)
     /// starts.
     pub fn vit_paper() -> FitOptions {
-        FitOptions {
-            huber_delta: 1e-2,
-            residual: Residual::Raw,
-            seed: 0,
-            ..FitOptions::default()
-        }
+        FitOptions { huber_delta: 1e-2, residual: Residual::Raw, seed: 0, ..FitOptions::default() }
     }
 
     /// The optimizer's settings: these stopping criteria, the default line search.
@@ -132,10 +127,8 @@ impl FitOptions {
     /// assert!(FitOptions::from_json(r#"{"starts": 25, "hubr_delta": 0.01}"#).is_err());
     /// ```
     pub fn from_json(text: &str) -> Result<FitOptions, FitError> {
-        let opts: FitOptions = serde_json::from_str(text).map_err(|e| FitError::Options {
-            field: "(json)".into(),
-            message: e.to_string(),
-        })?;
+        let opts: FitOptions = serde_json::from_str(text)
+            .map_err(|e| FitError::Options { field: "(json)".into(), message: e.to_string() })?;
         opts.validate()?;
         Ok(opts)
     }
@@ -143,43 +136,25 @@ impl FitOptions {
     /// Checks the values (not the parameter names; [`fit`](super::fit()) checks those against
     /// the law).
     pub fn validate(&self) -> Result<(), FitError> {
-        let bad = |field: &str, message: String| {
-            Err(FitError::Options {
-                field: field.to_string(),
-                message,
-            })
-        };
+        let bad = |field: &str, message: String| Err(FitError::Options { field: field.to_string(), message });
         if !(self.huber_delta > 0.0 && self.huber_delta.is_finite()) {
-            return bad(
-                "huber_delta",
-                format!("{} must be a positive number, e.g. 1e-3", self.huber_delta),
-            );
+            return bad("huber_delta", format!("{} must be a positive number, e.g. 1e-3", self.huber_delta));
         }
         if self.starts == 0 && self.grid.is_none() && self.initial.is_none() {
             return bad(
                 "starts",
-                "0 starts and no grid or initial values: nothing to fit from; use starts = 25"
-                    .into(),
+                "0 starts and no grid or initial values: nothing to fit from; use starts = 25".into(),
             );
         }
-        if !(self.init_low < self.init_high
-            && self.init_low.is_finite()
-            && self.init_high.is_finite())
-        {
+        if !(self.init_low < self.init_high && self.init_low.is_finite() && self.init_high.is_finite()) {
             return bad(
                 "init_low",
-                format!(
-                    "start range [{}, {}) is empty; use init_low < init_high",
-                    self.init_low, self.init_high
-                ),
+                format!("start range [{}, {}) is empty; use init_low < init_high", self.init_low, self.init_high),
             );
         }
         if let Some(g) = &self.grid {
             if g.is_empty() || g.iter().any(|v| !v.is_finite()) {
-                return bad(
-                    "grid",
-                    "grid levels must be a non-empty list of finite numbers".into(),
-                );
+                return bad("grid", "grid levels must be a non-empty list of finite numbers".into());
             }
         }
         if self.max_iter == 0 {
@@ -189,25 +164,16 @@ impl FitOptions {
             return bad("grad_tol", "tolerances must be >= 0".into());
         }
         if !(self.confidence > 0.0 && self.confidence < 1.0) {
-            return bad(
-                "confidence",
-                format!("{} must be in (0, 1), e.g. 0.95", self.confidence),
-            );
+            return bad("confidence", format!("{} must be in (0, 1), e.g. 0.95", self.confidence));
         }
         for (name, b) in &self.bounds {
             if let (Some(l), Some(u)) = (b.lower, b.upper) {
                 if l >= u || l.is_nan() || u.is_nan() {
-                    return bad(
-                        "bounds",
-                        format!("bounds of `{name}`: lower {l} must be below upper {u}"),
-                    );
+                    return bad("bounds", format!("bounds of `{name}`: lower {l} must be below upper {u}"));
                 }
             }
             if b.lower.is_some_and(|v| !v.is_finite()) || b.upper.is_some_and(|v| !v.is_finite()) {
-                return bad(
-                    "bounds",
-                    format!("bounds of `{name}` must be finite (leave a side out for none)"),
-                );
+                return bad("bounds", format!("bounds of `{name}` must be finite (leave a side out for none)"));
             }
         }
         Ok(())

@@ -30,11 +30,7 @@ pub(super) struct Prepared {
 
 /// Validates `opts` and `obs`, checks every parameter the options name against the law, maps
 /// the law's variables to data columns and compiles the reduced law.
-pub(super) fn prepare(
-    law: &Law,
-    obs: &Observations,
-    opts: &FitOptions,
-) -> Result<Prepared, FitError> {
+pub(super) fn prepare(law: &Law, obs: &Observations, opts: &FitOptions) -> Result<Prepared, FitError> {
     opts.validate()?;
     obs.validate()?;
     let params = law.param_names();
@@ -62,10 +58,7 @@ pub(super) fn prepare(
     }
     for (name, v) in &opts.fixed {
         if !v.is_finite() {
-            return Err(FitError::Options {
-                field: "fixed".into(),
-                message: format!("`{name}` = {v} must be finite"),
-            });
+            return Err(FitError::Options { field: "fixed".into(), message: format!("`{name}` = {v} must be finite") });
         }
     }
     // Map law variables to data columns.
@@ -75,22 +68,13 @@ pub(super) fn prepare(
             Some(i) => var_idx.push(i),
             None if !law.expr().contains(v) => var_idx.push(usize::MAX),
             None => {
-                return Err(LawError::UnknownVariable {
-                    name: v.clone(),
-                    available: obs.var_names.join(", "),
-                }
-                .into())
+                return Err(LawError::UnknownVariable { name: v.clone(), available: obs.var_names.join(", ") }.into())
             }
         }
     }
     // Variables the formula does not use (declared only) get a dummy column.
-    let used_vars: Vec<&String> = law
-        .var_names()
-        .iter()
-        .zip(&var_idx)
-        .filter(|(_, i)| **i != usize::MAX)
-        .map(|(v, _)| v)
-        .collect();
+    let used_vars: Vec<&String> =
+        law.var_names().iter().zip(&var_idx).filter(|(_, i)| **i != usize::MAX).map(|(v, _)| v).collect();
     let var_idx: Vec<usize> = var_idx.into_iter().filter(|i| *i != usize::MAX).collect();
     let fixed_pairs: Vec<(&str, f64)> = opts.fixed.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     let reduced = law.with_fixed(&fixed_pairs);
@@ -101,11 +85,7 @@ pub(super) fn prepare(
             message: "every parameter is fixed; leave at least one free".into(),
         });
     }
-    let inputs: Vec<String> = used_vars
-        .iter()
-        .map(|v| v.to_string())
-        .chain(free_names.iter().cloned())
-        .collect();
+    let inputs: Vec<String> = used_vars.iter().map(|v| v.to_string()).chain(free_names.iter().cloned()).collect();
     let tape = Tape::compile(reduced.expr(), &inputs)?;
     let mut free_of = Vec::new();
     let mut fixed_vals = Vec::new();
@@ -113,18 +93,8 @@ pub(super) fn prepare(
         free_of.push(free_names.iter().position(|f| f == p));
         fixed_vals.push(opts.fixed.get(p).copied().unwrap_or(0.0));
     }
-    let transforms = free_names
-        .iter()
-        .map(|p| Transform::new(opts.bounds.get(p)))
-        .collect();
-    Ok(Prepared {
-        tape,
-        free_of,
-        fixed_vals,
-        var_idx,
-        transforms,
-        free_names,
-    })
+    let transforms = free_names.iter().map(|p| Transform::new(opts.bounds.get(p))).collect();
+    Ok(Prepared { tape, free_of, fixed_vals, var_idx, transforms, free_names })
 }
 
 impl Prepared {
@@ -135,11 +105,7 @@ impl Prepared {
 
     /// All parameters (law order) from the free ones; fixed ones take their values.
     pub(super) fn full_params(&self, free: &[f64]) -> Vec<f64> {
-        self.free_of
-            .iter()
-            .zip(&self.fixed_vals)
-            .map(|(f, v)| f.map(|i| free[i]).unwrap_or(*v))
-            .collect()
+        self.free_of.iter().zip(&self.fixed_vals).map(|(f, v)| f.map(|i| free[i]).unwrap_or(*v)).collect()
     }
 
     /// The free parameters among all (law order).
@@ -154,17 +120,7 @@ impl Prepared {
     }
 
     /// The objective over `obs` (which must have the columns the law was prepared for).
-    pub(super) fn objective(
-        &self,
-        obs: &Observations,
-        opts: &FitOptions,
-    ) -> Result<Objective, FitError> {
-        Objective::new(
-            &self.tape,
-            obs,
-            &self.var_idx,
-            opts,
-            self.transforms.clone(),
-        )
+    pub(super) fn objective(&self, obs: &Observations, opts: &FitOptions) -> Result<Objective, FitError> {
+        Objective::new(&self.tape, obs, &self.var_idx, opts, self.transforms.clone())
     }
 }

@@ -43,19 +43,12 @@ pub struct FitResult {
 impl FitResult {
     /// The value of a parameter.
     pub fn param(&self, name: &str) -> Option<f64> {
-        self.param_names
-            .iter()
-            .position(|p| p == name)
-            .map(|i| self.params[i])
+        self.param_names.iter().position(|p| p == name).map(|i| self.params[i])
     }
 
     /// `(name, value)` pairs in law order.
     pub fn named_params(&self) -> Vec<(String, f64)> {
-        self.param_names
-            .iter()
-            .cloned()
-            .zip(self.params.iter().copied())
-            .collect()
+        self.param_names.iter().cloned().zip(self.params.iter().copied()).collect()
     }
 
     /// Bootstrap parameter vectors (law order), if the fit was bootstrapped.
@@ -85,12 +78,7 @@ impl FitResult {
     /// ```
     pub fn ci_of(&self, f: impl Fn(&[f64]) -> f64 + Sync) -> Option<(f64, f64)> {
         let b = self.bootstrap.as_ref()?;
-        let vals: Vec<f64> = b
-            .samples
-            .par_iter()
-            .map(|p| f(p))
-            .filter(|v| v.is_finite())
-            .collect();
+        let vals: Vec<f64> = b.samples.par_iter().map(|p| f(p)).filter(|v| v.is_finite()).collect();
         percentile_interval(vals, b.confidence)
     }
 }

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use proc_macro2::Span;
-use sparse_scaling_experiment::{ExperimentFile, Point, ExperimentError};
+use sparse_scaling_experiment::{ExperimentError, ExperimentFile, Point};
 
 use super::parse::{Body, SweepInput};
 
@@ -29,10 +29,17 @@ pub fn validate(input: &SweepInput) -> syn::Result<Checked> {
             let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
             let path = PathBuf::from(&dir).join(&rel);
             let text = std::fs::read_to_string(&path).map_err(|e| {
-                syn::Error::new_spanned(lit, format!("cannot read {}: {e}\n  fix: the path is relative to the crate root ({dir})", path.display()))
+                syn::Error::new_spanned(
+                    lit,
+                    format!(
+                        "cannot read {}: {e}\n  fix: the path is relative to the crate root ({dir})",
+                        path.display()
+                    ),
+                )
             })?;
             // Problems are reported on the literal, with the file's own line and column.
-            let file = ExperimentFile::from_str(&rel, &text).map_err(|e| syn::Error::new_spanned(lit, e.to_string()))?;
+            let file =
+                ExperimentFile::from_str(&rel, &text).map_err(|e| syn::Error::new_spanned(lit, e.to_string()))?;
             let points = file.expand().map_err(|e| syn::Error::new_spanned(lit, e.to_string()))?;
             Ok(Checked { text, label: rel.clone(), file: Some(rel), points })
         }
@@ -46,7 +53,9 @@ pub fn validate(input: &SweepInput) -> syn::Result<Checked> {
                 other => syn::Error::new(ron.whole, other.to_string()),
             })?;
             let issues = file.issues();
-            let mut errors = issues.iter().map(|i| syn::Error::new(at(i.column), format!("sweep!: {}\n  fix: {}", i.problem, i.fix)));
+            let mut errors = issues
+                .iter()
+                .map(|i| syn::Error::new(at(i.column), format!("sweep!: {}\n  fix: {}", i.problem, i.fix)));
             if let Some(mut first) = errors.next() {
                 errors.for_each(|e| first.combine(e));
                 return Err(first);

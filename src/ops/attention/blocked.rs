@@ -102,7 +102,6 @@ fn add_weighted_rows(dst: &mut [f32], w: &[f32], x: &[f32], r0: usize, d: usize,
     }
 }
 
-
 /// One batch element: `out (sq×d)` (zeroed on entry) and `probs (heads×sq×sk)`.
 #[inline(always)]
 fn att_fwd_body(a: &Att, inp: AttIn<'_>, bias: &[f32], out: &mut [f32], probs: &mut [f32]) {

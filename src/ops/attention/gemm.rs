@@ -29,11 +29,31 @@ pub(super) fn att_fwd(a: &Att, inp: AttIn<'_>, bias: &[f32], out: &mut [f32], pr
         let c0 = h * dh;
         let s = &mut probs[h * hb..(h + 1) * hb];
         // S = Q_h · K_hᵀ
-        matmul_strided((sq, dh, sk), s, sk, false, &q[c0..], Mat { rs: ld as isize, cs: 1 }, &k[c0..], Mat { rs: 1, cs: ld as isize }, 1.0);
+        matmul_strided(
+            (sq, dh, sk),
+            s,
+            sk,
+            false,
+            &q[c0..],
+            Mat { rs: ld as isize, cs: 1 },
+            &k[c0..],
+            Mat { rs: 1, cs: ld as isize },
+            1.0,
+        );
         let bh: &[f32] = if bias.is_empty() { &[] } else { &bias[h * hb..(h + 1) * hb] };
         att_rows(a, bh, s);
         // O_h = P · V_h, written into head h's columns of out
-        matmul_strided((sq, sk, dh), &mut out[c0..], d, false, s, row_major(sk), &v[c0..], Mat { rs: ld as isize, cs: 1 }, 1.0);
+        matmul_strided(
+            (sq, sk, dh),
+            &mut out[c0..],
+            d,
+            false,
+            s,
+            row_major(sk),
+            &v[c0..],
+            Mat { rs: ld as isize, cs: 1 },
+            1.0,
+        );
     }
 }
 
