@@ -30,7 +30,6 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use dfdx::nn::modules::{LayerNorm1D, Linear, Repeated};
-use dfdx::nn::tensor_collection::*;
 use dfdx::prelude::*;
 use sparse_scaling::experiment::{Pruning, PruningPlan};
 use sparse_scaling::sparsity::*;
@@ -58,49 +57,10 @@ struct Vit<E: Dtype, Dv: Device<E>> {
     blocks: Repeated<Block<E, Dv>, 12>,
 }
 
-impl TensorCollection<f32, Cpu> for Attn<f32, Cpu> {
-    type To<E2: Dtype, D2: Device<E2>> = Attn<E2, D2>;
-    fn iter_tensors<V: ModuleVisitor<Self, f32, Cpu>>(v: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        v.visit_fields(
-            (
-                Self::module("q", |s| &s.q, |s| &mut s.q),
-                Self::module("k", |s| &s.k, |s| &mut s.k),
-                Self::module("v", |s| &s.v, |s| &mut s.v),
-                Self::module("o", |s| &s.o, |s| &mut s.o),
-            ),
-            |(q, k, v, o)| Attn { q, k, v, o },
-        )
-    }
-}
-impl TensorCollection<f32, Cpu> for Mlp<f32, Cpu> {
-    type To<E2: Dtype, D2: Device<E2>> = Mlp<E2, D2>;
-    fn iter_tensors<V: ModuleVisitor<Self, f32, Cpu>>(v: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        v.visit_fields(
-            (Self::module("fc1", |s| &s.fc1, |s| &mut s.fc1), Self::module("fc2", |s| &s.fc2, |s| &mut s.fc2)),
-            |(fc1, fc2)| Mlp { fc1, fc2 },
-        )
-    }
-}
-impl TensorCollection<f32, Cpu> for Block<f32, Cpu> {
-    type To<E2: Dtype, D2: Device<E2>> = Block<E2, D2>;
-    fn iter_tensors<V: ModuleVisitor<Self, f32, Cpu>>(v: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        v.visit_fields(
-            (
-                Self::module("norm1", |s| &s.norm1, |s| &mut s.norm1),
-                Self::module("attn", |s| &s.attn, |s| &mut s.attn),
-                Self::module("norm2", |s| &s.norm2, |s| &mut s.norm2),
-                Self::module("mlp", |s| &s.mlp, |s| &mut s.mlp),
-            ),
-            |(norm1, attn, norm2, mlp)| Block { norm1, attn, norm2, mlp },
-        )
-    }
-}
-impl TensorCollection<f32, Cpu> for Vit<f32, Cpu> {
-    type To<E2: Dtype, D2: Device<E2>> = Vit<E2, D2>;
-    fn iter_tensors<V: ModuleVisitor<Self, f32, Cpu>>(v: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        v.visit_fields(Self::module("blocks", |s| &s.blocks, |s| &mut s.blocks), |blocks| Vit { blocks })
-    }
-}
+sparse_scaling::modules!(Attn<> { q, k, v, o });
+sparse_scaling::modules!(Mlp<> { fc1, fc2 });
+sparse_scaling::modules!(Block<> { norm1, attn, norm2, mlp });
+sparse_scaling::modules!(Vit<> { blocks });
 
 /// A long ramp with update_every 1, so that every bench iteration is a real mask update:
 /// the plan and its target sparsity.

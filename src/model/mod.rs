@@ -41,19 +41,33 @@
 //! definition.
 
 /// `impl TensorCollection` for a struct whose fields are all sub-modules, each visited under
-/// its own field name (the names the parameter naming contract above relies on):
-/// `modules!(VitBlock<D, F> { attn_norm, attn, mlp_norm, mlp });` The struct's last two
-/// generic parameters must be the dtype and the device, after its `usize` constants.
+/// its own field name (the names the parameter naming contract above relies on). The struct's
+/// generic parameters are its `usize` constants, then the dtype and the device. The models
+/// here use it, and so can a user's own model:
+///
+/// ```
+/// use sparse_scaling::dfdx::{nn::modules, prelude::*};
+/// struct Mlp<E: Dtype, Dev: Device<E>> {
+///     fc1: modules::Linear<4, 8, E, Dev>,
+///     fc2: modules::Linear<8, 4, E, Dev>,
+/// }
+/// sparse_scaling::modules!(Mlp<> { fc1, fc2 });
+/// let dev = Cpu::default();
+/// let m = Mlp::<f32, Cpu> { fc1: dev.build_module::<Linear<4, 8>, f32>(), fc2: dev.build_module::<Linear<8, 4>, f32>() };
+/// let paths: Vec<String> = sparse_scaling::sparsity::list_params(&m).into_iter().map(|p| p.path).collect();
+/// assert_eq!(paths, ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]);
+/// ```
+#[macro_export]
 macro_rules! modules {
     ($name:ident < $($g:ident),* > { $($field:ident),+ $(,)? }) => {
-        impl<$(const $g: usize,)* E, Dev> dfdx::prelude::TensorCollection<E, Dev> for $name<$($g,)* E, Dev>
+        impl<$(const $g: usize,)* E, Dev> $crate::dfdx::prelude::TensorCollection<E, Dev> for $name<$($g,)* E, Dev>
         where
-            E: dfdx::prelude::Dtype + rand_distr::num_traits::Float + rand_distr::uniform::SampleUniform,
-            Dev: dfdx::prelude::Device<E>,
+            E: $crate::model::Element,
+            Dev: $crate::dfdx::prelude::Device<E>,
         {
-            type To<E2: dfdx::prelude::Dtype, D2: dfdx::prelude::Device<E2>> = $name<$($g,)* E2, D2>;
+            type To<E2: $crate::dfdx::prelude::Dtype, D2: $crate::dfdx::prelude::Device<E2>> = $name<$($g,)* E2, D2>;
 
-            fn iter_tensors<V: dfdx::prelude::ModuleVisitor<Self, E, Dev>>(
+            fn iter_tensors<V: $crate::dfdx::prelude::ModuleVisitor<Self, E, Dev>>(
                 visitor: &mut V,
             ) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
                 visitor.visit_fields(
@@ -64,6 +78,12 @@ macro_rules! modules {
         }
     };
 }
+
+/// What [`modules!`] asks of a model's element type: what dfdx's own layers (`Linear`,
+/// `Embedding`, `LayerNorm1D`) ask to be tensor collections.
+pub trait Element: Dtype + rand_distr::num_traits::Float + rand_distr::uniform::SampleUniform {}
+
+impl<E: Dtype + rand_distr::num_traits::Float + rand_distr::uniform::SampleUniform> Element for E {}
 
 pub mod attention;
 pub mod layers;

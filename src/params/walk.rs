@@ -60,7 +60,10 @@ pub trait Pass {
     type View: TensorViewer;
     /// What the pass can fail with.
     type Err;
-    /// Called once per parameter tensor.
+    /// Whether the walk skips tensors dfdx does not mark for gradient updates (positions still
+    /// count them, so they index the same state as in a pass that sees every tensor).
+    const TRAINABLE_ONLY: bool = false;
+    /// Called once per parameter tensor (per trainable one with [`Pass::TRAINABLE_ONLY`]).
     fn param<S: Shape>(&mut self, p: Param<'_, TensorView<'_, Self::View, S>>) -> Result<(), Self::Err>;
 }
 
@@ -83,6 +86,9 @@ impl<P: Pass> TensorVisitor<f32, Cpu> for Walk<'_, P> {
     ) -> Result<Option<Tensor<S, f32, Cpu>>, P::Err> {
         let index = self.index;
         self.index += 1;
+        if P::TRAINABLE_ONLY && !opts.do_gradient_update {
+            return Ok(None);
+        }
         self.pass.param(Param { index, path: &path, trainable: opts.do_gradient_update, tensor })?;
         Ok(None)
     }
@@ -145,10 +151,8 @@ struct Values<F> {
 impl<E, F: FnMut(&str, &[usize], &[f32]) -> Result<(), E>> Pass for Values<F> {
     type View = ViewTensorRef;
     type Err = E;
+    const TRAINABLE_ONLY: bool = true;
     fn param<S: Shape>(&mut self, p: Param<'_, &Tensor<S, f32, Cpu>>) -> Result<(), E> {
-        if !p.trainable {
-            return Ok(());
-        }
         let shape = p.tensor.shape().concrete();
         (self.f)(p.path, shape.as_ref(), read_into(p.tensor, &mut self.scratch))
     }
@@ -162,10 +166,8 @@ struct ValuesMut<F> {
 impl<E, F: FnMut(&str, &[usize], &mut [f32]) -> Result<(), E>> Pass for ValuesMut<F> {
     type View = ViewTensorMut;
     type Err = E;
+    const TRAINABLE_ONLY: bool = true;
     fn param<S: Shape>(&mut self, p: Param<'_, &mut Tensor<S, f32, Cpu>>) -> Result<(), E> {
-        if !p.trainable {
-            return Ok(());
-        }
         let shape = p.tensor.shape().concrete();
         (self.f)(p.path, shape.as_ref(), read_into(p.tensor, &mut self.scratch))?;
         p.tensor.copy_from(&self.scratch);
@@ -193,10 +195,8 @@ struct Grads<'g, F> {
 impl<E: From<String>, F: FnMut(&str, &[usize], &mut [f32]) -> Result<(), E>> Pass for Grads<'_, F> {
     type View = ViewTensorRef;
     type Err = E;
+    const TRAINABLE_ONLY: bool = true;
     fn param<S: Shape>(&mut self, p: Param<'_, &Tensor<S, f32, Cpu>>) -> Result<(), E> {
-        if !p.trainable {
-            return Ok(());
-        }
         let shape = p.tensor.shape().concrete();
         let g = grad_of::<S, E>(self.grads, p.path, p.tensor)?;
         (self.f)(p.path, shape.as_ref(), g)
@@ -212,10 +212,8 @@ struct Update<'g, F> {
 impl<E: From<String>, F: FnMut(ParamGrad<'_>) -> Result<(), E>> Pass for Update<'_, F> {
     type View = ViewTensorMut;
     type Err = E;
+    const TRAINABLE_ONLY: bool = true;
     fn param<S: Shape>(&mut self, p: Param<'_, &mut Tensor<S, f32, Cpu>>) -> Result<(), E> {
-        if !p.trainable {
-            return Ok(());
-        }
         let shape = p.tensor.shape().concrete();
         let g = grad_of::<S, E>(self.grads, p.path, p.tensor)?;
         let value = read_into(p.tensor, &mut self.scratch);

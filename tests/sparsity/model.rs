@@ -33,37 +33,9 @@ struct TestModel<E: Dtype, Dev: Device<E>> {
     head: Linear<D, 10, E, Dev>,
 }
 
-impl TensorCollection<f32, Cpu> for Attn<f32, Cpu> {
-    type To<E2: Dtype, D2: Device<E2>> = Attn<E2, D2>;
-    fn iter_tensors<V: ModuleVisitor<Self, f32, Cpu>>(v: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        v.visit_fields(
-            (Self::module("q", |s| &s.q, |s| &mut s.q), Self::module("o", |s| &s.o, |s| &mut s.o)),
-            |(q, o)| Attn { q, o },
-        )
-    }
-}
-impl TensorCollection<f32, Cpu> for Mlp<f32, Cpu> {
-    type To<E2: Dtype, D2: Device<E2>> = Mlp<E2, D2>;
-    fn iter_tensors<V: ModuleVisitor<Self, f32, Cpu>>(v: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        v.visit_fields(
-            (Self::module("fc1", |s| &s.fc1, |s| &mut s.fc1), Self::module("fc2", |s| &s.fc2, |s| &mut s.fc2)),
-            |(fc1, fc2)| Mlp { fc1, fc2 },
-        )
-    }
-}
-impl TensorCollection<f32, Cpu> for Block<f32, Cpu> {
-    type To<E2: Dtype, D2: Device<E2>> = Block<E2, D2>;
-    fn iter_tensors<V: ModuleVisitor<Self, f32, Cpu>>(v: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
-        v.visit_fields(
-            (
-                Self::module("norm", |s| &s.norm, |s| &mut s.norm),
-                Self::module("attn", |s| &s.attn, |s| &mut s.attn),
-                Self::module("mlp", |s| &s.mlp, |s| &mut s.mlp),
-            ),
-            |(norm, attn, mlp)| Block { norm, attn, mlp },
-        )
-    }
-}
+sparse_scaling::modules!(Attn<> { q, o });
+sparse_scaling::modules!(Mlp<> { fc1, fc2 });
+sparse_scaling::modules!(Block<> { norm, attn, mlp });
 impl TensorCollection<f32, Cpu> for TestModel<f32, Cpu> {
     type To<E2: Dtype, D2: Device<E2>> = TestModel<E2, D2>;
     fn iter_tensors<V: ModuleVisitor<Self, f32, Cpu>>(v: &mut V) -> Result<Option<Self::To<V::E2, V::D2>>, V::Err> {
