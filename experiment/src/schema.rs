@@ -101,6 +101,15 @@ impl Family {
     /// Every family, in the order `check` and error messages list them.
     pub const ALL: [Family; 2] = [Family::Vit, Family::T5];
 
+    /// The default unit of D in fits, as the authors normalise it (docs/THEORY.md §1): 1e9
+    /// examples (ViT), 1e5 steps (T5).
+    pub fn d_unit(self) -> f64 {
+        match self {
+            Family::Vit => 1e9,
+            Family::T5 => 1e5,
+        }
+    }
+
     /// Lower-case name (`vit`, `t5`).
     pub fn name(self) -> &'static str {
         match self {
@@ -454,17 +463,17 @@ fn d_cost() -> String {
     "6*N/(1-S)*D".to_string()
 }
 fn d_n_unit() -> f64 {
-    1e6
+    N_UNIT
 }
+
+/// The default unit of N in fits: the authors normalise N to millions (docs/THEORY.md §1).
+pub const N_UNIT: f64 = 1e6;
 
 impl Analysis {
     /// The unit D is divided by for `family`: the configured one, else 1e9 examples (ViT)
     /// or 1e5 steps (T5).
     pub fn d_unit_for(&self, family: Family) -> f64 {
-        self.d_unit.unwrap_or(match family {
-            Family::Vit => 1e9,
-            Family::T5 => 1e5,
-        })
+        self.d_unit.unwrap_or(family.d_unit())
     }
 }
 

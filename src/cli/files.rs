@@ -52,11 +52,8 @@ pub fn load_results_dir(
     let records = select_family(records, family, dir).map_err(CliError::Results)?;
     let family = records[0].family();
     let d_name = d_unit_name(family);
-    let n_unit = n_unit.unwrap_or(1e6);
-    let d_unit = d_unit.unwrap_or(match family {
-        Family::Vit => 1e9,
-        Family::T5 => 1e5,
-    });
+    let n_unit = n_unit.unwrap_or(crate::experiment::N_UNIT);
+    let d_unit = d_unit.unwrap_or(family.d_unit());
     let cols = observation_columns(&records, n_unit, d_unit).map_err(CliError::Results)?;
     let obs =
         Observations::new(vec!["S".into(), "N".into(), "D".into()], vec![cols.s, cols.n, cols.d], cols.loss, None)
