@@ -204,7 +204,7 @@ impl<const I: usize, const O: usize> Linear<I, O> {
     /// The reference kernels use `ops::gelu` too, not dfdx's `accurate_gelu`: dfdx 0.13's
     /// backward of `accurate_gelu` is wrong (its `x·φ(x)` term lacks the chain-rule factor
     /// `1/√2`, so gradients through it are off; `gradient_matches_finite_difference` in
-    /// `tests/model_vit.rs` catches this).
+    /// `tests/model/vit.rs` catches this).
     pub fn forward_gelu<T: Tape<f32, Cpu>>(&self, x: Act<I, T>, k: Kernels) -> Result<Act<O, T>, CpuError> {
         match k {
             Kernels::Fused => ops::try_bias_gelu(self.forward_no_bias(x, k)?, self.bias.clone(), ops::Gelu::Erf),

@@ -28,7 +28,7 @@
 //! Determinism: the loop draws no random numbers (no dropout, docs/THEORY.md §5); the data
 //! stream's randomness lives in its serialisable position; every reduction runs in a fixed
 //! order. So for a fixed thread count, a run resumed from a checkpoint ends with exactly the
-//! numbers of an uninterrupted one (`tests/train_resume.rs`).
+//! numbers of an uninterrupted one (`tests/train/resume.rs`).
 
 pub mod adafactor;
 pub mod adamw;
