@@ -7,6 +7,8 @@
 //! per grammar rule) → validate → expand. Every error is a `syn::Error::new_spanned` on the
 //! offending tokens. Generated code refers only to paths that `sparse_scaling` re-exports.
 
+#![warn(missing_docs)]
+
 use proc_macro::TokenStream;
 
 mod law_macro;
