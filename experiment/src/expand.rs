@@ -5,7 +5,7 @@
 
 use crate::error::Issue;
 use crate::point::{prunable_params, Dims, Point, PointLr, PointSpec};
-use crate::schema::{At, Axes, Experiment, Family, Optimizer, Pruning, Sizes};
+use crate::schema::{At, Axes, Experiment, Family, Optimizer, Pruning, Sizes, TEXT_VOCAB};
 
 fn issue(field: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) -> Issue {
     Issue { field: field.into(), line: 0, column: 0, problem: problem.into(), fix: fix.into() }
@@ -259,6 +259,13 @@ impl Experiment {
                     if x == 0 {
                         out.push(issue(format!("model.t5.{f}"), format!("`{f}` is 0"), "use a positive value"));
                     }
+                }
+                if t.vocab > 0 && t.vocab < TEXT_VOCAB {
+                    out.push(issue(
+                        "model.t5.vocab",
+                        format!("vocabulary {} is smaller than the {TEXT_VOCAB} token ids the text data uses (PAD, EOS, UNK, 256 bytes, span sentinels)", t.vocab),
+                        format!("use `vocab: {TEXT_VOCAB}` or more"),
+                    ));
                 }
             }
         }

@@ -31,6 +31,7 @@ pub mod formula;
 pub mod point;
 pub mod pruning;
 pub mod schema;
+pub mod shape;
 pub mod span;
 
 use std::path::{Path, PathBuf};
@@ -39,6 +40,7 @@ pub use error::{ExperimentError, Issue};
 pub use point::{Dims, Point, PointLr, PointSpec};
 pub use pruning::{At, Pruning, PruningPlan};
 pub use schema::*;
+pub use shape::ShapeKey;
 pub use span::{Pos, SpanIndex};
 
 /// RON options used for every experiment file: `implicit_some` is on, so optional fields

@@ -236,8 +236,13 @@ pub struct T5Shape {
     pub target_len: usize,
 }
 fn d_vocab() -> usize {
-    384
+    TEXT_VOCAB
 }
+
+/// Token ids the text data uses: the data crate's byte-level vocabulary (PAD, EOS, UNK, 256
+/// bytes, span sentinels; `sparse_scaling_data::vocab::VOCAB_SIZE`). A T5's vocabulary must
+/// hold them all.
+pub const TEXT_VOCAB: usize = 384;
 fn d_input_len() -> usize {
     64
 }

@@ -1,6 +1,6 @@
 //! `sparse-scaling check <exp.ron>`: validates an experiment file and lists its expanded
 //! points (index, hash, size, sparsity, method, steps, seed, planned N and D), and checks that
-//! every size is compiled into this binary.
+//! every shape is compiled into this binary.
 
 use std::path::PathBuf;
 
@@ -61,14 +61,14 @@ pub fn run(args: Args) -> super::CliResult {
     let unsupported: Vec<_> = points.iter().filter_map(|p| registry::check(p).err()).collect();
     if let Some(first) = unsupported.first() {
         return Err(format!(
-            "{} of {} points have sizes that are not compiled in; the first:\n{first}",
+            "{} of {} points have model shapes that are not compiled in; the first:\n{first}",
             unsupported.len(),
             points.len()
         )
         .into());
     }
     if !args.json {
-        println!("{} points; every size is compiled into this binary", points.len());
+        println!("{} points; every model shape is compiled into this binary", points.len());
     }
     Ok(())
 }

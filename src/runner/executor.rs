@@ -1,5 +1,5 @@
 //! The real [`PointExecutor`]: builds the point's model (a ViT or T5 monomorphised for its
-//! width, via [`registry::dispatch`]), its data stream and pruner, and runs the training loop
+//! [`ShapeKey`], via the size table's `dispatch`), its data stream and pruner, and runs the training loop
 //! with a checkpoint in the point's checkpoint directory, so that a killed run resumes where
 //! it stopped with bit-identical results (`crate::train`).
 //!
@@ -13,10 +13,10 @@ use std::time::Instant;
 
 use dfdx::prelude::Cpu;
 
-use super::registry::{self, Builtin, SizeTable, SizeVisitor, T5_SHAPE, VIT_SHAPE};
+use super::registry::{self, Builtin, SizeTable, SizeVisitor};
 use super::{ExecContext, Execution, PointExecutor};
 use crate::data::Stream;
-use crate::experiment::{Optimizer, Point};
+use crate::experiment::{Optimizer, Point, ShapeKey};
 use crate::model::{SparseModel, T5Config, Vit, VitConfig, T5};
 use crate::results::{CurvePoint, Outcome};
 use crate::sparsity::{Embeddings, Pruner};
@@ -53,9 +53,8 @@ impl<T: SizeTable> PointExecutor for TrainExecutor<T> {
 
     fn execute(&self, point: &Point, ctx: &ExecContext<'_>) -> Result<Execution, BoxError> {
         registry::check_in::<T>(point)?;
-        let d = &point.spec.dims;
-        T::dispatch(point.spec.family, d.width, d.mlp_width, Visit { point, ctx, loop_progress: self.loop_progress })
-            .ok_or_else(|| -> BoxError { "size not compiled (checked above)".into() })?
+        T::dispatch(ShapeKey::of(&point.spec), Visit { point, ctx, loop_progress: self.loop_progress })
+            .ok_or_else(|| -> BoxError { "shape not compiled (checked above)".into() })?
     }
 }
 
@@ -68,9 +67,9 @@ struct Visit<'a, 'b> {
 impl SizeVisitor for Visit<'_, '_> {
     type Output = Result<Execution, BoxError>;
 
-    fn vit<const D: usize, const F: usize>(self) -> Self::Output {
-        const PV: usize = VIT_SHAPE.patch_size * VIT_SHAPE.patch_size * VIT_SHAPE.channels;
-        const NP: usize = (VIT_SHAPE.image_size / VIT_SHAPE.patch_size) * (VIT_SHAPE.image_size / VIT_SHAPE.patch_size);
+    fn vit<const PV: usize, const NP: usize, const D: usize, const F: usize, const L: usize, const K: usize>(
+        self,
+    ) -> Self::Output {
         let spec = &self.point.spec;
         let shape = spec.vit.clone().unwrap_or_default();
         let config = VitConfig {
@@ -82,19 +81,15 @@ impl SizeVisitor for Visit<'_, '_> {
             pooling: Default::default(),
         };
         let dev = Cpu::default();
-        let model = Vit::<PV, NP, D, F, { VIT_SHAPE.depth }, { VIT_SHAPE.classes }>::new(&dev, config, spec.seed)?;
+        let model = Vit::<PV, NP, D, F, L, K>::new(&dev, config, spec.seed)?;
         let stream = super::streams::image_stream(self.point, self.ctx.base_dir)?;
         run_point(model, stream, self.point, self.ctx, self.loop_progress)
     }
 
-    fn t5<const D: usize, const F: usize>(self) -> Self::Output {
+    fn t5<const V: usize, const D: usize, const F: usize, const H: usize, const L: usize>(self) -> Self::Output {
         let spec = &self.point.spec;
         let dev = Cpu::default();
-        let model = T5::<{ T5_SHAPE.vocab }, D, F, { T5_SHAPE.heads }, { T5_SHAPE.depth }, { T5_SHAPE.depth }>::new(
-            &dev,
-            T5Config::t5_1_1(),
-            spec.seed,
-        )?;
+        let model = T5::<V, D, F, H, L, L>::new(&dev, T5Config::t5_1_1(), spec.seed)?;
         let stream = super::streams::text_stream(self.point, self.ctx.base_dir)?;
         run_point(model, stream, self.point, self.ctx, self.loop_progress)
     }

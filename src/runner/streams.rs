@@ -12,6 +12,10 @@ use crate::data::{
 };
 use crate::experiment::{Data, Point};
 
+// The experiment crate validates T5 vocabularies against the text data's token ids without
+// depending on the data crate; the two numbers must agree.
+const _: () = assert!(crate::experiment::TEXT_VOCAB == crate::data::vocab::VOCAB_SIZE);
+
 /// Why a point's stream cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub enum StreamError {

@@ -70,7 +70,16 @@ fn check_rejects_sizes_that_are_not_compiled() {
     let out = bin().arg("check").arg(&p).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("width 80") && stderr.contains("32/128") && stderr.contains("registry.rs"), "{stderr}");
+    assert!(
+        stderr.contains("width 80") && stderr.contains("width 32 (MLP width 128)") && stderr.contains("registry.rs"),
+        "{stderr}"
+    );
+    // Depth and the input shape are part of what must be compiled.
+    let p = write(dir.path(), "deep.ron", &GOOD.replace("Widths([32, 48])", "Widths([32, 48]), depth: 3"));
+    let out = bin().arg("check").arg(&p).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("depth 3") && stderr.contains("sweep!"), "{stderr}");
 }
 
 #[test]

@@ -1,11 +1,11 @@
 //! Expansion of a checked sweep into a module. Generated code refers only to paths that
-//! `sparse_scaling` re-exports (`::sparse_scaling::spec`, `::sparse_scaling::runner`).
+//! `sparse_scaling` re-exports (`::sparse_scaling::experiment`, `::sparse_scaling::runner`).
 
 use std::collections::BTreeSet;
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use sparse_scaling_experiment::Family;
+use sparse_scaling_experiment::ShapeKey;
 
 use super::parse::SweepInput;
 use super::validate::Checked;
@@ -22,24 +22,32 @@ pub fn expand_checked(input: &SweepInput, checked: &Checked) -> TokenStream {
             quote! { #t }
         }
     };
-    // One monomorphised entry per distinct (family, width, MLP width) of the sweep.
-    let sizes: BTreeSet<(bool, usize, usize)> = checked
-        .points
-        .iter()
-        .map(|p| (p.spec.family == Family::T5, p.spec.dims.width, p.spec.dims.mlp_width))
-        .collect();
+    // One monomorphised entry per distinct shape key of the sweep.
+    let keys: BTreeSet<ShapeKey> = checked.points.iter().map(|p| ShapeKey::of(&p.spec)).collect();
     let mut entries = Vec::new();
     let mut arms = Vec::new();
-    for (is_t5, d, f) in &sizes {
-        let (fam, call) = if *is_t5 {
-            (quote! { ::sparse_scaling::experiment::Family::T5 }, quote! { visitor.t5::<#d, #f>() })
-        } else {
-            (quote! { ::sparse_scaling::experiment::Family::Vit }, quote! { visitor.vit::<#d, #f>() })
+    for key in &keys {
+        let (pattern, call) = match *key {
+            ShapeKey::Vit { width, mlp_width, depth, patch_values, patches, classes } => (
+                quote! {
+                    ::sparse_scaling::experiment::ShapeKey::Vit {
+                        width: #width, mlp_width: #mlp_width, depth: #depth,
+                        patch_values: #patch_values, patches: #patches, classes: #classes,
+                    }
+                },
+                quote! { visitor.vit::<#patch_values, #patches, #width, #mlp_width, #depth, #classes>() },
+            ),
+            ShapeKey::T5 { width, mlp_width, depth, heads, vocab } => (
+                quote! {
+                    ::sparse_scaling::experiment::ShapeKey::T5 {
+                        width: #width, mlp_width: #mlp_width, depth: #depth, heads: #heads, vocab: #vocab,
+                    }
+                },
+                quote! { visitor.t5::<#vocab, #width, #mlp_width, #heads, #depth>() },
+            ),
         };
-        entries.push(quote! {
-            ::sparse_scaling::runner::registry::CompiledSize { family: #fam, width: #d, mlp_width: #f }
-        });
-        arms.push(quote! { (#fam, #d, #f) => ::core::option::Option::Some(#call), });
+        entries.push(pattern.clone());
+        arms.push(quote! { #pattern => ::core::option::Option::Some(#call), });
     }
     let n_points = checked.points.len();
     let doc = format!("Sweep `{label}` ({n_points} points), declared with `sweep!` and checked at compile time.");
@@ -61,20 +69,19 @@ pub fn expand_checked(input: &SweepInput, checked: &Checked) -> TokenStream {
                 }
             }
 
-            /// The model sizes of this sweep, each monomorphised (dfdx needs shapes at compile time).
+            /// The model shapes of this sweep, each monomorphised (dfdx needs shapes at compile time).
             pub struct Sizes;
 
             impl ::sparse_scaling::runner::registry::SizeTable for Sizes {
-                fn sizes() -> &'static [::sparse_scaling::runner::registry::CompiledSize] {
+                fn keys() -> &'static [::sparse_scaling::experiment::ShapeKey] {
                     &[#(#entries),*]
                 }
                 fn dispatch<V: ::sparse_scaling::runner::registry::SizeVisitor>(
-                    family: ::sparse_scaling::experiment::Family,
-                    width: usize,
-                    mlp_width: usize,
+                    key: ::sparse_scaling::experiment::ShapeKey,
                     visitor: V,
                 ) -> ::core::option::Option<V::Output> {
-                    match (family, width, mlp_width) {
+                    #[allow(unreachable_patterns)]
+                    match key {
                         #(#arms)*
                         _ => ::core::option::Option::None,
                     }
