@@ -5,13 +5,15 @@
 //! loaders for real formats as users have them. No dfdx here: batches are plain
 //! `Vec<f32>`/`Vec<u32>`.
 //!
-//! - [`stream`]: [`ImageBatch`], [`TextBatch`], [`StreamPosition`], the [`Stream`] trait (with
-//!   [`ImageStream`] / [`TextStream`] adding shapes) and [`BoxStream`] (any stream, one type).
-//! - [`synthetic`]: [`SyntheticImages`] (ViT) and [`SyntheticText`] (T5); example `i` is a pure
-//!   function of `(seed, i)`.
+//! - [`stream`]: [`ImageBatch`], [`TextBatch`], [`LmBatch`], [`StreamPosition`], the [`Stream`]
+//!   trait (with [`ImageStream`] / [`TextStream`] / [`LmStream`] adding shapes) and
+//!   [`BoxStream`] (any stream, one type).
+//! - [`synthetic`]: [`SyntheticImages`] (ViT), [`SyntheticText`] (T5) and [`SyntheticLm`]
+//!   (decoder-only, next-token prediction); example `i` is a pure function of `(seed, i)`.
 //! - [`loaders`]: [`load_image_folder`], [`load_cifar10`] → [`ImageDataset`] (shrunk with
 //!   [`ImageDataset::downsample`]) → [`ImageDataStream`]; [`load_jsonl`] (`.jsonl`,
-//!   `.jsonl.gz`, C4) → [`TextCorpus`] → [`TextCorpusStream`].
+//!   `.jsonl.gz`, C4) → [`TextCorpus`] → [`TextCorpusStream`] (span corruption) or
+//!   [`LmCorpusStream`] (next-token prediction).
 //! - Shared by both: [`rng`] (counter-based seeding), [`vocab`] (byte-level ids, ByT5 style,
 //!   with T5 sentinels), [`span_corruption`] (T5 span corruption) and [`text`] (sequence
 //!   lengths, corrupted batches).
@@ -42,12 +44,14 @@ pub mod vocab;
 
 pub use error::DataError;
 pub use loaders::cifar10::{cifar10_files, load_cifar10};
-pub use loaders::corpus::{TextCorpus, TextCorpusConfig, TextCorpusStream};
+pub use loaders::corpus::{LmCorpusConfig, LmCorpusStream, TextCorpus, TextCorpusConfig, TextCorpusStream};
 pub use loaders::image_folder::{load_image_folder, ImageFolderConfig};
 pub use loaders::images::{ImageDataConfig, ImageDataStream, ImageDataset};
 pub use loaders::jsonl::{load_jsonl, JsonlConfig};
 pub use span_corruption::SpanCorruption;
-pub use stream::{BoxStream, ImageBatch, ImageShape, ImageStream, Stream, StreamPosition, TextBatch, TextStream};
+pub use stream::{
+    BoxStream, ImageBatch, ImageShape, ImageStream, LmBatch, LmStream, Stream, StreamPosition, TextBatch, TextStream,
+};
 pub use synthetic::images::{SyntheticImageConfig, SyntheticImages};
-pub use synthetic::text::{SyntheticText, SyntheticTextConfig};
+pub use synthetic::text::{SyntheticLm, SyntheticText, SyntheticTextConfig};
 pub use text::TextShape;

@@ -92,6 +92,45 @@ impl TextBatch {
     }
 }
 
+/// A batch of token sequences for next-token prediction (a decoder-only language model,
+/// docs/THEORY.md §6).
+///
+/// `tokens` is `batch × len`, row-major; a row shorter than `len` ends in
+/// [`vocab::PAD`](crate::vocab::PAD) = 0. The model predicts every token of a row from the ones
+/// before it (the first from a PAD start token, as T5's decoder); the loss ignores PAD
+/// positions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LmBatch {
+    /// Number of rows.
+    pub batch: usize,
+    /// Tokens per row.
+    pub len: usize,
+    /// `batch * len` token ids.
+    pub tokens: Vec<u32>,
+}
+
+impl LmBatch {
+    /// Pads one chunk of tokens per row to `len` (a longer chunk is cut at `len`).
+    pub fn from_rows(len: usize, rows: &[Vec<u32>]) -> Self {
+        let mut tokens = vec![crate::vocab::PAD; rows.len() * len];
+        for (out, row) in tokens.chunks_mut(len.max(1)).zip(rows) {
+            let n = row.len().min(len);
+            out[..n].copy_from_slice(&row[..n]);
+        }
+        LmBatch { batch: rows.len(), len, tokens }
+    }
+
+    /// Row `i`.
+    pub fn row(&self, i: usize) -> &[u32] {
+        &self.tokens[i * self.len..(i + 1) * self.len]
+    }
+
+    /// Non-PAD tokens in the batch (the positions the loss counts).
+    pub fn non_pad_tokens(&self) -> usize {
+        self.tokens.iter().filter(|&&t| t != crate::vocab::PAD).count()
+    }
+}
+
 /// Where a stream stands: enough to continue with exactly the next example.
 ///
 /// `kind` and `fingerprint` identify the stream and its config (seed, sizes, files), so that
@@ -140,7 +179,7 @@ impl StreamPosition {
 /// - [`validation_set`](Stream::validation_set) is fixed (independent of the stream's
 ///   position) and disjoint from the examples training ever sees.
 pub trait Stream: Send {
-    /// The batch type ([`ImageBatch`] or [`TextBatch`]).
+    /// The batch type ([`ImageBatch`], [`TextBatch`] or [`LmBatch`]).
     type Batch;
 
     /// The next `batch_size` examples. Errors only on a zero batch size or on files that
@@ -221,6 +260,12 @@ pub trait TextStream: Stream<Batch = TextBatch> {
     fn input_len(&self) -> usize;
     /// Decoder length of every batch.
     fn target_len(&self) -> usize;
+}
+
+/// A stream of token sequences for next-token prediction: [`Stream`] plus the sequence length.
+pub trait LmStream: Stream<Batch = LmBatch> {
+    /// Tokens per row of every batch.
+    fn seq_len(&self) -> usize;
 }
 
 /// The error of asking for a batch of zero examples.

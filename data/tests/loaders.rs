@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use sparse_scaling_data::loaders::cifar10::CIFAR10_RECORD;
 use sparse_scaling_data::{
     cifar10_files, load_cifar10, load_image_folder, load_jsonl, span_corruption, vocab, DataError, ImageDataConfig,
-    ImageDataStream, ImageDataset, ImageFolderConfig, ImageShape, ImageStream, JsonlConfig, Stream, TextCorpus,
-    TextCorpusConfig, TextCorpusStream, TextShape,
+    ImageDataStream, ImageDataset, ImageFolderConfig, ImageShape, ImageStream, JsonlConfig, LmCorpusConfig,
+    LmCorpusStream, LmStream, Stream, TextCorpus, TextCorpusConfig, TextCorpusStream, TextShape,
 };
 
 /// A deterministic RGB test image (values differ per class and index).
@@ -488,6 +488,80 @@ fn unpacked_chunks_stay_inside_documents_and_validation_is_held_out() {
     }
     let expect: usize = val_docs.iter().map(|d| d.len().div_ceil(s.raw_len())).sum();
     assert_eq!(n, expect, "every held-out chunk, once");
+}
+
+fn lm_corpus_stream(pack: bool, seed: u64) -> (TextCorpus, LmCorpusStream) {
+    let corpus = TextCorpus::from_documents(docs(40).iter());
+    let cfg = LmCorpusConfig { seed, seq_len: 48, pack, validation_fraction: 0.1 };
+    (corpus.clone(), LmCorpusStream::new(corpus, cfg).unwrap())
+}
+
+#[test]
+fn packed_lm_corpus_rows_are_the_training_documents_and_resume() {
+    let (corpus, mut s) = lm_corpus_stream(true, 1);
+    assert_eq!(s.seq_len(), 48);
+    // The same seed and fraction hold out the same documents as the span-corruption stream.
+    assert_eq!(s.validation_documents(), corpus_stream(true, 1).1.validation_documents());
+    assert_eq!(s.split_sizes(), (36, 4));
+    // One epoch of packed rows, each full, concatenates to the training documents.
+    let train_bytes: usize = s.training_documents().iter().map(|&i| corpus.document(i).len()).sum();
+    let mut text = Vec::new();
+    for _ in 0..train_bytes / 48 {
+        let b = s.next_batch(1).unwrap();
+        assert_eq!((b.batch, b.len, b.non_pad_tokens()), (1, 48, 48), "packed rows are full");
+        text.extend(vocab::decode(b.row(0)));
+    }
+    assert_eq!(s.position().epoch, 0);
+    let mut rest: &[u8] = &text;
+    let mut used = HashSet::new();
+    while !rest.is_empty() {
+        let next = s.training_documents().iter().find(|&&i| {
+            let d = corpus.document(i);
+            rest.starts_with(d) || (rest.len() < d.len() && d.starts_with(rest))
+        });
+        let Some(&i) = next else { panic!("epoch text is not a concatenation of training documents") };
+        assert!(used.insert(i), "document {i} twice in one epoch");
+        rest = &rest[corpus.document(i).len().min(rest.len())..];
+    }
+    // Resume in the middle, across an epoch boundary.
+    let pos = s.position();
+    let cont: Vec<_> = (0..4).map(|_| s.next_batch(7).unwrap()).collect();
+    assert!(s.position().epoch >= 1);
+    let (_, mut r) = lm_corpus_stream(true, 1);
+    r.seek(&serde_json::from_str(&serde_json::to_string(&pos).unwrap()).unwrap()).unwrap();
+    assert_eq!(cont, (0..4).map(|_| r.next_batch(7).unwrap()).collect::<Vec<_>>());
+    // A position of the span-corruption stream over the same corpus is rejected.
+    assert!(matches!(r.seek(&corpus_stream(true, 1).1.position()), Err(DataError::PositionMismatch { .. })));
+}
+
+#[test]
+fn unpacked_lm_rows_stay_inside_documents_and_validation_is_held_out() {
+    let (corpus, mut s) = lm_corpus_stream(false, 4);
+    let train: Vec<&[u8]> = s.training_documents().iter().map(|&i| corpus.document(i)).collect();
+    for _ in 0..30 {
+        let b = s.next_batch(4).unwrap();
+        for r in 0..b.batch {
+            let row = b.row(r);
+            let n = row.iter().take_while(|&&t| t != vocab::PAD).count();
+            assert!(n > 0 && row[n..].iter().all(|&t| t == vocab::PAD), "a row is a prefix of tokens, then PAD");
+            let bytes = vocab::decode(&row[..n]);
+            assert!(train.iter().any(|d| d.windows(n).any(|w| w == bytes.as_slice())), "row not inside one document");
+        }
+    }
+    let val = s.validation_set(1000, 8).unwrap();
+    assert_eq!(val, s.validation_set(1000, 8).unwrap(), "validation set is fixed");
+    let val_docs: Vec<&[u8]> = s.validation_documents().iter().map(|&i| corpus.document(i)).collect();
+    let rows: usize = val.iter().map(|b| b.batch).sum();
+    assert_eq!(rows, val_docs.iter().map(|d| d.len().div_ceil(48)).sum::<usize>(), "every held-out row, once");
+    for b in &val {
+        for r in 0..b.batch {
+            let bytes = vocab::decode(b.row(r));
+            assert!(val_docs.iter().any(|d| d.windows(bytes.len()).any(|w| w == bytes.as_slice())));
+        }
+    }
+    let cfg = LmCorpusConfig { seq_len: 0, ..Default::default() };
+    let e = LmCorpusStream::new(corpus, cfg).unwrap_err();
+    assert!(matches!(e, DataError::Config { field: "seq_len", .. }), "{e}");
 }
 
 #[test]

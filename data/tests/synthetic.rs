@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 
 use sparse_scaling_data::{
-    span_corruption, vocab, BoxStream, DataError, ImageStream, Stream, StreamPosition, SyntheticImageConfig,
-    SyntheticImages, SyntheticText, SyntheticTextConfig, TextStream,
+    span_corruption, vocab, BoxStream, DataError, ImageStream, LmStream, Stream, StreamPosition, SyntheticImageConfig,
+    SyntheticImages, SyntheticLm, SyntheticText, SyntheticTextConfig, TextStream,
 };
 
 fn images(seed: u64) -> SyntheticImages {
@@ -14,6 +14,10 @@ fn images(seed: u64) -> SyntheticImages {
 
 fn text(seed: u64) -> SyntheticText {
     SyntheticText::new(SyntheticTextConfig { seed, ..Default::default() }).unwrap()
+}
+
+fn lm(seed: u64) -> SyntheticLm {
+    SyntheticLm::new(SyntheticTextConfig { seed, ..Default::default() }, 40).unwrap()
 }
 
 fn key_f32(v: &[f32]) -> Vec<u32> {
@@ -62,6 +66,39 @@ fn image_stream_contract() {
 #[test]
 fn text_stream_contract() {
     check_contract(text(1), text(1), text(2));
+}
+
+#[test]
+fn lm_stream_contract() {
+    check_contract(lm(1), lm(1), lm(2));
+}
+
+#[test]
+fn lm_rows_are_the_text_streams_documents_uncorrupted_and_validation_is_disjoint() {
+    let mut s = lm(3);
+    let docs = text(3);
+    assert_eq!(s.seq_len(), 40);
+    let mut seen = HashSet::new();
+    for step in 0..50u64 {
+        let b = s.next_batch(8).unwrap();
+        assert_eq!((b.batch, b.len, b.tokens.len(), b.non_pad_tokens()), (8, 40, 320, 320));
+        for r in 0..b.batch {
+            let i = step * 8 + r as u64;
+            assert_eq!(vocab::decode(b.row(r)), docs.document(i, 40)[..40], "row {i}");
+            assert_eq!(b.row(r), s.example(i).as_slice());
+            assert!(seen.insert(b.row(r).to_vec()), "repeated row at {i}");
+        }
+    }
+    for v in s.validation_set(100, 32).unwrap() {
+        for r in 0..v.batch {
+            assert!(!seen.contains(v.row(r)), "validation row equals a training row");
+        }
+    }
+    let e = SyntheticLm::new(SyntheticTextConfig::default(), 0).unwrap_err();
+    assert!(matches!(e, DataError::Config { field: "seq_len", .. }), "{e}");
+    assert!(s.seek(&docs.position()).is_err(), "a span-corruption position is not an LM position");
+    let mut other_len = SyntheticLm::new(SyntheticTextConfig { seed: 3, ..Default::default() }, 41).unwrap();
+    assert!(other_len.seek(&s.position()).is_err(), "another row length, another fingerprint");
 }
 
 #[test]

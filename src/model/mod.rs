@@ -1,5 +1,6 @@
-//! Models: ViT and T5.1.1 written on dfdx 0.13, pre-norm, with the blocks the paper's models use
-//! (docs/THEORY.md §5; Frantar et al. 2023, §2 "Experimental setup"). Dense dfdx's built-in transformer is
+//! Models: ViT, T5.1.1 and a decoder-only language model written on dfdx 0.13, pre-norm, with the
+//! blocks the paper's models use (docs/THEORY.md §5; Frantar et al. 2023, §2 "Experimental
+//! setup"; the decoder-only network of docs/THEORY.md §6). Dense dfdx's built-in transformer is
 //! post-norm with ReLU and no masks or relative bias, so the blocks are our own.
 //!
 //! Every model implements [`SparseModel`]: a dfdx [`TensorCollection`] (so one visitor pass can
@@ -14,8 +15,8 @@
 //!
 //! Weight shapes are const generic parameters (dfdx needs parameter shapes known at compile time);
 //! batch size and sequence length are runtime, as are the parts of the configuration that do not
-//! change a parameter's shape (ViT heads, patch size, pooling; T5 relative-attention max distance,
-//! z-loss). Depth is a const parameter because dfdx's `TensorCollection::iter_tensors` has no
+//! change a parameter's shape (ViT heads, patch size, pooling; T5 and decoder relative-attention
+//! max distance, z-loss). Depth is a const parameter because dfdx's `TensorCollection::iter_tensors` has no
 //! access to the value being visited, so the number of blocks must be known from the type.
 //!
 //! # Parameter naming contract
@@ -33,7 +34,7 @@
 //!   Example: `tok_embed.weight`, `patch_embed.weight`, `head.weight`, `lm_head.weight`.
 //! * **Everything else** matches neither rule: norm gains are `gamma` / `beta` under components
 //!   such as `norm1`, `final_norm`; biases end in `bias`; positions are `positions`; the class token
-//!   is `cls_token`; the T5 relative-position bias is `encoder.rel_bias.table` /
+//!   is `cls_token`; the T5 and decoder-only relative-position bias is `encoder.rel_bias.table` /
 //!   `decoder.rel_bias.table`. None of these lies under an `attn`/`mlp`/embedding component with
 //!   last component `weight`.
 //!
@@ -86,6 +87,7 @@ pub trait Element: Dtype + rand_distr::num_traits::Float + rand_distr::uniform::
 impl<E: Dtype + rand_distr::num_traits::Float + rand_distr::uniform::SampleUniform> Element for E {}
 
 pub mod attention;
+pub mod decoder;
 pub mod layers;
 pub mod t5;
 pub mod vit;
@@ -94,12 +96,14 @@ use dfdx::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use attention::relative_position_bucket;
+pub use decoder::{Decoder, DecoderConfig};
 pub use t5::{T5Base, T5Config, T5Ref, T5};
 pub use vit::{Pooling, Vit, VitB16, VitConfig, VitRef};
 
-/// Batches come from the data crate: [`ImageBatch`] (NCHW pixels + labels) for ViT and
-/// [`TextBatch`] (row-major `batch × len` token ids, PAD = 0, EOS = 1) for T5.
-pub use sparse_scaling_data::{ImageBatch, TextBatch};
+/// Batches come from the data crate: [`ImageBatch`] (NCHW pixels + labels) for ViT,
+/// [`TextBatch`] (row-major `batch × len` token ids, PAD = 0, EOS = 1) for T5 and [`LmBatch`]
+/// (row-major `batch × len` token ids, PAD-padded) for the decoder-only model.
+pub use sparse_scaling_data::{ImageBatch, LmBatch, TextBatch};
 
 /// Token id of padding (also the decoder start token); `sparse_scaling_data::vocab::PAD`.
 pub const PAD: u32 = sparse_scaling_data::vocab::PAD;
@@ -123,8 +127,9 @@ pub use crate::experiment::Family;
 /// Sizes and parameter counts of a built model.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelInfo {
-    /// Architecture.
-    pub family: Family,
+    /// Architecture; `None` for the decoder-only model, which the experiment crate's
+    /// [`Family`] does not list yet (the runner does not run it).
+    pub family: Option<Family>,
     /// Embedding (model) width.
     pub width: usize,
     /// Hidden width of the MLPs.
@@ -133,9 +138,9 @@ pub struct ModelInfo {
     pub heads: usize,
     /// Blocks in the encoder (ViT: all blocks).
     pub encoder_layers: usize,
-    /// Blocks in the decoder (ViT: 0).
+    /// Blocks in the decoder (ViT: 0; decoder-only: all blocks).
     pub decoder_layers: usize,
-    /// Output classes (ViT) or vocabulary size (T5).
+    /// Output classes (ViT) or vocabulary size (T5, decoder-only).
     pub outputs: usize,
     /// All trainable scalars.
     pub total_params: usize,
@@ -195,12 +200,13 @@ pub enum ModelError {
 /// docs); `loss` is the mean training loss of one batch, recorded on `tape` (pass
 /// `OwnedTape` from `model.alloc_grads()` / `.traced()` to train, `NoneTape` to evaluate).
 pub trait SparseModel: TensorCollection<f32, Cpu> + Clone + Send {
-    /// The batch type (ViT: [`ImageBatch`], T5: [`TextBatch`]).
+    /// The batch type (ViT: [`ImageBatch`], T5: [`TextBatch`], decoder-only: [`LmBatch`]).
     type Batch;
 
     /// Mean training loss of a batch. ViT: softmax cross-entropy of the labels. T5: teacher-forced
     /// cross-entropy averaged over non-PAD target tokens, plus `z_loss · mean(logsumexp²)` over the
-    /// same tokens when the config's z-loss is non-zero.
+    /// same tokens when the config's z-loss is non-zero. Decoder-only: the same over the non-PAD
+    /// tokens of the rows, each predicted from the tokens before it.
     fn loss<T: Tape<f32, Cpu>>(&self, batch: &Self::Batch, tape: T) -> Result<Tensor<(), f32, Cpu, T>, ModelError>;
 
     /// Family, sizes and parameter counts.

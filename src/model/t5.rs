@@ -27,9 +27,11 @@ use rand_distr::num_traits::Float;
 use serde::{Deserialize, Serialize};
 
 use super::attention::{Bias, RelativeBias, T5Attention, MASKED};
-use super::layers::{normal_tensor, Act, LinearNoBias, RmsNorm};
+use super::layers::{
+    count_targets, hand_over_tape, next_token_loss, normal_tensor, Act, Embed, GatedMlp, LinearNoBias, RmsNorm,
+    SelfAttentionLayer, T5Stack,
+};
 use super::{Family, Kernels, ModelError, ModelInfo, SparseModel, TextBatch, PAD};
-use crate::ops;
 
 /// Runtime configuration of a [`T5`]: the parts that do not shape a parameter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -67,67 +69,46 @@ impl T5Config {
 
     /// Checks the config against the const sizes `D`, `H`, `NB`.
     pub fn validate<const D: usize, const H: usize, const NB: usize>(&self) -> Result<(), ModelError> {
-        if H == 0 || D % H != 0 {
-            return Err(ModelError::InvalidConfig {
-                field: "heads",
-                value: H.to_string(),
-                reason: format!("the number of heads must be ≥ 1 and divide the width {D}; change the type's H"),
-            });
-        }
-        if NB < 4 || NB % 2 != 0 {
-            return Err(ModelError::InvalidConfig {
-                field: "relative buckets",
-                value: NB.to_string(),
-                reason: "use an even number of relative-position buckets ≥ 4 (T5: 32)".into(),
-            });
-        }
-        if self.relative_max_distance <= NB / 2 {
-            return Err(ModelError::InvalidConfig {
-                field: "relative_max_distance",
-                value: self.relative_max_distance.to_string(),
-                reason: format!("must exceed half the number of buckets ({}); T5 uses 128", NB / 2),
-            });
-        }
-        if !(self.z_loss.is_finite() && self.z_loss >= 0.0) {
-            return Err(ModelError::InvalidConfig {
-                field: "z_loss",
-                value: self.z_loss.to_string(),
-                reason: "the z-loss weight must be a finite number ≥ 0 (T5: 1e-4; 0 disables it)".into(),
-            });
-        }
-        Ok(())
+        check_config::<D, H, NB>(self.relative_max_distance, self.z_loss)
     }
 }
 
-/// Token embedding table `(V, D)`, parameter path `tok_embed.weight`.
-#[derive(Debug, Clone)]
-pub struct Embed<const V: usize, const D: usize, E: Dtype = f32, Dev: Storage<E> = Cpu> {
-    /// One row per token id.
-    pub weight: Tensor<Rank2<V, D>, E, Dev>,
-}
-
-/// Gated-GELU MLP: `wo(gelu_tanh(wi_0 x) ⊙ wi_1 x)`.
-#[derive(Debug, Clone)]
-pub struct GatedMlp<const D: usize, const F: usize, E: Dtype = f32, Dev: Storage<E> = Cpu> {
-    /// Gate projection `D → F` (through GELU).
-    pub wi_0: LinearNoBias<D, F, E, Dev>,
-    /// Linear projection `D → F`.
-    pub wi_1: LinearNoBias<D, F, E, Dev>,
-    /// Output projection `F → D`.
-    pub wo: LinearNoBias<F, D, E, Dev>,
-}
-
-/// Encoder layer: self-attention and MLP, each pre-norm with a residual.
-#[derive(Debug, Clone)]
-pub struct EncoderLayer<const D: usize, const F: usize, E: Dtype = f32, Dev: Storage<E> = Cpu> {
-    /// RMSNorm before self-attention.
-    pub self_attn_norm: RmsNorm<D, E, Dev>,
-    /// Bidirectional self-attention.
-    pub self_attn: T5Attention<D, E, Dev>,
-    /// RMSNorm before the MLP.
-    pub mlp_norm: RmsNorm<D, E, Dev>,
-    /// Gated-GELU MLP.
-    pub mlp: GatedMlp<D, F, E, Dev>,
+/// The checks of [`T5Config::validate`], which the decoder-only model's config shares: heads
+/// divide the width, an even number of buckets ≥ 4, a max distance beyond the exact buckets,
+/// a finite z-loss ≥ 0.
+pub(super) fn check_config<const D: usize, const H: usize, const NB: usize>(
+    relative_max_distance: usize,
+    z_loss: f32,
+) -> Result<(), ModelError> {
+    if H == 0 || D % H != 0 {
+        return Err(ModelError::InvalidConfig {
+            field: "heads",
+            value: H.to_string(),
+            reason: format!("the number of heads must be ≥ 1 and divide the width {D}; change the type's H"),
+        });
+    }
+    if NB < 4 || NB % 2 != 0 {
+        return Err(ModelError::InvalidConfig {
+            field: "relative buckets",
+            value: NB.to_string(),
+            reason: "use an even number of relative-position buckets ≥ 4 (T5: 32)".into(),
+        });
+    }
+    if relative_max_distance <= NB / 2 {
+        return Err(ModelError::InvalidConfig {
+            field: "relative_max_distance",
+            value: relative_max_distance.to_string(),
+            reason: format!("must exceed half the number of buckets ({}); T5 uses 128", NB / 2),
+        });
+    }
+    if !(z_loss.is_finite() && z_loss >= 0.0) {
+        return Err(ModelError::InvalidConfig {
+            field: "z_loss",
+            value: z_loss.to_string(),
+            reason: "the z-loss weight must be a finite number ≥ 0 (T5: 1e-4; 0 disables it)".into(),
+        });
+    }
+    Ok(())
 }
 
 /// Decoder layer: causal self-attention, cross-attention, MLP, each pre-norm with a residual.
@@ -145,25 +126,6 @@ pub struct DecoderLayer<const D: usize, const F: usize, E: Dtype = f32, Dev: Sto
     pub mlp_norm: RmsNorm<D, E, Dev>,
     /// Gated-GELU MLP.
     pub mlp: GatedMlp<D, F, E, Dev>,
-}
-
-/// A stack of `L` layers with its relative position bias and final RMSNorm.
-#[derive(Debug, Clone)]
-pub struct T5Stack<
-    Lyr,
-    const NB: usize,
-    const H: usize,
-    const L: usize,
-    const D: usize,
-    E: Dtype = f32,
-    Dev: Storage<E> = Cpu,
-> {
-    /// Relative position bias shared by the layers of this stack.
-    pub rel_bias: RelativeBias<NB, H, E, Dev>,
-    /// The layers.
-    pub layers: Repeated<Lyr, L>,
-    /// Final RMSNorm.
-    pub final_norm: RmsNorm<D, E, Dev>,
 }
 
 /// T5.1.1 (see the module docs for the parameters).
@@ -189,7 +151,7 @@ pub struct T5<
     /// Shared token embedding.
     pub tok_embed: Embed<V, D, E, Dev>,
     /// Encoder stack.
-    pub encoder: T5Stack<EncoderLayer<D, F, E, Dev>, NB, H, LE, D, E, Dev>,
+    pub encoder: T5Stack<SelfAttentionLayer<D, F, E, Dev>, NB, H, LE, D, E, Dev>,
     /// Decoder stack.
     pub decoder: T5Stack<DecoderLayer<D, F, E, Dev>, NB, H, LD, D, E, Dev>,
     /// Untied output projection `D → V`.
@@ -211,53 +173,7 @@ pub type T5Base<const V: usize> = T5<V, 768, 2048, 12, 12, 12>;
 
 // ---------- TensorCollection impls ----------
 
-impl<const V: usize, const D: usize, E, Dev> TensorCollection<E, Dev> for Embed<V, D, E, Dev>
-where
-    E: Dtype + Float + rand_distr::uniform::SampleUniform,
-    Dev: Device<E>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = Embed<V, D, E2, D2>;
-    fn iter_tensors<W: ModuleVisitor<Self, E, Dev>>(visitor: &mut W) -> Result<Option<Self::To<W::E2, W::D2>>, W::Err> {
-        visitor.visit_fields(
-            Self::tensor(
-                "weight",
-                |s| &s.weight,
-                |s| &mut s.weight,
-                TensorOptions::reset_with(|t| {
-                    let b = E::from(3.0f64.sqrt()).unwrap_or(E::one());
-                    t.try_fill_with_distr(rand_distr::Uniform::new(-b, b))
-                }),
-            ),
-            |weight| Embed { weight },
-        )
-    }
-}
-
-modules!(GatedMlp<D, F> { wi_0, wi_1, wo });
-
-modules!(EncoderLayer<D, F> { self_attn_norm, self_attn, mlp_norm, mlp });
-
 modules!(DecoderLayer<D, F> { self_attn_norm, self_attn, cross_attn_norm, cross_attn, mlp_norm, mlp });
-
-impl<Lyr, const NB: usize, const H: usize, const L: usize, const D: usize, E, Dev> TensorCollection<E, Dev>
-    for T5Stack<Lyr, NB, H, L, D, E, Dev>
-where
-    E: Dtype + Float + rand_distr::uniform::SampleUniform,
-    Dev: Device<E>,
-    Lyr: TensorCollection<E, Dev>,
-{
-    type To<E2: Dtype, D2: Device<E2>> = T5Stack<Lyr::To<E2, D2>, NB, H, L, D, E2, D2>;
-    fn iter_tensors<W: ModuleVisitor<Self, E, Dev>>(visitor: &mut W) -> Result<Option<Self::To<W::E2, W::D2>>, W::Err> {
-        visitor.visit_fields(
-            (
-                Self::module("rel_bias", |s| &s.rel_bias, |s| &mut s.rel_bias),
-                Self::module("layers", |s| &s.layers, |s| &mut s.layers),
-                Self::module("final_norm", |s| &s.final_norm, |s| &mut s.final_norm),
-            ),
-            |(rel_bias, layers, final_norm)| T5Stack { rel_bias, layers, final_norm },
-        )
-    }
-}
 
 impl<
         const V: usize,
@@ -297,57 +213,6 @@ where
 
 // ---------- forward ----------
 
-impl<const D: usize, const F: usize> GatedMlp<D, F> {
-    /// T5 init: `wi_*` ~ N(0, D^-½), `wo` ~ N(0, F^-½).
-    pub fn new(dev: &Cpu, rng: &mut StdRng) -> Result<Self, CpuError> {
-        let d = (D as f32).powf(-0.5);
-        Ok(Self {
-            wi_0: LinearNoBias::new_normal(dev, rng, d)?,
-            wi_1: LinearNoBias::new_normal(dev, rng, d)?,
-            wo: LinearNoBias::new_normal(dev, rng, (F as f32).powf(-0.5))?,
-        })
-    }
-
-    /// `wo(gelu_tanh(wi_0 x) ⊙ wi_1 x)`.
-    pub fn forward<T: Tape<f32, Cpu>>(&self, x: Act<D, T>, k: Kernels) -> Result<Act<D, T>, CpuError> {
-        let a = self.wi_0.forward(x.retaped::<T>(), k)?;
-        let h = self.wi_1.forward(x, k)?;
-        let g = match k {
-            Kernels::Fused => ops::try_gated_gelu(a, h, ops::Gelu::Tanh)?,
-            Kernels::Reference => a.try_fast_gelu()?.try_mul(h)?,
-        };
-        self.wo.forward(g, k)
-    }
-}
-
-impl<const D: usize, const F: usize> EncoderLayer<D, F> {
-    fn new(dev: &Cpu, rng: &mut StdRng, heads: usize) -> Result<Self, CpuError> {
-        Ok(Self {
-            self_attn_norm: RmsNorm::new(dev)?,
-            self_attn: T5Attention::new(dev, rng, heads)?,
-            mlp_norm: RmsNorm::new(dev)?,
-            mlp: GatedMlp::new(dev, rng)?,
-        })
-    }
-
-    /// The layer on `(batch·t, D)` with the stack's score bias.
-    pub fn forward<T: Tape<f32, Cpu>>(
-        &self,
-        x: Act<D, T>,
-        batch: usize,
-        t: usize,
-        heads: usize,
-        bias: Bias<'_>,
-        k: Kernels,
-    ) -> Result<Act<D, T>, CpuError> {
-        let h = self.self_attn_norm.forward(x.retaped::<T>(), k)?;
-        let a = self.self_attn.forward_self(h, batch, t, heads, bias, false, k)?;
-        let x = x.try_add(a)?;
-        let m = self.mlp.forward(self.mlp_norm.forward(x.retaped::<T>(), k)?, k)?;
-        x.try_add(m)
-    }
-}
-
 impl<const D: usize, const F: usize> DecoderLayer<D, F> {
     fn new(dev: &Cpu, rng: &mut StdRng, heads: usize) -> Result<Self, CpuError> {
         Ok(Self {
@@ -385,19 +250,6 @@ impl<const D: usize, const F: usize> DecoderLayer<D, F> {
     }
 }
 
-/// Moves the tape of `from` onto `to` (merging), leaving `from` tapeless. Used for tensors that
-/// several later operations read (the score bias, the encoder output): they are read through
-/// `retaped`, and their own history travels on with the main activations.
-#[allow(clippy::type_complexity)] // two tensors whose tapes trade places
-fn hand_over_tape<S1: Shape, S2: Shape, T: Tape<f32, Cpu>>(
-    from: Tensor<S1, f32, Cpu, T>,
-    to: Tensor<S2, f32, Cpu, T>,
-) -> (Tensor<S1, f32, Cpu, NoneTape>, Tensor<S2, f32, Cpu, T>) {
-    let (from, ft) = from.split_tape();
-    let (to, tt) = to.split_tape();
-    (from, to.put_tape(tt.merge(ft)))
-}
-
 impl<
         const V: usize,
         const D: usize,
@@ -427,7 +279,7 @@ impl<
         let tok_embed = Embed { weight: normal_tensor(dev, &mut rng, 1.0)? };
         let mut enc = Vec::with_capacity(LE);
         for _ in 0..LE {
-            enc.push(EncoderLayer::new(dev, &mut rng, H)?);
+            enc.push(SelfAttentionLayer::new(dev, &mut rng, H)?);
         }
         let encoder = T5Stack {
             rel_bias: RelativeBias::new(dev, &mut rng, dstd)?,
@@ -535,7 +387,7 @@ impl<
         };
         let cross_bias = cross_full.as_ref().map_or(Bias::None, Bias::Full);
         for layer in &self.encoder.layers.modules {
-            x = layer.forward(x, bsz, ti, H, enc_bias, k)?;
+            x = layer.forward(x, bsz, ti, H, enc_bias, false, k)?;
         }
         let enc = self.encoder.final_norm.forward(x, k)?;
 
@@ -652,48 +504,17 @@ impl<
 
     fn loss<T: Tape<f32, Cpu>>(&self, b: &TextBatch, tape: T) -> Result<Tensor<(), f32, Cpu, T>, ModelError> {
         self.check_batch(b)?;
-        let n = b.targets.iter().filter(|&&t| t != PAD).count();
-        if n == 0 {
-            return Err(ModelError::BatchShape {
-                what: "non-PAD targets",
-                expected: "≥ 1".into(),
-                actual: "0".into(),
-                fix: "every batch needs at least one target token that is not PAD (0)".into(),
-            });
-        }
+        count_targets(&b.targets)?;
         let p = Prepared::new(b, true);
         let y = self.decoder_states(&p, tape)?;
-        // Only rows with a non-PAD target enter the loss: gather them, then project.
-        let (rows, targets): (Vec<usize>, Vec<usize>) = (0..p.bsz)
-            .flat_map(|r| (0..p.to).map(move |i| (r, i)))
-            .filter_map(|(r, i)| {
-                let t = b.targets[r * b.target_len + i];
-                (t != PAD).then_some((r * p.to + i, t as usize))
-            })
-            .unzip();
-        let dev = y.device().clone();
-        let y = y.try_gather(dev.try_tensor_from_vec(rows, (n,))?)?;
-        let logits = self.lm_head.forward(y, self.kernels)?;
-        let z = self.config.z_loss;
-        if self.kernels == Kernels::Fused {
-            return Ok(ops::try_cross_entropy(logits, &targets, z)?);
-        }
-        let idx = dev.try_tensor_from_vec(targets, (n,))?;
-        let lse = logits.retaped::<T>().try_logsumexp::<(usize,), Axis<1>>()?;
-        let picked = logits.try_select(idx)?;
-        let per_token = if z > 0.0 {
-            let zl = lse.retaped::<T>().try_square()?.try_mul(z)?;
-            lse.try_sub(picked)?.try_add(zl)?
-        } else {
-            lse.try_sub(picked)?
-        };
-        Ok(per_token.try_mean()?)
+        let (z, k) = (self.config.z_loss, self.kernels);
+        Ok(next_token_loss(&self.lm_head, y, &b.targets, b.target_len, p.to, z, k)?)
     }
 
     fn info(&self) -> ModelInfo {
         let (total, prunable, embedding) = Self::param_counts();
         ModelInfo {
-            family: Family::T5,
+            family: Some(Family::T5),
             width: D,
             mlp_width: F,
             heads: H,

@@ -57,7 +57,9 @@ pub use crate::model::SparseModel;
 pub use sparse_scaling_data::{Stream, StreamPosition};
 
 /// How much data a batch counts for D (docs/THEORY.md §1–2): images for ViT; for T5 tokens as the
-/// paper counts them, `batch × input length` (its conversion: 128 × 512 tokens per step).
+/// paper counts them, `batch × input length` (its conversion: 128 × 512 tokens per step); for
+/// the decoder-only model the tokens of its rows, `batch × length`, likewise padding included
+/// (docs/THEORY.md §6).
 pub trait DataUnits {
     /// D contributed by this batch.
     fn data_units(&self) -> u64;
@@ -72,6 +74,12 @@ impl DataUnits for sparse_scaling_data::ImageBatch {
 impl DataUnits for sparse_scaling_data::TextBatch {
     fn data_units(&self) -> u64 {
         (self.batch * self.input_len) as u64
+    }
+}
+
+impl DataUnits for sparse_scaling_data::LmBatch {
+    fn data_units(&self) -> u64 {
+        (self.batch * self.len) as u64
     }
 }
 

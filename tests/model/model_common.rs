@@ -175,6 +175,56 @@ pub fn attention(
     out
 }
 
+/// Independent bucket function (written from the T5 paper's description, in f64).
+pub fn naive_bucket(rel: i64, bidirectional: bool, buckets: usize, max_distance: usize) -> usize {
+    let (half, offset, n) = if bidirectional {
+        (buckets / 2, if rel > 0 { buckets / 2 } else { 0 }, rel.unsigned_abs() as usize)
+    } else {
+        (buckets, 0, if rel < 0 { (-rel) as usize } else { 0 })
+    };
+    let exact = half / 2;
+    let b = if n < exact {
+        n
+    } else {
+        let frac = (n as f64 / exact as f64).ln() / (max_distance as f64 / exact as f64).ln();
+        (exact + (frac * (half - exact) as f64).floor() as usize).min(half - 1)
+    };
+    offset + b
+}
+
+/// T5.1.1's gated-GELU MLP `wo(gelu_tanh(wi_0 h) ⊙ wi_1 h)` of the parameters under `{pre}.mlp`,
+/// on `t` rows of width `d`, hidden width `f`.
+pub fn t5_mlp(p: &BTreeMap<String, Vec<f64>>, pre: &str, h: &[f64], t: usize, d: usize, f: usize) -> Vec<f64> {
+    let g0: Vec<f64> =
+        linear(h, t, d, &p[&format!("{pre}.mlp.wi_0.weight")], f, None).into_iter().map(gelu_tanh).collect();
+    let g1 = linear(h, t, d, &p[&format!("{pre}.mlp.wi_1.weight")], f, None);
+    let gg: Vec<f64> = g0.iter().zip(&g1).map(|(a, b)| a * b).collect();
+    linear(&gg, t, f, &p[&format!("{pre}.mlp.wo.weight")], d, None)
+}
+
+/// T5 attention (no biases, no score scaling) with the parameters `{pre}.{q,k,v,o}.weight`:
+/// queries from `x` (`tq` rows), keys and values from `kv` (`tk` rows), `bias(h, i, j)` added to
+/// the scores.
+#[allow(clippy::too_many_arguments)] // a naive reference: plain slices and sizes, as in the formula
+pub fn t5_attention(
+    p: &BTreeMap<String, Vec<f64>>,
+    pre: &str,
+    x: &[f64],
+    kv: &[f64],
+    tq: usize,
+    tk: usize,
+    d: usize,
+    heads: usize,
+    bias: &dyn Fn(usize, usize, usize) -> f64,
+) -> Vec<f64> {
+    let w = |n: &str| &p[&format!("{pre}.{n}.weight")];
+    let q = linear(x, tq, d, w("q"), d, None);
+    let k = linear(kv, tk, d, w("k"), d, None);
+    let v = linear(kv, tk, d, w("v"), d, None);
+    let a = attention(&q, &k, &v, tq, tk, d, heads, 1.0, bias);
+    linear(&a, tq, d, w("o"), d, None)
+}
+
 pub fn logsumexp(row: &[f64]) -> f64 {
     let m = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     m + row.iter().map(|x| (x - m).exp()).sum::<f64>().ln()

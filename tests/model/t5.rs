@@ -41,23 +41,6 @@ fn batch() -> TextBatch {
     }
 }
 
-/// Independent bucket function (written from the T5 paper's description, in f64).
-fn naive_bucket(rel: i64, bidirectional: bool, buckets: usize, max_distance: usize) -> usize {
-    let (half, offset, n) = if bidirectional {
-        (buckets / 2, if rel > 0 { buckets / 2 } else { 0 }, rel.unsigned_abs() as usize)
-    } else {
-        (buckets, 0, if rel < 0 { (-rel) as usize } else { 0 })
-    };
-    let exact = half / 2;
-    let b = if n < exact {
-        n
-    } else {
-        let frac = (n as f64 / exact as f64).ln() / (max_distance as f64 / exact as f64).ln();
-        (exact + (frac * (half - exact) as f64).floor() as usize).min(half - 1)
-    };
-    offset + b
-}
-
 struct Naive {
     logits: Vec<f64>,
     loss: f64,
@@ -70,20 +53,9 @@ fn naive(m: &Tiny, b: &TextBatch) -> Naive {
     let embed = |toks: &[usize]| -> Vec<f64> {
         toks.iter().flat_map(|&t| p["tok_embed.weight"][t * D..(t + 1) * D].to_vec()).collect()
     };
-    let mlp = |pre: &str, h: &[f64], t: usize| -> Vec<f64> {
-        let g0: Vec<f64> =
-            linear(h, t, D, &p[&format!("{pre}.mlp.wi_0.weight")], F, None).into_iter().map(gelu_tanh).collect();
-        let g1 = linear(h, t, D, &p[&format!("{pre}.mlp.wi_1.weight")], F, None);
-        let gg: Vec<f64> = g0.iter().zip(&g1).map(|(a, b)| a * b).collect();
-        linear(&gg, t, F, &p[&format!("{pre}.mlp.wo.weight")], D, None)
-    };
+    let mlp = |pre: &str, h: &[f64], t: usize| t5_mlp(&p, pre, h, t, D, F);
     let attn = |pre: &str, x: &[f64], kv: &[f64], tq: usize, tk: usize, bias: &dyn Fn(usize, usize, usize) -> f64| {
-        let w = |n: &str| &p[&format!("{pre}.{n}.weight")];
-        let q = linear(x, tq, D, w("q"), D, None);
-        let k = linear(kv, tk, D, w("k"), D, None);
-        let v = linear(kv, tk, D, w("v"), D, None);
-        let a = attention(&q, &k, &v, tq, tk, D, H, 1.0, bias);
-        linear(&a, tq, D, w("o"), D, None)
+        t5_attention(&p, pre, x, kv, tq, tk, D, H, bias)
     };
     let add = |x: &mut Vec<f64>, y: &[f64]| x.iter_mut().zip(y).for_each(|(a, b)| *a += b);
     let mut logits = Vec::new();

@@ -85,7 +85,7 @@ impl SparseModel for Tiny {
     fn info(&self) -> ModelInfo {
         let prunable = IN * HID + HID * CLASSES;
         ModelInfo {
-            family: Family::Vit,
+            family: Some(Family::Vit),
             width: IN,
             mlp_width: HID,
             heads: 1,

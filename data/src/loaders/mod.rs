@@ -5,7 +5,8 @@
 //!   an [`ImageDataset`](crate::ImageDataset); [`images`] serves it as an
 //!   [`ImageDataStream`](crate::ImageDataStream);
 //! - text: [`jsonl`] (C4-style JSON lines) loads a [`TextCorpus`](crate::TextCorpus); [`corpus`]
-//!   serves it as a [`TextCorpusStream`](crate::TextCorpusStream);
+//!   serves it as a [`TextCorpusStream`](crate::TextCorpusStream) (span corruption) or an
+//!   [`LmCorpusStream`](crate::LmCorpusStream) (next-token prediction);
 //! - `epochs`: what the two streams share (the split, the epochs, the position).
 
 pub mod cifar10;

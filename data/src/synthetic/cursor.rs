@@ -1,4 +1,5 @@
-//! What the synthetic streams ([`crate::SyntheticImages`], [`crate::SyntheticText`]) share. Their
+//! What the synthetic streams ([`crate::SyntheticImages`], [`crate::SyntheticText`],
+//! [`crate::SyntheticLm`]) share. Their
 //! example `i` is a pure function of `(seed, i)`, so the position is just the next training
 //! index: training uses indices below [`VALID_BASE`] and the validation set the indices from it
 //! on, so the two never meet (docs/THEORY.md §5: no example is seen twice, and validation
@@ -96,7 +97,7 @@ pub(crate) fn validation_batches<B>(
 /// Public only in name (the module is private), so that the [`Stream`] implementation below
 /// may be generic over it; nothing outside the crate can name or implement it.
 pub trait Synthetic: Send {
-    /// The batch type ([`crate::ImageBatch`] or [`crate::TextBatch`]).
+    /// The batch type ([`crate::ImageBatch`], [`crate::TextBatch`] or [`crate::LmBatch`]).
     type Batch;
 
     /// Where the stream stands.

@@ -1,5 +1,7 @@
 //! Synthetic text for T5: an infinite, seeded, never-repeating stream of documents in a made-up
-//! language, byte-tokenised and span-corrupted like C4 in the paper's T5 runs (docs/THEORY.md §5).
+//! language, byte-tokenised and span-corrupted like C4 in the paper's T5 runs (docs/THEORY.md §5);
+//! and the same documents, not corrupted, for next-token prediction ([`SyntheticLm`], the
+//! decoder-only model of docs/THEORY.md §6).
 //!
 //! Document `i` is a pure function of `(seed, i)`; the language (lexicon, grammar, topics) is a
 //! function of `seed` alone. The language has learnable structure at several scales, so that
@@ -19,13 +21,14 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
-use crate::rng::{hash_bytes, zipf_cdf, Rng};
-use crate::stream::{TextBatch, TextStream};
+use crate::rng::{hash_bytes, mix, zipf_cdf, Rng};
+use crate::stream::{LmBatch, LmStream, TextBatch, TextStream};
 use crate::synthetic::cursor::{Synthetic, SyntheticCursor};
 use crate::text::{corrupt_batch, TextShape};
 use crate::vocab;
 
 const KIND: &str = "synthetic-text";
+const LM_KIND: &str = "synthetic-lm";
 const DOMAIN_LANGUAGE: u64 = 0x4c41_4e47;
 const DOMAIN_DOC: u64 = 0x444f_4355;
 const DOMAIN_MASK: u64 = 0x4d41_534b;
@@ -484,5 +487,67 @@ impl TextStream for SyntheticText {
     }
     fn target_len(&self) -> usize {
         self.cfg.shape.target_len
+    }
+}
+
+/// Next-token prediction on the synthetic language: row `i` is the first `seq_len` byte tokens
+/// of document `i` of a [`SyntheticText`] (the same documents, not span-corrupted), a pure
+/// function of `(seed, i)` that never repeats; validation rows come from the disjoint index
+/// range, as for every synthetic stream.
+#[derive(Clone, Debug)]
+pub struct SyntheticLm {
+    text: SyntheticText,
+    seq_len: usize,
+    cursor: SyntheticCursor,
+}
+
+impl SyntheticLm {
+    /// Rows of `seq_len` tokens (1..=2^20) in the language of `cfg`: its seed and lexicon; its
+    /// `shape` (the span corruption) plays no part.
+    pub fn new(cfg: SyntheticTextConfig, seq_len: usize) -> Result<Self, DataError> {
+        if seq_len == 0 || seq_len > 1 << 20 {
+            return Err(DataError::Config {
+                field: "seq_len",
+                value: seq_len.to_string(),
+                reason: "use 1..=1048576 tokens per row".into(),
+            });
+        }
+        let text = SyntheticText::new(cfg)?;
+        let fingerprint = mix(&[text.cfg.fingerprint(), seq_len as u64]);
+        Ok(SyntheticLm { text, seq_len, cursor: SyntheticCursor::new(LM_KIND, fingerprint) })
+    }
+
+    /// The configuration of the language.
+    pub fn config(&self) -> &SyntheticTextConfig {
+        self.text.config()
+    }
+
+    /// Tokens of row `index` (the first `seq_len` bytes of document `index`).
+    pub fn example(&self, index: u64) -> Vec<u32> {
+        let doc = self.text.document(index, self.seq_len);
+        vocab::encode(&doc[..self.seq_len])
+    }
+}
+
+impl Synthetic for SyntheticLm {
+    type Batch = LmBatch;
+
+    fn cursor(&self) -> &SyntheticCursor {
+        &self.cursor
+    }
+
+    fn cursor_mut(&mut self) -> &mut SyntheticCursor {
+        &mut self.cursor
+    }
+
+    fn batch_from(&self, start: u64, n: usize) -> LmBatch {
+        let tokens = (0..n as u64).flat_map(|i| self.example(start + i)).collect();
+        LmBatch { batch: n, len: self.seq_len, tokens }
+    }
+}
+
+impl LmStream for SyntheticLm {
+    fn seq_len(&self) -> usize {
+        self.seq_len
     }
 }
