@@ -26,7 +26,8 @@
 //!
 //! **Units in records and exports.** N is the number of non-zero weights in the pruned layers
 //! (attention and MLP matrices), as the trained model reports it. D is in the family's unit:
-//! examples seen for ViT (steps × batch size), optimizer steps for T5 (docs/THEORY.md §1); for
+//! examples seen for ViT (steps × batch size), optimizer steps for T5 (docs/THEORY.md §1),
+//! tokens seen for the decoder (steps × batch size × sequence length); for
 //! pruning from a dense checkpoint D counts the sparse phase only.
 
 use std::fs::{self, File, OpenOptions};
@@ -213,7 +214,7 @@ pub struct Record {
     pub index: usize,
     /// The resolved point.
     pub spec: PointSpec,
-    /// D in the family's unit (ViT: examples; T5: steps).
+    /// D in the family's unit (ViT: examples; T5: steps; decoder: tokens).
     pub data_seen: f64,
     /// Results.
     pub outcome: Outcome,
@@ -553,11 +554,12 @@ pub fn write_csv<W: Write>(records: &[Record], out: W) -> Result<(), ResultsErro
     Ok(())
 }
 
-/// The unit of D for a family: `examples` (ViT) or `steps` (T5).
+/// The unit of D for a family: `examples` (ViT), `steps` (T5) or `tokens` (decoder).
 pub fn d_unit_name(f: Family) -> &'static str {
     match f {
         Family::Vit => "examples",
         Family::T5 => "steps",
+        Family::Decoder => "tokens",
     }
 }
 

@@ -227,6 +227,13 @@ impl Experiment {
                         "remove `t5: …` or set `family: T5`",
                     ));
                 }
+                if m.decoder.is_some() {
+                    out.push(issue(
+                        "model.decoder",
+                        "a decoder shape is given for a ViT model",
+                        "remove `decoder: …` or set `family: Decoder`",
+                    ));
+                }
                 let v = m.vit.clone().unwrap_or_default();
                 for (f, x) in [
                     ("image_size", v.image_size),
@@ -254,6 +261,13 @@ impl Experiment {
                         "remove `vit: …` or set `family: Vit`",
                     ));
                 }
+                if m.decoder.is_some() {
+                    out.push(issue(
+                        "model.decoder",
+                        "a decoder shape is given for a T5 model",
+                        "remove `decoder: …` or set `family: Decoder`",
+                    ));
+                }
                 let t = m.t5.clone().unwrap_or_default();
                 for (f, x) in [("vocab", t.vocab), ("input_len", t.input_len), ("target_len", t.target_len)] {
                     if x == 0 {
@@ -263,6 +277,33 @@ impl Experiment {
                 if t.vocab > 0 && t.vocab < TEXT_VOCAB {
                     out.push(issue(
                         "model.t5.vocab",
+                        format!("vocabulary {} is smaller than the {TEXT_VOCAB} token ids the text data uses (PAD, EOS, UNK, 256 bytes, span sentinels)", t.vocab),
+                        format!("use `vocab: {TEXT_VOCAB}` or more"),
+                    ));
+                }
+            }
+            Family::Decoder => {
+                for (f, name) in [(m.vit.is_some(), "vit"), (m.t5.is_some(), "t5")] {
+                    if f {
+                        out.push(issue(
+                            format!("model.{name}"),
+                            format!(
+                                "a {} shape is given for a decoder model",
+                                if name == "vit" { "ViT" } else { "T5" }
+                            ),
+                            format!("remove `{name}: …` (a decoder's shape is `decoder: (vocab: …, seq_len: …)`)"),
+                        ));
+                    }
+                }
+                let t = m.decoder.clone().unwrap_or_default();
+                for (f, x) in [("vocab", t.vocab), ("seq_len", t.seq_len)] {
+                    if x == 0 {
+                        out.push(issue(format!("model.decoder.{f}"), format!("`{f}` is 0"), "use a positive value"));
+                    }
+                }
+                if t.vocab > 0 && t.vocab < TEXT_VOCAB {
+                    out.push(issue(
+                        "model.decoder.vocab",
                         format!("vocabulary {} is smaller than the {TEXT_VOCAB} token ids the text data uses (PAD, EOS, UNK, 256 bytes, span sentinels)", t.vocab),
                         format!("use `vocab: {TEXT_VOCAB}` or more"),
                     ));
@@ -460,8 +501,15 @@ impl Experiment {
             (crate::schema::Data::JsonLines { .. }, Family::Vit) => {
                 out.push(issue(
                     "data",
-                    "JSON-lines text is data for T5 models, this is a ViT",
+                    "JSON-lines text is data for T5 and decoder models, this is a ViT",
                     "use `Synthetic`, `ImageFolder(path: …)` or `CifarBinary(path: …)`, or set `family: T5`",
+                ));
+            }
+            (crate::schema::Data::ImageFolder { .. } | crate::schema::Data::CifarBinary { .. }, Family::Decoder) => {
+                out.push(issue(
+                    "data",
+                    "image data is for ViT models, this is a decoder",
+                    "use `Synthetic` or `JsonLines(path: …)`, or set `family: Vit`",
                 ));
             }
             (crate::schema::Data::ImageFolder { .. } | crate::schema::Data::CifarBinary { .. }, Family::T5) => {
@@ -525,6 +573,8 @@ impl Experiment {
                         dims: dims.clone(),
                         vit: (self.model.family == Family::Vit).then(|| self.model.vit.clone().unwrap_or_default()),
                         t5: (self.model.family == Family::T5).then(|| self.model.t5.clone().unwrap_or_default()),
+                        decoder: (self.model.family == Family::Decoder)
+                            .then(|| self.model.decoder.clone().unwrap_or_default()),
                         sparsity: c.sparsity,
                         pruning: pruning.clone(),
                         steps: c.steps,

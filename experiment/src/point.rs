@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::pruning::PruningPlan;
-use crate::schema::{Data, Family, Optimizer, T5Shape, VitShape};
+use crate::schema::{Data, DecoderShape, Family, Optimizer, T5Shape, VitShape};
 
 /// Version tag mixed into every hash; bump it when the meaning of a field changes.
 pub const HASH_VERSION: &str = "sparse-scaling point v1";
@@ -64,6 +64,10 @@ pub struct PointSpec {
     pub vit: Option<VitShape>,
     /// T5 sequence shape (T5 only).
     pub t5: Option<T5Shape>,
+    /// Decoder sequence shape (decoder only). Absent from the serialised form when `None`,
+    /// so that the hashes of ViT and T5 points are those they had before the decoder existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoder: Option<DecoderShape>,
     /// Target sparsity of the pruned layers.
     pub sparsity: f64,
     /// Pruning method.
@@ -135,19 +139,23 @@ impl PointSpec {
         self.prunable_params() as f64 * (1.0 - self.sparsity)
     }
 
-    /// D in the family's unit: examples seen (ViT) or optimizer steps (T5); for
-    /// `FromDense`, only the sparse phase.
+    /// D in the family's unit: examples seen (ViT), optimizer steps (T5) or tokens seen
+    /// (decoder: steps × batch × sequence length); for `FromDense`, only the sparse phase.
     pub fn data_seen(&self) -> f64 {
         match self.family {
             Family::Vit => self.steps as f64 * self.batch_size as f64,
             Family::T5 => self.steps as f64,
+            Family::Decoder => {
+                let seq_len = self.decoder.clone().unwrap_or_default().seq_len;
+                self.steps as f64 * self.batch_size as f64 * seq_len as f64
+            }
         }
     }
 }
 
 /// Prunable weights of a dense model: ViT `depth·(4d² + 2·d·f)`; T5.1.1 (gated MLP with
 /// two input matrices) encoder `depth·(4d² + 3·d·f)` plus decoder `depth·(8d² + 3·d·f)`
-/// (self- and cross-attention).
+/// (self- and cross-attention); the decoder-only model `depth·(4d² + 3·d·f)`.
 pub fn prunable_params(family: Family, dims: &Dims) -> u64 {
     let d = dims.width as u64;
     let f = dims.mlp_width as u64;
@@ -155,6 +163,7 @@ pub fn prunable_params(family: Family, dims: &Dims) -> u64 {
     match family {
         Family::Vit => l * (4 * d * d + 2 * d * f),
         Family::T5 => l * (4 * d * d + 3 * d * f) + l * (8 * d * d + 3 * d * f),
+        Family::Decoder => l * (4 * d * d + 3 * d * f),
     }
 }
 

@@ -95,26 +95,31 @@ pub enum Family {
     Vit,
     /// T5.1.1 encoder–decoder (span corruption on text).
     T5,
+    /// Decoder-only language model (T5.1.1's layers, causal, next-token prediction on text;
+    /// docs/THEORY.md §6).
+    Decoder,
 }
 
 impl Family {
     /// Every family, in the order `check` and error messages list them.
-    pub const ALL: [Family; 2] = [Family::Vit, Family::T5];
+    pub const ALL: [Family; 3] = [Family::Vit, Family::T5, Family::Decoder];
 
     /// The default unit of D in fits, as the authors normalise it (docs/THEORY.md §1): 1e9
-    /// examples (ViT), 1e5 steps (T5).
+    /// examples (ViT), 1e5 steps (T5); 1e6 tokens for the decoder.
     pub fn d_unit(self) -> f64 {
         match self {
             Family::Vit => 1e9,
             Family::T5 => 1e5,
+            Family::Decoder => 1e6,
         }
     }
 
-    /// Lower-case name (`vit`, `t5`).
+    /// Lower-case name (`vit`, `t5`, `decoder`).
     pub fn name(self) -> &'static str {
         match self {
             Family::Vit => "vit",
             Family::T5 => "t5",
+            Family::Decoder => "decoder",
         }
     }
 }
@@ -130,7 +135,7 @@ impl std::fmt::Display for Family {
 /// ```
 /// use sparse_scaling_experiment::Family;
 /// assert_eq!("t5".parse::<Family>(), Ok(Family::T5));
-/// assert!("bert".parse::<Family>().unwrap_err().contains("vit, t5"));
+/// assert!("bert".parse::<Family>().unwrap_err().contains("vit, t5, decoder"));
 /// ```
 impl std::str::FromStr for Family {
     type Err = String;
@@ -146,7 +151,7 @@ impl std::str::FromStr for Family {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Model {
-    /// `Vit` or `T5`.
+    /// `Vit`, `T5` or `Decoder`.
     pub family: Family,
     /// The size axis.
     pub sizes: Sizes,
@@ -158,7 +163,7 @@ pub struct Model {
     pub heads: Option<usize>,
     /// MLP hidden width / model width; `width × mlp_ratio` must be an integer.
     /// Default 4 (ViT) and 2.5 (T5.1.1's gated MLP, 2048/768 ≈ 2.67 rounded to keep small
-    /// widths integral).
+    /// widths integral; the decoder uses the same gated MLP and default).
     #[serde(default)]
     pub mlp_ratio: Option<f64>,
     /// Widths derived from non-zero targets or tied to sparsity are rounded to a multiple of
@@ -171,6 +176,9 @@ pub struct Model {
     /// T5 sequence shape (only with `family: T5`).
     #[serde(default)]
     pub t5: Option<T5Shape>,
+    /// Decoder sequence shape (only with `family: Decoder`).
+    #[serde(default)]
+    pub decoder: Option<DecoderShape>,
 }
 
 /// The size axis of a model.
@@ -252,6 +260,24 @@ fn d_target_len() -> usize {
 impl Default for T5Shape {
     fn default() -> Self {
         T5Shape { vocab: d_vocab(), input_len: d_input_len(), target_len: d_target_len() }
+    }
+}
+
+/// Decoder-only language model shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecoderShape {
+    /// Vocabulary size; at least [`TEXT_VOCAB`]. Default 384 (the data crate's byte-level
+    /// vocabulary).
+    #[serde(default = "d_vocab")]
+    pub vocab: usize,
+    /// Tokens per training sequence (the model predicts each next token). Default 64.
+    #[serde(default = "d_input_len")]
+    pub seq_len: usize,
+}
+impl Default for DecoderShape {
+    fn default() -> Self {
+        DecoderShape { vocab: d_vocab(), seq_len: d_input_len() }
     }
 }
 
@@ -363,7 +389,8 @@ impl Default for LrSchedule {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub enum Data {
-    /// The family's built-in infinite synthetic stream (images for ViT, text for T5),
+    /// The family's built-in infinite synthetic stream (images for ViT, text for T5 and the
+    /// decoder),
     /// seeded by the point's seed.
     #[default]
     Synthetic,
@@ -378,7 +405,8 @@ pub enum Data {
         /// File or folder path.
         path: String,
     },
-    /// C4-style JSON lines (`.jsonl` or `.jsonl.gz`, field `text`) with byte-level tokens (T5).
+    /// C4-style JSON lines (`.jsonl` or `.jsonl.gz`, field `text`) with byte-level tokens (T5,
+    /// decoder).
     JsonLines {
         /// File path.
         path: String,
@@ -442,7 +470,8 @@ pub struct Analysis {
     #[serde(default = "d_n_unit")]
     pub n_unit: f64,
     /// D is divided by this before fitting. D is examples seen for ViT (default unit 1e9) and
-    /// optimizer steps for T5 (default unit 1e5), as in the authors' code (docs/THEORY.md §1).
+    /// optimizer steps for T5 (default unit 1e5), as in the authors' code (docs/THEORY.md §1);
+    /// tokens seen for the decoder (default unit 1e6).
     #[serde(default)]
     pub d_unit: Option<f64>,
     /// Non-zero sizes N (normalised) at which to report S_opt. Default: the measured sizes.
@@ -475,8 +504,8 @@ fn d_n_unit() -> f64 {
 pub const N_UNIT: f64 = 1e6;
 
 impl Analysis {
-    /// The unit D is divided by for `family`: the configured one, else 1e9 examples (ViT)
-    /// or 1e5 steps (T5).
+    /// The unit D is divided by for `family`: the configured one, else 1e9 examples (ViT),
+    /// 1e5 steps (T5) or 1e6 tokens (decoder).
     pub fn d_unit_for(&self, family: Family) -> f64 {
         self.d_unit.unwrap_or(family.d_unit())
     }
@@ -514,7 +543,7 @@ impl Model {
     pub fn mlp_ratio(&self) -> f64 {
         self.mlp_ratio.unwrap_or(match self.family {
             Family::Vit => 4.0,
-            Family::T5 => 2.5,
+            Family::T5 | Family::Decoder => 2.5,
         })
     }
     /// Width multiple with its default.

@@ -49,6 +49,19 @@ pub enum ShapeKey {
         /// Vocabulary.
         vocab: usize,
     },
+    /// A decoder-only language model.
+    Decoder {
+        /// d_model.
+        width: usize,
+        /// MLP hidden width.
+        mlp_width: usize,
+        /// Layers.
+        depth: usize,
+        /// Heads (they shape the relative-position bias table).
+        heads: usize,
+        /// Vocabulary.
+        vocab: usize,
+    },
 }
 
 impl ShapeKey {
@@ -72,6 +85,16 @@ impl ShapeKey {
                 let t = spec.t5.clone().unwrap_or_default();
                 ShapeKey::T5 { width: d.width, mlp_width: d.mlp_width, depth: d.depth, heads: d.heads, vocab: t.vocab }
             }
+            Family::Decoder => {
+                let t = spec.decoder.clone().unwrap_or_default();
+                ShapeKey::Decoder {
+                    width: d.width,
+                    mlp_width: d.mlp_width,
+                    depth: d.depth,
+                    heads: d.heads,
+                    vocab: t.vocab,
+                }
+            }
         }
     }
 
@@ -80,20 +103,22 @@ impl ShapeKey {
         match self {
             ShapeKey::Vit { .. } => Family::Vit,
             ShapeKey::T5 { .. } => Family::T5,
+            ShapeKey::Decoder { .. } => Family::Decoder,
         }
     }
 
     /// d_model.
     pub fn width(self) -> usize {
         match self {
-            ShapeKey::Vit { width, .. } | ShapeKey::T5 { width, .. } => width,
+            ShapeKey::Vit { width, .. } | ShapeKey::T5 { width, .. } | ShapeKey::Decoder { width, .. } => width,
         }
     }
 }
 
 impl std::fmt::Display for ShapeKey {
     /// `vit width 64 (MLP width 256), depth 6, 64 patches of 48 values, 10 classes`;
-    /// `t5 width 64 (MLP width 160), depth 2+2, 4 heads, vocabulary 384`.
+    /// `t5 width 64 (MLP width 160), depth 2+2, 4 heads, vocabulary 384`;
+    /// `decoder width 64 (MLP width 160), depth 2, 4 heads, vocabulary 384`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match *self {
             ShapeKey::Vit { width, mlp_width, depth, patch_values, patches, classes } => write!(
@@ -102,6 +127,9 @@ impl std::fmt::Display for ShapeKey {
             ),
             ShapeKey::T5 { width, mlp_width, depth, heads, vocab } => {
                 write!(f, "t5 width {width} (MLP width {mlp_width}), depth {depth}+{depth}, {heads} heads, vocabulary {vocab}")
+            }
+            ShapeKey::Decoder { width, mlp_width, depth, heads, vocab } => {
+                write!(f, "decoder width {width} (MLP width {mlp_width}), depth {depth}, {heads} heads, vocabulary {vocab}")
             }
         }
     }

@@ -181,3 +181,48 @@ fn data_must_exist_and_match_the_family() {
     assert!(err.issues().iter().any(|i| i.field == "data" && i.problem.contains("ViT")), "{err}");
     assert!(!err.issues().iter().any(|i| i.field == "data.path"), "{err}");
 }
+
+#[test]
+fn decoder_shape_problems_have_positions() {
+    let src = "(\n  name: \"x\",\n  model: (family: Decoder, sizes: Widths([32]),\n    decoder: (vocab: 256,\n      seq_len: 0)),\n  steps: [10],\n)";
+    let err = validate(src);
+    let issues = err.issues();
+    assert_eq!(issues.len(), 2, "{err}");
+    let vocab = issues.iter().find(|i| i.field == "model.decoder.vocab").expect("vocabulary reported");
+    assert_eq!((vocab.line, vocab.column), (4, 15), "{err}");
+    assert!(vocab.problem.contains("256") && vocab.fix.contains("vocab: 384"), "{err}");
+    let len = issues.iter().find(|i| i.field == "model.decoder.seq_len").expect("sequence length reported");
+    assert_eq!((len.line, len.column), (5, 7), "{err}");
+    assert!(err.to_string().contains("exp.ron:5:7"), "{err}");
+    // the defaults (vocabulary 384, 64 tokens) are valid
+    load("(name: \"x\", model: (family: Decoder, sizes: Widths([32])), steps: [10])").unwrap().validate().unwrap();
+}
+
+#[test]
+fn decoder_and_other_family_shapes_do_not_mix() {
+    let err = validate("(name: \"x\", model: (family: Decoder, sizes: Widths([32]),\n t5: (), vit: ()), steps: [10])");
+    let fields: Vec<&str> = err.issues().iter().map(|i| i.field.as_str()).collect();
+    assert_eq!(fields, ["model.t5", "model.vit"], "{err}");
+    assert!(err.issues().iter().all(|i| i.line == 2 && i.problem.contains("decoder model")), "{err}");
+    for family in ["Vit", "T5"] {
+        let err = validate(&format!(
+            "(name: \"x\", model: (family: {family}, sizes: Widths([32]),\n decoder: (seq_len: 8)), steps: [10])"
+        ));
+        let i = &err.issues()[0];
+        assert_eq!((i.field.as_str(), i.line, i.column), ("model.decoder", 2, 2), "{err}");
+        assert!(i.fix.contains("family: Decoder"), "{err}");
+    }
+    // an unknown field of the decoder shape is a syntax error with the alternatives
+    let err =
+        load("(name: \"x\", model: (family: Decoder, sizes: Widths([32]), decoder: (input_len: 8)), steps: [10])")
+            .unwrap_err();
+    assert!(err.to_string().contains("seq_len"), "{err}");
+}
+
+#[test]
+fn decoder_refuses_image_data() {
+    let err = validate(
+        "(name: \"x\", model: (family: Decoder, sizes: Widths([32])), steps: [10], data: ImageFolder(path: \"/\"))",
+    );
+    assert!(err.issues().iter().any(|i| i.field == "data" && i.problem.contains("decoder")), "{err}");
+}

@@ -142,3 +142,28 @@ proptest! {
         prop_assert_eq!(u.len(), a.len());
     }
 }
+
+#[test]
+fn decoder_points_count_tokens_and_leave_other_hashes_alone() {
+    use sparse_scaling_experiment::{Family, ShapeKey};
+    let src = r#"(name: "lm", model: (family: Decoder, sizes: Widths([32, 64]), decoder: (seq_len: 16)),
+        sparsity: [0.0, 0.5], steps: [100], batch_size: 8)"#;
+    let pts = Experiment::from_ron_str(src).unwrap().expand().unwrap();
+    assert_eq!(pts.len(), 4);
+    let s = &pts[3].spec;
+    assert_eq!(s.family, Family::Decoder);
+    assert_eq!((s.dims.width, s.dims.mlp_width), (64, 160), "the gated MLP's default ratio 2.5");
+    assert_eq!(s.prunable_params(), 2 * (4 * 64 * 64 + 3 * 64 * 160));
+    assert_eq!(s.nonzero_params(), 0.5 * s.prunable_params() as f64);
+    assert_eq!(s.data_seen(), 100.0 * 8.0 * 16.0, "D in tokens: steps × batch × seq_len");
+    assert_eq!(ShapeKey::of(s), ShapeKey::Decoder { width: 64, mlp_width: 160, depth: 2, heads: 4, vocab: 384 });
+    assert_eq!(ShapeKey::of(s).to_string(), "decoder width 64 (MLP width 160), depth 2, 4 heads, vocabulary 384");
+    assert!(s.canonical_json().contains(r#""decoder":{"seq_len":16,"vocab":384}"#), "{}", s.canonical_json());
+    // the sequence length is part of the hash
+    assert_ne!(hashes(src), hashes(&src.replace("seq_len: 16", "seq_len: 32")));
+    // ViT and T5 specs serialise without a `decoder` key, so their hashes are unchanged
+    let t5 = r#"(name: "t", model: (family: T5, sizes: Widths([32])), steps: [10])"#;
+    for spec in [BASE, t5].map(|s| Experiment::from_ron_str(s).unwrap().expand().unwrap()[0].spec.clone()) {
+        assert!(!spec.canonical_json().contains("decoder"), "{}", spec.canonical_json());
+    }
+}

@@ -20,13 +20,13 @@ pub struct Args {
 /// The points of an experiment as a text table.
 pub fn points_table(points: &[Point]) -> String {
     let mut s = format!(
-        "{:>5}  {:<16}  {:<6} {:>5} {:>5} {:>5} {:>5}  {:>7}  {:<16} {:>8} {:>5}  {:>10}  {:>10}\n",
+        "{:>5}  {:<16}  {:<7} {:>5} {:>5} {:>5} {:>5}  {:>7}  {:<16} {:>8} {:>5}  {:>10}  {:>10}\n",
         "point", "hash", "family", "width", "mlp", "depth", "heads", "S", "pruning", "steps", "seed", "N (plan)", "D"
     );
     for p in points {
         let sp = &p.spec;
         s.push_str(&format!(
-            "{:>5}  {:<16}  {:<6} {:>5} {:>5} {:>5} {:>5}  {:>7.4}  {:<16} {:>8} {:>5}  {:>10.4e}  {:>10.4e}\n",
+            "{:>5}  {:<16}  {:<7} {:>5} {:>5} {:>5} {:>5}  {:>7.4}  {:<16} {:>8} {:>5}  {:>10.4e}  {:>10.4e}\n",
             p.index,
             p.hash,
             sp.family.name(),

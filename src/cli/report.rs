@@ -2,7 +2,7 @@
 //! (see [`crate::report`]). The experiment (its points and analysis settings) comes from
 //! `--experiment`, else from the `experiment.ron` that `run` keeps in the results directory;
 //! without either, every record is reported and no fit runs. A report covers one model
-//! family: in a directory that mixes ViT and T5 records, choose one with `--family vit|t5`.
+//! family: in a directory that mixes families' records, choose one with `--family vit|t5|decoder`.
 
 use std::path::PathBuf;
 

@@ -34,7 +34,7 @@ use super::layers::{
     SelfAttentionLayer, T5Stack,
 };
 use super::t5::check_config;
-use super::{Kernels, LmBatch, ModelError, ModelInfo, SparseModel, PAD};
+use super::{Family, Kernels, LmBatch, ModelError, ModelInfo, SparseModel, PAD};
 
 /// Runtime configuration of a [`Decoder`]: the parts that do not shape a parameter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -272,7 +272,7 @@ impl<const V: usize, const D: usize, const F: usize, const H: usize, const L: us
     fn info(&self) -> ModelInfo {
         let (total, prunable, embedding) = Self::param_counts();
         ModelInfo {
-            family: None,
+            family: Family::Decoder,
             width: D,
             mlp_width: F,
             heads: H,

@@ -127,9 +127,8 @@ pub use crate::experiment::Family;
 /// Sizes and parameter counts of a built model.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ModelInfo {
-    /// Architecture; `None` for the decoder-only model, which the experiment crate's
-    /// [`Family`] does not list yet (the runner does not run it).
-    pub family: Option<Family>,
+    /// Architecture.
+    pub family: Family,
     /// Embedding (model) width.
     pub width: usize,
     /// Hidden width of the MLPs.

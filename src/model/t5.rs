@@ -514,7 +514,7 @@ impl<
     fn info(&self) -> ModelInfo {
         let (total, prunable, embedding) = Self::param_counts();
         ModelInfo {
-            family: Some(Family::T5),
+            family: Family::T5,
             width: D,
             mlp_width: F,
             heads: H,

@@ -479,7 +479,7 @@ impl<const PV: usize, const NP: usize, const D: usize, const F: usize, const L: 
     fn info(&self) -> ModelInfo {
         let (total, prunable, embedding) = Self::param_counts();
         ModelInfo {
-            family: Some(Family::Vit),
+            family: Family::Vit,
             width: D,
             mlp_width: F,
             heads: self.config.heads,

@@ -3,7 +3,7 @@
 //! dense-equivalent size m(S) and the optimal sparsity S_opt(N, C) under the experiment's
 //! cost model (docs/THEORY.md §3) with the law crate, and writes tables and plots.
 //!
-//! Units: N is divided by `n_unit`, D (examples for ViT, steps for T5) by the family's
+//! Units: N is divided by `n_unit`, D (examples for ViT, steps for T5, tokens for the decoder) by the family's
 //! `d_unit` (see [`crate::experiment::Analysis`]); S_opt sizes and budgets are in these units, and
 //! C is the cost model evaluated in them.
 

@@ -1,4 +1,4 @@
-//! The real [`PointExecutor`]: builds the point's model (a ViT or T5 monomorphised for its
+//! The real [`PointExecutor`]: builds the point's model (a ViT, T5 or decoder monomorphised for its
 //! [`ShapeKey`], via the size table's `dispatch`), its data stream and pruner, and runs the training loop
 //! with a checkpoint in the point's checkpoint directory, so that a killed run resumes where
 //! it stopped with bit-identical results (`crate::train`).
@@ -17,7 +17,7 @@ use super::registry::{self, Builtin, SizeTable, SizeVisitor};
 use super::{ExecContext, Execution, PointExecutor};
 use crate::data::Stream;
 use crate::experiment::{Optimizer, Point, ShapeKey};
-use crate::model::{SparseModel, T5Config, Vit, VitConfig, T5};
+use crate::model::{Decoder, DecoderConfig, SparseModel, T5Config, Vit, VitConfig, T5};
 use crate::results::{CurvePoint, Outcome};
 use crate::sparsity::{Embeddings, Pruner};
 use crate::train::{self, AdafactorConfig, AdamWConfig, DataUnits, LoopOptions, OptimizerConfig, TrainConfig};
@@ -91,6 +91,14 @@ impl SizeVisitor for Visit<'_, '_> {
         let dev = Cpu::default();
         let model = T5::<V, D, F, H, L, L>::new(&dev, T5Config::t5_1_1(), spec.seed)?;
         let stream = super::streams::text_stream(self.point, self.ctx.base_dir)?;
+        run_point(model, stream, self.point, self.ctx, self.loop_progress)
+    }
+
+    fn decoder<const V: usize, const D: usize, const F: usize, const H: usize, const L: usize>(self) -> Self::Output {
+        let spec = &self.point.spec;
+        let dev = Cpu::default();
+        let model = Decoder::<V, D, F, H, L>::new(&dev, DecoderConfig::t5x_decoder_only(), spec.seed)?;
+        let stream = super::streams::lm_stream(self.point, self.ctx.base_dir)?;
         run_point(model, stream, self.point, self.ctx, self.loop_progress)
     }
 }

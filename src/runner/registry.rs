@@ -25,6 +25,9 @@ pub trait SizeVisitor {
     /// Called for a T5 with vocabulary `V`, width `D`, MLP width `F`, `H` heads and `L` layers
     /// per stack.
     fn t5<const V: usize, const D: usize, const F: usize, const H: usize, const L: usize>(self) -> Self::Output;
+    /// Called for a decoder-only model with vocabulary `V`, width `D`, MLP width `F`, `H`
+    /// heads and `L` layers.
+    fn decoder<const V: usize, const D: usize, const F: usize, const H: usize, const L: usize>(self) -> Self::Output;
 }
 
 /// A point's model shape is not compiled into this binary.
@@ -44,12 +47,14 @@ pub struct UnsupportedSize {
 macro_rules! compiled_shapes {
     (
         vit: [$(($vd:literal, $vf:literal, $vl:literal, $vpv:literal, $vnp:literal, $vk:literal)),* $(,)?],
-        t5: [$(($td:literal, $tf:literal, $tl:literal, $th:literal, $tv:literal)),* $(,)?] $(,)?
+        t5: [$(($td:literal, $tf:literal, $tl:literal, $th:literal, $tv:literal)),* $(,)?],
+        decoder: [$(($dd:literal, $df:literal, $dl:literal, $dh:literal, $dv:literal)),* $(,)?] $(,)?
     ) => {
         /// Every compiled key.
         pub const COMPILED: &[ShapeKey] = &[
             $(ShapeKey::Vit { width: $vd, mlp_width: $vf, depth: $vl, patch_values: $vpv, patches: $vnp, classes: $vk },)*
             $(ShapeKey::T5 { width: $td, mlp_width: $tf, depth: $tl, heads: $th, vocab: $tv },)*
+            $(ShapeKey::Decoder { width: $dd, mlp_width: $df, depth: $dl, heads: $dh, vocab: $dv },)*
         ];
 
         /// Calls the visitor with the const shape of `key`, or returns `None` when that key
@@ -62,6 +67,9 @@ macro_rules! compiled_shapes {
                 $(ShapeKey::T5 { width: $td, mlp_width: $tf, depth: $tl, heads: $th, vocab: $tv } => {
                     Some(visitor.t5::<$tv, $td, $tf, $th, $tl>())
                 })*
+                $(ShapeKey::Decoder { width: $dd, mlp_width: $df, depth: $dl, heads: $dh, vocab: $dv } => {
+                    Some(visitor.decoder::<$dv, $dd, $df, $dh, $dl>())
+                })*
                 _ => None,
             }
         }
@@ -71,7 +79,8 @@ macro_rules! compiled_shapes {
 // ViT: (width, MLP width, depth, values per patch, patches, classes) — depth 2 on the synthetic
 // 16×16 RGB images in 4×4 patches (48 values, 16 patches), 10 classes. T5: (width, MLP width,
 // layers per stack, heads, vocabulary) — 2 + 2 layers, 4 heads, the data crate's 384-token
-// byte vocabulary.
+// byte vocabulary. Decoder: (width, MLP width, layers, heads, vocabulary) — 2 layers, 4 heads,
+// the same vocabulary.
 compiled_shapes! {
     vit: [
         (32, 128, 2, 48, 16, 10),
@@ -81,6 +90,7 @@ compiled_shapes! {
         (128, 512, 2, 48, 16, 10),
     ],
     t5: [(32, 80, 2, 4, 384), (48, 120, 2, 4, 384), (64, 160, 2, 4, 384), (96, 240, 2, 4, 384)],
+    decoder: [(32, 80, 2, 4, 384), (48, 120, 2, 4, 384), (64, 160, 2, 4, 384)],
 }
 
 /// Whether `point`'s model is compiled into this binary.
@@ -142,6 +152,9 @@ mod tests {
         fn t5<const V: usize, const D: usize, const F: usize, const H: usize, const L: usize>(self) -> ShapeKey {
             ShapeKey::T5 { width: D, mlp_width: F, depth: L, heads: H, vocab: V }
         }
+        fn decoder<const V: usize, const D: usize, const F: usize, const H: usize, const L: usize>(self) -> ShapeKey {
+            ShapeKey::Decoder { width: D, mlp_width: F, depth: L, heads: H, vocab: V }
+        }
     }
 
     #[test]
@@ -157,5 +170,9 @@ mod tests {
         assert!(dispatch(cifar, Back).is_none(), "so is the image shape");
         let t5 = ShapeKey::T5 { width: 32, mlp_width: 128, depth: 2, heads: 4, vocab: 384 };
         assert!(dispatch(t5, Back).is_none(), "T5 at the ViT MLP ratio is not compiled");
+        let decoder = ShapeKey::Decoder { width: 48, mlp_width: 120, depth: 2, heads: 4, vocab: 384 };
+        assert_eq!(dispatch(decoder, Back), Some(decoder), "the decoder is compiled");
+        let t5 = ShapeKey::T5 { width: 48, mlp_width: 120, depth: 2, heads: 4, vocab: 384 };
+        assert_eq!(dispatch(t5, Back), Some(t5), "and is a different key from the T5 of the same sizes");
     }
 }

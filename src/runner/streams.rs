@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use crate::data::{
     cifar10_files, load_cifar10, load_image_folder, load_jsonl, BoxStream, DataError, ImageBatch, ImageDataConfig,
-    ImageDataStream, ImageFolderConfig, JsonlConfig, SyntheticImageConfig, SyntheticImages, SyntheticText,
-    SyntheticTextConfig, TextBatch, TextCorpusConfig, TextCorpusStream, TextShape,
+    ImageDataStream, ImageFolderConfig, JsonlConfig, LmBatch, LmCorpusConfig, LmCorpusStream, SyntheticImageConfig,
+    SyntheticImages, SyntheticLm, SyntheticText, SyntheticTextConfig, TextBatch, TextCorpusConfig, TextCorpusStream,
+    TextShape,
 };
 use crate::experiment::{Data, Point};
 
@@ -23,11 +24,16 @@ pub enum StreamError {
     #[error(transparent)]
     Data(#[from] DataError),
     /// A ViT point declares text data.
-    #[error("JSON-lines text data is for T5 models; give ViTs `Synthetic`, `ImageFolder` or `CifarBinary` data")]
+    #[error(
+        "JSON-lines text data is for T5 and decoder models; give ViTs `Synthetic`, `ImageFolder` or `CifarBinary` data"
+    )]
     TextForVit,
     /// A T5 point declares image data.
     #[error("image data is for ViT models; give T5 models `Synthetic` or `JsonLines` data")]
     ImagesForT5,
+    /// A decoder point declares image data.
+    #[error("image data is for ViT models; give decoder models `Synthetic` or `JsonLines` data")]
+    ImagesForDecoder,
     /// The images have more classes than the compiled ViTs have outputs.
     #[error("the data has {found} classes, the compiled ViTs have {outputs} outputs; use data with at most {outputs} classes")]
     TooManyClasses {
@@ -103,5 +109,25 @@ pub fn text_stream(point: &Point, base: &Path) -> Result<BoxStream<TextBatch>, S
             Ok(BoxStream::new(TextCorpusStream::new(corpus, cfg)?))
         }
         Data::ImageFolder { .. } | Data::CifarBinary { .. } => Err(StreamError::ImagesForT5),
+    }
+}
+
+/// The training stream of a decoder point: next-token rows of the point's sequence length
+/// from the synthetic language or from C4-style JSON lines (relative paths against `base`;
+/// documents packed, about 1 % held out for validation).
+pub fn lm_stream(point: &Point, base: &Path) -> Result<BoxStream<LmBatch>, StreamError> {
+    let spec = &point.spec;
+    let seq_len = spec.decoder.clone().unwrap_or_default().seq_len;
+    match &spec.data {
+        Data::Synthetic => {
+            let cfg = SyntheticTextConfig { seed: spec.seed, ..SyntheticTextConfig::default() };
+            Ok(BoxStream::new(SyntheticLm::new(cfg, seq_len)?))
+        }
+        Data::JsonLines { path } => {
+            let corpus = load_jsonl(&JsonlConfig::new(vec![resolve(base, path)]))?;
+            let cfg = LmCorpusConfig { seed: spec.seed, seq_len, ..LmCorpusConfig::default() };
+            Ok(BoxStream::new(LmCorpusStream::new(corpus, cfg)?))
+        }
+        Data::ImageFolder { .. } | Data::CifarBinary { .. } => Err(StreamError::ImagesForDecoder),
     }
 }

@@ -5,12 +5,14 @@
 //!   killed run resumed, concurrent shard runners;
 //! - `cli_fit`, `report_family`: `fit`, `analyse` and `report` end to end (docs/THEORY.md §2,
 //!   §3), and results directories that mix model families;
+//! - `decoder`: a decoder-only experiment checked and trained end to end by the real executor;
 //! - `streams`: a point's training stream follows its data declaration;
 //! - `sweep_macro`: `sweep!` in a user's crate;
 //! - `runner_support`: the helpers these tests share.
 
 mod cli;
 mod cli_fit;
+mod decoder;
 mod e2e;
 mod report_family;
 mod resume;

@@ -85,7 +85,7 @@ impl SparseModel for Tiny {
     fn info(&self) -> ModelInfo {
         let prunable = IN * HID + HID * CLASSES;
         ModelInfo {
-            family: Some(Family::Vit),
+            family: Family::Vit,
             width: IN,
             mlp_width: HID,
             heads: 1,

@@ -23,6 +23,9 @@ impl SizeVisitor for Back {
     fn t5<const V: usize, const D: usize, const F: usize, const H: usize, const L: usize>(self) -> ShapeKey {
         ShapeKey::T5 { width: D, mlp_width: F, depth: L, heads: H, vocab: V }
     }
+    fn decoder<const V: usize, const D: usize, const F: usize, const H: usize, const L: usize>(self) -> ShapeKey {
+        ShapeKey::Decoder { width: D, mlp_width: F, depth: L, heads: H, vocab: V }
+    }
 }
 
 fn main() {

@@ -45,6 +45,14 @@ pub fn expand_checked(input: &SweepInput, checked: &Checked) -> TokenStream {
                 },
                 quote! { visitor.t5::<#vocab, #width, #mlp_width, #heads, #depth>() },
             ),
+            ShapeKey::Decoder { width, mlp_width, depth, heads, vocab } => (
+                quote! {
+                    ::sparse_scaling::experiment::ShapeKey::Decoder {
+                        width: #width, mlp_width: #mlp_width, depth: #depth, heads: #heads, vocab: #vocab,
+                    }
+                },
+                quote! { visitor.decoder::<#vocab, #width, #mlp_width, #heads, #depth>() },
+            ),
         };
         entries.push(pattern.clone());
         arms.push(quote! { #pattern => ::core::option::Option::Some(#call), });
