@@ -4,7 +4,7 @@
 
 use sparse_scaling::data::{DataError, Stream};
 use sparse_scaling::experiment::{Data, Experiment, Point};
-use sparse_scaling::runner::streams::{image_stream, text_stream, StreamError};
+use sparse_scaling::runner::streams::{image_stream, lm_stream, text_stream, StreamError};
 
 fn point(family: &str, data: &str) -> Point {
     let ron = format!(
@@ -67,4 +67,27 @@ fn data_of_the_other_family_is_an_error_naming_what_to_use() {
     t5.spec.data = Data::ImageFolder { path: "images".into() };
     let e = text_stream(&t5, &base).err().unwrap();
     assert!(matches!(e, StreamError::ImagesForT5) && e.to_string().contains("`JsonLines`"), "{e}");
+}
+
+#[test]
+fn decoder_points_get_next_token_rows_of_their_length() {
+    let base = std::env::temp_dir();
+    let p = point("Decoder", "Synthetic");
+    let len = p.spec.decoder.clone().unwrap_or_default().seq_len;
+    let b = lm_stream(&p, &base).unwrap().next_batch(3).unwrap();
+    assert_eq!((b.batch, b.len, b.tokens.len()), (3, len, 3 * len));
+
+    // JSON lines are cut into rows of the point's length
+    let dir = tempfile::tempdir().unwrap();
+    let docs: String =
+        (0..40).map(|i| format!("{{\"text\": \"document {i} has some words in it, repeated {i} times\"}}\n")).collect();
+    std::fs::write(dir.path().join("c4.jsonl"), docs).unwrap();
+    let p = point("Decoder", r#"JsonLines(path: "c4.jsonl")"#);
+    let b = lm_stream(&p, dir.path()).unwrap().next_batch(2).unwrap();
+    assert_eq!((b.batch, b.len), (2, len));
+
+    let mut images = point("Decoder", "Synthetic");
+    images.spec.data = Data::CifarBinary { path: "cifar".into() };
+    let e = lm_stream(&images, &base).err().unwrap();
+    assert!(matches!(e, StreamError::ImagesForDecoder) && e.to_string().contains("`JsonLines`"), "{e}");
 }
