@@ -283,14 +283,11 @@ impl Experiment {
                 }
             }
             Family::Decoder => {
-                for (f, name) in [(m.vit.is_some(), "vit"), (m.t5.is_some(), "t5")] {
-                    if f {
+                for (given, name, label) in [(m.vit.is_some(), "vit", "ViT"), (m.t5.is_some(), "t5", "T5")] {
+                    if given {
                         out.push(issue(
                             format!("model.{name}"),
-                            format!(
-                                "a {} shape is given for a decoder model",
-                                if name == "vit" { "ViT" } else { "T5" }
-                            ),
+                            format!("a {label} shape is given for a decoder model"),
                             format!("remove `{name}: …` (a decoder's shape is `decoder: (vocab: …, seq_len: …)`)"),
                         ));
                     }
