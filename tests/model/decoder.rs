@@ -374,3 +374,37 @@ fn small_decoder_learns_synthetic_text_while_pruned_to_half() {
         }
     }
 }
+
+#[test]
+fn gradual_two_four_on_the_decoder_ends_exactly_n_m() {
+    // Gradual 2:4 during a short training run: at the end the masks hold the schedule's final
+    // sparsity and every group of 4 consecutive input weights of every prunable matrix keeps
+    // exactly 2 non-zeros.
+    let dev = Cpu::default();
+    let mut model = Small::new(&dev, DecoderConfig::t5x_decoder_only(), 1).unwrap();
+    let mut stream = SyntheticLm::new(SyntheticTextConfig { seed: 4, ..Default::default() }, 16).unwrap();
+    let val = stream.validation_set(16, 16).unwrap();
+    let steps = 24;
+    let cfg = TrainConfig {
+        steps,
+        batch_size: 8,
+        optimizer: OptimizerConfig::AdamW(AdamWConfig { lr: 1e-2, warmup_steps: 2, ..Default::default() }),
+        grad_clip: Some(1.0),
+        eval_every: 12,
+        seed: 0,
+    };
+    let nm = Pruning::NM { n: 2, m: 4, gradual: true, start: At::Step(4), end: At::Step(16), update_every: 3 };
+    let plan = nm.resolve(0.5, steps).unwrap();
+    let mut pruner = Pruner::new(&model, &plan, 0.5, steps, Embeddings::Dense).unwrap();
+    let schedule = *pruner.schedule().expect("gradual n:m follows a schedule");
+    let s = train(&mut model, &mut stream, &val, &cfg, &mut pruner, &LoopOptions::default()).unwrap();
+    assert_eq!(pruner.current_sparsity(), schedule.effective_sparsity(steps - 1));
+    assert!((s.sparsity - 0.5).abs() < 1e-12, "S = {}", s.sparsity);
+    for p in params(&model) {
+        if role_of(&p.name, &p.shape) == ParamRole::Prunable {
+            for (g, group) in p.values.chunks(4).enumerate() {
+                assert_eq!(group.iter().filter(|x| **x != 0.0).count(), 2, "{} group {g}", p.name);
+            }
+        }
+    }
+}
