@@ -408,3 +408,38 @@ fn gradual_two_four_on_the_decoder_ends_exactly_n_m() {
         }
     }
 }
+
+#[test]
+fn masks_change_only_on_update_steps_when_the_run_is_resumed_every_step() {
+    // Stopping after every step and resuming from the checkpoint (masks, schedule position and
+    // every float of the pruner through JSON) changes nothing: the masks change only on the
+    // schedule's update steps and hold its sparsity after each step.
+    let dev = Cpu::default();
+    let mut model = Small::new(&dev, DecoderConfig::t5x_decoder_only(), 1).unwrap();
+    let mut stream = SyntheticLm::new(SyntheticTextConfig { seed: 4, ..Default::default() }, 16).unwrap();
+    let val = stream.validation_set(16, 16).unwrap();
+    let steps = 20;
+    let cfg = TrainConfig {
+        steps,
+        batch_size: 8,
+        optimizer: OptimizerConfig::AdamW(AdamWConfig { lr: 1e-2, warmup_steps: 2, ..Default::default() }),
+        grad_clip: Some(1.0),
+        eval_every: 10,
+        seed: 0,
+    };
+    let nm = Pruning::NM { n: 2, m: 4, gradual: true, start: At::Step(4), end: At::Step(16), update_every: 3 };
+    let plan = nm.resolve(0.5, steps).unwrap();
+    let mut pruner = Pruner::new(&model, &plan, 0.5, steps, Embeddings::Dense).unwrap();
+    let schedule = *pruner.schedule().expect("gradual n:m follows a schedule");
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("nm.ckpt");
+    for step in 0..steps {
+        let opts = LoopOptions { checkpoint: Some(ckpt.clone()), stop_after: Some(step + 1), ..Default::default() };
+        let before = pruner.masks().clone();
+        let _ = train(&mut model, &mut stream, &val, &cfg, &mut pruner, &opts);
+        if pruner.masks() != &before {
+            assert!(schedule.is_update_step(step), "masks changed off an update step ({step})");
+        }
+        assert_eq!(pruner.current_sparsity(), schedule.effective_sparsity(step), "step {step}");
+    }
+}
