@@ -31,6 +31,18 @@ pub struct Args {
     /// Slurm `--partition`.
     #[arg(long)]
     pub partition: Option<String>,
+    /// Slurm `--mem`: memory per task (e.g. `8G`).
+    #[arg(long)]
+    pub mem: Option<String>,
+    /// Slurm `--account`.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// A further `#SBATCH` option, as written (repeatable), e.g. `--sbatch=--qos=long`.
+    #[arg(long = "sbatch", value_name = "OPTION", allow_hyphen_values = true)]
+    pub sbatch: Vec<String>,
+    /// A shell line each task runs first (repeatable), e.g. `--setup "module load gcc"`.
+    #[arg(long, value_name = "LINE", allow_hyphen_values = true)]
+    pub setup: Vec<String>,
     /// At most this many array tasks at once.
     #[arg(long)]
     pub max_parallel: Option<usize>,
@@ -64,10 +76,23 @@ pub fn run(args: Args) -> super::CliResult {
             cpus_per_task: args.cpus_per_task,
             time: args.time.clone(),
             partition: args.partition.clone(),
+            mem: args.mem.clone(),
+            account: args.account.clone(),
             max_parallel: args.max_parallel,
+            extra_sbatch: args.sbatch.clone(),
+            setup: args.setup.clone(),
             binary,
         };
-        let text = slurm::script(&absolute(&args.experiment), &absolute(&results), points.len(), &opts);
+        let text = slurm::script(&absolute(&args.experiment), &absolute(&results), points.len(), &opts)?;
+        // Slurm opens each task's log before the script runs: its folder must exist now
+        let logs = slurm::log_dir(&absolute(&results));
+        std::fs::create_dir_all(&logs).map_err(|e| {
+            format!(
+                "cannot create the Slurm log folder {}: {e}\n  fix: choose a --results directory on storage that \
+                 this machine and the compute nodes can write",
+                logs.display()
+            )
+        })?;
         std::fs::write(out, text).map_err(|e| {
             format!("cannot write {}: {e}\n  fix: check that its directory exists and is writable", out.display())
         })?;
@@ -98,6 +123,7 @@ pub fn run(args: Args) -> super::CliResult {
             running += 1;
         }
     }
+    // the last line; a Slurm task reads it to know whether every point is done (runner/slurm.rs)
     println!(
         "{} points: {done} done, {running} claimed by a runner, {} pending (results: {})",
         points.len(),

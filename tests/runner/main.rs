@@ -7,6 +7,8 @@
 //!   §3), and results directories that mix model families;
 //! - `decoder`: a decoder-only experiment checked and trained end to end by the real executor;
 //! - `streams`: a point's training stream follows its data declaration;
+//! - `slurm`: `plan --slurm` job arrays on a real Slurm cluster (skipped without one unless
+//!   `SPARSE_SCALING_SLURM_TESTS=1`);
 //! - `sweep_macro`: `sweep!` in a user's crate;
 //! - `runner_support`: the helpers these tests share.
 
@@ -17,6 +19,7 @@ mod e2e;
 mod report_family;
 mod resume;
 mod runner_support;
+mod slurm;
 mod store;
 mod streams;
 mod sweep_macro;
