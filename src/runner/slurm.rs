@@ -131,9 +131,11 @@ if [ "$TASK" -ge "$N_POINTS" ]; then
   exit 1
 fi
 mkdir -p "$RESULTS/slurm"
+# as many training threads as CPUs allocated (clusters without CPU binding would give all cores)
+export RAYON_NUM_THREADS="${RAYON_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}"
 echo "$(date -u +%FT%TZ) job ${SLURM_ARRAY_JOB_ID:-?} task $TASK on $(hostname): point $TASK of $N_POINTS"
 "$BIN" run "$EXPERIMENT" --results "$RESULTS" --point "$TASK" --jobs 1 --no-progress --no-analysis
-echo "$(date -u +%FT%TZ) task $TASK: point $TASK has a record"
+echo "$(date -u +%FT%TZ) task $TASK: run of point $TASK ended"
 # the final analysis, once per submission: by the first task that finds every point done
 STATUS=$("$BIN" plan "$EXPERIMENT" --results "$RESULTS" | tail -n 1)
 case "$STATUS" in
