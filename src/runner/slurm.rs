@@ -134,7 +134,25 @@ mkdir -p "$RESULTS/slurm"
 # as many training threads as CPUs allocated (clusters without CPU binding would give all cores)
 export RAYON_NUM_THREADS="${RAYON_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}"
 echo "$(date -u +%FT%TZ) job ${SLURM_ARRAY_JOB_ID:-?} task $TASK on $(hostname): point $TASK of $N_POINTS"
-"$BIN" run "$EXPERIMENT" --results "$RESULTS" --point "$TASK" --jobs 1 --no-progress --no-analysis
+"$BIN" run "$EXPERIMENT" --results "$RESULTS" --point "$TASK" --jobs 1 --no-progress --no-analysis &
+RUNNER=$!
+# scancel or the time limit: Slurm sends SIGTERM to every process of the task (SIGKILL after
+# KillWait). The killed runner leaves its claim on the point; release it, so that a resubmitted
+# task on any node resumes the point from its checkpoint at once (not after --stale-after-hours).
+release() {
+  kill -TERM "$RUNNER" 2>/dev/null || true
+  wait "$RUNNER" 2>/dev/null || true
+  HASH=$("$BIN" check "$EXPERIMENT" | awk -v t="$TASK" '$1 == t { h = $2 } END { print h }')
+  CLAIM="$RESULTS/points/$HASH.claim"
+  if [ -n "$HASH" ] && grep -q "\"pid\":$RUNNER," "$CLAIM" 2>/dev/null; then
+    rm -f "$CLAIM"
+    echo "$(date -u +%FT%TZ) task $TASK: stopped by a signal; released the claim on point $TASK (resubmit to resume it)"
+  fi
+  exit 143
+}
+trap release TERM INT
+wait "$RUNNER"
+trap - TERM INT
 echo "$(date -u +%FT%TZ) task $TASK: run of point $TASK ended"
 # the final analysis, once per submission: by the first task that finds every point done
 STATUS=$("$BIN" plan "$EXPERIMENT" --results "$RESULTS" | tail -n 1)

@@ -239,7 +239,11 @@ fn cancelled_task_resubmitted_resumes_to_the_uninterrupted_record() {
     let recs = records(&results);
     assert!(recs.contains_key(&0) && !recs.contains_key(&1), "point 1 was cancelled before its record");
     assert!(ckpt.exists(), "the cancelled task's checkpoint stays");
-    assert!(logs(&results, &job.0).values().all(|t| !t.contains(ANALYSIS)), "no analysis while a point is missing");
+    let claim = results.join("points").join(format!("{hash}.claim"));
+    assert!(!claim.exists(), "the cancelled task released its claim (a task on another node may take the point)");
+    let log = logs(&results, &job.0);
+    assert!(log[&1].contains("released the claim on point 1"), "{}", log[&1]);
+    assert!(log.values().all(|t| !t.contains(ANALYSIS)), "no analysis while a point is missing");
 
     // resubmit task 1 only: it resumes from the checkpoint and, as the last point, runs the analysis
     let again = Job::submit(&script, &["--array=1"]);
