@@ -551,7 +551,10 @@ pub(crate) fn clean_dead_temps(dir: &Path, pid_of: impl Fn(&str) -> Option<u32>)
             .and_then(|t| SystemTime::now().duration_since(t).ok())
             .unwrap_or(Duration::ZERO);
         let dead = pid != std::process::id() && !process_alive(pid) && age > Duration::from_secs(60);
-        if (dead || age > Duration::from_secs(24 * 3600)) && e.file_type().is_ok_and(|t| t.is_file()) && fs::remove_file(&p).is_ok() {
+        if (dead || age > Duration::from_secs(24 * 3600))
+            && e.file_type().is_ok_and(|t| t.is_file())
+            && fs::remove_file(&p).is_ok()
+        {
             removed.push(p);
         }
     }

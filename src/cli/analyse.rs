@@ -159,7 +159,13 @@ fn subject(args: &Args) -> Result<Subject, CliError> {
         }
         let (reference, units) = match &args.input {
             Some(file) if file.is_dir() => {
-                let (obs, mapping) = load_results_dir(file, args.data.n_unit, args.data.d_unit, args.data.family, args.data.skip_damaged)?;
+                let (obs, mapping) = load_results_dir(
+                    file,
+                    args.data.n_unit,
+                    args.data.d_unit,
+                    args.data.family,
+                    args.data.skip_damaged,
+                )?;
                 (Reference::of(&obs), units_of(&mapping))
             }
             Some(file) => {

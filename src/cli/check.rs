@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use crate::experiment::{ExperimentFile, Point};
 use super::output::{print, println};
+use crate::experiment::{ExperimentFile, Point};
 use crate::runner::registry;
 
 /// Arguments of `sparse-scaling check`.

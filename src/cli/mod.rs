@@ -12,9 +12,9 @@ pub mod run;
 
 mod error;
 pub mod files;
-pub mod output;
 pub mod fit_args;
 pub mod fitting;
+pub mod output;
 
 pub use error::CliError;
 

@@ -13,7 +13,9 @@ pub enum OutputError {
     #[error("stdout was closed by its reader")]
     Closed,
     /// Writing failed otherwise (a full device, an I/O error).
-    #[error("cannot write to stdout\n  fix: free space on the device stdout is redirected to, or redirect it elsewhere")]
+    #[error(
+        "cannot write to stdout\n  fix: free space on the device stdout is redirected to, or redirect it elsewhere"
+    )]
     Failed {
         /// The cause.
         source: io::Error,

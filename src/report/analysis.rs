@@ -33,7 +33,8 @@ fn geomspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
 /// How progress lines name a fit: `fit of <law> to <n> points (<starts> starts, <b> bootstrap
 /// refits)`.
 pub fn fit_task_name(law: &str, points: usize, opts: &FitOptions) -> String {
-    let law: String = if law.chars().count() > 60 { law.chars().take(57).chain("...".chars()).collect() } else { law.to_string() };
+    let law: String =
+        if law.chars().count() > 60 { law.chars().take(57).chain("...".chars()).collect() } else { law.to_string() };
     format!("fit of {law} to {points} points ({} starts, {} bootstrap refits)", opts.starts, opts.bootstrap)
 }
 

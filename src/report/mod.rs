@@ -54,9 +54,10 @@ pub(crate) fn write_file(path: &Path, text: &str) -> Result<(), ReportError> {
         std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.to_path_buf(), source })?;
     }
     let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    let written = std::fs::write(&tmp, text)
-        .map_err(|source| ReportError::Io { path: tmp.clone(), source })
-        .and_then(|()| std::fs::rename(&tmp, path).map_err(|source| ReportError::Io { path: path.to_path_buf(), source }));
+    let written =
+        std::fs::write(&tmp, text).map_err(|source| ReportError::Io { path: tmp.clone(), source }).and_then(|()| {
+            std::fs::rename(&tmp, path).map_err(|source| ReportError::Io { path: path.to_path_buf(), source })
+        });
     if written.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

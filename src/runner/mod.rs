@@ -34,9 +34,7 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::experiment::{ExperimentError, Point};
-use crate::results::{
-    host_name, Outcome, Record, RecordState, ResultsDir, ResultsError, RunInfo, RECORD_FORMAT,
-};
+use crate::results::{host_name, Outcome, Record, RecordState, ResultsDir, ResultsError, RunInfo, RECORD_FORMAT};
 use crate::train::progress::{self, duration_text, LineLog, LiveSteps};
 
 /// Errors of planning and running.
@@ -298,7 +296,8 @@ pub fn run(
     }
     let store = ResultsDir::open(&opts.results)?;
     let bars = opts.progress && opts.log.is_stderr() && std::io::stderr().is_terminal();
-    let multi = MultiProgress::with_draw_target(if bars { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
+    let multi =
+        MultiProgress::with_draw_target(if bars { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
     let sweep = multi.add(ProgressBar::new(selected.len() as u64));
     sweep.set_style(
         ProgressStyle::with_template("sweep {bar:30.cyan/blue} {pos}/{len} points {msg} [{elapsed_precise}]")
@@ -316,7 +315,16 @@ pub fn run(
     let statuses: Mutex<Vec<(usize, String, PointStatus)>> = Mutex::new(Vec::new());
     let first_error: Mutex<Option<RunError>> = Mutex::new(None);
     let jobs = opts.jobs.max(1).min(selected.len().max(1));
-    let ctx = RunContext { experiment_name, base_dir, executor, store: &store, opts, multi: &multi, style: &point_style, events: &events };
+    let ctx = RunContext {
+        experiment_name,
+        base_dir,
+        executor,
+        store: &store,
+        opts,
+        multi: &multi,
+        style: &point_style,
+        events: &events,
+    };
 
     let worker = || loop {
         if !opts.keep_going && first_error.lock().map(|e| e.is_some()).unwrap_or(true) {
@@ -398,7 +406,7 @@ fn run_one(c: &RunContext<'_>, point: &Point) -> Result<PointStatus, RunError> {
         let from = store.record_path(&point.hash);
         let to = store.move_aside(&point.hash)?;
         events.say(format!(
-            "{name}: its record {} is damaged ({damage}); moved it to {} and re-training the point",
+            "{name}: its record {} is damaged: {damage}; moved it to {}, re-training the point",
             from.display(),
             to.display()
         ));
@@ -422,7 +430,10 @@ fn run_one(c: &RunContext<'_>, point: &Point) -> Result<PointStatus, RunError> {
     ));
     let bar = c.multi.add(ProgressBar::new(spec.steps));
     bar.set_style(c.style.clone());
-    bar.set_prefix(format!("#{} {} w{} S={} D={}", point.index, spec.family, spec.dims.width, spec.sparsity, spec.steps));
+    bar.set_prefix(format!(
+        "#{} {} w{} S={} D={}",
+        point.index, spec.family, spec.dims.width, spec.sparsity, spec.steps
+    ));
     let watch = PointWatch {
         bar: bar.clone(),
         live: Arc::new(LiveSteps::default()),
@@ -439,10 +450,14 @@ fn run_one(c: &RunContext<'_>, point: &Point) -> Result<PointStatus, RunError> {
         let step = watch.live.step();
         let first = watch.first_step.load(Ordering::SeqCst);
         let rate = match step {
-            Some(s) if first != u64::MAX && s >= first => format!(", {:.2} steps/s", (s - first) as f64 / elapsed.as_secs_f64().max(1e-9)),
+            Some(s) if first != u64::MAX && s >= first => {
+                format!(", {:.2} steps/s", (s - first) as f64 / elapsed.as_secs_f64().max(1e-9))
+            }
             _ => String::new(),
         };
-        let at = step.map_or("preparing".to_string(), |s| format!("step {s}/{total} ({:.0}%)", 100.0 * s as f64 / total.max(1) as f64));
+        let at = step.map_or("preparing".to_string(), |s| {
+            format!("step {s}/{total} ({:.0}%)", 100.0 * s as f64 / total.max(1) as f64)
+        });
         let loss = watch.live.loss().map_or(String::new(), |l| format!(", training loss {l:.4}"));
         events.say(format!("{name}: heartbeat: {at}{loss}{rate}, running for {}", duration_text(elapsed)));
     };

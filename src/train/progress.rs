@@ -177,7 +177,11 @@ pub struct LiveSteps {
 
 impl Default for LiveSteps {
     fn default() -> Self {
-        LiveSteps { offset: AtomicU64::new(0), step: AtomicU64::new(u64::MAX), loss: AtomicU64::new(f64::NAN.to_bits()) }
+        LiveSteps {
+            offset: AtomicU64::new(0),
+            step: AtomicU64::new(u64::MAX),
+            loss: AtomicU64::new(f64::NAN.to_bits()),
+        }
     }
 }
 

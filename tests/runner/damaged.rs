@@ -179,7 +179,11 @@ impl PointExecutor for Counting {
     fn supports(&self, _point: &Point) -> Result<(), UnsupportedSize> {
         Ok(())
     }
-    fn execute(&self, point: &Point, ctx: &ExecContext<'_>) -> Result<Execution, Box<dyn std::error::Error + Send + Sync>> {
+    fn execute(
+        &self,
+        point: &Point,
+        ctx: &ExecContext<'_>,
+    ) -> Result<Execution, Box<dyn std::error::Error + Send + Sync>> {
         *self.calls.lock().unwrap().entry(point.hash.clone()).or_default() += 1;
         KnownLaw.execute(point, ctx)
     }

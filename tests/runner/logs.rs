@@ -29,7 +29,11 @@ impl PointExecutor for WaitsForHeartbeat {
     fn supports(&self, _point: &Point) -> Result<(), UnsupportedSize> {
         Ok(())
     }
-    fn execute(&self, point: &Point, ctx: &ExecContext<'_>) -> Result<Execution, Box<dyn std::error::Error + Send + Sync>> {
+    fn execute(
+        &self,
+        point: &Point,
+        ctx: &ExecContext<'_>,
+    ) -> Result<Execution, Box<dyn std::error::Error + Send + Sync>> {
         let from = if point.index == 1 { 5 } else { 0 };
         ctx.progress.update(from, point.spec.steps, None);
         ctx.progress.update(from + 3, point.spec.steps, None);
