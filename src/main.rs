@@ -42,9 +42,6 @@ fn main() {
         Command::Report(a) => cli::report::run(a),
     };
     if let Err(e) = result {
-        if cli::output::is_closed(&*e) {
-            return; // the reader of stdout went away (`… | head`): end quietly, as ripgrep does
-        }
         eprintln!("error: {}", cli::error_chain(&*e));
         std::process::exit(2);
     }

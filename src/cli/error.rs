@@ -37,7 +37,7 @@ pub enum CliError {
     /// The results directory could not be read.
     #[error(transparent)]
     Results(ResultsError),
-    /// Writing to stdout failed (or its reader went away).
+    /// Writing to stdout failed.
     #[error(transparent)]
     Output(#[from] OutputError),
 }

@@ -1,51 +1,44 @@
 //! Writing to stdout without panicking. `println!` panics when stdout is a pipe whose reader
 //! has gone (`sparse-scaling check exp.ron | head -1`) or a full device (`> /dev/full`); every
-//! subcommand writes through [`print`] instead, which reports the two as [`OutputError`]s. A
-//! closed pipe ends the command quietly with status 0, as ripgrep does (`main` checks
-//! [`is_closed`]); any other failure is an error naming stdout.
+//! subcommand writes through [`print`] instead.
+//!
+//! Once the reader of stdout has gone, what is left to print is dropped in silence and the
+//! command goes on with its work (a `run` still writes its report, a `fit` its `--json`), so it
+//! ends quietly with the status its work earns: 0, or 2 if something failed, never a failure
+//! hidden by a closed pipe. Any other failure to write (a full device) is an [`OutputError`]
+//! naming stdout.
 
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Writing to stdout failed.
+/// Set once a write found stdout closed by its reader.
+static CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writing to stdout failed (a full device, an I/O error); a closed pipe is not an error.
 #[derive(Debug, thiserror::Error)]
-pub enum OutputError {
-    /// The reader of stdout went away (a closed pipe): the command ends quietly.
-    #[error("stdout was closed by its reader")]
-    Closed,
-    /// Writing failed otherwise (a full device, an I/O error).
-    #[error(
-        "cannot write to stdout\n  fix: free space on the device stdout is redirected to, or redirect it elsewhere"
-    )]
-    Failed {
-        /// The cause.
-        source: io::Error,
-    },
+#[error("cannot write to stdout\n  fix: free space on the device stdout is redirected to, or redirect it elsewhere")]
+pub struct OutputError {
+    /// The cause.
+    source: io::Error,
 }
 
-/// Writes `text` to stdout and flushes it.
+/// Writes `text` to stdout and flushes it; does nothing once stdout's reader has gone.
 pub fn print(text: impl std::fmt::Display) -> Result<(), OutputError> {
+    if CLOSED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
     let mut out = io::stdout().lock();
-    write!(out, "{text}").and_then(|()| out.flush()).map_err(|source| match source.kind() {
-        io::ErrorKind::BrokenPipe => OutputError::Closed,
-        _ => OutputError::Failed { source },
-    })
+    match write!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+            CLOSED.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(source) => Err(OutputError { source }),
+        Ok(()) => Ok(()),
+    }
 }
 
-/// Writes `text` and a newline to stdout and flushes it.
+/// Writes `text` and a newline to stdout and flushes it (see [`print`]).
 pub fn println(text: impl std::fmt::Display) -> Result<(), OutputError> {
     print(format_args!("{text}\n"))
-}
-
-/// Whether `e`, or one of its causes, is a closed stdout ([`OutputError::Closed`]).
-pub fn is_closed(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur = Some(e);
-    while let Some(err) = cur {
-        if matches!(err.downcast_ref::<OutputError>(), Some(OutputError::Closed))
-            || matches!(err.downcast_ref::<super::CliError>(), Some(super::CliError::Output(OutputError::Closed)))
-        {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
 }

@@ -1,6 +1,6 @@
-//! Closed pipes and full devices: a command whose stdout reader went away (`… | head -1`) ends
-//! quietly with status 0, as ripgrep does; a full device (`> /dev/full`) is an error naming
-//! stdout. Neither panics.
+//! Closed pipes and full devices: a command whose stdout reader went away (`… | head -1`) drops
+//! the rest of its output, finishes its work (files it writes) and ends quietly with the status
+//! of that work; a full device (`> /dev/full`) is an error naming stdout. Neither panics.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -28,11 +28,13 @@ fn a_closed_stdout_ends_the_command_quietly() {
     let csv = dir.path().join("t.csv");
     std::fs::write(&csv, "S,N,D,loss\n0,1,1,3\n0.5,2,1,2.5\n0,3,2,2\n0.5,4,2,1.8\n0,5,3,1.7\n0.5,6,3,1.6\n").unwrap();
     let c = csv.to_str().unwrap();
+    let json = dir.path().join("fit.json");
+    let j = json.to_str().unwrap();
     for args in [
         vec!["check", q.as_str()],
         vec!["check", q.as_str(), "--json"],
         vec!["plan", q.as_str(), "--results", dir.path().to_str().unwrap()],
-        vec!["fit", c, "--law", "E + A*N^(-a)", "--starts", "2"],
+        vec!["fit", c, "--law", "E + A*N^(-a)", "--starts", "2", "--json", j],
     ] {
         let o = with_closed_stdout(&args);
         let err = String::from_utf8_lossy(&o.stderr);
@@ -41,6 +43,7 @@ fn a_closed_stdout_ends_the_command_quietly() {
         // nothing but progress lines (a fit logs its start and end when stderr is not a terminal)
         assert!(err.lines().all(|l| l.contains(": started") || l.contains(": done in")), "{args:?}: {err}");
     }
+    assert!(json.exists(), "fit finishes its work when stdout is closed");
 }
 
 #[test]
