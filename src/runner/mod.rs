@@ -336,7 +336,11 @@ pub fn run(
             Ok(s) => s,
             Err(e) => {
                 let msg = crate::error_chain(&e);
-                events.say(format!("{}: FAILED: {msg}", point_name(point)));
+                let why = match &e {
+                    RunError::Point { message, .. } => message.clone(),
+                    _ => msg.clone(),
+                };
+                events.say(format!("{}: FAILED: {why}", point_name(point)));
                 if let Ok(mut fe) = first_error.lock() {
                     if fe.is_none() {
                         *fe = Some(e);
