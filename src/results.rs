@@ -7,13 +7,24 @@
 //! <results>/points/<hash>.claim    a runner is working on the point (pid, host, time)
 //! <results>/checkpoints/<hash>/    checkpoints of an unfinished point (removed when done)
 //! <results>/report/                tables and plots written by `report`
+//! <results>/points/<hash>.json.damaged-<time>   a damaged record `run` moved aside
 //! ```
 //!
 //! **Atomic records.** A record is written to a uniquely named temporary file in `points/`,
 //! flushed to disk (`fsync`), renamed over `<hash>.json` (atomic on POSIX file systems,
 //! including NFS for a rename within one directory), and the directory is synced. A point
 //! counts as finished only if its record exists *and parses*, so a crash at any moment
-//! leaves either no record or a whole one.
+//! leaves either no record or a whole one. A failed write removes its temporary file; the
+//! temporary files of writers that died (`points/.<hash>.<pid>.<n>.tmp`, whose process is gone
+//! from this host) are removed by [`ResultsDir::clean_stale_temps`]. Names starting with `.` are
+//! never read as records.
+//!
+//! **Damaged records are never dropped in silence.** A `points/<hash>.json` that is not a whole,
+//! valid record of its point (truncated, empty, not JSON, a loss that is null or not a number, a
+//! wrong hash, an unknown field or `format`, a directory) is a [`Damage`]: [`ResultsDir::records`]
+//! fails naming every damaged file and why ([`ResultsError::Damaged`]), [`ResultsDir::scan`] returns
+//! the damaged files beside the intact records (for `--skip-damaged`), and the runner moves a
+//! damaged record aside ([`ResultsDir::move_aside`]) and re-trains its point.
 //!
 //! **Claims.** Before training a point a runner creates `<hash>.claim` with `O_EXCL`
 //! (`create_new`), so among concurrent runners (several `--shard`s, Slurm tasks, `--jobs`)
@@ -103,6 +114,212 @@ pub enum ResultsError {
     /// CSV output failed.
     #[error("results store: cannot write CSV")]
     Csv(#[from] csv::Error),
+    /// The directory is not a results directory: it has no `points/` folder. Commands that only
+    /// read a results directory never create one.
+    #[error("{} is not a results directory (it has no points/ folder)\n  fix: give the directory passed to `sparse-scaling run --results` (default results/<experiment name>), or a CSV file", dir.display())]
+    NotResults {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// Some records are damaged; nothing was dropped in silence.
+    #[error(
+        "results store: {} has {} damaged record{}:\n{}\n  fix: `sparse-scaling run <exp.ron> --results {}` moves damaged records aside and re-trains their points; or pass --skip-damaged to use only the intact records",
+        dir.display(),
+        damaged.len(),
+        if damaged.len() == 1 { "" } else { "s" },
+        damaged_list(damaged),
+        dir.display()
+    )]
+    Damaged {
+        /// The results directory.
+        dir: PathBuf,
+        /// Every damaged record, by path.
+        damaged: Vec<DamagedRecord>,
+    },
+}
+
+/// What is wrong with a damaged record file `points/<hash>.json`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Damage {
+    /// The file is empty (or only white space).
+    #[error("empty (its writer died before writing it)")]
+    Empty,
+    /// The JSON ends early.
+    #[error("truncated (the file ends in the middle of the record)")]
+    Truncated,
+    /// The file is not JSON.
+    #[error("garbage (not JSON: {message})")]
+    Garbage {
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A loss is null, NaN or infinite (JSON has no NaN: a NaN loss is written as `null`).
+    #[error("the loss `{field}` is {value}, not a finite number")]
+    BadLoss {
+        /// The field, e.g. `outcome.final_val_loss`.
+        field: String,
+        /// What it is instead (`null`, `NaN`, …).
+        value: String,
+    },
+    /// The record is of another point.
+    #[error("wrong hash: the file holds the record of point {found}")]
+    WrongHash {
+        /// The hash inside the file.
+        found: String,
+    },
+    /// The record has a field that records do not have.
+    #[error("unknown field `{field}`")]
+    UnknownField {
+        /// The field.
+        field: String,
+    },
+    /// The record's `format` is not [`RECORD_FORMAT`].
+    #[error("unknown format {found} (this version reads format {RECORD_FORMAT})")]
+    UnknownFormat {
+        /// The format in the file.
+        found: String,
+    },
+    /// A directory is in place of the file.
+    #[error("a directory in place of the record file")]
+    Directory,
+    /// The file could not be read.
+    #[error("unreadable ({message})")]
+    Unreadable {
+        /// The OS's message.
+        message: String,
+    },
+    /// The JSON is not a record (a missing field, a value of the wrong type).
+    #[error("not a record ({message})")]
+    Invalid {
+        /// The decoder's message, with line and column.
+        message: String,
+    },
+}
+
+/// A damaged record file and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DamagedRecord {
+    /// The file, `<results>/points/<hash>.json`.
+    pub path: PathBuf,
+    /// The point's hash, as the file name gives it.
+    pub hash: String,
+    /// What is wrong.
+    pub damage: Damage,
+}
+
+impl std::fmt::Display for DamagedRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.damage)
+    }
+}
+
+fn damaged_list(damaged: &[DamagedRecord]) -> String {
+    damaged.iter().map(|d| format!("  {d}")).collect::<Vec<_>>().join("\n")
+}
+
+/// What `points/<hash>.json` holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordState {
+    /// No file: the point is not finished.
+    Missing,
+    /// A whole, valid record of the point.
+    Intact(Box<Record>),
+    /// A damaged file.
+    Damaged(Damage),
+}
+
+/// The records of a results directory: the intact ones and the damaged files.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// Intact records, sorted by (family, N, S, D, hash).
+    pub records: Vec<Record>,
+    /// Damaged record files, by path.
+    pub damaged: Vec<DamagedRecord>,
+}
+
+impl Scan {
+    /// Keeps only the records and damaged files of these point hashes.
+    pub fn retain_hashes(&mut self, hashes: &[String]) {
+        self.records.retain(|r| hashes.contains(&r.hash));
+        self.damaged.retain(|d| hashes.contains(&d.hash));
+    }
+
+    /// The intact records; with damaged files, [`ResultsError::Damaged`] naming them unless
+    /// `skip_damaged` (then the caller says what it skipped: [`Scan::damaged`]).
+    pub fn intact(self, dir: &Path, skip_damaged: bool) -> Result<Vec<Record>, ResultsError> {
+        if !skip_damaged && !self.damaged.is_empty() {
+            return Err(ResultsError::Damaged { dir: dir.to_path_buf(), damaged: self.damaged });
+        }
+        Ok(self.records)
+    }
+}
+
+/// The note a command prints when `--skip-damaged` left records out: how many and which.
+pub fn skipped_note(damaged: &[DamagedRecord]) -> String {
+    format!(
+        "skipped {} damaged record{} (--skip-damaged):\n{}",
+        damaged.len(),
+        if damaged.len() == 1 { "" } else { "s" },
+        damaged_list(damaged)
+    )
+}
+
+/// Classifies the text of a record file that does not decode as a [`Record`].
+fn classify(text: &str, error: &serde_json::Error) -> Damage {
+    use serde_json::error::Category;
+    if text.trim().is_empty() {
+        return Damage::Empty;
+    }
+    match error.classify() {
+        Category::Eof => return Damage::Truncated,
+        Category::Syntax | Category::Io => {
+            // JSON has no NaN or Infinity: a writer that printed them wrote garbage there
+            let at = byte_offset(text, error.line(), error.column());
+            let rest = text.get(at.saturating_sub(1)..).unwrap_or("").trim_start_matches([':', ' ']);
+            for word in ["NaN", "-Infinity", "Infinity", "inf", "-inf", "nan"] {
+                if rest.starts_with(word) {
+                    return Damage::BadLoss { field: field_before(text, at), value: word.to_string() };
+                }
+            }
+            return Damage::Garbage { message: error.to_string() };
+        }
+        Category::Data => {}
+    }
+    let message = error.to_string();
+    let value: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(_) => return Damage::Invalid { message },
+    };
+    if let Some(f) = value.get("format") {
+        if f.as_u64() != Some(RECORD_FORMAT as u64) {
+            return Damage::UnknownFormat { found: f.to_string() };
+        }
+    }
+    for field in ["final_val_loss", "best_val_loss"] {
+        if let Some(v) = value.get("outcome").and_then(|o| o.get(field)) {
+            if !v.is_number() {
+                return Damage::BadLoss { field: format!("outcome.{field}"), value: v.to_string() };
+            }
+        }
+    }
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let field = rest.split('`').next().unwrap_or("").to_string();
+        return Damage::UnknownField { field };
+    }
+    Damage::Invalid { message }
+}
+
+/// The byte offset of a 1-based (line, column) in `text`.
+fn byte_offset(text: &str, line: usize, column: usize) -> usize {
+    let start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+    (start + column).min(text.len())
+}
+
+/// The name of the JSON field whose value starts at byte `at` (best effort: the last quoted
+/// word before it).
+fn field_before(text: &str, at: usize) -> String {
+    let head = text.get(..at.min(text.len())).unwrap_or("");
+    head.rsplit('"').nth(1).unwrap_or("?").to_string()
 }
 
 fn family_list(families: &[Family]) -> String {
@@ -156,6 +373,7 @@ fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) ->
 
 /// One validation measurement.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CurvePoint {
     /// Optimizer step (after this many steps).
     pub step: u64,
@@ -166,6 +384,7 @@ pub struct CurvePoint {
 /// What training a point produced: deterministic given the point (same seed → same numbers),
 /// so a resumed run has the same outcome as an uninterrupted one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Outcome {
     /// N: non-zero weights in the pruned layers of the final model.
     pub nonzero_params: u64,
@@ -185,6 +404,7 @@ pub struct Outcome {
 
 /// How a point's training went (not deterministic: timings, host).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RunInfo {
     /// Wall-clock seconds of the last (possibly resumed) session of this point.
     pub wall_seconds: f64,
@@ -316,6 +536,31 @@ fn sync_dir(dir: &Path) {
     }
 }
 
+/// Removes the files of `dir` whose name `pid_of` maps to the pid of a writer that is dead
+/// (see [`ResultsDir::clean_stale_temps`] for the rule); returns those removed.
+pub(crate) fn clean_dead_temps(dir: &Path, pid_of: impl Fn(&str) -> Option<u32>) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else { return removed };
+    for e in entries.flatten() {
+        let p = e.path();
+        let Some(pid) = p.file_name().and_then(|n| n.to_str()).and_then(&pid_of) else { continue };
+        let age = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .unwrap_or(Duration::ZERO);
+        let dead = pid != std::process::id() && !process_alive(pid) && age > Duration::from_secs(60);
+        if (dead || age > Duration::from_secs(24 * 3600))
+            && e.file_type().is_ok_and(|t| t.is_file())
+            && fs::remove_file(&p).is_ok()
+        {
+            removed.push(p);
+        }
+    }
+    removed
+}
+
 impl ResultsDir {
     /// Opens (creating if needed) a results directory.
     pub fn open(root: impl Into<PathBuf>) -> Result<ResultsDir, ResultsError> {
@@ -323,6 +568,24 @@ impl ResultsDir {
         let points = root.join("points");
         fs::create_dir_all(&points).map_err(io_err("create", &points))?;
         Ok(ResultsDir { root })
+    }
+
+    /// Opens an existing results directory without creating anything: for commands that
+    /// only read one (`report`, `fit`, `analyse`). Fails with [`ResultsError::NotResults`] when
+    /// `root` has no `points/` folder.
+    pub fn open_existing(root: impl Into<PathBuf>) -> Result<ResultsDir, ResultsError> {
+        let root = root.into();
+        let points = root.join("points");
+        match fs::symlink_metadata(&points) {
+            Ok(m) if m.is_dir() => Ok(ResultsDir { root }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(ResultsError::NotResults { dir: root }),
+            // something else is named `points` (a file, a link): `create_dir_all` cannot create
+            // anything over it, and says in the OS's words why it is not a folder
+            _ => match fs::create_dir_all(&points) {
+                Ok(()) => Ok(ResultsDir { root }),
+                Err(source) => Err(ResultsError::Io { action: "create", path: points, source }),
+            },
+        }
     }
 
     /// The directory.
@@ -350,52 +613,138 @@ impl ResultsDir {
         self.root.join("report")
     }
 
-    /// The record of `hash`, if the point is finished (its record exists and parses).
+    /// The record of `hash`, if the point is finished (its record exists, is intact and is
+    /// the point's).
     pub fn load(&self, hash: &str) -> Option<Record> {
-        let text = fs::read_to_string(self.record_path(hash)).ok()?;
-        serde_json::from_str::<Record>(&text).ok().filter(|r| r.hash == hash)
+        match self.check(hash) {
+            RecordState::Intact(r) => Some(*r),
+            RecordState::Missing | RecordState::Damaged(_) => None,
+        }
+    }
+
+    /// What `points/<hash>.json` holds: nothing, an intact record of the point, or a damaged
+    /// file (and what is wrong with it).
+    pub fn check(&self, hash: &str) -> RecordState {
+        let path = self.record_path(hash);
+        let text = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return RecordState::Missing,
+            Err(_) if path.is_dir() => return RecordState::Damaged(Damage::Directory),
+            Err(e) => return RecordState::Damaged(Damage::Unreadable { message: e.to_string() }),
+        };
+        let text = match String::from_utf8(text) {
+            Ok(t) => t,
+            Err(e) => return RecordState::Damaged(Damage::Garbage { message: format!("not UTF-8 text: {e}") }),
+        };
+        match serde_json::from_str::<Record>(&text) {
+            Ok(r) if r.format != RECORD_FORMAT => {
+                RecordState::Damaged(Damage::UnknownFormat { found: r.format.to_string() })
+            }
+            Ok(r) if r.hash != hash => RecordState::Damaged(Damage::WrongHash { found: r.hash }),
+            Ok(r) => match [("final_val_loss", r.outcome.final_val_loss), ("best_val_loss", r.outcome.best_val_loss)]
+                .into_iter()
+                .find(|(_, v)| !v.is_finite())
+            {
+                Some((field, v)) => {
+                    RecordState::Damaged(Damage::BadLoss { field: format!("outcome.{field}"), value: v.to_string() })
+                }
+                None => RecordState::Intact(Box::new(r)),
+            },
+            Err(e) => RecordState::Damaged(classify(&text, &e)),
+        }
     }
 
     /// Whether the point is finished.
     pub fn is_finished(&self, hash: &str) -> bool {
-        self.load(hash).is_some()
+        matches!(self.check(hash), RecordState::Intact(_))
     }
 
-    /// Writes a record atomically (temporary file, fsync, rename, directory fsync).
+    /// Moves the damaged record of `hash` aside to `points/<hash>.json.damaged-<UTC time>`
+    /// (kept for inspection, never read as a record) and returns where it went. A runner calls
+    /// it while it holds the point's claim, so it never moves a record being written.
+    pub fn move_aside(&self, hash: &str) -> Result<PathBuf, ResultsError> {
+        let from = self.record_path(hash);
+        let stamp = crate::train::progress::compact_timestamp(SystemTime::now());
+        let mut to = from.with_file_name(format!("{hash}.json.damaged-{stamp}"));
+        if to.exists() {
+            to = from.with_file_name(format!("{hash}.json.damaged-{stamp}-{}", unique()));
+        }
+        fs::rename(&from, &to).map_err(io_err("move aside", &from))?;
+        sync_dir(&self.root.join("points"));
+        Ok(to)
+    }
+
+    /// Removes the temporary files of writers that died: `points/.<hash>.<pid>.<n>.tmp` (a
+    /// record being written) and `.experiment.ron.<pid>`, when process `pid` no longer exists
+    /// on this host and the file is older than a minute (a writer on another host of a shared
+    /// file system may have the same pid; its write lasts milliseconds), or older than a day
+    /// (the pid was reused). Returns the files removed; failures to remove are ignored (the
+    /// files are never read as records).
+    pub fn clean_stale_temps(&self) -> Vec<PathBuf> {
+        let mut removed = clean_dead_temps(&self.root.join("points"), |name| {
+            let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+            let mut parts = rest.rsplitn(3, '.');
+            let _n = parts.next()?;
+            parts.next()?.parse().ok()
+        });
+        removed.extend(clean_dead_temps(&self.root, |name| name.strip_prefix(".experiment.ron.")?.parse().ok()));
+        removed
+    }
+
+    /// Writes a record atomically (temporary file, fsync, rename, directory fsync). If any
+    /// step fails the temporary file is removed.
     pub fn write(&self, record: &Record) -> Result<(), ResultsError> {
         let json = serde_json::to_string_pretty(record)
             .map_err(|source| ResultsError::Encode { hash: record.hash.clone(), source })?;
         let dir = self.root.join("points");
         let tmp = dir.join(format!(".{}.{}.{}.tmp", record.hash, std::process::id(), unique()));
-        let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
-        f.write_all(json.as_bytes()).map_err(io_err("write", &tmp))?;
-        f.write_all(b"\n").map_err(io_err("write", &tmp))?;
-        f.sync_all().map_err(io_err("sync", &tmp))?;
-        drop(f);
         let dst = self.record_path(&record.hash);
-        fs::rename(&tmp, &dst).map_err(io_err("rename into place", &dst))?;
+        let written = (|| {
+            let mut f = File::create(&tmp).map_err(io_err("create", &tmp))?;
+            f.write_all(json.as_bytes()).map_err(io_err("write", &tmp))?;
+            f.write_all(b"\n").map_err(io_err("write", &tmp))?;
+            f.sync_all().map_err(io_err("sync", &tmp))?;
+            drop(f);
+            fs::rename(&tmp, &dst).map_err(io_err("rename into place", &dst))
+        })();
+        if written.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        written?;
         sync_dir(&dir);
         Ok(())
     }
 
-    /// Every finished record, sorted by (family, N, S, D, hash). Files that do not parse
-    /// (not records) are skipped.
+    /// Every record, sorted by (family, N, S, D, hash). Fails with
+    /// [`ResultsError::Damaged`], naming each damaged file and why, if any record is damaged;
+    /// [`ResultsDir::scan`] returns both.
     pub fn records(&self) -> Result<Vec<Record>, ResultsError> {
+        self.scan()?.intact(&self.root, false)
+    }
+
+    /// The intact records (sorted as by [`ResultsDir::records`]) and the damaged record files
+    /// (sorted by path). Record files are `points/<hash>.json`; names starting with `.`
+    /// (temporary files) and other names are not records.
+    pub fn scan(&self) -> Result<Scan, ResultsError> {
         let dir = self.root.join("points");
-        let mut out = Vec::new();
+        let mut out = Scan::default();
         for entry in fs::read_dir(&dir).map_err(io_err("list", &dir))? {
             let entry = entry.map_err(io_err("list", &dir))?;
             let p = entry.path();
             let Some(name) = p.file_name().and_then(|n| n.to_str()) else { continue };
-            if name.starts_with('.') || !name.ends_with(".json") {
+            if name.starts_with('.') {
                 continue;
             }
-            let hash = name.trim_end_matches(".json");
-            if let Some(r) = self.load(hash) {
-                out.push(r);
+            let Some(hash) = name.strip_suffix(".json") else { continue };
+            match self.check(hash) {
+                RecordState::Intact(r) => out.records.push(*r),
+                RecordState::Damaged(damage) => {
+                    out.damaged.push(DamagedRecord { path: p.clone(), hash: hash.to_string(), damage })
+                }
+                RecordState::Missing => {} // removed while listing (moved aside by a runner)
             }
         }
-        out.sort_by(|a, b| {
+        out.records.sort_by(|a, b| {
             a.family()
                 .cmp(&b.family())
                 .then(a.outcome.nonzero_params.cmp(&b.outcome.nonzero_params))
@@ -403,6 +752,7 @@ impl ResultsDir {
                 .then(a.data_seen.total_cmp(&b.data_seen))
                 .then(a.hash.cmp(&b.hash))
         });
+        out.damaged.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
     }
 

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use super::files::{csv_headers, load_observations, load_results_dir, read_record, write_json};
 use super::fit_args::{resolve_law, resolve_mapping, DataArgs, FitArgs, Preset};
 use super::fitting::{fit_from_args, format_fit};
+use super::output::{print, println};
 use super::CliError;
 use sparse_scaling_law::analysis::{
     Analysis, AnalysisReport, FitRecord, PredictionPoint, Reference, ReportSettings, SymbolicSurface, DEFAULT_COST,
@@ -158,7 +159,13 @@ fn subject(args: &Args) -> Result<Subject, CliError> {
         }
         let (reference, units) = match &args.input {
             Some(file) if file.is_dir() => {
-                let (obs, mapping) = load_results_dir(file, args.data.n_unit, args.data.d_unit, args.data.family)?;
+                let (obs, mapping) = load_results_dir(
+                    file,
+                    args.data.n_unit,
+                    args.data.d_unit,
+                    args.data.family,
+                    args.data.skip_damaged,
+                )?;
                 (Reference::of(&obs), units_of(&mapping))
             }
             Some(file) => {
@@ -200,11 +207,10 @@ fn subject(args: &Args) -> Result<Subject, CliError> {
         CliError::Usage("give a fit (.json from `sparse-scaling fit --json`), a CSV file to fit, or --params".into())
     })?;
     let r = fit_from_args(input, &args.data, &args.fit)?;
-    print!("{}", format_fit(&r, false));
-    println!();
+    println(format_fit(&r, false))?;
     if let Some(p) = &args.save_fit {
         write_json(p, &r)?;
-        println!("wrote {}\n", p.display());
+        println(format_args!("wrote {}\n", p.display()))?;
     }
     Subject::of_fit(r, args.data.preset)
 }
@@ -254,10 +260,10 @@ pub fn run(args: Args) -> super::CliResult {
         &settings,
     )
     .map_err(|e| CliError::Usage(e.to_string()))?;
-    print!("{report}");
+    print(&report)?;
     if let Some(p) = &args.json {
         write_json(p, &report)?;
-        println!("wrote {}", p.display());
+        println(format_args!("wrote {}", p.display()))?;
     }
     if let Some(p) = &args.plot_contours {
         let a =
@@ -266,7 +272,7 @@ pub fn run(args: Args) -> super::CliResult {
         let name = sub.law.name().unwrap_or("fitted law").to_string();
         let svg = contour_plot(&a, &name, sub.reference.n_min, sub.reference.n_max, n_unit, &args.cost)?;
         write_svg(p, &svg).map_err(CliError::Plot)?;
-        println!("wrote {}", p.display());
+        println(format_args!("wrote {}", p.display()))?;
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use super::output::{print, println};
 use crate::experiment::{ExperimentFile, Point};
 use crate::runner::registry;
 
@@ -50,13 +51,13 @@ pub fn run(args: Args) -> super::CliResult {
     let file = ExperimentFile::load(&args.experiment)?;
     let points = file.expand()?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&points)?);
+        println(serde_json::to_string_pretty(&points)?)?;
     } else {
-        println!("{}: experiment `{}` is valid", args.experiment.display(), file.experiment.name);
+        println(format_args!("{}: experiment `{}` is valid", args.experiment.display(), file.experiment.name))?;
         if !file.experiment.description.is_empty() {
-            println!("{}", file.experiment.description);
+            println(&file.experiment.description)?;
         }
-        print!("{}", points_table(&points));
+        print(points_table(&points))?;
     }
     let unsupported: Vec<_> = points.iter().filter_map(|p| registry::check(p).err()).collect();
     if let Some(first) = unsupported.first() {
@@ -68,7 +69,7 @@ pub fn run(args: Args) -> super::CliResult {
         .into());
     }
     if !args.json {
-        println!("{} points; every model shape is compiled into this binary", points.len());
+        println(format_args!("{} points; every model shape is compiled into this binary", points.len()))?;
     }
     Ok(())
 }

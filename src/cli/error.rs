@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use super::output::OutputError;
 use crate::results::ResultsError;
 use sparse_scaling_law::plot::PlotError;
 use sparse_scaling_law::{DataError, FitError, LawError};
@@ -36,4 +37,7 @@ pub enum CliError {
     /// The results directory could not be read.
     #[error(transparent)]
     Results(ResultsError),
+    /// Writing to stdout failed.
+    #[error(transparent)]
+    Output(#[from] OutputError),
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::CliError;
 use crate::experiment::Family;
-use crate::results::{d_unit_name, observation_columns, select_family, ResultsDir};
+use crate::results::{d_unit_name, observation_columns, select_family, skipped_note, ResultsDir};
 use sparse_scaling_law::analysis::FitRecord;
 use sparse_scaling_law::{CsvMapping, Observations};
 
@@ -30,15 +30,26 @@ pub fn load_observations(path: &Path, mapping: &CsvMapping) -> Result<Observatio
     Observations::from_csv_path(path, mapping).map_err(CliError::Data)
 }
 
+/// Writes a note for the user on stderr (what a command skipped or assumed); a note that cannot
+/// be written is dropped.
+pub fn note(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "note: {text}");
+}
+
 /// Reads the finished points of a results directory (written by `sparse-scaling run`) as
 /// observations S, N / `n_unit`, D / `d_unit`, loss = final validation loss, and a mapping that
 /// records these units. With `family`, only that family's records; without, the records must
-/// be of one family (else the error names the families and the `--family` flags).
+/// be of one family (else the error names the families and the `--family` flags). Damaged
+/// records stop it, each named with what is wrong, unless `skip_damaged` (then a note on stderr
+/// says how many were skipped and which). It creates nothing: a directory without `points/`
+/// is not a results directory.
 pub fn load_results_dir(
     dir: &Path,
     n_unit: Option<f64>,
     d_unit: Option<f64>,
     family: Option<Family>,
+    skip_damaged: bool,
 ) -> Result<(Observations, CsvMapping), CliError> {
     for (flag, v) in [("--n-unit", n_unit), ("--d-unit", d_unit)] {
         if let Some(v) = v {
@@ -47,8 +58,12 @@ pub fn load_results_dir(
             }
         }
     }
-    let store = ResultsDir::open(dir).map_err(CliError::Results)?;
-    let records = store.records().map_err(CliError::Results)?;
+    let store = ResultsDir::open_existing(dir).map_err(CliError::Results)?;
+    let scan = store.scan().map_err(CliError::Results)?;
+    if skip_damaged && !scan.damaged.is_empty() {
+        note(&skipped_note(&scan.damaged));
+    }
+    let records = scan.intact(dir, skip_damaged).map_err(CliError::Results)?;
     let records = select_family(records, family, dir).map_err(CliError::Results)?;
     let family = records[0].family();
     let d_name = d_unit_name(family);

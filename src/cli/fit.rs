@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use super::files::write_json;
 use super::fit_args::{DataArgs, FitArgs};
 use super::fitting::{fit_from_args, format_fit};
+use super::output::{print, println};
 use super::CliError;
 use sparse_scaling_law::analysis::FitRecord;
 use sparse_scaling_law::plot::{predicted_vs_measured_svg, write_svg, FitPoint};
@@ -61,14 +62,14 @@ pub fn fit_plot(r: &FitRecord) -> Result<String, CliError> {
 /// Runs `sparse-scaling fit`.
 pub fn run(args: Args) -> super::CliResult {
     let record = fit_from_args(&args.file, &args.data, &args.fit)?;
-    print!("{}", format_fit(&record, args.points));
+    print(format_fit(&record, args.points))?;
     if let Some(p) = &args.json {
         write_json(p, &record)?;
-        println!("wrote {}", p.display());
+        println(format_args!("wrote {}", p.display()))?;
     }
     if let Some(p) = &args.plot {
         write_svg(p, &fit_plot(&record)?).map_err(CliError::Plot)?;
-        println!("wrote {}", p.display());
+        println(format_args!("wrote {}", p.display()))?;
     }
     Ok(())
 }

@@ -98,6 +98,10 @@ pub struct DataArgs {
     /// directory mixes ViT and T5 records).
     #[arg(long, value_name = "vit|t5")]
     pub family: Option<crate::experiment::Family>,
+    /// Results directory only: leave out damaged records (truncated, garbage, wrong hash, …)
+    /// instead of stopping; says how many were skipped, and which.
+    #[arg(long)]
+    pub skip_damaged: bool,
 }
 
 impl DataArgs {

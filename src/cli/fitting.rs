@@ -25,7 +25,8 @@ pub fn fit_observations(
     options: FitOptions,
 ) -> Result<FitRecord, CliError> {
     law.check_vars_available(&obs.var_names).map_err(|e| CliError::Fit(FitError::Law(e)))?;
-    let result = fit(law, &obs, &options).map_err(CliError::Fit)?;
+    let what = crate::report::analysis::fit_task_name(&law.expr().to_string(), obs.len(), &options);
+    let result = crate::train::progress::long_task(&what, || fit(law, &obs, &options)).map_err(CliError::Fit)?;
     Ok(FitRecord {
         format: FitRecord::FORMAT,
         source,
@@ -50,7 +51,7 @@ pub fn fit_from_args(file: &Path, data: &DataArgs, fit_args: &FitArgs) -> Result
                 file.display()
             )));
         }
-        load_results_dir(file, data.n_unit, data.d_unit, data.family)?
+        load_results_dir(file, data.n_unit, data.d_unit, data.family, data.skip_damaged)?
     } else {
         if data.n_unit.is_some() || data.d_unit.is_some() {
             return Err(CliError::Usage(
@@ -60,6 +61,12 @@ pub fn fit_from_args(file: &Path, data: &DataArgs, fit_args: &FitArgs) -> Result
         if data.family.is_some() {
             return Err(CliError::Usage(format!(
                 "--family applies to results directories; {} is a CSV file (select its rows before fitting)",
+                file.display()
+            )));
+        }
+        if data.skip_damaged {
+            return Err(CliError::Usage(format!(
+                "--skip-damaged applies to results directories; {} is a CSV file",
                 file.display()
             )));
         }

@@ -14,6 +14,7 @@ mod error;
 pub mod files;
 pub mod fit_args;
 pub mod fitting;
+pub mod output;
 
 pub use error::CliError;
 

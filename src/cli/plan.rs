@@ -8,6 +8,8 @@ use crate::experiment::ExperimentFile;
 use crate::results::ResultsDir;
 use crate::runner::slurm::{self, SlurmOptions};
 
+use super::output::{print, println};
+
 /// Arguments of `sparse-scaling plan`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -101,19 +103,19 @@ pub fn run(args: Args) -> super::CliResult {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(out, std::fs::Permissions::from_mode(0o755));
         }
-        println!(
+        println(format_args!(
             "wrote {}: Slurm job array 0-{} ({} points) against {}\n  submit with: sbatch {}",
             out.display(),
             points.len().saturating_sub(1),
             points.len(),
             results.display(),
             out.display()
-        );
+        ))?;
         return Ok(());
     }
     let store = if results.join("points").is_dir() { Some(ResultsDir::open(&results)?) } else { None };
     let claims = store.as_ref().map(|s| s.claims()).unwrap_or_default();
-    print!("{}", super::check::points_table(&points));
+    print(super::check::points_table(&points))?;
     let mut done = 0;
     let mut running = 0;
     for p in &points {
@@ -124,11 +126,11 @@ pub fn run(args: Args) -> super::CliResult {
         }
     }
     // the last line; a Slurm task reads it to know whether every point is done (runner/slurm.rs)
-    println!(
+    println(format_args!(
         "{} points: {done} done, {running} claimed by a runner, {} pending (results: {})",
         points.len(),
         points.len() - done - running,
         results.display()
-    );
+    ))?;
     Ok(())
 }

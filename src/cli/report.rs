@@ -3,9 +3,12 @@
 //! `--experiment`, else from the `experiment.ron` that `run` keeps in the results directory;
 //! without either, every record is reported and no fit runs. A report covers one model
 //! family: in a directory that mixes families' records, choose one with `--family vit|t5|decoder`.
+//! Damaged records stop the report, each named with what is wrong with it, unless
+//! `--skip-damaged` (then it says how many it skipped, and which).
 
 use std::path::PathBuf;
 
+use super::output::println;
 use crate::experiment::ExperimentFile;
 
 /// Arguments of `sparse-scaling report`.
@@ -26,6 +29,10 @@ pub struct Args {
     /// families: one law fits, and one plot compares, a single family.
     #[arg(long, value_name = "vit|t5")]
     pub family: Option<crate::experiment::Family>,
+    /// Leave out damaged records (truncated, garbage, wrong hash, …) instead of stopping; the
+    /// report says how many it skipped and which.
+    #[arg(long)]
+    pub skip_damaged: bool,
 }
 
 /// Runs `sparse-scaling report`.
@@ -44,12 +51,21 @@ pub fn run(args: Args) -> super::CliResult {
         (Some(f), false) => Some(f.expand()?.into_iter().map(|p| p.hash).collect()),
         _ => None,
     };
-    let summary = crate::report::write_report(&args.results, analysis.as_ref(), hashes.as_deref(), args.family)?;
+    let summary = crate::report::write_report(
+        &args.results,
+        analysis.as_ref(),
+        hashes.as_deref(),
+        args.family,
+        args.skip_damaged,
+    )?;
+    if !summary.skipped.is_empty() {
+        super::files::note(&crate::results::skipped_note(&summary.skipped));
+    }
     if !summary.text.is_empty() {
-        println!("{}", summary.text);
+        println(&summary.text)?;
     }
     for f in &summary.files {
-        println!("wrote {}", f.display());
+        println(format_args!("wrote {}", f.display()))?;
     }
     Ok(())
 }

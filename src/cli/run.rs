@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::output::println;
 use crate::experiment::ExperimentFile;
 use crate::runner::{self, PointExecutor, PointStatus, RunOptions, Selection};
 
@@ -69,6 +70,7 @@ pub fn run_with(args: Args, executor: &dyn PointExecutor) -> super::CliResult {
         stale_after: Duration::from_secs_f64(args.stale_after_hours * 3600.0),
         progress: !args.no_progress,
         keep_going: args.keep_going,
+        ..RunOptions::new(&results)
     };
     let store = crate::results::ResultsDir::open(&results)?;
     // keep the experiment next to its results, so that `report <dir>` knows its points and
@@ -90,7 +92,9 @@ pub fn run_with(args: Args, executor: &dyn PointExecutor) -> super::CliResult {
     let done = report.count(|s| *s == PointStatus::AlreadyDone);
     let elsewhere = report.count(|s| *s == PointStatus::ClaimedElsewhere);
     let failed = report.count(|s| matches!(s, PointStatus::Failed(_)));
-    println!("sweep: trained {trained}, already done {done}, claimed by other runners {elsewhere}, failed {failed}");
+    println(format_args!(
+        "sweep: trained {trained}, already done {done}, claimed by other runners {elsewhere}, failed {failed}"
+    ))?;
     for (i, hash, s) in &report.points {
         if let PointStatus::Failed(msg) = s {
             eprintln!("point {i} ({hash}) failed: {msg}");
@@ -98,7 +102,10 @@ pub fn run_with(args: Args, executor: &dyn PointExecutor) -> super::CliResult {
     }
     if !report.all_finished {
         let missing = points.iter().filter(|p| !store.is_finished(&p.hash)).count();
-        println!("{missing} of {} points have no record yet; the analysis runs once all are done", points.len());
+        println(format_args!(
+            "{missing} of {} points have no record yet; the analysis runs once all are done",
+            points.len()
+        ))?;
         if failed > 0 {
             return Err(format!("{failed} point(s) failed").into());
         }
@@ -108,11 +115,11 @@ pub fn run_with(args: Args, executor: &dyn PointExecutor) -> super::CliResult {
         return Ok(());
     }
     let hashes: Vec<String> = points.iter().map(|p| p.hash.clone()).collect();
-    let summary = crate::report::write_report(&results, file.experiment.analysis.as_ref(), Some(&hashes), None)?;
+    let summary = crate::report::write_report(&results, file.experiment.analysis.as_ref(), Some(&hashes), None, false)?;
     if !summary.text.is_empty() {
-        println!("{}", summary.text);
+        println(&summary.text)?;
     }
-    println!("report: {}", store.report_dir().display());
+    println(format_args!("report: {}", store.report_dir().display()))?;
     if failed > 0 {
         return Err(format!("{failed} point(s) failed").into());
     }

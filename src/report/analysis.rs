@@ -30,6 +30,14 @@ fn geomspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     (0..n).map(|i| (lo.ln() + (hi.ln() - lo.ln()) * i as f64 / (n - 1) as f64).exp()).collect()
 }
 
+/// How progress lines name a fit: `fit of <law> to <n> points (<starts> starts, <b> bootstrap
+/// refits)`.
+pub fn fit_task_name(law: &str, points: usize, opts: &FitOptions) -> String {
+    let law: String =
+        if law.chars().count() > 60 { law.chars().take(57).chain("...".chars()).collect() } else { law.to_string() };
+    format!("fit of {law} to {points} points ({} starts, {} bootstrap refits)", opts.starts, opts.bootstrap)
+}
+
 /// Fits and analyses; returns the files written and a text summary.
 pub fn write(
     records: &[Record],
@@ -54,7 +62,8 @@ pub fn write(
         },
         ..FitOptions::default()
     };
-    let fitted = fit(&law, &obs, &opts).map_err(aerr)?;
+    let what = fit_task_name(&a.law, obs.len(), &opts);
+    let fitted = crate::train::progress::long_task(&what, || fit(&law, &obs, &opts)).map_err(aerr)?;
     let mut files = Vec::new();
     let mut text = String::new();
 

@@ -54,8 +54,14 @@ pub(crate) fn write_file(path: &Path, text: &str) -> Result<(), ReportError> {
         std::fs::create_dir_all(dir).map_err(|source| ReportError::Io { path: dir.to_path_buf(), source })?;
     }
     let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    std::fs::write(&tmp, text).map_err(|source| ReportError::Io { path: tmp.clone(), source })?;
-    std::fs::rename(&tmp, path).map_err(|source| ReportError::Io { path: path.to_path_buf(), source })
+    let written =
+        std::fs::write(&tmp, text).map_err(|source| ReportError::Io { path: tmp.clone(), source }).and_then(|()| {
+            std::fs::rename(&tmp, path).map_err(|source| ReportError::Io { path: path.to_path_buf(), source })
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// Palette for series (colour-blind friendly, Okabe–Ito).
@@ -212,6 +218,8 @@ pub struct ReportSummary {
     pub files: Vec<PathBuf>,
     /// Text to print (fit and analysis summary), if an analysis ran.
     pub text: String,
+    /// Damaged records left out (with `skip_damaged`).
+    pub skipped: Vec<results::DamagedRecord>,
 }
 
 /// Writes the report of `dir` into `dir/report/`; with `analysis`, also fits the law and
@@ -219,21 +227,28 @@ pub struct ReportSummary {
 /// point hashes (one experiment's points in a shared results directory); with `family`, just
 /// the records of that model family. A report covers one family: if the selected records mix
 /// families, this fails before writing anything, naming the families and the `--family` flags
-/// ([`ResultsError::MixedFamilies`]).
+/// ([`ResultsError::MixedFamilies`]). A damaged record among the selected ones fails it too,
+/// naming each damaged file ([`ResultsError::Damaged`]), unless `skip_damaged` (then
+/// [`ReportSummary::skipped`] lists them). It never creates a `points/` folder, and it removes
+/// the temporary files that killed report writers left in `report/`.
 pub fn write_report(
     dir: &Path,
     analysis: Option<&crate::experiment::Analysis>,
     only: Option<&[String]>,
     family: Option<Family>,
+    skip_damaged: bool,
 ) -> Result<ReportSummary, ReportError> {
-    let store = ResultsDir::open(dir)?;
-    let mut records = store.records()?;
+    let store = ResultsDir::open_existing(dir)?;
+    let mut scan = store.scan()?;
     if let Some(hashes) = only {
-        records.retain(|r| hashes.contains(&r.hash));
+        scan.retain_hashes(hashes);
     }
-    let records = results::select_family(records, family, dir)?;
+    let skipped = if skip_damaged { scan.damaged.clone() } else { Vec::new() };
+    let records = results::select_family(scan.intact(dir, skip_damaged)?, family, dir)?;
     let out = store.report_dir();
-    let mut summary = ReportSummary::default();
+    // `<name>.tmp.<pid>`, left by a report writer that was killed ([`write_file`])
+    results::clean_dead_temps(&out, |name| name.rsplit_once(".tmp.")?.1.parse().ok());
+    let mut summary = ReportSummary { skipped, ..ReportSummary::default() };
     let mut csv = Vec::new();
     results::write_csv(&records, &mut csv)?;
     let p = out.join("points.csv");

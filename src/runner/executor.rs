@@ -202,6 +202,8 @@ where
     };
     let offset = spec.pruning.dense_steps();
     let total = offset + spec.steps;
+    // a runner following the loop's steps counts them over the whole point
+    let tracked = crate::train::progress::tracked_steps();
     if offset > 0 {
         let cfg = train_config(point, offset);
         let mut dense = crate::train::Dense;
@@ -216,6 +218,9 @@ where
             point.checkpoint_every,
             &show,
         )?;
+    }
+    if let Some(t) = &tracked {
+        t.set_offset(offset);
     }
     let cfg = train_config(point, spec.steps);
     let mut pruner = Pruner::new(&model, &spec.pruning, spec.sparsity, spec.steps, Embeddings::Dense)?;

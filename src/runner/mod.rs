@@ -7,6 +7,15 @@
 //! Training a point is behind [`PointExecutor`], so the runner's bookkeeping is tested with
 //! a deterministic fake, and the real executor dispatches to
 //! the monomorphised training code of the compiled sizes ([`registry`]).
+//!
+//! A damaged record (see [`crate::results::Damage`]) is moved aside, kept, and its point
+//! re-trained, saying so; temporary files of dead writers are removed before the run.
+//!
+//! What happens is reported as events — a point started, resumed (from which step), skipped,
+//! re-trained over a damaged record, finished (loss, steps/s) or failed — on the sweep's
+//! progress bar on a terminal, else as timestamped log lines on stderr with a heartbeat (step,
+//! loss, steps/s) every [`RunOptions::heartbeat`] during each point
+//! ([`crate::train::progress`]).
 
 pub mod executor;
 pub mod registry;
@@ -16,15 +25,17 @@ mod sweep;
 
 pub use sweep::{run_sweep, SweepOutcome};
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::experiment::{ExperimentError, Point};
-use crate::results::{host_name, Outcome, Record, ResultsDir, ResultsError, RunInfo, RECORD_FORMAT};
+use crate::results::{host_name, Outcome, Record, RecordState, ResultsDir, ResultsError, RunInfo, RECORD_FORMAT};
+use crate::train::progress::{self, duration_text, LineLog, LiveSteps};
 
 /// Errors of planning and running.
 #[derive(Debug, thiserror::Error)]
@@ -167,14 +178,22 @@ pub struct RunOptions {
     pub jobs: usize,
     /// A claim older than this from another host counts as abandoned.
     pub stale_after: Duration,
-    /// Show progress bars (hidden anyway when stderr is not a terminal).
+    /// Show progress bars when stderr is a terminal; otherwise (or when `false`) the runner
+    /// writes timestamped log lines into `log`.
     pub progress: bool,
     /// Keep going after a point fails (its error is reported at the end).
     pub keep_going: bool,
+    /// Seconds between heartbeat lines during a point (log lines only).
+    pub heartbeat: Duration,
+    /// Where log lines go (stderr by default; a log in memory is always written to, bars or
+    /// not).
+    pub log: LineLog,
 }
 
 impl RunOptions {
-    /// Defaults: all points, one job, claims stale after 24 h, progress on.
+    /// Defaults: all points, one job, claims stale after 24 h, progress on, a heartbeat every
+    /// [`progress::heartbeat_interval`] (60 s unless `SPARSE_SCALING_HEARTBEAT_SECS` says
+    /// otherwise), log lines to stderr.
     pub fn new(results: impl Into<PathBuf>) -> RunOptions {
         RunOptions {
             results: results.into(),
@@ -183,6 +202,8 @@ impl RunOptions {
             stale_after: Duration::from_secs(24 * 3600),
             progress: true,
             keep_going: false,
+            heartbeat: progress::heartbeat_interval(),
+            log: LineLog::stderr(),
         }
     }
 }
@@ -216,16 +237,46 @@ impl RunReport {
     }
 }
 
-struct BarProgress {
-    bar: ProgressBar,
+/// Where the runner's events go: the sweep's progress bar (terminal) or log lines.
+struct Events {
+    sweep: ProgressBar,
+    lines: Option<LineLog>,
 }
 
-impl PointProgress for BarProgress {
+impl Events {
+    fn say(&self, message: String) {
+        match &self.lines {
+            Some(log) => log.line(&message),
+            None => self.sweep.println(message),
+        }
+    }
+}
+
+/// `point #i <hash>`: how events name a point.
+fn point_name(point: &Point) -> String {
+    format!("point #{} {}", point.index, point.hash)
+}
+
+/// What the runner knows of a running point: its bar, where its steps are, and from which
+/// step this session started.
+struct PointWatch<'a> {
+    bar: ProgressBar,
+    live: Arc<LiveSteps>,
+    first_step: AtomicU64,
+    events: &'a Events,
+    name: String,
+}
+
+impl PointProgress for PointWatch<'_> {
     fn update(&self, step: u64, total: u64, val_loss: Option<f64>) {
         self.bar.set_length(total);
         self.bar.set_position(step);
         if let Some(l) = val_loss {
             self.bar.set_message(format!("val {l:.4}"));
+        }
+        self.live.record(step, None);
+        if self.first_step.compare_exchange(u64::MAX, step, Ordering::SeqCst, Ordering::SeqCst).is_ok() && step > 0 {
+            self.events.say(format!("{}: resumed from step {step} of {total}", self.name));
         }
     }
 }
@@ -244,11 +295,9 @@ pub fn run(
         executor.supports(p)?;
     }
     let store = ResultsDir::open(&opts.results)?;
-    let multi = MultiProgress::with_draw_target(if opts.progress {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    });
+    let bars = opts.progress && opts.log.is_stderr() && std::io::stderr().is_terminal();
+    let multi =
+        MultiProgress::with_draw_target(if bars { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
     let sweep = multi.add(ProgressBar::new(selected.len() as u64));
     sweep.set_style(
         ProgressStyle::with_template("sweep {bar:30.cyan/blue} {pos}/{len} points {msg} [{elapsed_precise}]")
@@ -257,11 +306,25 @@ pub fn run(
     let point_style =
         ProgressStyle::with_template("  {prefix} {bar:30} {pos}/{len} steps {msg} ({per_sec}, eta {eta})")
             .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let events = Events { sweep: sweep.clone(), lines: (!bars).then(|| opts.log.clone()) };
+    for removed in store.clean_stale_temps() {
+        events.say(format!("removed {}, a temporary file of a writer that died", removed.display()));
+    }
 
     let next = AtomicUsize::new(0);
     let statuses: Mutex<Vec<(usize, String, PointStatus)>> = Mutex::new(Vec::new());
     let first_error: Mutex<Option<RunError>> = Mutex::new(None);
     let jobs = opts.jobs.max(1).min(selected.len().max(1));
+    let ctx = RunContext {
+        experiment_name,
+        base_dir,
+        executor,
+        store: &store,
+        opts,
+        multi: &multi,
+        style: &point_style,
+        events: &events,
+    };
 
     let worker = || loop {
         if !opts.keep_going && first_error.lock().map(|e| e.is_some()).unwrap_or(true) {
@@ -269,10 +332,15 @@ pub fn run(
         }
         let i = next.fetch_add(1, Ordering::SeqCst);
         let Some(point) = selected.get(i) else { return };
-        let status = match run_one(experiment_name, point, base_dir, executor, &store, opts, &multi, &point_style) {
+        let status = match run_one(&ctx, point) {
             Ok(s) => s,
             Err(e) => {
                 let msg = crate::error_chain(&e);
+                let why = match &e {
+                    RunError::Point { message, .. } => message.clone(),
+                    _ => msg.clone(),
+                };
+                events.say(format!("{}: FAILED: {why}", point_name(point)));
                 if let Ok(mut fe) = first_error.lock() {
                     if fe.is_none() {
                         *fe = Some(e);
@@ -281,13 +349,6 @@ pub fn run(
                 PointStatus::Failed(msg)
             }
         };
-        let line = match &status {
-            PointStatus::Trained => "trained",
-            PointStatus::AlreadyDone => "already done",
-            PointStatus::ClaimedElsewhere => "claimed by another runner",
-            PointStatus::Failed(_) => "FAILED",
-        };
-        sweep.println(format!("point {} {}: {line}", point.index, point.hash));
         sweep.inc(1);
         if let Ok(mut s) = statuses.lock() {
             s.push((point.index, point.hash.clone(), status));
@@ -311,45 +372,104 @@ pub fn run(
     Ok(RunReport { points: points_status, all_finished })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_one(
-    experiment_name: &str,
-    point: &Point,
-    base_dir: &Path,
-    executor: &dyn PointExecutor,
-    store: &ResultsDir,
-    opts: &RunOptions,
-    multi: &MultiProgress,
-    style: &ProgressStyle,
-) -> Result<PointStatus, RunError> {
+/// What every point of a [`run`] shares.
+struct RunContext<'a> {
+    experiment_name: &'a str,
+    base_dir: &'a Path,
+    executor: &'a dyn PointExecutor,
+    store: &'a ResultsDir,
+    opts: &'a RunOptions,
+    multi: &'a MultiProgress,
+    style: &'a ProgressStyle,
+    events: &'a Events,
+}
+
+fn run_one(c: &RunContext<'_>, point: &Point) -> Result<PointStatus, RunError> {
+    let (store, events) = (c.store, c.events);
+    let name = point_name(point);
     if store.is_finished(&point.hash) {
+        events.say(format!("{name}: skipped (already done)"));
         return Ok(PointStatus::AlreadyDone);
     }
-    let Some(claim) = store.try_claim(&point.hash, opts.stale_after)? else {
-        return Ok(if store.is_finished(&point.hash) {
-            PointStatus::AlreadyDone
-        } else {
-            PointStatus::ClaimedElsewhere
-        });
+    let Some(claim) = store.try_claim(&point.hash, c.opts.stale_after)? else {
+        if store.is_finished(&point.hash) {
+            events.say(format!("{name}: skipped (already done)"));
+            return Ok(PointStatus::AlreadyDone);
+        }
+        let holder = store
+            .claims()
+            .into_iter()
+            .find(|(h, _)| *h == point.hash)
+            .and_then(|(_, info)| info)
+            .map_or(String::new(), |i| format!(": pid {} on {}", i.pid, i.host));
+        events.say(format!("{name}: skipped (claimed by another runner{holder})"));
+        return Ok(PointStatus::ClaimedElsewhere);
     };
+    // under the claim no other runner writes this record: a damaged one can be moved aside
+    if let RecordState::Damaged(damage) = store.check(&point.hash) {
+        let from = store.record_path(&point.hash);
+        let to = store.move_aside(&point.hash)?;
+        events.say(format!(
+            "{name}: its record {} is damaged: {damage}; moved it to {}, re-training the point",
+            from.display(),
+            to.display()
+        ));
+    }
     let ckpt = store.checkpoint_dir(&point.hash);
     std::fs::create_dir_all(&ckpt).map_err(|source| ResultsError::Io {
         action: "create",
         path: ckpt.clone(),
         source,
     })?;
-    let bar = multi.add(ProgressBar::new(point.spec.steps));
-    bar.set_style(style.clone());
+    let spec = &point.spec;
+    let total = spec.pruning.dense_steps() + spec.steps;
+    let has_checkpoint = std::fs::read_dir(&ckpt).map(|mut d| d.next().is_some()).unwrap_or(false);
+    events.say(format!(
+        "{name}: {} ({} width {}, S = {}, {} steps)",
+        if has_checkpoint { "resuming from its checkpoint" } else { "started" },
+        spec.family,
+        spec.dims.width,
+        spec.sparsity,
+        total
+    ));
+    let bar = c.multi.add(ProgressBar::new(spec.steps));
+    bar.set_style(c.style.clone());
     bar.set_prefix(format!(
         "#{} {} w{} S={} D={}",
-        point.index, point.spec.family, point.spec.dims.width, point.spec.sparsity, point.spec.steps
+        point.index, spec.family, spec.dims.width, spec.sparsity, spec.steps
     ));
-    let progress = BarProgress { bar: bar.clone() };
-    let ctx = ExecContext { checkpoint_dir: &ckpt, base_dir, progress: &progress };
+    let watch = PointWatch {
+        bar: bar.clone(),
+        live: Arc::new(LiveSteps::default()),
+        first_step: AtomicU64::new(u64::MAX),
+        events,
+        name: name.clone(),
+    };
+    let ctx = ExecContext { checkpoint_dir: &ckpt, base_dir: c.base_dir, progress: &watch };
     let started = Instant::now();
-    let result = executor.execute(point, &ctx);
+    let heartbeat = |elapsed: Duration| {
+        if events.lines.is_none() {
+            return;
+        }
+        let step = watch.live.step();
+        let first = watch.first_step.load(Ordering::SeqCst);
+        let rate = match step {
+            Some(s) if first != u64::MAX && s >= first => {
+                format!(", {:.2} steps/s", (s - first) as f64 / elapsed.as_secs_f64().max(1e-9))
+            }
+            _ => String::new(),
+        };
+        let at = step.map_or("preparing".to_string(), |s| {
+            format!("step {s}/{total} ({:.0}%)", 100.0 * s as f64 / total.max(1) as f64)
+        });
+        let loss = watch.live.loss().map_or(String::new(), |l| format!(", training loss {l:.4}"));
+        events.say(format!("{name}: heartbeat: {at}{loss}{rate}, running for {}", duration_text(elapsed)));
+    };
+    let result = progress::with_heartbeat(c.opts.heartbeat, heartbeat, || {
+        progress::track_steps(watch.live.clone(), || c.executor.execute(point, &ctx))
+    });
     bar.finish_and_clear();
-    multi.remove(&bar);
+    c.multi.remove(&bar);
     let exec = result.map_err(|e| RunError::Point {
         index: point.index,
         hash: point.hash.clone(),
@@ -359,7 +479,7 @@ fn run_one(
     let record = Record {
         format: RECORD_FORMAT,
         hash: point.hash.clone(),
-        experiment: experiment_name.to_string(),
+        experiment: c.experiment_name.to_string(),
         index: point.index,
         spec: point.spec.clone(),
         data_seen: point.spec.data_seen(),
@@ -380,5 +500,15 @@ fn run_one(
     // the record is durable: the checkpoints are no longer needed
     let _ = std::fs::remove_dir_all(&ckpt);
     drop(claim);
+    let resumed = match record.run.resumed_from_step {
+        0 => String::new(),
+        k => format!(", resumed from step {k}"),
+    };
+    events.say(format!(
+        "{name}: finished: final validation loss {:.4}, {:.2} steps/s, {}{resumed}",
+        record.outcome.final_val_loss,
+        record.run.steps_per_second,
+        duration_text(Duration::try_from_secs_f64(wall).unwrap_or_default())
+    ));
     Ok(PointStatus::Trained)
 }

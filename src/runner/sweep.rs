@@ -38,7 +38,7 @@ pub fn run_sweep<T: SizeTable>(file: &ExperimentFile, options: RunOptions) -> Re
     let report = if run_report.all_finished {
         // the report covers this experiment's points only, even in a shared results directory
         let hashes: Vec<String> = points.iter().map(|p| p.hash.clone()).collect();
-        Some(write_report(&options.results, file.experiment.analysis.as_ref(), Some(&hashes), None)?)
+        Some(write_report(&options.results, file.experiment.analysis.as_ref(), Some(&hashes), None, false)?)
     } else {
         None
     };

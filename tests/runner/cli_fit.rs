@@ -195,6 +195,12 @@ fn bad_input_fails_cleanly() {
     let own = run(&["fit", T5, "--law", "a*T^(-b) + c", "--var", "T=steps/1e5", "--loss", "val-loss", "--starts", "5"]);
     assert!(own.status.success(), "{}", text(&own).1);
     assert_clean_failure(&["fit", "/nonexistent/t5.csv"], &["/nonexistent/t5.csv"]);
+    // a directory without points/ is not a results directory, and fit creates nothing in it
+    let plain = d.join("plain");
+    std::fs::create_dir(&plain).unwrap();
+    assert_clean_failure(&["fit", plain.to_str().unwrap()], &["plain", "is not a results directory"]);
+    assert!(!plain.join("points").exists(), "fit created a points/ folder");
+    std::fs::create_dir(d.join("points")).unwrap();
     assert_clean_failure(&["fit", d.to_str().unwrap()], &["no finished points"]);
     // analyse
     let bad = write(d, "bad.json", "{\"a\": 1}");

@@ -5,6 +5,10 @@
 //!   killed run resumed, concurrent shard runners;
 //! - `cli_fit`, `report_family`: `fit`, `analyse` and `report` end to end (docs/THEORY.md §2,
 //!   §3), and results directories that mix model families;
+//! - `damaged`: damaged records named or skipped by `report`/`fit`/`analyse`, moved aside and
+//!   re-trained by `run`; dead writers' temp files; reading commands create nothing;
+//! - `output`: a closed stdout ends a command quietly, a full one is an error;
+//! - `logs`: the runner's timestamped lines and heartbeats when there are no bars;
 //! - `decoder`: a decoder-only experiment checked and trained end to end by the real executor;
 //! - `streams`: a point's training stream follows its data declaration;
 //! - `slurm`: `plan --slurm` job arrays on a real Slurm cluster (skipped without one unless
@@ -14,8 +18,11 @@
 
 mod cli;
 mod cli_fit;
+mod damaged;
 mod decoder;
 mod e2e;
+mod logs;
+mod output;
 mod report_family;
 mod resume;
 mod runner_support;
