@@ -8,6 +8,7 @@
 //! a deterministic fake, and the real executor dispatches to
 //! the monomorphised training code of the compiled sizes ([`registry`]).
 
+pub mod build;
 pub mod executor;
 pub mod registry;
 pub mod slurm;
