@@ -226,4 +226,26 @@ mod tests {
         let t5 = ShapeKey::T5 { width: 48, mlp_width: 120, depth: 2, heads: 4, vocab: 384 };
         assert_eq!(dispatch(t5, Back), Some(t5), "and is a different key from the T5 of the same sizes");
     }
+
+    #[test]
+    fn an_unsupported_point_is_located_in_its_file() {
+        let text = "(\n  name: \"x\",\n  model: (family: Vit, sizes: Widths([32, 80])),\n  sparsity: [0.0],\n  steps: [10],\n)";
+        let file = ExperimentFile::from_str("x.ron", text).unwrap();
+        let points = file.expand().unwrap();
+        let missing = missing_in_file::<Builtin>(&file, &points);
+        assert_eq!(missing.len(), 1, "width 32 is compiled");
+        let e = missing[0].to_string();
+        assert!(e.starts_with("x.ron:3:43: (model.sizes[1]) point 1 needs a vit width 80"), "{e}");
+        assert_eq!(check_in::<Builtin>(&points[1]).unwrap_err().at, None, "a point alone has no place");
+        // a compiled width at another depth: the model is what differs
+        let deeper =
+            ExperimentFile::from_str("x.ron", &text.replace("Widths([32, 80])", "Widths([32]), depth: 3")).unwrap();
+        let points = deeper.expand().unwrap();
+        let missing = missing_in_file::<Builtin>(&deeper, &points);
+        assert!(
+            missing[0].to_string().starts_with("x.ron:3:3: (model) point 0 needs a vit width 32"),
+            "{}",
+            missing[0]
+        );
+    }
 }

@@ -5,6 +5,7 @@
 //!   killed run resumed, concurrent shard runners;
 //! - `cli_fit`, `report_family`: `fit`, `analyse` and `report` end to end (docs/THEORY.md §2,
 //!   §3), and results directories that mix model families;
+//! - `on_demand`: a shape not compiled into the CLI, run through a runner built on demand;
 //! - `decoder`: a decoder-only experiment checked and trained end to end by the real executor;
 //! - `streams`: a point's training stream follows its data declaration;
 //! - `sweep_macro`: `sweep!` in a user's crate;
@@ -14,6 +15,7 @@ mod cli;
 mod cli_fit;
 mod decoder;
 mod e2e;
+mod on_demand;
 mod report_family;
 mod resume;
 mod runner_support;

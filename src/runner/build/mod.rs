@@ -188,3 +188,6 @@ fn exec_command(mut cmd: std::process::Command) -> std::io::Result<i32> {
 fn exec_command(mut cmd: std::process::Command) -> std::io::Result<i32> {
     Ok(cmd.status()?.code().unwrap_or(1))
 }
+
+#[cfg(test)]
+mod tests;
