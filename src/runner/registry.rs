@@ -48,7 +48,7 @@ pub struct UnsupportedSize {
     /// The compiled keys of that family, described.
     pub compiled: String,
     /// Where the point's model is declared, when the experiment file is known.
-    pub at: Option<Declared>,
+    pub at: Option<Box<Declared>>,
 }
 
 /// Where a point's model shape is declared in an experiment file.
@@ -64,7 +64,7 @@ pub struct Declared {
 }
 
 /// `file:line:column: ` (the prefix of a located error), or nothing.
-fn located(at: &Option<Declared>) -> String {
+fn located(at: &Option<Box<Declared>>) -> String {
     match at {
         Some(d) => format!("{}:{}:{}: ({}) ", d.file.display(), d.pos.line, d.pos.column, d.field),
         None => String::new(),
@@ -155,7 +155,7 @@ pub fn check_in_file<T: SizeTable>(file: &ExperimentFile, point: &Point) -> Resu
             _ => None,
         }
         .unwrap_or_else(|| if width_compiled { "model".into() } else { "model.sizes".into() });
-        e.at = Some(Declared { file: file.path.clone(), pos: file.position(&field), field });
+        e.at = Some(Box::new(Declared { file: file.path.clone(), pos: file.position(&field), field }));
         e
     })
 }
