@@ -72,7 +72,7 @@ fn check_rejects_sizes_that_are_not_compiled() {
     let out = bin().arg("check").arg(&p).env("SPARSE_SCALING_CACHE", &cache).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("vit width 80 (MLP width 256), depth 2, 16 patches of 48 values, 10 classes: not compiled in: the first `run` builds"), "{stdout}");
+    assert!(stdout.contains("vit width 80 (MLP width 320), depth 2, 16 patches of 48 values, 10 classes: not compiled in: the first `run` builds"), "{stdout}");
     assert!(
         stdout.contains(
             "vit width 32 (MLP width 128), depth 2, 16 patches of 48 values, 10 classes: compiled into this binary"
