@@ -10,8 +10,9 @@
 //! that a runner never builds another. A second run of the file (or of the file with other
 //! sparsities, step counts or seeds) finds the runner built and starts it at once.
 //!
-//! Concurrent builders are safe: each file of the crate and the installed binary are written
-//! to a temporary name and renamed into place, and cargo serialises builds in one target folder.
+//! Concurrent builders are safe: each file of the crate, the build log and the installed binary
+//! are written under a temporary name and renamed into place, and cargo serialises builds in one
+//! target folder.
 
 pub mod cache;
 pub mod cargo;
@@ -143,7 +144,18 @@ pub fn build(env: &BuildEnv, file: &ExperimentFile, runner: &Runner) -> Result<(
     generate::write_crate(runner, &generate::crate_files(runner, &env.sources, file))?;
     let target = cargo::target_dir(env, cache);
     let what = format!("a runner for {} shape(s)", runner.keys.len());
-    cargo::build(&cargo_bin, &runner.crate_dir(), &target, &runner.log(), &what)?;
+    // each builder logs to its own file, which then becomes `build.log`
+    let log = runner.folder.join(format!(".build.{}.log", std::process::id()));
+    let built = cargo::build(&cargo_bin, &runner.crate_dir(), &target, &log, &what);
+    std::fs::rename(&log, runner.log()).map_err(|source| BuildError::Io {
+        action: "write",
+        path: runner.log(),
+        source,
+    })?;
+    built.map_err(|e| match e {
+        BuildError::Cargo { status, tail, .. } => BuildError::Cargo { status, log: runner.log(), tail },
+        other => other,
+    })?;
     let built = target.join("release").join(format!("{}{}", runner.package(), std::env::consts::EXE_SUFFIX));
     install(&built, &runner.binary())
 }
