@@ -1,12 +1,15 @@
 //! `sparse-scaling check <exp.ron>`: validates an experiment file and lists its expanded
-//! points (index, hash, size, sparsity, method, steps, seed, planned N and D), and checks that
-//! every shape is compiled into this binary.
+//! points (index, hash, size, sparsity, method, steps, seed, planned N and D), and says for
+//! each model shape whether it is compiled into this binary, in an already built on-demand
+//! runner (`crate::runner::build`), or will be built by the first `run`. Checking needs no
+//! model code, so it never builds; `--no-build` makes it fail where a `run` would build.
 
 use std::path::PathBuf;
 
 use super::output::{print, println};
-use crate::experiment::{ExperimentFile, Point};
-use crate::runner::registry;
+use crate::experiment::{ExperimentFile, Point, ShapeKey};
+use crate::runner::build::{self, BuildEnv, BuildError, ShapeStatus};
+use crate::runner::registry::{self, SizeTable};
 
 /// Arguments of `sparse-scaling check`.
 #[derive(Debug, clap::Args)]
@@ -16,6 +19,10 @@ pub struct Args {
     /// Print the points as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Fail when a `run` would have to build a runner (a shape neither compiled into this
+    /// binary nor in an already built runner).
+    #[arg(long)]
+    pub no_build: bool,
 }
 
 /// The points of an experiment as a text table.
@@ -46,8 +53,33 @@ pub fn points_table(points: &[Point]) -> String {
     s
 }
 
-/// Runs `sparse-scaling check`.
-pub fn run(args: Args) -> super::CliResult {
+/// The model shapes of a file and where each stands (compiled in, in a built runner, or to
+/// be built by the first `run`), as text.
+pub fn shapes_table(statuses: &[(ShapeKey, ShapeStatus)]) -> String {
+    let compiled = statuses.iter().filter(|(_, s)| *s == ShapeStatus::Compiled).count();
+    let mut s = format!(
+        "model shapes: {} ({compiled} compiled into this binary, {} in a runner built on demand)\n",
+        statuses.len(),
+        statuses.len() - compiled
+    );
+    for (key, status) in statuses {
+        let line = match status {
+            ShapeStatus::Compiled => "compiled into this binary".to_string(),
+            ShapeStatus::Cached(binary) => format!("in the runner already built for this file: {}", binary.display()),
+            ShapeStatus::ToBuild(folder) => format!(
+                "not compiled in: the first `run` builds a runner with the file's {} shape(s), once, into {}",
+                statuses.len(),
+                folder.display()
+            ),
+            ShapeStatus::Unbuildable(why) => format!("not compiled in, and no runner can be built here: {why}"),
+        };
+        s.push_str(&format!("  {key}: {line}\n"));
+    }
+    s
+}
+
+/// Runs `sparse-scaling check` for a binary with the shapes of `T`.
+pub fn run<T: SizeTable>(args: Args) -> super::CliResult {
     let file = ExperimentFile::load(&args.experiment)?;
     let points = file.expand()?;
     if args.json {
@@ -59,17 +91,37 @@ pub fn run(args: Args) -> super::CliResult {
         }
         print(points_table(&points))?;
     }
-    let unsupported: Vec<_> = points.iter().filter_map(|p| registry::check(p).err()).collect();
-    if let Some(first) = unsupported.first() {
-        return Err(format!(
-            "{} of {} points have model shapes that are not compiled in; the first:\n{first}",
-            unsupported.len(),
-            points.len()
-        )
+    let missing = registry::missing_in_file::<T>(&file, &points);
+    if missing.is_empty() {
+        if !args.json {
+            println(format_args!("{} points; every model shape is compiled into this binary", points.len()))?;
+        }
+        return Ok(());
+    }
+    let statuses = build::shape_statuses::<T>(&BuildEnv::from_env(), &points);
+    let needs_build = statuses.iter().find(|(_, s)| matches!(s, ShapeStatus::ToBuild(_) | ShapeStatus::Unbuildable(_)));
+    if let (true, Some((_, status))) = (args.no_build, needs_build) {
+        let cache = match status {
+            ShapeStatus::ToBuild(folder) => folder.clone(),
+            _ => BuildEnv::from_env().cache.unwrap_or_default(),
+        };
+        let first = Box::new(missing[0].clone());
+        return Err(BuildError::NoBuild {
+            first,
+            missing: missing.len(),
+            points: points.len(),
+            keys: statuses.len(),
+            cache,
+        }
         .into());
     }
     if !args.json {
-        println(format_args!("{} points; every model shape is compiled into this binary", points.len()))?;
+        print(shapes_table(&statuses))?;
+        println(format_args!(
+            "{} points; {} of them need shapes that are not compiled into this binary",
+            points.len(),
+            missing.len()
+        ))?;
     }
     Ok(())
 }

@@ -1,10 +1,12 @@
 //! The `sparse-scaling` command line: one file per subcommand, each with its clap `Args`
-//! struct and a `run` function; `main.rs` only dispatches. What `fit` and `analyse` share is
+//! struct and a `run` function; [`main`] parses and dispatches, generic over the size table
+//! (the CLI's built-in one, or an on-demand runner's). What `fit` and `analyse` share is
 //! in modules of its own: [`CliError`], their common arguments ([`fit_args`]), their files
 //! ([`files`]) and the fitting itself ([`fitting`]).
 
 pub mod analyse;
 pub mod check;
+mod entry;
 pub mod fit;
 pub mod plan;
 pub mod report;
@@ -16,6 +18,7 @@ pub mod fit_args;
 pub mod fitting;
 pub mod output;
 
+pub use entry::main;
 pub use error::CliError;
 
 /// What every subcommand returns; `main` prints the error with its chain of causes
@@ -38,7 +41,12 @@ mod tests {
     fn a_missing_experiment_file_shows_the_os_error_once() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("missing.ron");
-        let e = check::run(check::Args { experiment: missing.clone(), json: false }).unwrap_err();
+        let e = check::run::<crate::runner::registry::Builtin>(check::Args {
+            experiment: missing.clone(),
+            json: false,
+            no_build: false,
+        })
+        .unwrap_err();
         let text = error_chain(&*e);
         let os = os_error(&missing);
         assert_eq!(text.matches(&os).count(), 1, "{text}");

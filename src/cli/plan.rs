@@ -1,11 +1,16 @@
 //! `sparse-scaling plan <exp.ron> [--results DIR] [--slurm out.sh]`: expands an experiment
 //! into points and shows each point's status in a results directory (done, running,
 //! pending); with `--slurm` writes a Slurm job-array script whose task i runs point i.
+//! Shapes not compiled into this binary are listed with their on-demand runner's state; with
+//! `--slurm` that runner is built here first (unless `--no-build`), so that array tasks find it
+//! built instead of each waiting on the same compilation.
 
 use std::path::{Path, PathBuf};
 
 use crate::experiment::ExperimentFile;
 use crate::results::ResultsDir;
+use crate::runner::build::{self, BuildEnv};
+use crate::runner::registry::{self, SizeTable};
 use crate::runner::slurm::{self, SlurmOptions};
 
 use super::output::{print, println};
@@ -48,6 +53,10 @@ pub struct Args {
     /// At most this many array tasks at once.
     #[arg(long)]
     pub max_parallel: Option<usize>,
+    /// With `--slurm`: refuse, instead of building, a runner for shapes that are not compiled
+    /// into this binary.
+    #[arg(long)]
+    pub no_build: bool,
 }
 
 /// The default results directory of an experiment: `results/<name>`.
@@ -65,12 +74,17 @@ fn absolute(p: &Path) -> PathBuf {
     }
 }
 
-/// Runs `sparse-scaling plan`.
-pub fn run(args: Args) -> super::CliResult {
+/// Runs `sparse-scaling plan` for a binary with the shapes of `T`.
+pub fn run<T: SizeTable>(args: Args) -> super::CliResult {
     let file = ExperimentFile::load(&args.experiment)?;
     let points = file.expand()?;
     let results = args.results.clone().unwrap_or_else(|| default_results(&file.experiment.name));
+    let missing = registry::missing_in_file::<T>(&file, &points);
     if let Some(out) = &args.slurm {
+        if !missing.is_empty() {
+            // tasks run `sparse-scaling run`, which finds this runner built
+            build::prepare(&BuildEnv::from_env(), &file, &points, missing, args.no_build)?;
+        }
         let binary =
             std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "sparse-scaling".into());
         let opts = SlurmOptions {
@@ -116,6 +130,9 @@ pub fn run(args: Args) -> super::CliResult {
     let store = if results.join("points").is_dir() { Some(ResultsDir::open(&results)?) } else { None };
     let claims = store.as_ref().map(|s| s.claims()).unwrap_or_default();
     print(super::check::points_table(&points))?;
+    if !missing.is_empty() {
+        print(super::check::shapes_table(&build::shape_statuses::<T>(&BuildEnv::from_env(), &points)))?;
+    }
     let mut done = 0;
     let mut running = 0;
     for p in &points {

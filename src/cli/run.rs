@@ -3,13 +3,17 @@
 //! ones from their checkpoints), then — once every point has a record — fits the law named in
 //! the experiment, prints the coefficients, the quality of the fit and S_opt for a few
 //! budgets, and writes the report into `<results>/report/`.
+//!
+//! Shapes not compiled into this binary are trained by a runner built on demand with exactly
+//! the file's shapes (`crate::runner::build`); `--no-build` refuses instead of building.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use super::output::println;
 use crate::experiment::ExperimentFile;
-use crate::runner::{self, PointExecutor, PointStatus, RunOptions, Selection};
+use crate::runner::registry::{self, SizeTable};
+use crate::runner::{self, build, PointExecutor, PointStatus, RunOptions, Selection};
 
 /// Arguments of `sparse-scaling run`.
 #[derive(Debug, clap::Args)]
@@ -41,11 +45,25 @@ pub struct Args {
     /// Do not run the fit, analysis and report at the end.
     #[arg(long)]
     pub no_analysis: bool,
+    /// Never compile: refuse shapes that are neither compiled into this binary nor in an
+    /// already built runner.
+    #[arg(long)]
+    pub no_build: bool,
 }
 
-/// Runs `sparse-scaling run` with the training executor.
-pub fn run(args: Args) -> super::CliResult {
-    run_with(args, &runner::executor::TrainExecutor::<runner::registry::Builtin>::default())
+/// Runs `sparse-scaling run` with the training executor for the shapes of `T`; a file with
+/// other shapes runs through its on-demand runner (built first if needed), whose exit status
+/// becomes this process's.
+pub fn run<T: SizeTable>(args: Args) -> super::CliResult {
+    let file = ExperimentFile::load(&args.experiment)?;
+    let points = file.expand()?;
+    let missing = registry::missing_in_file::<T>(&file, &points);
+    if !missing.is_empty() {
+        let env = build::BuildEnv::from_env();
+        let runner = build::prepare(&env, &file, &points, missing, args.no_build)?;
+        std::process::exit(build::exec(&runner)?);
+    }
+    run_with(args, &runner::executor::TrainExecutor::<T>::default())
 }
 
 /// Runs `sparse-scaling run` with any executor (tests use a fake one).

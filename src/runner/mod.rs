@@ -17,6 +17,7 @@
 //! loss, steps/s) every [`RunOptions::heartbeat`] during each point
 //! ([`crate::train::progress`]).
 
+pub mod build;
 pub mod executor;
 pub mod registry;
 pub mod slurm;

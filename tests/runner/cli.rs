@@ -65,18 +65,31 @@ fn check_lists_points_and_reports_errors_with_positions() {
 
 #[test]
 fn check_rejects_sizes_that_are_not_compiled() {
+    // `check` alone accepts them (the first `run` builds a runner); `--no-build` refuses them
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "big.ron", &GOOD.replace("Widths([32, 48])", "Widths([32, 80])"));
-    let out = bin().arg("check").arg(&p).output().unwrap();
+    let cache = dir.path().join("cache");
+    let out = bin().arg("check").arg(&p).env("SPARSE_SCALING_CACHE", &cache).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("vit width 80 (MLP width 320), depth 2, 16 patches of 48 values, 10 classes: not compiled in: the first `run` builds"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "vit width 32 (MLP width 128), depth 2, 16 patches of 48 values, 10 classes: compiled into this binary"
+        ),
+        "{stdout}"
+    );
+    let out = bin().arg("check").arg(&p).arg("--no-build").env("SPARSE_SCALING_CACHE", &cache).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
+    assert!(stderr.contains("big.ron:3:45: (model.sizes[1]) point"), "{stderr}");
     assert!(
         stderr.contains("width 80") && stderr.contains("width 32 (MLP width 128)") && stderr.contains("registry.rs"),
         "{stderr}"
     );
     // Depth and the input shape are part of what must be compiled.
     let p = write(dir.path(), "deep.ron", &GOOD.replace("Widths([32, 48])", "Widths([32, 48]), depth: 3"));
-    let out = bin().arg("check").arg(&p).output().unwrap();
+    let out = bin().arg("check").arg(&p).arg("--no-build").env("SPARSE_SCALING_CACHE", &cache).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("depth 3") && stderr.contains("sweep!"), "{stderr}");

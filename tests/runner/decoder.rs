@@ -36,7 +36,13 @@ fn check_lists_decoder_points() {
     assert!(stdout.contains("every model shape is compiled"), "{stdout}");
     // a width that is not compiled is refused with the compiled decoder shapes
     std::fs::write(&exp, EXP.replace("Widths([32])", "Widths([80])")).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_sparse-scaling")).arg("check").arg(&exp).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sparse-scaling"))
+        .arg("check")
+        .arg(&exp)
+        .arg("--no-build")
+        .env("SPARSE_SCALING_CACHE", dir.path().join("cache"))
+        .output()
+        .unwrap();
     let (_, stderr) = text(&out);
     assert!(!out.status.success());
     assert!(stderr.contains("compiled decoder models: decoder width 32 (MLP width 80)"), "{stderr}");

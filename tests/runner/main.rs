@@ -9,6 +9,7 @@
 //!   re-trained by `run`; dead writers' temp files; reading commands create nothing;
 //! - `output`: a closed stdout ends a command quietly, a full one is an error;
 //! - `logs`: the runner's timestamped lines and heartbeats when there are no bars;
+//! - `on_demand`: a shape not compiled into the CLI, run through a runner built on demand;
 //! - `decoder`: a decoder-only experiment checked and trained end to end by the real executor;
 //! - `streams`: a point's training stream follows its data declaration;
 //! - `slurm`: `plan --slurm` job arrays on a real Slurm cluster (skipped without one unless
@@ -23,6 +24,7 @@ mod decoder;
 mod e2e;
 mod logs;
 mod output;
+mod on_demand;
 mod report_family;
 mod resume;
 mod runner_support;
