@@ -173,6 +173,16 @@ pub struct Outcome {
     pub prunable_params: u64,
     /// All parameters of the model (embeddings, norms, head included).
     pub total_params: u64,
+    /// N̄: the mean over the point's training steps of the non-zero count in the pruned layers
+    /// each step trained with, as the masks were applied (Jin et al., ICLR 2025). For a
+    /// from-dense point, over its sparse phase only (as D counts only that phase); the mean
+    /// over both phases is [`Outcome::avg_nonzero_params_with_dense`]. Absent in records
+    /// written before it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_nonzero_params: Option<f64>,
+    /// For a from-dense point, N̄ over the dense phase and the sparse phase together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_nonzero_params_with_dense: Option<f64>,
     /// Measured sparsity of each pruned layer, by name.
     pub layer_sparsity: Vec<(String, f64)>,
     /// Validation loss at the end of training.

@@ -6,7 +6,7 @@ use dfdx::nn::modules::{Embedding, LayerNorm1D, Linear, Repeated};
 use dfdx::nn::tensor_collection::*;
 use dfdx::prelude::*;
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use sparse_scaling::experiment::PruningPlan;
+use sparse_scaling::experiment::{PruningPlan, ScheduleShape};
 use sparse_scaling::params::{embedding_sparsity, role_of, ParamRole};
 use sparse_scaling::sparsity::*;
 
@@ -178,12 +178,12 @@ fn dense() -> Cfg {
 }
 
 fn gmp(s: f64, start: u64, end: u64, freq: u64, e: bool) -> Cfg {
-    Cfg { plan: PruningPlan::Gmp { start, end, update_every: freq }, s, emb: emb(e) }
+    Cfg { plan: PruningPlan::Gmp { shape: ScheduleShape::CUBIC, start, end, update_every: freq }, s, emb: emb(e) }
 }
 
 fn one_shot_nm(n: usize, m: usize, e: bool) -> Cfg {
     let s = 1.0 - n as f64 / m as f64;
-    Cfg { plan: PruningPlan::NM { n, m, gradual: false, start: 0, end: 1, update_every: 1 }, s, emb: emb(e) }
+    Cfg { plan: PruningPlan::NM { shape: ScheduleShape::CUBIC, n, m, gradual: false, start: 0, end: 1, update_every: 1 }, s, emb: emb(e) }
 }
 
 #[test]
@@ -212,7 +212,7 @@ fn visitor_sees_contract_paths_and_roles() {
 fn run_gmp_and_check(freq: u64, emb: bool) {
     let (s, start, end, steps) = (0.8, 5, 35, 45);
     let cfg = gmp(s, start, end, freq, emb);
-    let sched = CubicSchedule::new(s, start, end, freq, steps).unwrap();
+    let sched = Schedule::new(s, start, end, freq, steps).unwrap();
     let mut m = model(1);
     let mut pr = cfg.build(&m, steps).unwrap();
     pr.apply(&mut m);
@@ -319,7 +319,7 @@ fn check_exact_nm(m: &Model, n: usize, g: usize) {
 #[test]
 fn gradual_nm_run_ends_exactly_nm() {
     for (n, mm) in [(2usize, 4usize), (1, 8), (3, 4)] {
-        let plan = PruningPlan::NM { n, m: mm, gradual: true, start: 2, end: 20, update_every: 3 };
+        let plan = PruningPlan::NM { shape: ScheduleShape::CUBIC, n, m: mm, gradual: true, start: 2, end: 20, update_every: 3 };
         let mut m = model(4);
         let mut pr = Pruner::new(&m, &plan, 1.0 - n as f64 / mm as f64, 25, Embeddings::Dense).unwrap();
         let mut rng = Perturb(StdRng::seed_from_u64(5));
@@ -411,7 +411,7 @@ fn bad_input_is_an_error_not_a_panic() {
     let m = model(10);
     let e = Pruner::new(
         &m,
-        &PruningPlan::NM { n: 2, m: 3, gradual: false, start: 0, end: 1, update_every: 1 },
+        &PruningPlan::NM { shape: ScheduleShape::CUBIC, n: 2, m: 3, gradual: false, start: 0, end: 1, update_every: 1 },
         1.0 / 3.0,
         5,
         Embeddings::Dense,
@@ -420,7 +420,7 @@ fn bad_input_is_an_error_not_a_panic() {
     assert_eq!(e, SparsityError::NmWidth { layer: "blocks.0.attn.q.weight".into(), width: D, m: 3 });
     let e = Pruner::new(
         &m,
-        &PruningPlan::NM { n: 2, m: 2, gradual: false, start: 0, end: 1, update_every: 1 },
+        &PruningPlan::NM { shape: ScheduleShape::CUBIC, n: 2, m: 2, gradual: false, start: 0, end: 1, update_every: 1 },
         0.0,
         5,
         Embeddings::Dense,
@@ -476,7 +476,7 @@ fn checkpointed_pruner_resumes_to_the_same_numbers() {
 fn from_dense_prunes_loaded_weights_over_a_short_run() {
     // The pruner runs the sparse phase of a from-dense point on the weights the dense phase
     // left (the runner trains them first): here "loaded" weights are perturbed ones.
-    let plan = PruningPlan::FromDense { dense_steps: 3, start: 0, end: 5, update_every: 2 };
+    let plan = PruningPlan::FromDense { shape: ScheduleShape::CUBIC, dense_steps: 3, start: 0, end: 5, update_every: 2 };
     let mut m = model(13);
     let mut rng = Perturb(StdRng::seed_from_u64(14));
     for _ in 0..3 {
