@@ -8,6 +8,7 @@
 //! - `decoder`: a decoder-only experiment checked and trained end to end by the real executor;
 //! - `streams`: a point's training stream follows its data declaration;
 //! - `sweep_macro`: `sweep!` in a user's crate;
+//! - `schedules`: schedule shapes as an axis, N̄ in records and the average-parameter law;
 //! - `runner_support`: the helpers these tests share.
 
 mod cli;
@@ -17,6 +18,7 @@ mod e2e;
 mod report_family;
 mod resume;
 mod runner_support;
+mod schedules;
 mod store;
 mod streams;
 mod sweep_macro;
