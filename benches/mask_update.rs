@@ -68,7 +68,10 @@ fn ramp(nm: Option<(usize, usize)>) -> (PruningPlan, f64) {
     let (start, end, update_every) = (0, 1_000_000, 1);
     match nm {
         None => (PruningPlan::Gmp { shape: ScheduleShape::CUBIC, start, end, update_every }, 0.9),
-        Some((n, m)) => (PruningPlan::NM { shape: ScheduleShape::CUBIC, n, m, gradual: true, start, end, update_every }, 1.0 - n as f64 / m as f64),
+        Some((n, m)) => (
+            PruningPlan::NM { shape: ScheduleShape::CUBIC, n, m, gradual: true, start, end, update_every },
+            1.0 - n as f64 / m as f64,
+        ),
     }
 }
 

@@ -403,7 +403,8 @@ impl Experiment {
                     continue;
                 }
                 let one_shot = shape.canonical() == crate::pruning::ScheduleShape::OneShot;
-                let (s0, s1) = (start.resolve(steps), if one_shot { start.resolve(steps) + 1 } else { end.resolve(steps) });
+                let (s0, s1) =
+                    (start.resolve(steps), if one_shot { start.resolve(steps) + 1 } else { end.resolve(steps) });
                 if !(s0 < s1 && s1 <= steps) {
                     out.push(issue(
                         format!("{base}.start"),
@@ -539,12 +540,12 @@ impl Experiment {
                 ));
             }
             if let Some(nbar) = &a.nbar {
-                let in_s_n = sparse_scaling_law::parse(nbar)
-                    .map_err(|e| e.to_string())
-                    .and_then(|e| match e.symbols().into_iter().find(|s| s != "S" && s != "N") {
+                let in_s_n = sparse_scaling_law::parse(nbar).map_err(|e| e.to_string()).and_then(|e| {
+                    match e.symbols().into_iter().find(|s| s != "S" && s != "N") {
                         Some(s) => Err(format!("unknown symbol `{s}` in `{nbar}` (N̄ is a function of S and N)")),
                         None => Ok(()),
-                    });
+                    }
+                });
                 if let Err(msg) = in_s_n {
                     out.push(issue(
                         "analysis.nbar",

@@ -127,7 +127,7 @@ impl ScheduleShape {
     pub fn name(&self) -> String {
         match self.canonical() {
             s if s.is_cubic() => "cubic".into(),
-            ScheduleShape::Polynomial(k) if k == 1.0 => "linear".into(),
+            ScheduleShape::Polynomial(1.0) => "linear".into(),
             ScheduleShape::Polynomial(k) => format!("poly{k}"),
             ScheduleShape::Geometric => "geometric".into(),
             ScheduleShape::OneShot | ScheduleShape::Linear => "one-shot".into(),

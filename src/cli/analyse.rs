@@ -18,7 +18,8 @@ use super::fit_args::{resolve_law, resolve_mapping, DataArgs, FitArgs, Preset};
 use super::fitting::{fit_from_args, format_fit};
 use super::CliError;
 use sparse_scaling_law::analysis::{
-    Analysis, AnalysisReport, FitRecord, PredictionPoint, Reference, ReportSettings, SymbolicSurface, DEFAULT_COST, DEFAULT_NBAR,
+    Analysis, AnalysisReport, FitRecord, PredictionPoint, Reference, ReportSettings, SymbolicSurface, DEFAULT_COST,
+    DEFAULT_NBAR,
 };
 use sparse_scaling_law::plot::{contours_svg, write_svg};
 use sparse_scaling_law::{CsvMapping, Law};
@@ -266,8 +267,8 @@ pub fn run(args: Args) -> super::CliResult {
         println!("wrote {}", p.display());
     }
     if let Some(p) = &args.plot_contours {
-        let a =
-            Analysis::with_models(&sub.law, &sub.params, &args.cost, &args.nbar).map_err(|e| CliError::Usage(e.to_string()))?;
+        let a = Analysis::with_models(&sub.law, &sub.params, &args.cost, &args.nbar)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
         let n_unit = sub.units.as_ref().map_or("law units", |u| u.0.as_str());
         let name = sub.law.name().unwrap_or("fitted law").to_string();
         let svg = contour_plot(&a, &name, sub.reference.n_min, sub.reference.n_max, n_unit, &args.cost)?;

@@ -63,12 +63,7 @@ pub fn load_results_dir(
     if obs.column("Nbar").is_some() {
         vars.push(("Nbar".into(), format!("avg_nonzero_params/{n_unit:e}")));
     }
-    let mapping = CsvMapping {
-        vars,
-        loss: "final_val_loss".into(),
-        weight: None,
-        rename: Default::default(),
-    };
+    let mapping = CsvMapping { vars, loss: "final_val_loss".into(), weight: None, rename: Default::default() };
     Ok((obs, mapping))
 }
 

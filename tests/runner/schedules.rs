@@ -67,7 +67,9 @@ fn shapes_give_the_mean_density_of_their_closed_forms_and_avg_params_fits() {
             by_shape.entry(r.spec.pruning.label()).or_default().push(density);
         }
         // the final N is the same whatever the shape: N̄ is what differs
-        assert!((r.outcome.nonzero_params as f64 / r.outcome.prunable_params as f64 - (1.0 - r.sparsity())).abs() < 0.01);
+        assert!(
+            (r.outcome.nonzero_params as f64 / r.outcome.prunable_params as f64 - (1.0 - r.sparsity())).abs() < 0.01
+        );
     }
     let d = |k: &str| by_shape[k][0];
     // cubic 25–75 %: 1 − 0.625·S; one-shot at half way: 1 − 0.5·S; geometric keeps more early
@@ -76,7 +78,12 @@ fn shapes_give_the_mean_density_of_their_closed_forms_and_avg_params_fits() {
     assert!(d("gmp+one-shot") > d("gmp+geometric") && d("gmp+geometric") > d("gmp"), "{by_shape:?}");
 
     // the records expose N̄ as `Nbar`, and the average-parameter law fits and is analysed
-    let fit = bin().arg("fit").arg(&results).args(["--law", "avg-params", "--n-unit", "1e4", "--d-unit", "1e2"]).output().unwrap();
+    let fit = bin()
+        .arg("fit")
+        .arg(&results)
+        .args(["--law", "avg-params", "--n-unit", "1e4", "--d-unit", "1e2"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&fit.stdout);
     assert!(fit.status.success(), "{text}{}", String::from_utf8_lossy(&fit.stderr));
     assert!(text.contains("alpha") && text.contains("beta"), "{text}");

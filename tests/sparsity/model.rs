@@ -183,7 +183,11 @@ fn gmp(s: f64, start: u64, end: u64, freq: u64, e: bool) -> Cfg {
 
 fn one_shot_nm(n: usize, m: usize, e: bool) -> Cfg {
     let s = 1.0 - n as f64 / m as f64;
-    Cfg { plan: PruningPlan::NM { shape: ScheduleShape::CUBIC, n, m, gradual: false, start: 0, end: 1, update_every: 1 }, s, emb: emb(e) }
+    Cfg {
+        plan: PruningPlan::NM { shape: ScheduleShape::CUBIC, n, m, gradual: false, start: 0, end: 1, update_every: 1 },
+        s,
+        emb: emb(e),
+    }
 }
 
 #[test]
@@ -319,7 +323,15 @@ fn check_exact_nm(m: &Model, n: usize, g: usize) {
 #[test]
 fn gradual_nm_run_ends_exactly_nm() {
     for (n, mm) in [(2usize, 4usize), (1, 8), (3, 4)] {
-        let plan = PruningPlan::NM { shape: ScheduleShape::CUBIC, n, m: mm, gradual: true, start: 2, end: 20, update_every: 3 };
+        let plan = PruningPlan::NM {
+            shape: ScheduleShape::CUBIC,
+            n,
+            m: mm,
+            gradual: true,
+            start: 2,
+            end: 20,
+            update_every: 3,
+        };
         let mut m = model(4);
         let mut pr = Pruner::new(&m, &plan, 1.0 - n as f64 / mm as f64, 25, Embeddings::Dense).unwrap();
         let mut rng = Perturb(StdRng::seed_from_u64(5));
@@ -476,7 +488,8 @@ fn checkpointed_pruner_resumes_to_the_same_numbers() {
 fn from_dense_prunes_loaded_weights_over_a_short_run() {
     // The pruner runs the sparse phase of a from-dense point on the weights the dense phase
     // left (the runner trains them first): here "loaded" weights are perturbed ones.
-    let plan = PruningPlan::FromDense { shape: ScheduleShape::CUBIC, dense_steps: 3, start: 0, end: 5, update_every: 2 };
+    let plan =
+        PruningPlan::FromDense { shape: ScheduleShape::CUBIC, dense_steps: 3, start: 0, end: 5, update_every: 2 };
     let mut m = model(13);
     let mut rng = Perturb(StdRng::seed_from_u64(14));
     for _ in 0..3 {
@@ -544,7 +557,10 @@ fn every_schedule_shape_follows_its_closed_form_and_averages_its_counts() {
             let trained_with: u64 = dump(&m)
                 .iter()
                 .filter(|(p, _)| PRUNABLE.contains(&p.as_str()))
-                .map(|(p, w)| w.len() as u64 - pr.masks().get(p).unwrap().mask.as_ref().map_or(0, |b| b.len() - b.count_ones()) as u64)
+                .map(|(p, w)| {
+                    w.len() as u64
+                        - pr.masks().get(p).unwrap().mask.as_ref().map_or(0, |b| b.len() - b.count_ones()) as u64
+                })
                 .sum();
             nonzero_sum += trained_with;
             pr.on_step(&mut m, step).unwrap();
@@ -562,11 +578,7 @@ fn every_schedule_shape_follows_its_closed_form_and_averages_its_counts() {
         assert_eq!(avg, nonzero_sum as f64 / steps as f64, "{shape:?}: N̄ is the mean of the counts");
         let dense: f64 = pr.stats(&m).prunable_params as f64;
         let closed = plan.mean_density(s, steps);
-        assert!(
-            (avg / dense - closed).abs() < 0.01,
-            "{shape:?}: mean density {} vs closed form {closed}",
-            avg / dense
-        );
+        assert!((avg / dense - closed).abs() < 0.01, "{shape:?}: mean density {} vs closed form {closed}", avg / dense);
         if shape.is_cubic() {
             // the paper's 25 %–75 % cubic schedule: 1 − 0.625·S
             assert!((avg / dense - (1.0 - 0.625 * s)).abs() < 0.01);

@@ -52,7 +52,15 @@ fn fractions_resolve_against_the_run() {
     let (a, b, f) = plan.schedule().unwrap();
     let s = Schedule::new(0.75, a, b, f, 1000).unwrap();
     assert_eq!((s.t_start(), s.t_end(), s.update_freq()), (250, 750, 100));
-    let nm = Pruning::NM { shape: ScheduleShape::CUBIC, n: 2, m: 4, gradual: true, start: At::Step(10), end: At::Fraction(1.0), update_every: 3 };
+    let nm = Pruning::NM {
+        shape: ScheduleShape::CUBIC,
+        n: 2,
+        m: 4,
+        gradual: true,
+        start: At::Step(10),
+        end: At::Fraction(1.0),
+        update_every: 3,
+    };
     assert_eq!(nm.resolve(0.5, 40).unwrap().schedule(), Some((10, 40, 3)));
 }
 
@@ -83,7 +91,8 @@ fn bad_schedules_are_errors_that_say_how_to_fix() {
     assert!(matches!(Schedule::new(0.5, 0, 21, 1, 20), Err(SparsityError::ScheduleOrder { .. })));
     assert_eq!(Schedule::new(0.5, 0, 10, 0, 20), Err(SparsityError::InvalidUpdateFreq));
     assert_eq!(Schedule::new(0.5, 0, 10, 1, 0), Err(SparsityError::ZeroSteps));
-    let backwards = Pruning::Gmp { shape: ScheduleShape::CUBIC, start: At::Fraction(0.8), end: At::Fraction(0.2), update_every: 1 };
+    let backwards =
+        Pruning::Gmp { shape: ScheduleShape::CUBIC, start: At::Fraction(0.8), end: At::Fraction(0.2), update_every: 1 };
     let (a, b, f) = backwards.resolve(0.5, 100).unwrap().schedule().unwrap();
     assert!(matches!(
         Schedule::new(0.5, a, b, f, 100),

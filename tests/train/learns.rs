@@ -18,8 +18,14 @@ fn gmp<M: sparse_scaling::dfdx::nn::tensor_collection::TensorCollection<f32, Cpu
     s: f64,
     steps: u64,
 ) -> Pruner {
-    let plan =
-        Pruning::Gmp { shape: ScheduleShape::CUBIC, start: At::Fraction(0.2), end: At::Fraction(0.6), update_every: 10 }.resolve(s, steps).unwrap();
+    let plan = Pruning::Gmp {
+        shape: ScheduleShape::CUBIC,
+        start: At::Fraction(0.2),
+        end: At::Fraction(0.6),
+        update_every: 10,
+    }
+    .resolve(s, steps)
+    .unwrap();
     Pruner::new(model, &plan, s, steps, Embeddings::Dense).unwrap()
 }
 

@@ -322,8 +322,10 @@ impl AnalysisReport {
             return Err(ReportError::Settings(format!("confidence level {level} must be in (0, 1), e.g. 0.95")));
         }
         let best = Analysis::with_models(law, params, &settings.cost, &settings.nbar)?;
-        let samples: Vec<Analysis> =
-            samples.par_iter().filter_map(|p| Analysis::with_models(law, p, &settings.cost, &settings.nbar).ok()).collect();
+        let samples: Vec<Analysis> = samples
+            .par_iter()
+            .filter_map(|p| Analysis::with_models(law, p, &settings.cost, &settings.nbar).ok())
+            .collect();
         let ctx = Ctx { best, samples, level };
         let closed = if settings.cost.replace(' ', "") == DEFAULT_COST {
             PaperCoefficients::from_law(law, params)

@@ -152,7 +152,8 @@ impl Analysis {
     /// assert!((a.dense_equivalent(0.75, 10.0, 1e3).unwrap() - 1.0).abs() < 1e-9);
     /// ```
     pub fn with_models(law: &Law, params: &[f64], cost: &str, nbar: &str) -> Result<Self, AnalysisError> {
-        let nbar_expr = parse(nbar).map_err(|e| AnalysisError::Parse { what: "N̄ (`Nbar`)".into(), message: e.to_string() })?;
+        let nbar_expr =
+            parse(nbar).map_err(|e| AnalysisError::Parse { what: "N̄ (`Nbar`)".into(), message: e.to_string() })?;
         let cost_expr =
             parse(cost).map_err(|e| AnalysisError::Parse { what: "the cost model".into(), message: e.to_string() })?;
         Ok(Self::from_surfaces(
