@@ -31,7 +31,7 @@
 use criterion::{criterion_group, criterion_main, Criterion};
 use dfdx::nn::modules::{LayerNorm1D, Linear, Repeated};
 use dfdx::prelude::*;
-use sparse_scaling::experiment::{Pruning, PruningPlan};
+use sparse_scaling::experiment::{Pruning, PruningPlan, ScheduleShape};
 use sparse_scaling::sparsity::*;
 
 const D: usize = 128;
@@ -67,8 +67,11 @@ sparse_scaling::modules!(Vit<> { blocks });
 fn ramp(nm: Option<(usize, usize)>) -> (PruningPlan, f64) {
     let (start, end, update_every) = (0, 1_000_000, 1);
     match nm {
-        None => (PruningPlan::Gmp { start, end, update_every }, 0.9),
-        Some((n, m)) => (PruningPlan::NM { n, m, gradual: true, start, end, update_every }, 1.0 - n as f64 / m as f64),
+        None => (PruningPlan::Gmp { shape: ScheduleShape::CUBIC, start, end, update_every }, 0.9),
+        Some((n, m)) => (
+            PruningPlan::NM { shape: ScheduleShape::CUBIC, n, m, gradual: true, start, end, update_every },
+            1.0 - n as f64 / m as f64,
+        ),
     }
 }
 

@@ -392,6 +392,16 @@ pub struct Outcome {
     pub prunable_params: u64,
     /// All parameters of the model (embeddings, norms, head included).
     pub total_params: u64,
+    /// N̄: the mean over the point's training steps of the non-zero count in the pruned layers
+    /// each step trained with, as the masks were applied (Jin et al., ICLR 2025). For a
+    /// from-dense point, over its sparse phase only (as D counts only that phase); the mean
+    /// over both phases is [`Outcome::avg_nonzero_params_with_dense`]. Absent in records
+    /// written before it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_nonzero_params: Option<f64>,
+    /// For a from-dense point, N̄ over the dense phase and the sparse phase together.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avg_nonzero_params_with_dense: Option<f64>,
     /// Measured sparsity of each pruned layer, by name.
     pub layer_sparsity: Vec<(String, f64)>,
     /// Validation loss at the end of training.
@@ -848,12 +858,13 @@ fn unique() -> u64 {
 /// `t5-data.csv` has `,sparsity,scale,val-loss,steps`), followed by explicit columns so no
 /// one needs to decode `scale`:
 ///
-/// `,sparsity,scale,val-loss,steps,family,width,mlp_width,depth,pruning,seed,N,D,D_unit,total_params,best-val-loss,hash`
+/// `,sparsity,scale,val-loss,steps,family,width,mlp_width,depth,pruning,seed,N,Nbar,D,D_unit,total_params,best-val-loss,hash`
 ///
 /// `scale` is the dense size of the pruned layers relative to the smallest dense model of
 /// the same family among the records (the paper's `scale`: T5-base = 1/128 … ), so that
 /// N = scale · base · (1 − S) as in the paper; `N` is the measured non-zero count and `D` is
-/// in `D_unit` (examples for ViT, steps for T5).
+/// in `D_unit` (examples for ViT, steps for T5); `Nbar` is N̄, the mean non-zero count over
+/// training (empty for records written before it was measured).
 pub fn write_csv<W: Write>(records: &[Record], out: W) -> Result<(), ResultsError> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record([
@@ -869,6 +880,7 @@ pub fn write_csv<W: Write>(records: &[Record], out: W) -> Result<(), ResultsErro
         "pruning",
         "seed",
         "N",
+        "Nbar",
         "D",
         "D_unit",
         "total_params",
@@ -893,6 +905,7 @@ pub fn write_csv<W: Write>(records: &[Record], out: W) -> Result<(), ResultsErro
             s.pruning.label(),
             s.seed.to_string(),
             r.outcome.nonzero_params.to_string(),
+            r.outcome.avg_nonzero_params.map_or(String::new(), |v| format!("{v:?}")),
             format!("{:?}", r.data_seen),
             d_unit_name(r.family()).to_string(),
             r.outcome.total_params.to_string(),
@@ -924,6 +937,8 @@ pub struct FitColumns {
     pub d: Vec<f64>,
     /// Final validation loss.
     pub loss: Vec<f64>,
+    /// N̄ / n_unit ([`Outcome::avg_nonzero_params`]), when every record has it.
+    pub nbar: Option<Vec<f64>>,
 }
 
 /// Columns (variables S, N, D; loss = final validation loss) for the law crate, with
@@ -941,13 +956,19 @@ pub fn observation_columns(records: &[Record], n_unit: f64, d_unit: f64) -> Resu
     let n: Vec<f64> = records.iter().map(|r| r.n() / n_unit).collect();
     let d: Vec<f64> = records.iter().map(|r| r.data_seen / d_unit).collect();
     let loss: Vec<f64> = records.iter().map(|r| r.outcome.final_val_loss).collect();
-    Ok(FitColumns { s, n, d, loss })
+    let nbar = records.iter().map(|r| r.outcome.avg_nonzero_params.map(|v| v / n_unit)).collect();
+    Ok(FitColumns { s, n, d, loss, nbar })
 }
 
-/// Observations (variables S, N, D; loss = final validation loss) for the law crate, in the
-/// units of [`observation_columns`].
+/// Observations (variables S, N, D, and `Nbar` when every record has N̄; loss = final
+/// validation loss) for the law crate, in the units of [`observation_columns`].
 pub fn observations(records: &[Record], n_unit: f64, d_unit: f64) -> Result<crate::law::Observations, ResultsError> {
     let c = observation_columns(records, n_unit, d_unit)?;
-    crate::law::Observations::new(vec!["S".into(), "N".into(), "D".into()], vec![c.s, c.n, c.d], c.loss, None)
-        .map_err(|e| ResultsError::Observations(e.to_string()))
+    let mut names = vec!["S".to_string(), "N".into(), "D".into()];
+    let mut columns = vec![c.s, c.n, c.d];
+    if let Some(nbar) = c.nbar {
+        names.push("Nbar".into());
+        columns.push(nbar);
+    }
+    crate::law::Observations::new(names, columns, c.loss, None).map_err(|e| ResultsError::Observations(e.to_string()))
 }

@@ -346,9 +346,9 @@ impl Experiment {
         // --- pruning
         for (pi, p) in e.pruning.iter().enumerate() {
             let base = format!("pruning[{pi}]");
-            let (start, end, every) = match *p {
-                Pruning::Gmp { start, end, update_every } => (start, end, update_every),
-                Pruning::NM { n, m: gm, start, end, update_every, .. } => {
+            let (shape, start, end, every) = match *p {
+                Pruning::Gmp { shape, start, end, update_every } => (shape, start, end, update_every),
+                Pruning::NM { n, m: gm, shape, start, end, update_every, .. } => {
                     if n == 0 || n >= gm {
                         out.push(issue(
                             format!("{base}.n"),
@@ -360,9 +360,9 @@ impl Experiment {
                     {
                         out.push(issue(&base, format!("{n}:{gm} pruning has sparsity {} but that level is not in `sparsity`, so it yields no point", 1.0 - n as f64 / gm as f64), format!("add {} to `sparsity`", 1.0 - n as f64 / gm as f64)));
                     }
-                    (start, end, update_every)
+                    (shape, start, end, update_every)
                 }
-                Pruning::FromDense { dense_steps, start, end, update_every } => {
+                Pruning::FromDense { dense_steps, shape, start, end, update_every } => {
                     if dense_steps == 0 {
                         out.push(issue(
                             format!("{base}.dense_steps"),
@@ -370,9 +370,16 @@ impl Experiment {
                             "give the length of the dense run to prune, e.g. `dense_steps: 400`",
                         ));
                     }
-                    (start, end, update_every)
+                    (shape, start, end, update_every)
                 }
             };
+            if !shape.is_valid() {
+                out.push(issue(
+                    format!("{base}.shape"),
+                    format!("the schedule shape {shape:?} has no valid power"),
+                    "give a polynomial a finite power above 0, e.g. `Polynomial(3.0)` (cubic) or `Linear`",
+                ));
+            }
             if every == 0 {
                 out.push(issue(
                     format!("{base}.update_every"),
@@ -395,7 +402,9 @@ impl Experiment {
                 if steps == 0 {
                     continue;
                 }
-                let (s0, s1) = (start.resolve(steps), end.resolve(steps));
+                let one_shot = shape.canonical() == crate::pruning::ScheduleShape::OneShot;
+                let (s0, s1) =
+                    (start.resolve(steps), if one_shot { start.resolve(steps) + 1 } else { end.resolve(steps) });
                 if !(s0 < s1 && s1 <= steps) {
                     out.push(issue(
                         format!("{base}.start"),
@@ -529,6 +538,21 @@ impl Experiment {
                     msg,
                     "write the training cost as an expression in S, N, D, e.g. \"6*N/(1-S)*D\"",
                 ));
+            }
+            if let Some(nbar) = &a.nbar {
+                let in_s_n = sparse_scaling_law::parse(nbar).map_err(|e| e.to_string()).and_then(|e| {
+                    match e.symbols().into_iter().find(|s| s != "S" && s != "N") {
+                        Some(s) => Err(format!("unknown symbol `{s}` in `{nbar}` (N̄ is a function of S and N)")),
+                        None => Ok(()),
+                    }
+                });
+                if let Err(msg) = in_s_n {
+                    out.push(issue(
+                        "analysis.nbar",
+                        msg,
+                        "write N̄ as an expression in S and N, e.g. \"N/(1-S)*(1-0.625*S)\" for the cubic 25 %–75 % schedule",
+                    ));
+                }
             }
             if !(a.huber_delta > 0.0) {
                 out.push(issue(

@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 
 pub use error::{ExperimentError, Issue};
 pub use point::{Dims, Point, PointLr, PointSpec};
-pub use pruning::{At, Pruning, PruningPlan};
+pub use pruning::{At, Pruning, PruningPlan, ScheduleShape};
 pub use schema::*;
 pub use shape::ShapeKey;
 pub use span::{Pos, SpanIndex};

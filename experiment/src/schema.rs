@@ -480,6 +480,13 @@ pub struct Analysis {
     /// Compute budgets C (normalised) at which to report S_opt. Default: the measured range.
     #[serde(default)]
     pub s_opt_budgets: Vec<f64>,
+    /// N̄ (variable `Nbar`, the mean non-zero count over training) as an expression in S and N,
+    /// for analysing a law or cost model that uses `Nbar` (such as the built-in `avg-params`).
+    /// Default: derived from the records when their schedules make the mean density linear in S
+    /// (polynomial and one-shot shapes at fractions of the run; the paper's cubic 25 %–75 %
+    /// gives `N/(1-S)*(1-0.625*S)`), else that paper relation (docs/THEORY.md §7).
+    #[serde(default)]
+    pub nbar: Option<String>,
 }
 fn d_true() -> bool {
     true
@@ -526,6 +533,7 @@ impl Default for Analysis {
             d_unit: None,
             s_opt_sizes: Vec::new(),
             s_opt_budgets: Vec::new(),
+            nbar: None,
         }
     }
 }

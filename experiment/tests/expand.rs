@@ -73,7 +73,8 @@ fn product_zip_and_dedup() {
     assert_eq!(pts.len(), 4);
     assert!(pts.iter().enumerate().all(|(i, p)| p.index == i));
     assert_eq!(pts[0].spec.pruning, PruningPlan::Dense);
-    assert!(matches!(pts[1].spec.pruning, PruningPlan::Gmp { start: 25, end: 75, update_every: 100 }));
+    assert!(matches!(pts[1].spec.pruning, PruningPlan::Gmp { start: 25, end: 75, update_every: 100, .. }));
+    assert!(pts[1].spec.pruning.shape().is_cubic());
     // dense points are shared between pruning methods
     let src = BASE.replace("steps: [100]", "steps: [100], pruning: [Gmp(), FromDense(dense_steps: 50)]");
     assert_eq!(hashes(&src).len(), 2 * (1 + 2));
@@ -165,5 +166,61 @@ fn decoder_points_count_tokens_and_leave_other_hashes_alone() {
     let t5 = r#"(name: "t", model: (family: T5, sizes: Widths([32])), steps: [10])"#;
     for spec in [BASE, t5].map(|s| Experiment::from_ron_str(s).unwrap().expand().unwrap()[0].spec.clone()) {
         assert!(!spec.canonical_json().contains("decoder"), "{}", spec.canonical_json());
+    }
+}
+
+/// Schedule shapes are declared per pruning method, travel with the plan and change the hash —
+/// except the default cubic one, which keeps the hashes of files written before shapes existed.
+#[test]
+fn schedule_shapes_are_an_axis_of_the_plan_and_the_hash() {
+    use sparse_scaling_experiment::ScheduleShape;
+    let exp = |pruning: &str| {
+        let src = format!(
+            r#"(name: "s", model: (family: Vit, sizes: Widths([32])), sparsity: [0.0, 0.75], pruning: [{pruning}], steps: [1000])"#
+        );
+        Experiment::from_ron_str(&src).unwrap().expand().unwrap()
+    };
+    let hash = |pruning: &str| exp(pruning)[1].hash.clone();
+    let cubic = hash("Gmp()");
+    assert_eq!(hash("Gmp(shape: Polynomial(3.0))"), cubic, "cubic is the default, in the hash as before");
+    assert_ne!(hash("Gmp(shape: Geometric)"), cubic);
+    assert_ne!(hash("Gmp(shape: Polynomial(2.0))"), cubic);
+    assert_eq!(hash("Gmp(shape: Linear)"), hash("Gmp(shape: Polynomial(1.0))"), "linear is power 1: one form");
+    let geo = exp("Gmp(shape: Geometric, start: Fraction(0.1), end: Fraction(0.9), update_every: 20)");
+    assert_eq!(geo[1].spec.pruning.shape(), ScheduleShape::Geometric);
+    assert_eq!(geo[1].spec.pruning.schedule(), Some((100, 900, 20)));
+    assert_eq!(geo[1].spec.pruning.label(), "gmp+geometric");
+    let one = exp("Gmp(shape: OneShot, start: Step(300))");
+    assert_eq!(one[1].spec.pruning.schedule(), Some((300, 301, 100)), "one-shot: the whole target at `start`");
+    let nm = exp("NM(n: 1, m: 4, shape: Linear)");
+    assert_eq!(nm[1].spec.pruning.label(), "1:4+linear");
+    let fd = exp("FromDense(dense_steps: 50, shape: Geometric)");
+    assert_eq!(fd[1].spec.pruning.shape(), ScheduleShape::Geometric);
+    // the dense point of every method is the same point
+    assert_eq!(exp("Gmp(shape: Geometric)")[0].hash, exp("Gmp()")[0].hash);
+    // a polynomial needs a positive power
+    let bad = r#"(name: "s", model: (family: Vit, sizes: Widths([32])), sparsity: [0.5], pruning: [Gmp(shape: Polynomial(0.0))], steps: [100])"#;
+    let err = Experiment::from_ron_str(bad).unwrap().expand().unwrap_err().to_string();
+    assert!(err.contains("pruning[0].shape") && err.contains("Polynomial(3.0)"), "{err}");
+    // one-shot at the last step is fine, after it is not
+    let late = r#"(name: "s", model: (family: Vit, sizes: Widths([32])), sparsity: [0.5], pruning: [Gmp(shape: OneShot, start: Step(100))], steps: [100])"#;
+    assert!(Experiment::from_ron_str(late).unwrap().expand().is_err());
+}
+
+/// The closed-form mean density of each shape against a numerical integral of its s(p).
+#[test]
+fn mean_density_is_the_integral_of_the_shape() {
+    use sparse_scaling_experiment::ScheduleShape;
+    for shape in [ScheduleShape::CUBIC, ScheduleShape::Polynomial(1.5), ScheduleShape::Linear, ScheduleShape::Geometric]
+    {
+        for s in [0.3, 0.75, 0.95] {
+            let n = 100_000;
+            let integral: f64 = (0..n).map(|i| shape.sparsity(s, (i as f64 + 0.5) / n as f64)).sum::<f64>() / n as f64;
+            assert!((shape.ramp_mean_sparsity(s) - integral).abs() < 1e-6, "{shape:?} at {s}");
+        }
+    }
+    let cubic = PruningPlan::Gmp { shape: ScheduleShape::CUBIC, start: 250, end: 750, update_every: 1 };
+    for s in [0.5, 0.75, 0.875] {
+        assert!((cubic.mean_density(s, 1000) - (1.0 - 0.625 * s)).abs() < 1e-12);
     }
 }

@@ -4,7 +4,7 @@
 use crate::expr::{parse, Expr, ParseError};
 
 /// Variables recognised when a law is parsed without declared variables.
-pub const DEFAULT_VARS: [&str; 4] = ["S", "N", "D", "C"];
+pub const DEFAULT_VARS: [&str; 5] = ["S", "N", "D", "C", "Nbar"];
 
 /// Errors building a [`Law`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -116,6 +116,14 @@ pub const BUILTINS: &[Builtin] = &[
         source: "Hoffmann et al. (2022), 'Training Compute-Optimal Large Language Models', Eq. 2: the dense law.",
     },
     Builtin {
+        name: "avg-params",
+        text: "E + A/Nbar^alpha + B/D^beta",
+        vars: &["Nbar", "D"],
+        source: "Jin et al. (ICLR 2025), 'The Journey Matters: Average Parameter Count over Pre-training Unifies Sparse and \
+                 Dense Scaling Laws' (arXiv 2501.12486): Chinchilla's form with N replaced by N̄, the mean non-zero \
+                 parameter count over training (docs/THEORY.md §7). Results directories give N̄ as `Nbar` (in N's unit).",
+    },
+    Builtin {
         name: "nm",
         text: "(a*(1 - q*S)^b + c) * N^(-d) + e*D^(-f) + g",
         vars: &["S", "N", "D"],
@@ -138,7 +146,7 @@ fn join(names: &[String]) -> String {
 }
 
 impl Law {
-    /// Parses a law. `vars` names the variables; empty means [`DEFAULT_VARS`] (S, N, D, C),
+    /// Parses a law. `vars` names the variables; empty means [`DEFAULT_VARS`] (S, N, D, C, Nbar),
     /// of which those that occur become the law's variables (in that order). Declared
     /// variables are kept in the given order even if the formula does not use them. Every
     /// other symbol is a parameter, in order of first appearance.

@@ -20,6 +20,7 @@ use super::output::{print, println};
 use super::CliError;
 use sparse_scaling_law::analysis::{
     Analysis, AnalysisReport, FitRecord, PredictionPoint, Reference, ReportSettings, SymbolicSurface, DEFAULT_COST,
+    DEFAULT_NBAR,
 };
 use sparse_scaling_law::plot::{contours_svg, write_svg};
 use sparse_scaling_law::{CsvMapping, Law};
@@ -48,6 +49,11 @@ pub struct Args {
     /// costs its dense parent). E.g. `6*N/(1-S)*(1-0.625*S)*D` for GMP that saves pruned compute.
     #[arg(long, default_value = DEFAULT_COST, value_name = "EXPR")]
     pub cost: String,
+    /// N̄ (`Nbar`, the mean non-zero count over training) as an expression in S and N, for a law
+    /// or cost model in `Nbar` such as `--law avg-params` (default: the paper's cubic 25 %–75 %
+    /// schedule, whose mean density is 1 − 0.625·S).
+    #[arg(long, default_value = DEFAULT_NBAR, value_name = "EXPR")]
+    pub nbar: String,
     /// Sparsities of the m(S) table.
     #[arg(long, value_delimiter = ',', default_values_t = vec![0.5, 0.75, 0.875, 0.9375])]
     pub sparsity: Vec<f64>,
@@ -244,6 +250,7 @@ pub fn run(args: Args) -> super::CliResult {
     all.extend(predictions);
     let settings = ReportSettings {
         cost: args.cost.clone(),
+        nbar: args.nbar.clone(),
         sparsities: args.sparsity.clone(),
         sizes: args.sizes.clone(),
         budgets: args.budgets.clone(),
@@ -266,8 +273,8 @@ pub fn run(args: Args) -> super::CliResult {
         println(format_args!("wrote {}", p.display()))?;
     }
     if let Some(p) = &args.plot_contours {
-        let a =
-            Analysis::with_cost_model(&sub.law, &sub.params, &args.cost).map_err(|e| CliError::Usage(e.to_string()))?;
+        let a = Analysis::with_models(&sub.law, &sub.params, &args.cost, &args.nbar)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
         let n_unit = sub.units.as_ref().map_or("law units", |u| u.0.as_str());
         let name = sub.law.name().unwrap_or("fitted law").to_string();
         let svg = contour_plot(&a, &name, sub.reference.n_min, sub.reference.n_max, n_unit, &args.cost)?;

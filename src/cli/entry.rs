@@ -18,6 +18,8 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+// parsed once per process: the size of a variant does not matter
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run an experiment (all points, or a subset), then its fit and analysis.
     Run(super::run::Args),

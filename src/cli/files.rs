@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::CliError;
 use crate::experiment::Family;
-use crate::results::{d_unit_name, observation_columns, select_family, skipped_note, ResultsDir};
+use crate::results::{d_unit_name, observations, select_family, skipped_note, ResultsDir};
 use sparse_scaling_law::analysis::FitRecord;
 use sparse_scaling_law::{CsvMapping, Observations};
 
@@ -38,12 +38,12 @@ pub fn note(text: &str) {
 }
 
 /// Reads the finished points of a results directory (written by `sparse-scaling run`) as
-/// observations S, N / `n_unit`, D / `d_unit`, loss = final validation loss, and a mapping that
-/// records these units. With `family`, only that family's records; without, the records must
-/// be of one family (else the error names the families and the `--family` flags). Damaged
-/// records stop it, each named with what is wrong, unless `skip_damaged` (then a note on stderr
-/// says how many were skipped and which). It creates nothing: a directory without `points/`
-/// is not a results directory.
+/// observations S, N / `n_unit`, D / `d_unit` (and `Nbar`, N̄ / `n_unit`, when every record
+/// has it), loss = final validation loss, and a mapping that records these units. With
+/// `family`, only that family's records; without, the records must be of one family (else the
+/// error names the families and the `--family` flags). Damaged records stop it, each named
+/// with what is wrong, unless `skip_damaged` (then a note on stderr says how many were skipped
+/// and which). It creates nothing: a directory without `points/` is not a results directory.
 pub fn load_results_dir(
     dir: &Path,
     n_unit: Option<f64>,
@@ -69,20 +69,16 @@ pub fn load_results_dir(
     let d_name = d_unit_name(family);
     let n_unit = n_unit.unwrap_or(crate::experiment::N_UNIT);
     let d_unit = d_unit.unwrap_or(family.d_unit());
-    let cols = observation_columns(&records, n_unit, d_unit).map_err(CliError::Results)?;
-    let obs =
-        Observations::new(vec!["S".into(), "N".into(), "D".into()], vec![cols.s, cols.n, cols.d], cols.loss, None)
-            .map_err(|e| CliError::Usage(format!("{}: {e}", dir.display())))?;
-    let mapping = CsvMapping {
-        vars: vec![
-            ("S".into(), "sparsity".into()),
-            ("N".into(), format!("nonzero_params/{n_unit:e}")),
-            ("D".into(), format!("{d_name}/{d_unit:e}")),
-        ],
-        loss: "final_val_loss".into(),
-        weight: None,
-        rename: Default::default(),
-    };
+    let obs = observations(&records, n_unit, d_unit).map_err(CliError::Results)?;
+    let mut vars = vec![
+        ("S".into(), "sparsity".into()),
+        ("N".into(), format!("nonzero_params/{n_unit:e}")),
+        ("D".into(), format!("{d_name}/{d_unit:e}")),
+    ];
+    if obs.column("Nbar").is_some() {
+        vars.push(("Nbar".into(), format!("avg_nonzero_params/{n_unit:e}")));
+    }
+    let mapping = CsvMapping { vars, loss: "final_val_loss".into(), weight: None, rename: Default::default() };
     Ok((obs, mapping))
 }
 

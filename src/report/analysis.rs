@@ -117,12 +117,22 @@ pub fn write(
     write_file(&p, &svg)?;
     files.push(p);
 
-    // --- analysis (needs a law in S, N, D)
-    if !["S", "N", "D"].iter().all(|v| law.var_names().iter().any(|x| x == v)) {
-        let _ = writeln!(text, "  (no sparsity analysis: the law does not use all of S, N, D)");
+    // --- analysis (needs a law in S, N, D, or in N̄ and D with N̄ as a function of S and N)
+    let vars = law.var_names();
+    let has = |v: &str| vars.iter().any(|x| x == v);
+    let in_nbar = has("Nbar") && has("D");
+    if !(in_nbar || ["S", "N", "D"].iter().all(|v| has(v))) {
+        let _ = writeln!(text, "  (no sparsity analysis: the law uses neither all of S, N, D nor N̄ (`Nbar`) and D)");
         return Ok((files, text));
     }
-    let an = Analysis::with_cost_model(&law, &fitted.params, &a.cost).map_err(aerr)?;
+    let nbar = match &a.nbar {
+        Some(rel) => rel.clone(),
+        None => nbar_relation(records).unwrap_or_else(|| crate::law::analysis::DEFAULT_NBAR.to_string()),
+    };
+    if in_nbar || a.cost.contains("Nbar") {
+        let _ = writeln!(text, "N̄ as a function of S and N for the analysis: Nbar = {nbar}");
+    }
+    let an = Analysis::with_models(&law, &fitted.params, &a.cost, &nbar).map_err(aerr)?;
     let n_lo = cols.n.iter().cloned().fold(f64::INFINITY, f64::min);
     let n_hi = cols.n.iter().cloned().fold(0.0, f64::max);
     let n_mid = (n_lo * n_hi).sqrt();
@@ -242,4 +252,20 @@ fn dense_equivalent_svg(m: &[(f64, f64)]) -> Result<String, ReportError> {
             .map_err(super::draw_err(WHAT))?;
         Ok(())
     })
+}
+
+/// N̄ = N/(1 − S)·(1 − κ·S) when every sparse record's closed-form mean density
+/// ([`crate::experiment::PruningPlan::mean_density`]) is 1 − κ·S with one κ (polynomial and
+/// one-shot shapes at the same fractions of their runs); `None` otherwise (geometric shapes,
+/// mixed schedules, no sparse record).
+pub fn nbar_relation(records: &[Record]) -> Option<String> {
+    let mut kappa: Option<f64> = None;
+    for r in records.iter().filter(|r| r.sparsity() > 0.0) {
+        let k = (1.0 - r.spec.pruning.mean_density(r.sparsity(), r.spec.steps)) / r.sparsity();
+        match kappa {
+            Some(k0) if (k - k0).abs() > 1e-9 => return None,
+            _ => kappa = Some(k),
+        }
+    }
+    kappa.map(|k| format!("N/(1-S)*(1-{k:?}*S)"))
 }

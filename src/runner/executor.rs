@@ -237,10 +237,17 @@ where
     )?;
     ctx.progress.update(total, total, Some(summary.final_val_loss));
     let counted: Vec<_> = summary.layers.iter().filter(|l| l.counted_in_n).collect();
+    let prunable_params: u64 = counted.iter().map(|l| l.size).sum();
+    // the dense phase trained every prunable weight
+    let with_dense = summary.avg_nonzeros.filter(|_| offset > 0).map(|sparse| {
+        (offset as f64 * prunable_params as f64 + spec.steps as f64 * sparse) / (offset + spec.steps) as f64
+    });
     let outcome = Outcome {
         nonzero_params: summary.nonzeros,
-        prunable_params: counted.iter().map(|l| l.size).sum(),
+        prunable_params,
         total_params: summary.total_params,
+        avg_nonzero_params: summary.avg_nonzeros,
+        avg_nonzero_params_with_dense: with_dense,
         layer_sparsity: counted.iter().map(|l| (l.path.clone(), l.sparsity)).collect(),
         final_val_loss: summary.final_val_loss,
         best_val_loss: summary.best_val_loss,

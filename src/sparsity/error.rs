@@ -28,6 +28,12 @@ pub enum SparsityError {
     /// `update_freq == 0`.
     #[error("update_freq = 0: masks must be recomputed every update_freq ≥ 1 steps; the paper uses 100")]
     InvalidUpdateFreq,
+    /// A schedule shape with an invalid parameter.
+    #[error("the schedule shape {shape:?} is invalid: a polynomial needs a finite power above 0, e.g. `Polynomial(3.0)` (cubic)")]
+    InvalidShape {
+        /// The shape.
+        shape: crate::experiment::ScheduleShape,
+    },
     /// A run of zero steps.
     #[error("a run of 0 steps cannot be pruned on a schedule; give steps ≥ 1")]
     ZeroSteps,

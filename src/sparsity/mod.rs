@@ -24,4 +24,4 @@ pub use magnitude::{kept_count, magnitude_mask};
 pub use masks::{count_zeros, list_params, BitMask, Masks, ParamInfo, ParamMask};
 pub use nm::{gradual_nm_mask, nm_mask, NmPattern};
 pub use pruner::{Embeddings, LayerMaskStats, MaskStats, Pruner};
-pub use schedule::CubicSchedule;
+pub use schedule::Schedule;

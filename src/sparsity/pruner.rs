@@ -7,9 +7,9 @@
 //!
 //! ```
 //! # use sparse_scaling::sparsity::*;
-//! # use sparse_scaling::experiment::PruningPlan;
+//! # use sparse_scaling::experiment::{PruningPlan, ScheduleShape};
 //! # fn demo<M: dfdx::nn::tensor_collection::TensorCollection<f32, dfdx::prelude::Cpu>>(model: &mut M) -> Result<(), SparsityError> {
-//! let plan = PruningPlan::Gmp { start: 2_500, end: 7_500, update_every: 100 };
+//! let plan = PruningPlan::Gmp { shape: ScheduleShape::CUBIC, start: 2_500, end: 7_500, update_every: 100 };
 //! let mut pruner = Pruner::new(model, &plan, 0.75, 10_000, Embeddings::Dense)?;
 //! pruner.apply(model);
 //! for step in 0..10_000 {
@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use super::magnitude::{check_size, magnitude_mask};
 use super::masks::{count_zeros, BitMask, Masks};
 use super::nm::{gradual_nm_mask, nm_mask, NmPattern};
-use super::schedule::{check_sparsity, CubicSchedule};
+use super::schedule::{check_sparsity, Schedule};
 use super::SparsityError;
 use crate::experiment::PruningPlan;
 use crate::params::{embedding_sparsity, ParamRole};
@@ -93,12 +93,17 @@ pub struct Pruner {
     total_steps: u64,
     embeddings: Embeddings,
     /// The plan's schedule with its target, validated (`None`: masks never change).
-    schedule: Option<CubicSchedule>,
+    schedule: Option<Schedule>,
     /// The plan's n:m pattern, validated.
     nm: Option<NmPattern>,
     masks: Masks,
     /// The step whose sparsity the masks hold (`None` before the first update).
     last_update: Option<u64>,
+    /// Σ over the steps trained so far of the prunable layers' non-zero count the step trained
+    /// with, and how many steps that is (for N̄, [`Pruner::avg_nonzero`]). `None` in a state
+    /// restored from a checkpoint written before this was kept.
+    #[serde(default)]
+    nonzero_sum: Option<(u64, u64)>,
 }
 
 impl Pruner {
@@ -126,7 +131,9 @@ impl Pruner {
             None => None,
         };
         let schedule = match plan.schedule() {
-            Some((start, end, every)) => Some(CubicSchedule::new(sparsity, start, end, every, total_steps)?),
+            Some((start, end, every)) => {
+                Some(Schedule::new(sparsity, start, end, every, total_steps)?.with_shape(plan.shape())?)
+            }
             None => None,
         };
         let masks = Masks::for_model(model, embeddings == Embeddings::Pruned);
@@ -147,8 +154,17 @@ impl Pruner {
                 nm.check_layer(&p.path, &p.shape)?;
             }
         }
-        let mut pruner =
-            Pruner { plan: plan.clone(), sparsity, total_steps, embeddings, schedule, nm, masks, last_update: None };
+        let mut pruner = Pruner {
+            plan: plan.clone(),
+            sparsity,
+            total_steps,
+            embeddings,
+            schedule,
+            nm,
+            masks,
+            last_update: None,
+            nonzero_sum: Some((0, 0)),
+        };
         if let (Some(nm), None) = (nm, schedule) {
             let weights = pruner.masks.read_weights(model);
             pruner.recompute(&weights, nm.sparsity())?;
@@ -180,6 +196,9 @@ impl Pruner {
     /// A recompute ranks the weights *after* zeroing those already pruned, so the pruned set only
     /// grows during a ramp (weights are never regrown), as in Zhu & Gupta's GMP.
     pub fn on_step<M: TensorCollection<f32, Cpu>>(&mut self, model: &mut M, step: u64) -> Result<bool, SparsityError> {
+        // step `step` trained with the masks as they are now
+        let kept = self.kept_prunable();
+        self.nonzero_sum = self.nonzero_sum.map(|(sum, steps)| (sum.saturating_add(kept), steps + 1));
         let due = self.schedule.and_then(|s| s.last_update_at_or_before(step).map(|u| (u, s.sparsity_at(u))));
         if let Some((u, s)) = due.filter(|&(u, _)| Some(u) != self.last_update) {
             let mut weights = self.masks.read_weights(model);
@@ -224,7 +243,7 @@ impl Pruner {
     }
 
     /// The validated schedule (`None` when the masks never change: dense, one-shot n:m).
-    pub fn schedule(&self) -> Option<&CubicSchedule> {
+    pub fn schedule(&self) -> Option<&Schedule> {
         self.schedule.as_ref()
     }
 
@@ -236,6 +255,22 @@ impl Pruner {
     /// The step whose schedule value the masks hold (`None` before the first update).
     pub fn last_update(&self) -> Option<u64> {
         self.last_update
+    }
+
+    /// Non-zero weights the prunable layers' masks keep now (their size where unmasked).
+    pub fn kept_prunable(&self) -> u64 {
+        self.masks.params.iter().filter(|p| p.role == ParamRole::Prunable).map(|p| p.kept() as u64).sum()
+    }
+
+    /// N̄: the mean, over the steps trained so far (one [`Pruner::on_step`] each), of the
+    /// prunable layers' non-zero count each step trained with — the average parameter count
+    /// of Jin et al. (ICLR 2025). `None` before the first step, or when the state came from a
+    /// checkpoint that did not keep the sum.
+    pub fn avg_nonzero(&self) -> Option<f64> {
+        match self.nonzero_sum {
+            Some((sum, steps)) if steps > 0 => Some(sum as f64 / steps as f64),
+            _ => None,
+        }
     }
 
     /// The sparsity the pruned layers' masks currently hold (cheap; for progress bars).

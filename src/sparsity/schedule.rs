@@ -1,26 +1,34 @@
-//! The cubic gradual-magnitude-pruning schedule (Zhu & Gupta 2017; docs/THEORY.md §4.2):
+//! A gradual pruning schedule (docs/THEORY.md §4.2): the sparsity ramps from 0 to S along a
+//! [`ScheduleShape`] of the progress
 //!
-//! s(t) = S · (1 − (1 − p)³),  p = clip((t + 1 − t_start) / (t_end − t_start), 0, 1).
+//! p = clip((t + 1 − t_start) / (t_end − t_start), 0, 1),
+//!
+//! by default the cubic one of gradual magnitude pruning (Zhu & Gupta 2017),
+//! s(t) = S · (1 − (1 − p)³); also any power, geometric s(t) = 1 − (1 − S)^p, and one-shot.
 //!
 //! Steps `t` are 0-based optimizer steps (`t = 0` is the first update). Masks are recomputed at the
 //! *update steps*: every `update_freq` steps from `t_start` on (`t_start`, `t_start + f`, …) while
 //! `t < t_end`, and at `t = t_end − 1`, the step where p reaches 1 — after it the run has done
 //! `t_end` steps and the layers are at exactly S. Between update steps the masks stay fixed (and are
 //! re-applied after every step), so the sparsity a layer actually has after step `t` is
-//! [`CubicSchedule::effective_sparsity`]`(t)` = s(last update step ≤ t).
+//! [`Schedule::effective_sparsity`]`(t)` = s(last update step ≤ t).
 //!
 //! Its steps come resolved from the point's [`crate::experiment::PruningPlan`].
 //!
 //! ```
-//! use sparse_scaling::sparsity::CubicSchedule;
-//! let sched = CubicSchedule::new(0.75, 250, 750, 10, 1000).unwrap();
+//! use sparse_scaling::sparsity::Schedule;
+//! use sparse_scaling::experiment::ScheduleShape;
+//! let sched = Schedule::new(0.75, 250, 750, 10, 1000).unwrap();
 //! assert_eq!(sched.sparsity_at(749), 0.75);
 //! assert!(sched.is_update_step(250) && !sched.is_update_step(251));
+//! let geometric = sched.with_shape(ScheduleShape::Geometric).unwrap();
+//! assert!((geometric.sparsity_at(499) - 0.5).abs() < 1e-12); // half way: density √(1 − S)
 //! ```
 
 use serde::{Deserialize, Serialize};
 
 use super::SparsityError;
+use crate::experiment::ScheduleShape;
 
 /// Check `0 ≤ s < 1` (and finite).
 pub(crate) fn check_sparsity(field: &'static str, value: f64) -> Result<(), SparsityError> {
@@ -31,17 +39,20 @@ pub(crate) fn check_sparsity(field: &'static str, value: f64) -> Result<(), Spar
     }
 }
 
-/// A validated cubic schedule over a run of known length.
+/// A validated schedule over a run of known length.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct CubicSchedule {
+pub struct Schedule {
+    /// The ramp's shape (absent in checkpoints written before shapes existed: cubic).
+    #[serde(default)]
+    shape: ScheduleShape,
     final_sparsity: f64,
     t_start: u64,
     t_end: u64,
     update_freq: u64,
 }
 
-impl CubicSchedule {
-    /// A schedule reaching `final_sparsity` between `t_start` and `t_end` (steps) of a run of
+impl Schedule {
+    /// A cubic schedule reaching `final_sparsity` between `t_start` and `t_end` (steps) of a run of
     /// `total_steps` steps. Requires `0 ≤ S < 1`, `t_start < t_end ≤ total_steps`,
     /// `update_freq ≥ 1`.
     pub fn new(
@@ -61,9 +72,21 @@ impl CubicSchedule {
         if update_freq == 0 {
             return Err(SparsityError::InvalidUpdateFreq);
         }
-        Ok(CubicSchedule { final_sparsity, t_start, t_end, update_freq })
+        Ok(Schedule { shape: ScheduleShape::CUBIC, final_sparsity, t_start, t_end, update_freq })
     }
 
+    /// The same schedule along another shape (a polynomial needs a finite power above 0).
+    pub fn with_shape(self, shape: ScheduleShape) -> Result<Self, SparsityError> {
+        if !shape.is_valid() {
+            return Err(SparsityError::InvalidShape { shape });
+        }
+        Ok(Schedule { shape: shape.canonical(), ..self })
+    }
+
+    /// The ramp's shape.
+    pub fn shape(&self) -> ScheduleShape {
+        self.shape
+    }
     /// Final sparsity S.
     pub fn final_sparsity(&self) -> f64 {
         self.final_sparsity
@@ -87,10 +110,15 @@ impl CubicSchedule {
         p.clamp(0.0, 1.0)
     }
 
-    /// s(t) = S · (1 − (1 − p)³), docs/THEORY.md §4.2.
+    /// s(t): the shape's closed form at p(t), docs/THEORY.md §4.2 (cubic: S · (1 − (1 − p)³)).
     pub fn sparsity_at(&self, t: u64) -> f64 {
-        let q = 1.0 - self.progress(t);
-        self.final_sparsity * (1.0 - q * q * q)
+        let p = self.progress(t);
+        if self.shape.is_cubic() {
+            // written out, so that cubic schedules give the bits they always gave
+            let q = 1.0 - p;
+            return self.final_sparsity * (1.0 - q * q * q);
+        }
+        self.shape.sparsity(self.final_sparsity, p)
     }
 
     /// Whether masks are recomputed after step `t`.

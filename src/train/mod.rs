@@ -112,6 +112,9 @@ pub struct SparsityStats {
     pub nonzeros: u64,
     /// All parameters of the model.
     pub total_params: u64,
+    /// N̄: the mean over the steps trained so far of the non-zero count each step trained
+    /// with (Jin et al., ICLR 2025); `None` where the sparsifier does not keep it.
+    pub avg_nonzeros: Option<f64>,
 }
 
 /// What the loop needs from a pruner. The sparsity module's `Pruner` implements it
@@ -174,7 +177,13 @@ impl<M: TensorCollection<f32, Cpu>> Sparsifier<M> for Dense {
         });
         let size: u64 = layers.iter().map(|l| l.size).sum();
         let nonzeros: u64 = layers.iter().map(|l| l.nonzeros).sum();
-        SparsityStats { layers, sparsity: 1.0 - nonzeros as f64 / size.max(1) as f64, nonzeros, total_params: total }
+        SparsityStats {
+            layers,
+            sparsity: 1.0 - nonzeros as f64 / size.max(1) as f64,
+            nonzeros,
+            total_params: total,
+            avg_nonzeros: Some(nonzeros as f64),
+        }
     }
     fn state(&self) -> Result<serde_json::Value, BoxError> {
         Ok(serde_json::Value::Null)
@@ -228,6 +237,8 @@ pub struct RunSummary {
     pub nonzeros: u64,
     /// All parameters of the model.
     pub total_params: u64,
+    /// N̄ over this run's steps (see [`SparsityStats::avg_nonzeros`]).
+    pub avg_nonzeros: Option<f64>,
     /// S: measured overall sparsity of the prunable layers.
     pub sparsity: f64,
     /// Measured sparsity per prunable layer.

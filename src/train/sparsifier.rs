@@ -45,6 +45,7 @@ impl<M: TensorCollection<f32, Cpu>> Sparsifier<M> for Pruner {
             sparsity: s.sparsity,
             nonzeros: s.n_nonzero as u64,
             total_params: s.total_params as u64,
+            avg_nonzeros: self.avg_nonzero(),
         }
     }
 

@@ -178,6 +178,7 @@ where
         best_step: best.step,
         nonzeros: stats.nonzeros,
         total_params: stats.total_params,
+        avg_nonzeros: stats.avg_nonzeros,
         sparsity: stats.sparsity,
         layers: stats.layers,
         data_seen: st.data_seen,

@@ -7,7 +7,7 @@ use crate::model_common;
 use model_common::*;
 use sparse_scaling::data::{LmStream, Stream, SyntheticLm, SyntheticTextConfig};
 use sparse_scaling::dfdx::prelude::*;
-use sparse_scaling::experiment::{At, Pruning};
+use sparse_scaling::experiment::{At, Pruning, ScheduleShape};
 use sparse_scaling::model::{Decoder, DecoderConfig, Kernels, LmBatch, ModelError, SparseModel};
 use sparse_scaling::params::{for_each_grad, role_of, ParamRole};
 use sparse_scaling::sparsity::{kept_count, Embeddings, Pruner};
@@ -348,9 +348,14 @@ fn small_decoder_learns_synthetic_text_while_pruned_to_half() {
         seed: 0,
     };
     // GMP to 50 % over 20 %–60 % of the run, masks every 10 steps.
-    let plan = Pruning::Gmp { start: At::Fraction(0.2), end: At::Fraction(0.6), update_every: 10 }
-        .resolve(0.5, steps)
-        .unwrap();
+    let plan = Pruning::Gmp {
+        shape: ScheduleShape::CUBIC,
+        start: At::Fraction(0.2),
+        end: At::Fraction(0.6),
+        update_every: 10,
+    }
+    .resolve(0.5, steps)
+    .unwrap();
     let mut pruner = Pruner::new(&model, &plan, 0.5, steps, Embeddings::Dense).unwrap();
     let s = train(&mut model, &mut stream, &val, &cfg, &mut pruner, &LoopOptions::default()).unwrap();
     let uniform = 384f64.ln();
@@ -393,7 +398,15 @@ fn gradual_two_four_on_the_decoder_ends_exactly_n_m() {
         eval_every: 12,
         seed: 0,
     };
-    let nm = Pruning::NM { n: 2, m: 4, gradual: true, start: At::Step(4), end: At::Step(16), update_every: 3 };
+    let nm = Pruning::NM {
+        shape: ScheduleShape::CUBIC,
+        n: 2,
+        m: 4,
+        gradual: true,
+        start: At::Step(4),
+        end: At::Step(16),
+        update_every: 3,
+    };
     let plan = nm.resolve(0.5, steps).unwrap();
     let mut pruner = Pruner::new(&model, &plan, 0.5, steps, Embeddings::Dense).unwrap();
     let schedule = *pruner.schedule().expect("gradual n:m follows a schedule");
@@ -427,7 +440,15 @@ fn masks_change_only_on_update_steps_when_the_run_is_resumed_every_step() {
         eval_every: 10,
         seed: 0,
     };
-    let nm = Pruning::NM { n: 2, m: 4, gradual: true, start: At::Step(4), end: At::Step(16), update_every: 3 };
+    let nm = Pruning::NM {
+        shape: ScheduleShape::CUBIC,
+        n: 2,
+        m: 4,
+        gradual: true,
+        start: At::Step(4),
+        end: At::Step(16),
+        update_every: 3,
+    };
     let plan = nm.resolve(0.5, steps).unwrap();
     let mut pruner = Pruner::new(&model, &plan, 0.5, steps, Embeddings::Dense).unwrap();
     let schedule = *pruner.schedule().expect("gradual n:m follows a schedule");

@@ -15,6 +15,7 @@
 //! - `slurm`: `plan --slurm` job arrays on a real Slurm cluster (skipped without one unless
 //!   `SPARSE_SCALING_SLURM_TESTS=1`);
 //! - `sweep_macro`: `sweep!` in a user's crate;
+//! - `schedules`: schedule shapes as an axis, N̄ in records and the average-parameter law;
 //! - `runner_support`: the helpers these tests share.
 
 mod cli;
@@ -28,6 +29,7 @@ mod on_demand;
 mod report_family;
 mod resume;
 mod runner_support;
+mod schedules;
 mod slurm;
 mod store;
 mod streams;

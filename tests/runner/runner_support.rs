@@ -28,6 +28,8 @@ impl PointExecutor for KnownLaw {
             + 0.7;
         Ok(Execution {
             outcome: Outcome {
+                avg_nonzero_params: None,
+                avg_nonzero_params_with_dense: None,
                 nonzero_params: n as u64,
                 prunable_params: s.prunable_params(),
                 total_params: s.prunable_params() + 1000,

@@ -58,6 +58,8 @@ impl PointExecutor for Fake {
         ctx.progress.update(s.steps, s.steps, Some(loss));
         Ok(Execution {
             outcome: Outcome {
+                avg_nonzero_params: None,
+                avg_nonzero_params_with_dense: None,
                 nonzero_params: n as u64,
                 prunable_params: s.prunable_params(),
                 total_params: s.prunable_params() + 1000,

@@ -6,7 +6,7 @@ use dfdx::nn::modules::{Embedding, LayerNorm1D, Linear, Repeated};
 use dfdx::nn::tensor_collection::*;
 use dfdx::prelude::*;
 use rand::{rngs::StdRng, Rng, SeedableRng};
-use sparse_scaling::experiment::PruningPlan;
+use sparse_scaling::experiment::{PruningPlan, ScheduleShape};
 use sparse_scaling::params::{embedding_sparsity, role_of, ParamRole};
 use sparse_scaling::sparsity::*;
 
@@ -178,12 +178,16 @@ fn dense() -> Cfg {
 }
 
 fn gmp(s: f64, start: u64, end: u64, freq: u64, e: bool) -> Cfg {
-    Cfg { plan: PruningPlan::Gmp { start, end, update_every: freq }, s, emb: emb(e) }
+    Cfg { plan: PruningPlan::Gmp { shape: ScheduleShape::CUBIC, start, end, update_every: freq }, s, emb: emb(e) }
 }
 
 fn one_shot_nm(n: usize, m: usize, e: bool) -> Cfg {
     let s = 1.0 - n as f64 / m as f64;
-    Cfg { plan: PruningPlan::NM { n, m, gradual: false, start: 0, end: 1, update_every: 1 }, s, emb: emb(e) }
+    Cfg {
+        plan: PruningPlan::NM { shape: ScheduleShape::CUBIC, n, m, gradual: false, start: 0, end: 1, update_every: 1 },
+        s,
+        emb: emb(e),
+    }
 }
 
 #[test]
@@ -212,7 +216,7 @@ fn visitor_sees_contract_paths_and_roles() {
 fn run_gmp_and_check(freq: u64, emb: bool) {
     let (s, start, end, steps) = (0.8, 5, 35, 45);
     let cfg = gmp(s, start, end, freq, emb);
-    let sched = CubicSchedule::new(s, start, end, freq, steps).unwrap();
+    let sched = Schedule::new(s, start, end, freq, steps).unwrap();
     let mut m = model(1);
     let mut pr = cfg.build(&m, steps).unwrap();
     pr.apply(&mut m);
@@ -319,7 +323,15 @@ fn check_exact_nm(m: &Model, n: usize, g: usize) {
 #[test]
 fn gradual_nm_run_ends_exactly_nm() {
     for (n, mm) in [(2usize, 4usize), (1, 8), (3, 4)] {
-        let plan = PruningPlan::NM { n, m: mm, gradual: true, start: 2, end: 20, update_every: 3 };
+        let plan = PruningPlan::NM {
+            shape: ScheduleShape::CUBIC,
+            n,
+            m: mm,
+            gradual: true,
+            start: 2,
+            end: 20,
+            update_every: 3,
+        };
         let mut m = model(4);
         let mut pr = Pruner::new(&m, &plan, 1.0 - n as f64 / mm as f64, 25, Embeddings::Dense).unwrap();
         let mut rng = Perturb(StdRng::seed_from_u64(5));
@@ -411,7 +423,7 @@ fn bad_input_is_an_error_not_a_panic() {
     let m = model(10);
     let e = Pruner::new(
         &m,
-        &PruningPlan::NM { n: 2, m: 3, gradual: false, start: 0, end: 1, update_every: 1 },
+        &PruningPlan::NM { shape: ScheduleShape::CUBIC, n: 2, m: 3, gradual: false, start: 0, end: 1, update_every: 1 },
         1.0 / 3.0,
         5,
         Embeddings::Dense,
@@ -420,7 +432,7 @@ fn bad_input_is_an_error_not_a_panic() {
     assert_eq!(e, SparsityError::NmWidth { layer: "blocks.0.attn.q.weight".into(), width: D, m: 3 });
     let e = Pruner::new(
         &m,
-        &PruningPlan::NM { n: 2, m: 2, gradual: false, start: 0, end: 1, update_every: 1 },
+        &PruningPlan::NM { shape: ScheduleShape::CUBIC, n: 2, m: 2, gradual: false, start: 0, end: 1, update_every: 1 },
         0.0,
         5,
         Embeddings::Dense,
@@ -476,7 +488,8 @@ fn checkpointed_pruner_resumes_to_the_same_numbers() {
 fn from_dense_prunes_loaded_weights_over_a_short_run() {
     // The pruner runs the sparse phase of a from-dense point on the weights the dense phase
     // left (the runner trains them first): here "loaded" weights are perturbed ones.
-    let plan = PruningPlan::FromDense { dense_steps: 3, start: 0, end: 5, update_every: 2 };
+    let plan =
+        PruningPlan::FromDense { shape: ScheduleShape::CUBIC, dense_steps: 3, start: 0, end: 5, update_every: 2 };
     let mut m = model(13);
     let mut rng = Perturb(StdRng::seed_from_u64(14));
     for _ in 0..3 {
@@ -500,4 +513,105 @@ fn from_dense_prunes_loaded_weights_over_a_short_run() {
         pr.on_step(&mut m, step).unwrap();
     }
     assert!((pr.stats(&m).sparsity - 0.5).abs() < 1e-9);
+}
+
+/// The sparsity every shape should have after step `t` (masks updated every step), written out
+/// independently of the library: dense before `start`, the shape's formula at
+/// p = (t + 1 − start)/(end − start) during the ramp, S after.
+fn closed_form(shape: ScheduleShape, s: f64, start: u64, end: u64, t: u64) -> f64 {
+    if t < start {
+        return 0.0;
+    }
+    let p = ((t + 1 - start) as f64 / (end - start) as f64).min(1.0);
+    match shape {
+        ScheduleShape::Polynomial(k) => s * (1.0 - (1.0 - p).powf(k)),
+        ScheduleShape::Linear => s * p,
+        ScheduleShape::Geometric => 1.0 - (1.0 - s).powf(p),
+        ScheduleShape::OneShot => s,
+    }
+}
+
+/// Every schedule shape follows its closed form at every step, to one weight per layer, and
+/// the pruner's N̄ is the mean of the non-zero counts each step trained with (counted here from
+/// the weights) and close to the shape's closed-form mean density.
+#[test]
+fn every_schedule_shape_follows_its_closed_form_and_averages_its_counts() {
+    let (s, steps) = (0.75, 200u64);
+    for shape in [
+        ScheduleShape::CUBIC,
+        ScheduleShape::Polynomial(2.0),
+        ScheduleShape::Linear,
+        ScheduleShape::Geometric,
+        ScheduleShape::OneShot,
+    ] {
+        let (start, end) = if shape == ScheduleShape::OneShot { (80, 81) } else { (50, 150) };
+        let plan = PruningPlan::Gmp { shape, start, end, update_every: 1 };
+        let mut m = model(3);
+        let mut pr = Pruner::new(&m, &plan, s, steps, Embeddings::Dense).unwrap();
+        pr.apply(&mut m);
+        let mut rng = Perturb(StdRng::seed_from_u64(4));
+        let mut nonzero_sum = 0u64;
+        for step in 0..steps {
+            perturb(&mut m, &mut rng);
+            // the count this step trains with: the masks as they are before its update
+            let trained_with: u64 = dump(&m)
+                .iter()
+                .filter(|(p, _)| PRUNABLE.contains(&p.as_str()))
+                .map(|(p, w)| {
+                    w.len() as u64
+                        - pr.masks().get(p).unwrap().mask.as_ref().map_or(0, |b| b.len() - b.count_ones()) as u64
+                })
+                .sum();
+            nonzero_sum += trained_with;
+            pr.on_step(&mut m, step).unwrap();
+            let want = closed_form(shape, s, start, end, step);
+            for (path, w) in dump(&m).iter().filter(|(p, _)| PRUNABLE.contains(&p.as_str())) {
+                let zeros = w.iter().filter(|x| **x == 0.0).count() as f64;
+                assert!(
+                    (zeros - w.len() as f64 * want).abs() <= 1.0,
+                    "{shape:?} {path} step {step}: {zeros} zeros of {}, closed form {want}",
+                    w.len()
+                );
+            }
+        }
+        let avg = pr.avg_nonzero().expect("kept from the first step");
+        assert_eq!(avg, nonzero_sum as f64 / steps as f64, "{shape:?}: N̄ is the mean of the counts");
+        let dense: f64 = pr.stats(&m).prunable_params as f64;
+        let closed = plan.mean_density(s, steps);
+        assert!((avg / dense - closed).abs() < 0.01, "{shape:?}: mean density {} vs closed form {closed}", avg / dense);
+        if shape.is_cubic() {
+            // the paper's 25 %–75 % cubic schedule: 1 − 0.625·S
+            assert!((avg / dense - (1.0 - 0.625 * s)).abs() < 0.01);
+        }
+    }
+}
+
+/// N̄ survives a checkpoint round trip bit for bit, so a resumed run records the same N̄.
+#[test]
+fn avg_nonzero_resumes_from_a_checkpoint() {
+    let plan = PruningPlan::Gmp { shape: ScheduleShape::Geometric, start: 10, end: 30, update_every: 5 };
+    let (s, steps) = (0.5, 40u64);
+    let run = |stop: Option<u64>| {
+        let mut m = model(5);
+        let mut pr = Pruner::new(&m, &plan, s, steps, Embeddings::Dense).unwrap();
+        pr.apply(&mut m);
+        for step in 0..steps {
+            if Some(step) == stop {
+                let saved: Pruner = serde_json::from_str(&serde_json::to_string(&pr).unwrap()).unwrap();
+                let mut fresh = Pruner::new(&m, &plan, s, steps, Embeddings::Dense).unwrap();
+                fresh.resume(&m, saved).unwrap();
+                pr = fresh;
+            }
+            pr.on_step(&mut m, step).unwrap();
+        }
+        pr.avg_nonzero().unwrap()
+    };
+    assert_eq!(run(None).to_bits(), run(Some(17)).to_bits());
+    // an old checkpoint (no sum kept) gives no N̄ rather than a wrong one
+    let m = model(5);
+    let pr = Pruner::new(&m, &plan, s, steps, Embeddings::Dense).unwrap();
+    let mut v = serde_json::to_value(&pr).unwrap();
+    v.as_object_mut().unwrap().remove("nonzero_sum");
+    let old: Pruner = serde_json::from_value(v).unwrap();
+    assert_eq!(old.avg_nonzero(), None);
 }

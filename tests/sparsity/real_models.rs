@@ -3,7 +3,7 @@
 //! attention/MLP matrices and nothing else.
 
 use sparse_scaling::dfdx::prelude::*;
-use sparse_scaling::experiment::PruningPlan;
+use sparse_scaling::experiment::{PruningPlan, ScheduleShape};
 use sparse_scaling::model::{SparseModel, T5Config, Vit, VitConfig, T5};
 use sparse_scaling::params::{embedding_sparsity, role_of, ParamRole};
 use sparse_scaling::sparsity::*;
@@ -89,17 +89,19 @@ fn vit_and_t5_follow_the_contract() {
 
 #[test]
 fn gmp_and_nm_on_vit() {
-    let gmp = PruningPlan::Gmp { start: 1, end: 6, update_every: 2 };
+    let gmp = PruningPlan::Gmp { shape: ScheduleShape::CUBIC, start: 1, end: 6, update_every: 2 };
     let (m, pr, z0) = run(vit(), &gmp, 0.75, Embeddings::Dense, 8);
     check_pruned(&m, &pr, &z0, 0.75, None);
-    let nm = PruningPlan::NM { n: 2, m: 4, gradual: false, start: 0, end: 1, update_every: 1 };
+    let nm =
+        PruningPlan::NM { shape: ScheduleShape::CUBIC, n: 2, m: 4, gradual: false, start: 0, end: 1, update_every: 1 };
     let (m, pr, z0) = run(vit(), &nm, 0.5, Embeddings::Dense, 2);
     check_pruned(&m, &pr, &z0, 0.5, Some((2, 4)));
 }
 
 #[test]
 fn gradual_nm_on_t5_with_embeddings() {
-    let nm = PruningPlan::NM { n: 1, m: 4, gradual: true, start: 0, end: 3, update_every: 1 };
+    let nm =
+        PruningPlan::NM { shape: ScheduleShape::CUBIC, n: 1, m: 4, gradual: true, start: 0, end: 3, update_every: 1 };
     let (m, pr, z0) = run(t5(), &nm, 0.75, Embeddings::Pruned, 6);
     check_pruned(&m, &pr, &z0, 0.75, Some((1, 4)));
     let e = pr.masks().get("tok_embed.weight").unwrap();

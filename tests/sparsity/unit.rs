@@ -3,7 +3,7 @@
 //! serialisation.
 
 use proptest::prelude::*;
-use sparse_scaling::experiment::{At, Pruning, PruningPlan};
+use sparse_scaling::experiment::{At, Pruning, PruningPlan, ScheduleShape};
 use sparse_scaling::params::{embedding_sparsity, role_of, ParamRole};
 use sparse_scaling::sparsity::*;
 
@@ -33,7 +33,7 @@ fn schedule_matches_paper_formula_at_every_step() {
     for &(s, a, b, steps) in
         &[(0.75, 250u64, 750u64, 1000u64), (0.5, 0, 10, 10), (0.875, 3, 4, 5), (0.9375, 1, 97, 130)]
     {
-        let sched = CubicSchedule::new(s, a, b, 7, steps).unwrap();
+        let sched = Schedule::new(s, a, b, 7, steps).unwrap();
         for t in 0..steps + 5 {
             let want = paper_formula(s, a, b, t);
             assert!((sched.sparsity_at(t) - want).abs() < 1e-15, "t={t}: {} vs {want}", sched.sparsity_at(t));
@@ -50,15 +50,23 @@ fn fractions_resolve_against_the_run() {
     // Planning resolves fractions once; the schedule takes the plan's steps as they are.
     let plan = Pruning::default().resolve(0.75, 1000).unwrap();
     let (a, b, f) = plan.schedule().unwrap();
-    let s = CubicSchedule::new(0.75, a, b, f, 1000).unwrap();
+    let s = Schedule::new(0.75, a, b, f, 1000).unwrap();
     assert_eq!((s.t_start(), s.t_end(), s.update_freq()), (250, 750, 100));
-    let nm = Pruning::NM { n: 2, m: 4, gradual: true, start: At::Step(10), end: At::Fraction(1.0), update_every: 3 };
+    let nm = Pruning::NM {
+        shape: ScheduleShape::CUBIC,
+        n: 2,
+        m: 4,
+        gradual: true,
+        start: At::Step(10),
+        end: At::Fraction(1.0),
+        update_every: 3,
+    };
     assert_eq!(nm.resolve(0.5, 40).unwrap().schedule(), Some((10, 40, 3)));
 }
 
 #[test]
 fn update_steps_every_freq_and_at_the_end() {
-    let s = CubicSchedule::new(0.5, 10, 25, 4, 30).unwrap();
+    let s = Schedule::new(0.5, 10, 25, 4, 30).unwrap();
     let ups: Vec<u64> = s.update_steps().collect();
     assert_eq!(ups, vec![10, 14, 18, 22, 24]);
     assert_eq!(s.last_update_at_or_before(9), None);
@@ -71,22 +79,23 @@ fn update_steps_every_freq_and_at_the_end() {
 
 #[test]
 fn bad_schedules_are_errors_that_say_how_to_fix() {
-    let e = CubicSchedule::new(1.0, 0, 10, 1, 10).unwrap_err();
+    let e = Schedule::new(1.0, 0, 10, 1, 10).unwrap_err();
     assert!(matches!(e, SparsityError::InvalidSparsity { value, .. } if value == 1.0));
     assert!(e.to_string().contains("0 ≤ S < 1"));
-    assert!(matches!(CubicSchedule::new(-0.1, 0, 10, 1, 10), Err(SparsityError::InvalidSparsity { .. })));
-    assert!(matches!(CubicSchedule::new(f64::NAN, 0, 10, 1, 10), Err(SparsityError::InvalidSparsity { .. })));
-    let e = CubicSchedule::new(0.5, 10, 10, 1, 20).unwrap_err();
+    assert!(matches!(Schedule::new(-0.1, 0, 10, 1, 10), Err(SparsityError::InvalidSparsity { .. })));
+    assert!(matches!(Schedule::new(f64::NAN, 0, 10, 1, 10), Err(SparsityError::InvalidSparsity { .. })));
+    let e = Schedule::new(0.5, 10, 10, 1, 20).unwrap_err();
     assert_eq!(e, SparsityError::ScheduleOrder { t_start: 10, t_end: 10, steps: 20 });
     assert!(e.to_string().contains("Fraction(0.25)"));
-    assert!(matches!(CubicSchedule::new(0.5, 12, 10, 1, 20), Err(SparsityError::ScheduleOrder { .. })));
-    assert!(matches!(CubicSchedule::new(0.5, 0, 21, 1, 20), Err(SparsityError::ScheduleOrder { .. })));
-    assert_eq!(CubicSchedule::new(0.5, 0, 10, 0, 20), Err(SparsityError::InvalidUpdateFreq));
-    assert_eq!(CubicSchedule::new(0.5, 0, 10, 1, 0), Err(SparsityError::ZeroSteps));
-    let backwards = Pruning::Gmp { start: At::Fraction(0.8), end: At::Fraction(0.2), update_every: 1 };
+    assert!(matches!(Schedule::new(0.5, 12, 10, 1, 20), Err(SparsityError::ScheduleOrder { .. })));
+    assert!(matches!(Schedule::new(0.5, 0, 21, 1, 20), Err(SparsityError::ScheduleOrder { .. })));
+    assert_eq!(Schedule::new(0.5, 0, 10, 0, 20), Err(SparsityError::InvalidUpdateFreq));
+    assert_eq!(Schedule::new(0.5, 0, 10, 1, 0), Err(SparsityError::ZeroSteps));
+    let backwards =
+        Pruning::Gmp { shape: ScheduleShape::CUBIC, start: At::Fraction(0.8), end: At::Fraction(0.2), update_every: 1 };
     let (a, b, f) = backwards.resolve(0.5, 100).unwrap().schedule().unwrap();
     assert!(matches!(
-        CubicSchedule::new(0.5, a, b, f, 100),
+        Schedule::new(0.5, a, b, f, 100),
         Err(SparsityError::ScheduleOrder { t_start: 80, t_end: 20, .. })
     ));
 }
@@ -213,12 +222,12 @@ fn roles_follow_the_naming_contract() {
 #[test]
 fn plans_round_trip_and_bad_patterns_are_errors() {
     assert_eq!(NmPattern::new(4, 4), Err(SparsityError::InvalidNm { n: 4, m: 4 }));
-    assert!(matches!(CubicSchedule::new(1.0, 0, 5, 100, 10), Err(SparsityError::InvalidSparsity { .. })));
+    assert!(matches!(Schedule::new(1.0, 0, 5, 100, 10), Err(SparsityError::InvalidSparsity { .. })));
     let plans = [
         PruningPlan::Dense,
         Pruning::default().resolve(0.75, 1000).unwrap(),
-        PruningPlan::NM { n: 2, m: 4, gradual: true, start: 0, end: 5, update_every: 1 },
-        PruningPlan::FromDense { dense_steps: 10, start: 0, end: 5, update_every: 1 },
+        PruningPlan::NM { shape: ScheduleShape::CUBIC, n: 2, m: 4, gradual: true, start: 0, end: 5, update_every: 1 },
+        PruningPlan::FromDense { shape: ScheduleShape::CUBIC, dense_steps: 10, start: 0, end: 5, update_every: 1 },
     ];
     for c in plans {
         assert_eq!(ron::from_str::<PruningPlan>(&ron::to_string(&c).unwrap()).unwrap(), c);
@@ -304,7 +313,7 @@ proptest! {
         s in 0.0f64..0.99, a in 0u64..50, len in 1u64..50, tail in 0u64..20, f in 1u64..12,
     ) {
         let b = a + len;
-        let sched = CubicSchedule::new(s, a, b, f, b + tail).unwrap();
+        let sched = Schedule::new(s, a, b, f, b + tail).unwrap();
         let mut prev = 0.0;
         for t in 0..b + tail {
             let v = sched.sparsity_at(t);

@@ -5,7 +5,7 @@
 
 use crate::train_support;
 
-use sparse_scaling::experiment::{At, Pruning, PruningPlan};
+use sparse_scaling::experiment::{At, Pruning, PruningPlan, ScheduleShape};
 use sparse_scaling::params::for_each_param;
 use sparse_scaling::sparsity::{Embeddings, Pruner};
 use sparse_scaling::train::{
@@ -72,14 +72,27 @@ impl Sparsity {
 }
 
 fn gmp(s: f64) -> Sparsity {
-    let plan =
-        Pruning::Gmp { start: At::Fraction(0.25), end: At::Fraction(0.75), update_every: 2 }.resolve(s, STEPS).unwrap();
+    let plan = Pruning::Gmp {
+        shape: ScheduleShape::CUBIC,
+        start: At::Fraction(0.25),
+        end: At::Fraction(0.75),
+        update_every: 2,
+    }
+    .resolve(s, STEPS)
+    .unwrap();
     Sparsity { plan, target: s }
 }
 
 fn nm_2_4() -> Sparsity {
-    let nm =
-        Pruning::NM { n: 2, m: 4, gradual: true, start: At::Fraction(0.25), end: At::Fraction(0.75), update_every: 2 };
+    let nm = Pruning::NM {
+        shape: ScheduleShape::CUBIC,
+        n: 2,
+        m: 4,
+        gradual: true,
+        start: At::Fraction(0.25),
+        end: At::Fraction(0.75),
+        update_every: 2,
+    };
     Sparsity { plan: nm.resolve(0.5, STEPS).unwrap(), target: 0.5 }
 }
 

@@ -7,7 +7,7 @@ use dfdx::prelude::Cpu;
 use sparse_scaling::data::{
     Stream, SyntheticImageConfig, SyntheticImages, SyntheticText, SyntheticTextConfig, TextShape,
 };
-use sparse_scaling::experiment::{At, Pruning};
+use sparse_scaling::experiment::{At, Pruning, ScheduleShape};
 use sparse_scaling::model::{Pooling, SparseModel, T5Config, Vit, VitConfig, T5};
 use sparse_scaling::sparsity::{Embeddings, Pruner};
 use sparse_scaling::train::{train, AdamWConfig, LoopOptions, OptimizerConfig, TrainConfig};
@@ -18,8 +18,14 @@ fn gmp<M: sparse_scaling::dfdx::nn::tensor_collection::TensorCollection<f32, Cpu
     s: f64,
     steps: u64,
 ) -> Pruner {
-    let plan =
-        Pruning::Gmp { start: At::Fraction(0.2), end: At::Fraction(0.6), update_every: 10 }.resolve(s, steps).unwrap();
+    let plan = Pruning::Gmp {
+        shape: ScheduleShape::CUBIC,
+        start: At::Fraction(0.2),
+        end: At::Fraction(0.6),
+        update_every: 10,
+    }
+    .resolve(s, steps)
+    .unwrap();
     Pruner::new(model, &plan, s, steps, Embeddings::Dense).unwrap()
 }
 

@@ -310,7 +310,13 @@ impl Sparsifier<Tiny> for TestPruner {
             .collect();
         let size: u64 = layers.iter().map(|l| l.size).sum();
         let nonzeros: u64 = layers.iter().map(|l| l.nonzeros).sum();
-        SparsityStats { layers, sparsity: 1.0 - nonzeros as f64 / size as f64, nonzeros, total_params: total }
+        SparsityStats {
+            layers,
+            sparsity: 1.0 - nonzeros as f64 / size as f64,
+            nonzeros,
+            total_params: total,
+            avg_nonzeros: None,
+        }
     }
     fn state(&self) -> Result<serde_json::Value, BoxError> {
         let masks = self.masks.iter().map(|(p, m)| (p.clone(), m.iter().map(|&x| x as u8).collect())).collect();

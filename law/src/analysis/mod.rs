@@ -54,7 +54,7 @@ pub use report::{
     prediction_interval, AnalysisReport, DenseEquivalentRow, FitRecord, LawSpec, OptimalSparsityRow, PaysRow,
     PredictionPoint, PredictionRow, Reference, ReportError, ReportSettings, SlopeRow,
 };
-pub use symbolic::{SymbolicSurface, DEFAULT_COST};
+pub use symbolic::{SymbolicSurface, DEFAULT_COST, DEFAULT_NBAR};
 
 use roots::{bracket_outward, brent, rising_crossings, RootFail};
 use serde::{Deserialize, Serialize};

@@ -3,7 +3,7 @@
 //! where sparsity starts to pay, and predictions — each with a bootstrap interval when the fit
 //! was bootstrapped, and with the paper's closed form next to it when the law is the paper's.
 
-use super::{Analysis, AnalysisError, Interval, PaperCoefficients, DEFAULT_COST};
+use super::{Analysis, AnalysisError, Interval, PaperCoefficients, DEFAULT_COST, DEFAULT_NBAR};
 use crate::data::{CsvMapping, Observations};
 use crate::fit::{FitOptions, FitResult};
 use crate::law::{Law, LawError};
@@ -98,6 +98,8 @@ pub struct PredictionPoint {
 pub struct ReportSettings {
     /// Cost model C(S, N, D) as text.
     pub cost: String,
+    /// N̄ as an expression in S and N, for a law or cost in `Nbar` (default [`DEFAULT_NBAR`]).
+    pub nbar: String,
     /// Sparsities of the m(S) table.
     pub sparsities: Vec<f64>,
     /// Inference sizes N of the S_opt table (empty: smallest and largest N of the data, and
@@ -116,6 +118,7 @@ impl Default for ReportSettings {
     fn default() -> Self {
         Self {
             cost: DEFAULT_COST.into(),
+            nbar: DEFAULT_NBAR.into(),
             sparsities: vec![0.5, 0.75, 0.875, 0.9375],
             sizes: vec![],
             budgets: vec![],
@@ -318,9 +321,11 @@ impl AnalysisReport {
         if !(level > 0.0 && level < 1.0) {
             return Err(ReportError::Settings(format!("confidence level {level} must be in (0, 1), e.g. 0.95")));
         }
-        let best = Analysis::with_cost_model(law, params, &settings.cost)?;
-        let samples: Vec<Analysis> =
-            samples.par_iter().filter_map(|p| Analysis::with_cost_model(law, p, &settings.cost).ok()).collect();
+        let best = Analysis::with_models(law, params, &settings.cost, &settings.nbar)?;
+        let samples: Vec<Analysis> = samples
+            .par_iter()
+            .filter_map(|p| Analysis::with_models(law, p, &settings.cost, &settings.nbar).ok())
+            .collect();
         let ctx = Ctx { best, samples, level };
         let closed = if settings.cost.replace(' ', "") == DEFAULT_COST {
             PaperCoefficients::from_law(law, params)

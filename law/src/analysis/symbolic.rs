@@ -1,6 +1,10 @@
 //! [`Surface`]s from expressions: a fitted [`Law`] (its parameters bound to fitted values) or a
 //! cost model such as the paper's C = 6·N/(1−S)·D (docs/THEORY.md §3). The partial derivatives
 //! (∂/∂S, ∂/∂N, ∂/∂D) are the expressions' own symbolic derivatives, simplified once.
+//!
+//! A law or cost model in N̄ (the average non-zero parameter count over training, variable
+//! `Nbar`; docs/THEORY.md §7) is analysed in S, N, D by substituting N̄ as a function of them:
+//! by default [`DEFAULT_NBAR`], the paper's cubic 25 %–75 % schedule.
 
 use super::{Analysis, AnalysisError, Surface};
 use crate::expr::{parse, Expr};
@@ -9,6 +13,17 @@ use crate::law::Law;
 /// The paper's training-cost model: a sparse run costs what its dense parent costs,
 /// C = 6 · (N / (1 − S)) · D (docs/THEORY.md §3).
 pub const DEFAULT_COST: &str = "6*N/(1-S)*D";
+
+/// N̄ as a function of S and N under the paper's schedule (cubic, 25 % → 75 % of training):
+/// the mean density over the run is 1 − 0.625·S, and N counts the final non-zeros, so
+/// N̄ = N/(1 − S)·(1 − 0.625·S) (docs/THEORY.md §7). Another schedule has another relation
+/// (`PruningPlan::mean_density` in the experiment crate gives it for any shape).
+pub const DEFAULT_NBAR: &str = "N/(1-S)*(1-0.625*S)";
+
+fn default_nbar() -> Expr {
+    // a constant formula that the parser's own tests cover
+    parse(DEFAULT_NBAR).unwrap_or_else(|_| Expr::sym("N"))
+}
 
 /// The variables the analysis binds, in gradient order.
 const VARS: [&str; 3] = ["S", "N", "D"];
@@ -22,10 +37,21 @@ pub struct SymbolicSurface {
 }
 
 impl SymbolicSurface {
-    /// From an expression whose symbols are S, N, D and the names in `bindings` (which are
-    /// replaced by their values). `what` names it in errors ("the law", "the cost model").
+    /// From an expression whose symbols are S, N, D, `Nbar` (replaced by [`DEFAULT_NBAR`]) and
+    /// the names in `bindings` (which are replaced by their values). `what` names it in errors
+    /// ("the law", "the cost model").
     pub fn from_expr(what: &str, expr: &Expr, bindings: &[(&str, f64)]) -> Result<Self, AnalysisError> {
-        let mut e = expr.clone();
+        Self::from_expr_with_nbar(what, expr, bindings, &default_nbar())
+    }
+
+    /// [`SymbolicSurface::from_expr`] with `Nbar` replaced by `nbar`, an expression in S and N.
+    pub fn from_expr_with_nbar(
+        what: &str,
+        expr: &Expr,
+        bindings: &[(&str, f64)],
+        nbar: &Expr,
+    ) -> Result<Self, AnalysisError> {
+        let mut e = expr.substitute("Nbar", nbar);
         for (name, v) in bindings {
             e = e.substitute(name, &Expr::num(*v));
         }
@@ -39,6 +65,11 @@ impl SymbolicSurface {
 
     /// The law with its parameters set to `params` (in [`Law::param_names`] order).
     pub fn from_law(law: &Law, params: &[f64]) -> Result<Self, AnalysisError> {
+        Self::from_law_with_nbar(law, params, &default_nbar())
+    }
+
+    /// [`SymbolicSurface::from_law`] with `Nbar` replaced by `nbar`, an expression in S and N.
+    pub fn from_law_with_nbar(law: &Law, params: &[f64], nbar: &Expr) -> Result<Self, AnalysisError> {
         let names = law.param_names();
         if names.len() != params.len() {
             return Err(AnalysisError::ParameterCount {
@@ -48,7 +79,7 @@ impl SymbolicSurface {
             });
         }
         let bindings: Vec<(&str, f64)> = names.iter().map(|n| n.as_str()).zip(params.iter().copied()).collect();
-        Self::from_expr("the law", law.expr(), &bindings)
+        Self::from_expr_with_nbar("the law", law.expr(), &bindings, nbar)
     }
 
     /// A cost model C(S, N, D) from text, e.g. [`DEFAULT_COST`] or
@@ -106,7 +137,29 @@ impl Analysis {
 
     /// The analysis of a fitted law under a cost model given as text in S, N and D.
     pub fn with_cost_model(law: &Law, params: &[f64], cost: &str) -> Result<Self, AnalysisError> {
-        Ok(Self::from_surfaces(SymbolicSurface::from_law(law, params)?, SymbolicSurface::cost_model(cost)?))
+        Self::with_models(law, params, cost, DEFAULT_NBAR)
+    }
+
+    /// The analysis of a fitted law under a cost model, with N̄ (variable `Nbar`, in the law or
+    /// the cost) replaced by `nbar`, an expression in S and N such as [`DEFAULT_NBAR`].
+    ///
+    /// ```
+    /// use sparse_scaling_law::{Law, analysis::Analysis};
+    /// // Jin et al.'s law in N̄, analysed with N̄ = N (a schedule that prunes at the first step)
+    /// let law = Law::builtin("avg-params").unwrap();
+    /// let a = Analysis::with_models(&law, &[1.7, 400.0, 0.34, 410.0, 0.28], "6*N/(1-S)*D", "N").unwrap();
+    /// // in N̄ alone, a sparse model is worth exactly its non-zeros
+    /// assert!((a.dense_equivalent(0.75, 10.0, 1e3).unwrap() - 1.0).abs() < 1e-9);
+    /// ```
+    pub fn with_models(law: &Law, params: &[f64], cost: &str, nbar: &str) -> Result<Self, AnalysisError> {
+        let nbar_expr =
+            parse(nbar).map_err(|e| AnalysisError::Parse { what: "N̄ (`Nbar`)".into(), message: e.to_string() })?;
+        let cost_expr =
+            parse(cost).map_err(|e| AnalysisError::Parse { what: "the cost model".into(), message: e.to_string() })?;
+        Ok(Self::from_surfaces(
+            SymbolicSurface::from_law_with_nbar(law, params, &nbar_expr)?,
+            SymbolicSurface::from_expr_with_nbar("the cost model", &cost_expr, &[], &nbar_expr)?,
+        ))
     }
 }
 
