@@ -5,6 +5,8 @@
 //! - `points.md` — the same as a readable table;
 //! - `curves.svg` — validation loss over training steps, one line per run, coloured by S;
 //! - `loss_vs_n.svg` — final validation loss against N, one series per (S, steps);
+//! - `density.svg` — the fraction of prunable weights kept over training, one line per
+//!   (schedule, S), from each plan's schedule (docs/THEORY.md §7), with its mean N̄/N_dense;
 //! - with an analysis ([`analysis`]): `fit.json`, `fit.md` (coefficients, objective,
 //!   convergence, R², RMSE), `predicted_vs_measured.svg`, `dense_equivalent.svg` (m(S),
 //!   docs/THEORY.md §3), `s_opt_contours.svg` (S_opt over log N × log C with the dense
@@ -136,6 +138,66 @@ pub fn curves_svg(records: &[Record]) -> Result<String, ReportError> {
     })
 }
 
+/// The density (fraction of prunable weights kept) over the fraction of training done, one line
+/// per distinct (pruning label, S) among the sparse records, as their plans' schedules prescribe
+/// (masks are updated on the schedule's steps, so the lines are steps); the legend gives each
+/// line's mean density, the N̄/N_dense of docs/THEORY.md §7.
+pub fn density_svg(records: &[Record]) -> Result<String, ReportError> {
+    const WHAT: &str = "density over training";
+    let mut lines: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for r in records.iter().filter(|r| r.sparsity() > 0.0) {
+        let plan = &r.spec.pruning;
+        let name = format!("{} S = {}", plan.label(), r.sparsity());
+        if lines.iter().any(|(n, _)| *n == name) {
+            continue;
+        }
+        let steps = r.spec.steps.max(1);
+        let schedule = plan.schedule().and_then(|(start, end, every)| {
+            crate::sparsity::Schedule::new(r.sparsity(), start, end, every, steps)
+                .and_then(|s| s.with_shape(plan.shape()))
+                .ok()
+        });
+        let stride = (steps / 400).max(1);
+        let line: Vec<(f64, f64)> = (0..steps)
+            .step_by(stride as usize)
+            .chain(std::iter::once(steps - 1))
+            .map(|t| {
+                let s = match &schedule {
+                    Some(sched) => sched.effective_sparsity(t),
+                    None => r.sparsity(), // one-shot n:m: the pattern from the first step
+                };
+                ((t + 1) as f64 / steps as f64, 1.0 - s)
+            })
+            .collect();
+        let mean = plan.mean_density(r.sparsity(), steps);
+        lines.push((format!("{name} (mean {mean:.3})"), line));
+    }
+    if lines.is_empty() {
+        return Err(ReportError::Plot { what: WHAT, message: "no sparse record".into() });
+    }
+    svg_canvas((800, 560), draw_err(WHAT), |root| {
+        let mut chart = chart_on(root, "density of the pruned layers over training")
+            .build_cartesian_2d(0.0..1.0, 0.0..1.05)
+            .map_err(draw_err(WHAT))?;
+        chart
+            .configure_mesh()
+            .x_desc("fraction of training steps")
+            .y_desc("fraction of prunable weights kept")
+            .label_style(("sans-serif", 14))
+            .draw()
+            .map_err(draw_err(WHAT))?;
+        for (i, (name, line)) in lines.into_iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            chart
+                .draw_series(LineSeries::new(line, color.stroke_width(2)))
+                .map_err(draw_err(WHAT))?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(2)));
+        }
+        draw_legend(&mut chart, SeriesLabelPosition::LowerLeft, 12).map_err(draw_err(WHAT))
+    })
+}
+
 /// Final validation loss against N (log scale), one series per (sparsity, steps).
 pub fn loss_vs_n_svg(records: &[Record]) -> Result<String, ReportError> {
     const WHAT: &str = "loss against N";
@@ -263,6 +325,11 @@ pub fn write_report(
     let p = out.join("loss_vs_n.svg");
     write_file(&p, &loss_vs_n_svg(&records)?)?;
     summary.files.push(p);
+    if records.iter().any(|r| r.sparsity() > 0.0) {
+        let p = out.join("density.svg");
+        write_file(&p, &density_svg(&records)?)?;
+        summary.files.push(p);
+    }
     if let Some(a) = analysis {
         let (files, text) = analysis::write(&records, a, &out)?;
         summary.files.extend(files);

@@ -87,6 +87,11 @@ fn shapes_give_the_mean_density_of_their_closed_forms_and_avg_params_fits() {
     let text = String::from_utf8_lossy(&fit.stdout);
     assert!(fit.status.success(), "{text}{}", String::from_utf8_lossy(&fit.stderr));
     assert!(text.contains("alpha") && text.contains("beta"), "{text}");
+    // the report draws each schedule's density over training, with its mean
+    let density = std::fs::read_to_string(results.join("report/density.svg")).unwrap();
+    for label in ["gmp S = 0.75 (mean 0.531)", "gmp+geometric S = 0.75", "gmp+one-shot S = 0.75 (mean 0.625)"] {
+        assert!(density.contains(label), "density.svg has no `{label}`");
+    }
     let points = std::fs::read_to_string(results.join("report/points.csv")).unwrap();
     assert!(points.lines().next().unwrap().contains(",Nbar,"), "{points}");
     // the analysis of a law in N̄ says which relation to S and N it used
