@@ -8,12 +8,17 @@
 //!
 //! - [`FitOptions`] (with [`Residual`], [`Bounds`]): what to fit and how; presets.
 //! - [`fit()`] → [`FitResult`] (with [`StartSummary`] per start, [`Bootstrap`]); [`predict`].
+//! - [`ParamStatus`] per parameter ([`determined`]): whether the data determine it, and why
+//!   not; inputs that cannot determine a law at all are refused first (`degenerate`).
 //! - Inside: the law is prepared once (`prepare`), the Huber objective (`objective`) works in
 //!   unconstrained coordinates (`transform`), `multistart` runs and picks the starts,
 //!   `bootstrap` refits resamples.
 
 pub mod bfgs;
 mod bootstrap;
+mod degenerate;
+pub mod determined;
+mod eigen;
 mod error;
 mod multistart;
 mod objective;
@@ -23,6 +28,7 @@ mod result;
 mod transform;
 
 pub use bootstrap::{percentile_interval, Bootstrap};
+pub use determined::{ParamStatus, Undetermined};
 pub use error::FitError;
 pub use multistart::StartSummary;
 pub use options::{Bounds, FitOptions, Residual};
@@ -47,6 +53,7 @@ use multistart::MultiStart;
 /// ```
 pub fn fit(law: &Law, obs: &Observations, opts: &FitOptions) -> Result<FitResult, FitError> {
     let prep = prepare::prepare(law, obs, opts)?;
+    degenerate::check(&prep, obs)?;
     // Fit the points in a canonical order, so that the order of the input cannot change a
     // single bit of the result (floating-point sums depend on order).
     let order = canonical_order(obs);
@@ -80,10 +87,18 @@ pub fn fit(law: &Law, obs: &Observations, opts: &FitOptions) -> Result<FitResult
         residuals,
         starts,
         bootstrap: None,
+        determination: Vec::new(),
     };
     if opts.bootstrap > 0 {
         result.bootstrap = Some(bootstrap::replicates(&prep, &sorted, opts, &result.params)?);
     }
+    let optimum = determined::Optimum {
+        objective: obj.plain(),
+        free: &best_free,
+        free_names: prep.free_names(),
+        value: result.objective,
+    };
+    result.determination = determined::assess(law, &sorted, opts, optimum, result.bootstrap.as_ref());
     Ok(result)
 }
 
