@@ -24,6 +24,8 @@ enum Command {
     Check(cli::check::Args),
     /// Fit a scaling law to measured points (CSV or a results directory).
     Fit(cli::fit::Args),
+    /// Fit several laws to the same points with the same held-out points; rank them by held-out error.
+    Compare(cli::compare::Args),
     /// Derived quantities of a fitted law: dense-equivalent size, optimal sparsity, contours.
     #[command(alias = "analyze")]
     Analyse(cli::analyse::Args),
@@ -38,6 +40,7 @@ fn main() {
         Command::Plan(a) => cli::plan::run(a),
         Command::Check(a) => cli::check::run(a),
         Command::Fit(a) => cli::fit::run(a),
+        Command::Compare(a) => cli::compare::run(a),
         Command::Analyse(a) => cli::analyse::run(a),
         Command::Report(a) => cli::report::run(a),
     };

@@ -5,6 +5,7 @@
 
 pub mod analyse;
 pub mod check;
+pub mod compare;
 pub mod fit;
 pub mod plan;
 pub mod report;
@@ -55,6 +56,7 @@ mod tests {
             file: PathBuf::from(dir.path()),
             data: Default::default(),
             fit: Default::default(),
+            validation: Default::default(),
             json: None,
             plot: None,
             points: false,

@@ -12,6 +12,7 @@
 
 mod cli;
 mod cli_fit;
+mod cli_validate;
 mod decoder;
 mod e2e;
 mod report_family;

@@ -55,8 +55,9 @@ pub fn fit(law: &Law, obs: &Observations, opts: &FitOptions) -> Result<FitResult
     let prep = prepare::prepare(law, obs, opts)?;
     degenerate::check(&prep, obs)?;
     // Fit the points in a canonical order, so that the order of the input cannot change a
-    // single bit of the result (floating-point sums depend on order).
-    let order = canonical_order(obs);
+    // single bit of the result (floating-point sums depend on order); the order depends only
+    // on what the fit reads, so that columns the law does not use cannot change it either.
+    let order = canonical_order(obs, prep.var_idx());
     let sorted = obs.select(&order);
     let MultiStart { best_free, summaries: starts, best } = multistart::run_starts(&prep, &sorted, opts)?;
     let obj = prep.objective(&sorted, opts)?;
@@ -102,11 +103,12 @@ pub fn fit(law: &Law, obs: &Observations, opts: &FitOptions) -> Result<FitResult
     Ok(result)
 }
 
-/// Row indices that sort the points by (variables, loss, weight), compared bit-exactly.
-fn canonical_order(obs: &Observations) -> Vec<usize> {
+/// Row indices that sort the points by (the law's variables `vars`, loss, weight), compared
+/// bit-exactly.
+fn canonical_order(obs: &Observations, vars: &[usize]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..obs.len()).collect();
     let key = |i: usize| -> Vec<f64> {
-        let mut k: Vec<f64> = obs.columns.iter().map(|c| c[i]).collect();
+        let mut k: Vec<f64> = vars.iter().map(|&c| obs.columns[c][i]).collect();
         k.push(obs.loss[i]);
         if let Some(w) = &obs.weights {
             k.push(w[i]);
