@@ -231,7 +231,7 @@ fn flat_directions(opt: &Optimum<'_>, idx: &[usize], n: usize) -> Vec<(Vec<usize
     }
     let (values, vectors) = symmetric_eigen(&h);
     let largest = values.last().copied().unwrap_or(0.0);
-    if !(largest > 0.0) {
+    if largest.is_nan() || largest <= 0.0 {
         return Vec::new();
     }
     let dof = n.saturating_sub(p);
