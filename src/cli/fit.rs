@@ -131,6 +131,9 @@ fn more_of(var: &str) -> String {
     }
 }
 
+/// The variables that limit a parameter, each with its number of distinct values.
+type Limits = BTreeSet<(String, usize)>;
+
 /// Which parameters the data determine, and for the others why not, grouped by the variables
 /// that limit them: "e, f, g: not determined by 3 distinct D values; add training lengths".
 pub fn format_determination(f: &FitResult) -> String {
@@ -150,9 +153,9 @@ pub fn format_determination(f: &FitResult) -> String {
         o.push('\n');
     }
     // The variables that limit a parameter: its own and those of the parameters it moves with.
-    let limited = |name: &str| -> BTreeSet<(String, usize)> {
+    let limited = |name: &str| -> Limits {
         let own = |n: &str| f.determination.iter().find(|s| s.name == n).map_or(vec![], |s| s.limited_by.clone());
-        let mut set: BTreeSet<(String, usize)> = own(name).into_iter().collect();
+        let mut set: Limits = own(name).into_iter().collect();
         if let Some(s) = f.determination.iter().find(|s| s.name == name) {
             for c in &s.causes {
                 if let Undetermined::FlatDirection { with, .. } = c {
@@ -162,7 +165,7 @@ pub fn format_determination(f: &FitResult) -> String {
         }
         set
     };
-    let mut groups: Vec<(BTreeSet<(String, usize)>, Vec<&str>)> = Vec::new();
+    let mut groups: Vec<(Limits, Vec<&str>)> = Vec::new();
     for s in &undetermined {
         let key = limited(&s.name);
         match groups.iter_mut().find(|(k, _)| *k == key) {

@@ -198,8 +198,7 @@ fn fit_holdout_on_a_results_directory() {
     runner::run("vit.ron", &pts, Path::new("."), &KnownLaw, &opts).unwrap();
     let out = dir.path().join("fit.json");
     let d = dir.path().to_str().unwrap();
-    // The largest width is the one with the largest N at every sparsity: hold out N above the
-    // dense middle width's.
+    // Leave out each sparsity in turn; the records' loss follows a law of the fitted form.
     ok(&["fit", d, "--cv", "S", "--json", out.to_str().unwrap()]);
     let j = json(&out);
     let h = &j["holdout"];
