@@ -13,6 +13,7 @@
 //! - [`compile`]: the flat tape that evaluates values and gradients over all points at once.
 //! - [`data`]: validated observations, CSV loading with column expressions.
 //! - [`fit`](mod@fit): Huber objective, BFGS from many starts, bootstrap confidence intervals.
+//! - [`validate`]: held-out validation, cross-validation and law comparison.
 //! - [`analysis`]: what a fitted law says (docs/THEORY.md §3): m(S), optimal sparsity, reports.
 //! - [`plot`]: SVG plots of a fit and of its analysis.
 //! - `strategies` (feature `proptest`): proptest strategies for laws and observations.
@@ -41,6 +42,7 @@ pub mod data;
 pub mod expr;
 pub mod fit;
 pub mod law;
+pub mod validate;
 
 pub use compile::Tape;
 pub use data::{CsvMapping, DataError, Observations};

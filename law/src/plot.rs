@@ -1,6 +1,7 @@
 //! SVG plots of a fit and of its analysis (plotters, SVG backend only):
 //! predicted vs measured loss coloured by sparsity (with the y = x line), and S_opt(N, C)
-//! over log N × log C with contour lines and the dense compute-optimal line (docs/THEORY.md §3).
+//! over log N × log C with contour lines and the dense compute-optimal line (docs/THEORY.md §3);
+//! held-out points marked on the first, and several laws' held-out predictions side by side.
 //!
 //! Plots are returned as SVG text; [`write_svg`] writes one to a file.
 //!
@@ -135,14 +136,26 @@ pub fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
 
 /// Predicted vs measured loss, one colour per sparsity level, with the line y = x.
 pub fn predicted_vs_measured_svg(points: &[FitPoint], title: &str) -> Result<String, PlotError> {
+    predicted_vs_measured_held_out_svg(points, &[], title)
+}
+
+/// [`predicted_vs_measured_svg`] with held-out points (predicted by a fit without them) marked
+/// as black crosses.
+pub fn predicted_vs_measured_held_out_svg(
+    points: &[FitPoint],
+    held_out: &[FitPoint],
+    title: &str,
+) -> Result<String, PlotError> {
     const WHAT: &str = "the predicted-vs-measured plot";
-    let pts: Vec<FitPoint> =
-        points.iter().copied().filter(|p| p.measured.is_finite() && p.predicted.is_finite()).collect();
-    if pts.is_empty() {
+    let finite = |p: &&FitPoint| p.measured.is_finite() && p.predicted.is_finite();
+    let pts: Vec<FitPoint> = points.iter().filter(finite).copied().collect();
+    let held: Vec<FitPoint> = held_out.iter().filter(finite).copied().collect();
+    if pts.is_empty() && held.is_empty() {
         return Err(PlotError::Empty { what: WHAT, why: "no point has a finite measured and predicted loss".into() });
     }
-    let lo = pts.iter().map(|p| p.measured.min(p.predicted)).fold(f64::INFINITY, f64::min);
-    let hi = pts.iter().map(|p| p.measured.max(p.predicted)).fold(f64::NEG_INFINITY, f64::max);
+    let all = || pts.iter().chain(&held);
+    let lo = all().map(|p| p.measured.min(p.predicted)).fold(f64::INFINITY, f64::min);
+    let hi = all().map(|p| p.measured.max(p.predicted)).fold(f64::NEG_INFINITY, f64::max);
     let pad = ((hi - lo) * 0.05).max(1e-6 * hi.abs().max(1.0));
     let (lo, hi) = (lo - pad, hi + pad);
     // sparsity levels, rounded to 1e-6 to group equal values
@@ -178,6 +191,58 @@ pub fn predicted_vs_measured_svg(points: &[FitPoint], title: &str) -> Result<Str
                 .draw_series(series)
                 .map_err(draw_err(WHAT))?
                 .label(format!("S = {}", fmt_level(level)))
+                .legend(move |(x, y)| Circle::new((x + 9, y), 5, color.filled()));
+        }
+        if !held.is_empty() {
+            let style = ShapeStyle::from(&BLACK).stroke_width(2);
+            chart
+                .draw_series(held.iter().map(|p| Cross::new((p.measured, p.predicted), 6, style)))
+                .map_err(draw_err(WHAT))?
+                .label("held out")
+                .legend(move |(x, y)| Cross::new((x + 9, y), 6, style));
+        }
+        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft, 14).map_err(draw_err(WHAT))
+    })
+}
+
+/// Held-out predictions of several laws: predicted vs measured loss, one colour per law (in
+/// the order given, e.g. best first), with the line y = x. Each series is `(label, points)`
+/// with points `(measured, predicted)`.
+pub fn compare_svg(series: &[(String, Vec<(f64, f64)>)], title: &str) -> Result<String, PlotError> {
+    const WHAT: &str = "the law comparison plot";
+    let finite = |p: &&(f64, f64)| p.0.is_finite() && p.1.is_finite();
+    let all = || series.iter().flat_map(|(_, pts)| pts.iter().filter(finite));
+    if all().next().is_none() {
+        return Err(PlotError::Empty { what: WHAT, why: "no law has a finite held-out prediction".into() });
+    }
+    let lo = all().map(|p| p.0.min(p.1)).fold(f64::INFINITY, f64::min);
+    let hi = all().map(|p| p.0.max(p.1)).fold(f64::NEG_INFINITY, f64::max);
+    let pad = ((hi - lo) * 0.05).max(1e-6 * hi.abs().max(1.0));
+    let (lo, hi) = (lo - pad, hi + pad);
+    svg_canvas((720, 640), draw_err(WHAT), |root| {
+        let mut chart = chart_on(root, title).build_cartesian_2d(lo..hi, lo..hi).map_err(draw_err(WHAT))?;
+        chart
+            .configure_mesh()
+            .x_desc("measured loss (held out)")
+            .y_desc("predicted loss")
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 16))
+            .draw()
+            .map_err(draw_err(WHAT))?;
+        chart
+            .draw_series(LineSeries::new(
+                [(lo, lo), (hi, hi)],
+                ShapeStyle::from(&RGBColor(120, 120, 120)).stroke_width(1),
+            ))
+            .map_err(draw_err(WHAT))?
+            .label("y = x")
+            .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], RGBColor(120, 120, 120)));
+        for (i, (label, pts)) in series.iter().enumerate() {
+            let color = PALETTE[(i + 1) % PALETTE.len()];
+            chart
+                .draw_series(pts.iter().filter(finite).map(|p| Circle::new(*p, 5, color.filled())))
+                .map_err(draw_err(WHAT))?
+                .label(label.as_str())
                 .legend(move |(x, y)| Circle::new((x + 9, y), 5, color.filled()));
         }
         draw_legend(&mut chart, SeriesLabelPosition::UpperLeft, 14).map_err(draw_err(WHAT))

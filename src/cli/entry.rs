@@ -29,6 +29,8 @@ enum Command {
     Check(super::check::Args),
     /// Fit a scaling law to measured points (CSV or a results directory).
     Fit(super::fit::Args),
+    /// Fit several laws to the same points with the same held-out points; rank them by held-out error.
+    Compare(super::compare::Args),
     /// Derived quantities of a fitted law: dense-equivalent size, optimal sparsity, contours.
     #[command(alias = "analyze")]
     Analyse(super::analyse::Args),
@@ -45,6 +47,7 @@ pub fn main<T: SizeTable>() {
         Command::Plan(a) => super::plan::run::<T>(a),
         Command::Check(a) => super::check::run::<T>(a),
         Command::Fit(a) => super::fit::run(a),
+        Command::Compare(a) => super::compare::run(a),
         Command::Analyse(a) => super::analyse::run(a),
         Command::Report(a) => super::report::run(a),
     };

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use super::output::OutputError;
 use crate::results::ResultsError;
 use sparse_scaling_law::plot::PlotError;
+use sparse_scaling_law::validate::ValidateError;
 use sparse_scaling_law::{DataError, FitError, LawError};
 
 /// Errors of `fit` and `analyse` on the command line.
@@ -34,6 +35,9 @@ pub enum CliError {
     /// An argument is invalid.
     #[error("{0}")]
     Usage(String),
+    /// A held-out validation or law comparison failed.
+    #[error(transparent)]
+    Validate(ValidateError),
     /// The results directory could not be read.
     #[error(transparent)]
     Results(ResultsError),

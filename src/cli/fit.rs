@@ -1,9 +1,12 @@
 //! `sparse-scaling fit`: fits a scaling law to measured points (docs/THEORY.md §2) and prints
-//! the coefficients with their bootstrap intervals and the quality of the fit; optionally writes
-//! the fit as JSON (read by `sparse-scaling analyse`) and a predicted-vs-measured SVG plot.
+//! the coefficients with their bootstrap intervals, the quality of the fit and whether the data
+//! determine each parameter; optionally holds points out of the fit and predicts them
+//! (`--holdout CONDITION`, `--cv COLUMN`), writes the fit as JSON (read by
+//! `sparse-scaling analyse`) and a predicted-vs-measured SVG plot (held-out points marked).
 //!
 //! ```text
 //! sparse-scaling fit law/tests/data/t5-data.csv --preset t5-paper --bootstrap 200 --json t5-fit.json --plot t5-fit.svg
+//! sparse-scaling fit law/tests/data/t5-data.csv --preset t5-paper --holdout 'scale >= 1' --bootstrap 100
 //! sparse-scaling fit runs.csv --var 'N=24*(12*768^2)*scale*(1-sparsity)/1e6' --var 'D=steps/1e5' \
 //!     --var S=sparsity --loss val-loss --law paper-normalised --huber-delta 1e-3 --log --starts 25
 //! ```
@@ -11,15 +14,20 @@
 //! The arguments it shares with `analyse` are in [`super::fit_args`], the loading and fitting
 //! in [`super::fitting`].
 
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
 use super::files::write_json;
-use super::fit_args::{DataArgs, FitArgs};
-use super::fitting::{fit_from_args, format_fit};
+use super::fit_args::{resolve_law, resolve_options, DataArgs, FitArgs, ValidationArgs};
+use super::fitting::{fit_from_args, fit_observations, format_fit, load_from_args};
 use super::output::{print, println};
 use super::CliError;
-use sparse_scaling_law::analysis::FitRecord;
-use sparse_scaling_law::plot::{predicted_vs_measured_svg, write_svg, FitPoint};
+use sparse_scaling_law::analysis::{FitRecord, LawSpec};
+use sparse_scaling_law::fit::Undetermined;
+use sparse_scaling_law::plot::{predicted_vs_measured_held_out_svg, write_svg, FitPoint};
+use sparse_scaling_law::validate::{cross_validate, holdout, Scheme, Validation};
+use sparse_scaling_law::{FitError, FitResult};
 
 /// Arguments of `sparse-scaling fit`.
 #[derive(Debug, clap::Args)]
@@ -33,11 +41,14 @@ pub struct Args {
     /// The law and the fitting procedure.
     #[command(flatten)]
     pub fit: FitArgs,
-    /// Write the fit (law, options, points, coefficients, intervals, residuals) as JSON; this is
-    /// the input of `sparse-scaling analyse`.
+    /// Which points to hold out of the fit and predict.
+    #[command(flatten)]
+    pub validation: ValidationArgs,
+    /// Write the fit (law, options, points, coefficients, intervals, residuals, held-out
+    /// predictions) as JSON; this is the input of `sparse-scaling analyse`.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// Write a predicted-vs-measured SVG plot, coloured by sparsity.
+    /// Write a predicted-vs-measured SVG plot, coloured by sparsity, held-out points marked.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
     /// Also print every point with its prediction and residual.
@@ -45,7 +56,7 @@ pub struct Args {
     pub points: bool,
 }
 
-/// The predicted-vs-measured plot of a fit.
+/// The predicted-vs-measured plot of a fit, with its held-out points if any.
 pub fn fit_plot(r: &FitRecord) -> Result<String, CliError> {
     let s = r.observations.column("S");
     let pts: Vec<FitPoint> = (0..r.observations.len())
@@ -55,14 +66,214 @@ pub fn fit_plot(r: &FitRecord) -> Result<String, CliError> {
             sparsity: s.map_or(0.0, |c| c[i]),
         })
         .collect();
-    let title = format!("{} — R² = {:.4}, {} points", r.law.name.as_deref().unwrap_or("fit"), r.fit.r2, pts.len());
-    predicted_vs_measured_svg(&pts, &title).map_err(CliError::Plot)
+    let held: Vec<FitPoint> = r.holdout.as_ref().map_or(vec![], |v| {
+        v.points
+            .iter()
+            .map(|p| FitPoint {
+                measured: p.measured,
+                predicted: p.predicted,
+                sparsity: p.values.get("S").copied().unwrap_or(0.0),
+            })
+            .collect()
+    });
+    let held_text = if held.is_empty() { String::new() } else { format!(", {} held out", held.len()) };
+    let title =
+        format!("{} — R² = {:.4}, {} points{held_text}", r.law.name.as_deref().unwrap_or("fit"), r.fit.r2, pts.len());
+    predicted_vs_measured_held_out_svg(&pts, &held, &title).map_err(CliError::Plot)
+}
+
+/// Loads and fits as the arguments say, holding out and predicting the points `validation`
+/// names: with `--holdout`, the record's fit and points are those of the points left in; with
+/// `--cv`, of all points, and the held-out predictions are those of each fold.
+pub fn validated_fit(
+    file: &Path,
+    data: &DataArgs,
+    fit_args: &FitArgs,
+    validation: &ValidationArgs,
+) -> Result<FitRecord, CliError> {
+    let Some(scheme) = validation.scheme() else { return fit_from_args(file, data, fit_args) };
+    let law = resolve_law(data, fit_args)?;
+    let options = resolve_options(data, fit_args);
+    options.validate().map_err(CliError::Fit)?;
+    let (obs, mapping) = load_from_args(file, data, &law, &validation.names()?)?;
+    law.check_vars_available(&obs.var_names).map_err(|e| CliError::Fit(FitError::Law(e)))?;
+    let source = file.display().to_string();
+    match scheme {
+        Scheme::Holdout { condition } => {
+            let h = holdout(&law, &obs, &condition, &options).map_err(CliError::Validate)?;
+            Ok(FitRecord {
+                format: FitRecord::FORMAT,
+                source,
+                preset: data.preset.map(|p| p.name().to_string()),
+                mapping: Some(mapping),
+                law: LawSpec::of(&law),
+                options,
+                observations: h.fitted,
+                fit: h.fit,
+                holdout: Some(h.validation),
+            })
+        }
+        Scheme::CrossValidation { column } => {
+            let v = cross_validate(&law, &obs, &column, &options).map_err(CliError::Validate)?;
+            let mut record = fit_observations(&law, obs, source, data.preset, Some(mapping), options)?;
+            record.holdout = Some(v);
+            Ok(record)
+        }
+    }
+}
+
+/// What a variable's distinct values are called in advice ("add training lengths").
+fn more_of(var: &str) -> String {
+    match var {
+        "D" => "training lengths".into(),
+        "N" => "model sizes".into(),
+        "S" => "sparsities".into(),
+        v => format!("values of {v}"),
+    }
+}
+
+/// The variables that limit a parameter, each with its number of distinct values.
+type Limits = BTreeSet<(String, usize)>;
+
+/// Which parameters the data determine, and for the others why not, grouped by the variables
+/// that limit them: "e, f, g: not determined by 3 distinct D values; add training lengths".
+pub fn format_determination(f: &FitResult) -> String {
+    let mut o = String::new();
+    if f.determination.is_empty() {
+        return o;
+    }
+    let undetermined = f.undetermined();
+    if undetermined.is_empty() {
+        let _ = writeln!(o, "\nevery parameter is determined by the data");
+        return o;
+    }
+    let determined: Vec<&str> = f.determination.iter().filter(|s| s.determined).map(|s| s.name.as_str()).collect();
+    if !determined.is_empty() {
+        let _ = writeln!(o, "\ndetermined by the data: {}", determined.join(", "));
+    } else {
+        o.push('\n');
+    }
+    // The variables that limit a parameter: its own and those of the parameters it moves with.
+    let limited = |name: &str| -> Limits {
+        let own = |n: &str| f.determination.iter().find(|s| s.name == n).map_or(vec![], |s| s.limited_by.clone());
+        let mut set: Limits = own(name).into_iter().collect();
+        if let Some(s) = f.determination.iter().find(|s| s.name == name) {
+            for c in &s.causes {
+                if let Undetermined::FlatDirection { with, .. } = c {
+                    with.iter().for_each(|w| set.extend(own(w)));
+                }
+            }
+        }
+        set
+    };
+    let mut groups: Vec<(Limits, Vec<&str>)> = Vec::new();
+    for s in &undetermined {
+        let key = limited(&s.name);
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, names)) => names.push(&s.name),
+            None => groups.push((key, vec![&s.name])),
+        }
+    }
+    for (vars, names) in &groups {
+        if vars.is_empty() {
+            let _ = writeln!(o, "{}: not determined", names.join(", "));
+        } else {
+            let by: Vec<String> = vars.iter().map(|(v, k)| format!("{k} distinct {v} values")).collect();
+            let add: Vec<String> = vars.iter().map(|(v, _)| more_of(v)).collect();
+            let _ =
+                writeln!(o, "{}: not determined by {}; add {}", names.join(", "), by.join(" and "), add.join(" or "));
+        }
+        for n in names {
+            let reason = undetermined.iter().find(|s| s.name == *n).and_then(|s| s.reason.as_deref()).unwrap_or("");
+            let _ = writeln!(o, "  {n}: {reason}");
+        }
+    }
+    o
+}
+
+/// A percentage with two decimals.
+fn pct(v: f64) -> String {
+    format!("{:.2}%", 100.0 * v)
+}
+
+/// The held-out points and the summary, as a table.
+pub fn format_validation(v: &Validation) -> String {
+    let mut o = String::new();
+    let how = match &v.scheme {
+        Scheme::Holdout { condition } => {
+            format!("the {} points where `{condition}` (fitted without them)", v.points.len())
+        }
+        Scheme::CrossValidation { column } => {
+            format!("each value of {column} in turn ({} folds, each fitted without it)", v.folds.len())
+        }
+    };
+    let _ = writeln!(o, "\nheld out: {how}");
+    let names: Vec<&String> = v.points.first().map_or(vec![], |p| p.values.keys().collect());
+    let ci = v.confidence.map(|c| format!("  {:.0}% interval", 100.0 * c)).unwrap_or_default();
+    let _ = writeln!(
+        o,
+        "  {:>4}  {}  {:>10}  {:>10}  {:>10}{ci}",
+        "row",
+        names.iter().map(|n| format!("{n:>10}")).collect::<Vec<_>>().join("  "),
+        "measured",
+        "predicted",
+        "rel. error"
+    );
+    for p in &v.points {
+        let vals: Vec<String> = p.values.values().map(|x| format!("{x:>10.4}")).collect();
+        let interval = p.interval.map(|(lo, hi)| format!("  [{lo:.5}, {hi:.5}]")).unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "  {:>4}  {}  {:>10.5}  {:>10.5}  {:>+10.3}%{interval}",
+            p.row + 1,
+            vals.join("  "),
+            p.measured,
+            p.predicted,
+            100.0 * p.rel_error
+        );
+    }
+    if !v.folds.is_empty() {
+        let _ = writeln!(
+            o,
+            "\n  {:>12}  {:>6}  {:>6}  {:>12}  {:>10}  {:>10}",
+            "left out", "fitted", "held", "objective", "converged", "mean |err|"
+        );
+        for f in &v.folds {
+            let _ = writeln!(
+                o,
+                "  {:>12}  {:>6}  {:>6}  {:>12.4e}  {:>10}  {:>10}",
+                format!("{}", f.value),
+                f.fitted,
+                f.held_out,
+                f.objective,
+                if f.converged { "yes" } else { "NO" },
+                pct(f.mean_abs_rel_error)
+            );
+        }
+    }
+    let coverage = match (v.coverage, v.confidence) {
+        (Some(c), Some(l)) => format!("; {} of the measurements inside their {:.0}% interval", pct(c), 100.0 * l),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        o,
+        "held-out error: mean |relative error| {}, max {}, RMSE {:.4e} ({} points){coverage}",
+        pct(v.mean_abs_rel_error),
+        pct(v.max_abs_rel_error),
+        v.rmse,
+        v.points.len()
+    );
+    o
 }
 
 /// Runs `sparse-scaling fit`.
 pub fn run(args: Args) -> super::CliResult {
-    let record = fit_from_args(&args.file, &args.data, &args.fit)?;
+    let record = validated_fit(&args.file, &args.data, &args.fit, &args.validation)?;
     print(format_fit(&record, args.points))?;
+    print(format_determination(&record.fit))?;
+    if let Some(v) = &record.holdout {
+        print(format_validation(v))?;
+    }
     if let Some(p) = &args.json {
         write_json(p, &record)?;
         println(format_args!("wrote {}", p.display()))?;

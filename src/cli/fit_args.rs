@@ -5,6 +5,7 @@
 use super::CliError;
 use sparse_scaling_law::analysis::PredictionPoint;
 use sparse_scaling_law::law::{BUILTINS, DEFAULT_VARS};
+use sparse_scaling_law::validate::{Predicate, Scheme};
 use sparse_scaling_law::{parse, CsvMapping, FitOptions, Law, Residual};
 
 /// Named data + procedure presets; each cites its source.
@@ -146,6 +147,10 @@ pub struct FitArgs {
     /// Iteration limit per start (default 2000).
     #[arg(long)]
     pub max_iter: Option<usize>,
+    /// Factor on the loss of points the law over-predicts (default 1: symmetric); above 1 the
+    /// fit runs under the points, a lower envelope (as OLMo-core's `overestimate_penalty`).
+    #[arg(long, value_name = "X")]
+    pub overestimate_penalty: Option<f64>,
 }
 
 impl FitArgs {
@@ -160,6 +165,7 @@ impl FitArgs {
             && self.bootstrap.is_none()
             && self.confidence.is_none()
             && self.max_iter.is_none()
+            && self.overestimate_penalty.is_none()
     }
 }
 
@@ -211,7 +217,47 @@ pub fn resolve_options(data: &DataArgs, fit: &FitArgs) -> FitOptions {
     if let Some(m) = fit.max_iter {
         o.max_iter = m;
     }
+    if let Some(x) = fit.overestimate_penalty {
+        o.overestimate_penalty = x;
+    }
     o
+}
+
+/// Which points to hold out of the fit and predict: by a condition, or each value of a column
+/// in turn (see [`sparse_scaling_law::validate`]).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ValidationArgs {
+    /// Fit only the points where this condition is false and predict the others, e.g.
+    /// `'N > 50'` or `'scale >= 1 && S < 0.9'`: comparisons (< <= > >= == !=) of expressions
+    /// over the law's variables, the CSV's columns and `loss`, joined by && and ||.
+    #[arg(long, value_name = "CONDITION", conflicts_with = "cv")]
+    pub holdout: Option<String>,
+    /// Cross-validate: leave out each distinct value of this variable or CSV column in turn
+    /// (e.g. each size or each length), refit and predict it.
+    #[arg(long, value_name = "COLUMN")]
+    pub cv: Option<String>,
+}
+
+impl ValidationArgs {
+    /// The scheme asked for, if any.
+    pub fn scheme(&self) -> Option<Scheme> {
+        match (&self.holdout, &self.cv) {
+            (Some(c), _) => Some(Scheme::Holdout { condition: c.clone() }),
+            (None, Some(c)) => Some(Scheme::CrossValidation { column: c.trim_matches('`').to_string() }),
+            (None, None) => None,
+        }
+    }
+
+    /// The names the scheme reads from the points (to load from a CSV file with the variables).
+    pub fn names(&self) -> Result<Vec<String>, CliError> {
+        match self.scheme() {
+            Some(Scheme::Holdout { condition }) => Predicate::parse(&condition)
+                .map(|p| p.symbols())
+                .map_err(|e| CliError::Usage(format!("--holdout: {e}"))),
+            Some(Scheme::CrossValidation { column }) => Ok(vec![column]),
+            None => Ok(vec![]),
+        }
+    }
 }
 
 /// A bare CSV header that is not an identifier (`val-loss`) becomes `` `val-loss` ``.

@@ -12,6 +12,7 @@ use super::files::{csv_headers, load_observations, load_results_dir};
 use super::fit_args::{resolve_law, resolve_mapping, resolve_options, DataArgs, FitArgs, Preset};
 use super::CliError;
 use sparse_scaling_law::analysis::{FitRecord, LawSpec};
+use sparse_scaling_law::expr::is_plain_identifier;
 use sparse_scaling_law::{fit, CsvMapping, FitError, FitOptions, Law, Observations, Residual};
 
 /// Fits `law` to `obs` (from any source) and packs everything into a [`FitRecord`]. This is
@@ -36,6 +37,7 @@ pub fn fit_observations(
         options,
         observations: obs,
         fit: result,
+        holdout: None,
     })
 }
 
@@ -44,14 +46,27 @@ pub fn fit_from_args(file: &Path, data: &DataArgs, fit_args: &FitArgs) -> Result
     let law = resolve_law(data, fit_args)?;
     let options = resolve_options(data, fit_args);
     options.validate().map_err(CliError::Fit)?;
-    let (obs, mapping) = if file.is_dir() {
+    let (obs, mapping) = load_from_args(file, data, &law, &[])?;
+    fit_observations(&law, obs, file.display().to_string(), data.preset, Some(mapping), options)
+}
+
+/// Loads the points of a CSV file or a results directory as the data arguments say, for `law`.
+/// From a CSV file, each of `extra` that is not already a variable is loaded too, as a column
+/// of that name (e.g. `scale` for a holdout condition `scale >= 1`).
+pub fn load_from_args(
+    file: &Path,
+    data: &DataArgs,
+    law: &Law,
+    extra: &[String],
+) -> Result<(Observations, CsvMapping), CliError> {
+    if file.is_dir() {
         if !data.vars.is_empty() || data.loss.is_some() || data.weight.is_some() {
             return Err(CliError::Usage(format!(
                 "{} is a results directory: its columns are fixed (S, N, D, final loss); --var/--loss/--weight apply to CSV files (use --n-unit/--d-unit to rescale)",
                 file.display()
             )));
         }
-        load_results_dir(file, data.n_unit, data.d_unit, data.family, data.skip_damaged)?
+        load_results_dir(file, data.n_unit, data.d_unit, data.family, data.skip_damaged)
     } else {
         if data.n_unit.is_some() || data.d_unit.is_some() {
             return Err(CliError::Usage(
@@ -70,10 +85,15 @@ pub fn fit_from_args(file: &Path, data: &DataArgs, fit_args: &FitArgs) -> Result
                 file.display()
             )));
         }
-        let mapping = resolve_mapping(data, &law, &csv_headers(file))?;
-        (load_observations(file, &mapping)?, mapping)
-    };
-    fit_observations(&law, obs, file.display().to_string(), data.preset, Some(mapping), options)
+        let mut mapping = resolve_mapping(data, law, &csv_headers(file))?;
+        for name in extra {
+            if name != "loss" && !mapping.vars.iter().any(|(v, _)| v == name) {
+                let column = if is_plain_identifier(name) { name.clone() } else { format!("`{name}`") };
+                mapping.vars.push((name.clone(), column));
+            }
+        }
+        Ok((load_observations(file, &mapping)?, mapping))
+    }
 }
 
 /// A number with 6 significant decimals, in scientific notation when very small or large.

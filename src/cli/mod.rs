@@ -6,6 +6,7 @@
 
 pub mod analyse;
 pub mod check;
+pub mod compare;
 mod entry;
 pub mod fit;
 pub mod plan;
@@ -64,6 +65,7 @@ mod tests {
             file: PathBuf::from(dir.path()),
             data: Default::default(),
             fit: Default::default(),
+            validation: Default::default(),
             json: None,
             plot: None,
             points: false,

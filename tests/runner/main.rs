@@ -20,6 +20,7 @@
 
 mod cli;
 mod cli_fit;
+mod cli_validate;
 mod damaged;
 mod decoder;
 mod e2e;

@@ -7,6 +7,7 @@ use super::{Analysis, AnalysisError, Interval, PaperCoefficients, DEFAULT_COST, 
 use crate::data::{CsvMapping, Observations};
 use crate::fit::{FitOptions, FitResult};
 use crate::law::{Law, LawError};
+use crate::validate::Validation;
 use serde::{Deserialize, Serialize};
 use std::fmt::{self, Write as _};
 
@@ -69,6 +70,10 @@ pub struct FitRecord {
     pub observations: Observations,
     /// The fit.
     pub fit: FitResult,
+    /// Held-out validation, when the points where a condition holds (or each value of a column
+    /// in turn) were left out of the fit and predicted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holdout: Option<Validation>,
 }
 
 impl FitRecord {

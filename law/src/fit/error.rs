@@ -37,6 +37,28 @@ pub enum FitError {
         /// Starts tried.
         starts: usize,
     },
+    /// Fewer distinct points than free parameters: the fit cannot determine them.
+    #[error("{rows} points hold {distinct} distinct values of ({vars}) for {params} free parameters ({names}); a law cannot be determined by fewer distinct points than free parameters — add measurements at other ({vars}), or fix parameters (`fixed`) or choose a law with fewer")]
+    TooFewPoints {
+        /// Points (rows of non-zero weight).
+        rows: usize,
+        /// Distinct values of the law's variables among them.
+        distinct: usize,
+        /// The law's variables, comma-separated.
+        vars: String,
+        /// Free parameters.
+        params: usize,
+        /// Their names, comma-separated.
+        names: String,
+    },
+    /// The loss is the same at every point.
+    #[error("the loss is {value} at all {rows} points; a law cannot be fitted to a loss that does not vary — check that the loss column (--loss) is the measured loss")]
+    ConstantLoss {
+        /// Points.
+        rows: usize,
+        /// The loss.
+        value: f64,
+    },
     /// Internal shape error (should not happen).
     #[error(transparent)]
     Tape(#[from] TapeError),

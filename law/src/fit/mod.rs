@@ -8,12 +8,17 @@
 //!
 //! - [`FitOptions`] (with [`Residual`], [`Bounds`]): what to fit and how; presets.
 //! - [`fit()`] → [`FitResult`] (with [`StartSummary`] per start, [`Bootstrap`]); [`predict`].
+//! - [`ParamStatus`] per parameter ([`determined`]): whether the data determine it, and why
+//!   not; inputs that cannot determine a law at all are refused first (`degenerate`).
 //! - Inside: the law is prepared once (`prepare`), the Huber objective (`objective`) works in
 //!   unconstrained coordinates (`transform`), `multistart` runs and picks the starts,
 //!   `bootstrap` refits resamples.
 
 pub mod bfgs;
 mod bootstrap;
+mod degenerate;
+pub mod determined;
+mod eigen;
 mod error;
 mod multistart;
 mod objective;
@@ -23,6 +28,7 @@ mod result;
 mod transform;
 
 pub use bootstrap::{percentile_interval, Bootstrap};
+pub use determined::{ParamStatus, Undetermined};
 pub use error::FitError;
 pub use multistart::StartSummary;
 pub use options::{Bounds, FitOptions, Residual};
@@ -47,9 +53,11 @@ use multistart::MultiStart;
 /// ```
 pub fn fit(law: &Law, obs: &Observations, opts: &FitOptions) -> Result<FitResult, FitError> {
     let prep = prepare::prepare(law, obs, opts)?;
+    degenerate::check(&prep, obs)?;
     // Fit the points in a canonical order, so that the order of the input cannot change a
-    // single bit of the result (floating-point sums depend on order).
-    let order = canonical_order(obs);
+    // single bit of the result (floating-point sums depend on order); the order depends only
+    // on what the fit reads, so that columns the law does not use cannot change it either.
+    let order = canonical_order(obs, prep.var_idx());
     let sorted = obs.select(&order);
     let MultiStart { best_free, summaries: starts, best } = multistart::run_starts(&prep, &sorted, opts)?;
     let obj = prep.objective(&sorted, opts)?;
@@ -80,18 +88,27 @@ pub fn fit(law: &Law, obs: &Observations, opts: &FitOptions) -> Result<FitResult
         residuals,
         starts,
         bootstrap: None,
+        determination: Vec::new(),
     };
     if opts.bootstrap > 0 {
         result.bootstrap = Some(bootstrap::replicates(&prep, &sorted, opts, &result.params)?);
     }
+    let optimum = determined::Optimum {
+        objective: obj.plain(),
+        free: &best_free,
+        free_names: prep.free_names(),
+        value: result.objective,
+    };
+    result.determination = determined::assess(law, &sorted, opts, optimum, result.bootstrap.as_ref());
     Ok(result)
 }
 
-/// Row indices that sort the points by (variables, loss, weight), compared bit-exactly.
-fn canonical_order(obs: &Observations) -> Vec<usize> {
+/// Row indices that sort the points by (the law's variables `vars`, loss, weight), compared
+/// bit-exactly.
+fn canonical_order(obs: &Observations, vars: &[usize]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..obs.len()).collect();
     let key = |i: usize| -> Vec<f64> {
-        let mut k: Vec<f64> = obs.columns.iter().map(|c| c[i]).collect();
+        let mut k: Vec<f64> = vars.iter().map(|&c| obs.columns[c][i]).collect();
         k.push(obs.loss[i]);
         if let Some(w) = &obs.weights {
             k.push(w[i]);

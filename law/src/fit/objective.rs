@@ -1,7 +1,8 @@
 //! The fitting objective (docs/THEORY.md §2; Frantar et al. 2024, following Hoffmann et al.
 //! 2022): the weighted mean Huber loss of raw (`pred − y`) or log (`log pred − log y`)
 //! residuals, with its exact gradient from one forward and one reverse sweep of the compiled
-//! tape, in the optimizer's unconstrained coordinates (see [`super::transform`]).
+//! tape, in the optimizer's unconstrained coordinates (see [`super::transform`]). Optionally
+//! asymmetric: over-predictions weigh `overestimate_penalty` times as much.
 
 use crate::compile::{Bound, Tape, Workspace};
 use crate::data::Observations;
@@ -25,6 +26,8 @@ pub(super) struct Objective {
     delta: f64,
     /// Log residuals (else raw).
     log: bool,
+    /// Factor on the Huber loss of over-predicted points (1: symmetric).
+    over: f64,
     /// Coordinate map of each free parameter.
     transforms: Vec<Transform>,
 }
@@ -57,6 +60,7 @@ impl Objective {
             w,
             delta: opts.huber_delta,
             log: opts.residual == Residual::Log,
+            over: opts.overestimate_penalty,
             transforms,
         })
     }
@@ -75,14 +79,31 @@ impl Objective {
         bfgs::minimize(&mut fg, &u0, settings)
     }
 
-    /// Largest gradient component at `theta` with respect to the parameters themselves (not
-    /// the optimizer's coordinates).
-    pub(super) fn param_grad_norm(self, theta: &[f64]) -> f64 {
+    /// The same objective as a function of the parameters themselves (no change of variables).
+    pub(super) fn plain(self) -> Objective {
+        let k = self.transforms.len();
+        Objective { transforms: vec![Transform::Free; k], ..self }
+    }
+
+    /// Objective at coordinates `u`, and its gradient written into `grad`.
+    pub(super) fn eval_grad(&self, u: &[f64], grad: &mut [f64]) -> f64 {
         let mut ws = self.bound.workspace();
         let mut seed = vec![0.0; self.bound.n_points()];
+        self.value_grad(u, grad, &mut ws, &mut seed)
+    }
+
+    /// Largest gradient component at `theta` with respect to the parameters themselves (not
+    /// the optimizer's coordinates).
+    pub(super) fn param_grad_norm(&self, theta: &[f64]) -> f64 {
         let mut g = vec![0.0; theta.len()];
-        let plain = Objective { transforms: vec![Transform::Free; theta.len()], ..self };
-        plain.value_grad(theta, &mut g, &mut ws, &mut seed);
+        let mut ws = self.bound.workspace();
+        let mut seed = vec![0.0; self.bound.n_points()];
+        let f = self.value_seed(theta, &mut ws, &mut seed);
+        if !f.is_finite() {
+            return f64::INFINITY;
+        }
+        self.bound.backward(&mut ws, &seed);
+        self.bound.input_adjoint_sums(&ws, &mut g);
         inf_norm(&g)
     }
 
@@ -141,8 +162,9 @@ impl Objective {
                 (pred[i] - self.y[i], 1.0)
             };
             let (h, dh) = if r.abs() <= d { (0.5 * r * r, r) } else { (d * (r.abs() - 0.5 * d), d * r.signum()) };
-            f += self.w[i] * h;
-            seed[i] = self.w[i] * dh * dr;
+            let w = if r > 0.0 { self.w[i] * self.over } else { self.w[i] };
+            f += w * h;
+            seed[i] = w * dh * dr;
         }
         f
     }

@@ -68,6 +68,10 @@ pub struct FitOptions {
     pub bootstrap: usize,
     /// Confidence level of the bootstrap intervals, in (0, 1).
     pub confidence: f64,
+    /// Factor on the Huber loss of points the law over-predicts (residual > 0); 1 is the
+    /// symmetric loss of docs/THEORY.md §2, above 1 pulls the fit towards a lower envelope of the
+    /// points (as OLMo-core's `overestimate_penalty`, whose 1.0 is also symmetric).
+    pub overestimate_penalty: f64,
 }
 
 impl Default for FitOptions {
@@ -90,6 +94,7 @@ impl Default for FitOptions {
             fixed: BTreeMap::new(),
             bootstrap: 0,
             confidence: 0.95,
+            overestimate_penalty: 1.0,
         }
     }
 }
@@ -165,6 +170,15 @@ impl FitOptions {
         }
         if !(self.confidence > 0.0 && self.confidence < 1.0) {
             return bad("confidence", format!("{} must be in (0, 1), e.g. 0.95", self.confidence));
+        }
+        if !(self.overestimate_penalty > 0.0 && self.overestimate_penalty.is_finite()) {
+            return bad(
+                "overestimate_penalty",
+                format!(
+                    "{} must be a positive number: 1 weighs over- and under-predictions alike, e.g. 10 fits a lower envelope",
+                    self.overestimate_penalty
+                ),
+            );
         }
         for (name, b) in &self.bounds {
             if let (Some(l), Some(u)) = (b.lower, b.upper) {

@@ -103,6 +103,11 @@ impl Prepared {
         &self.free_names
     }
 
+    /// Column in the observations of each variable the law uses.
+    pub(super) fn var_idx(&self) -> &[usize] {
+        &self.var_idx
+    }
+
     /// All parameters (law order) from the free ones; fixed ones take their values.
     pub(super) fn full_params(&self, free: &[f64]) -> Vec<f64> {
         self.free_of.iter().zip(&self.fixed_vals).map(|(f, v)| f.map(|i| free[i]).unwrap_or(*v)).collect()

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::bfgs::StopReason;
-use super::{percentile_interval, Bootstrap, StartSummary};
+use super::{percentile_interval, Bootstrap, ParamStatus, StartSummary};
 
 /// Result of [`fit`](super::fit()).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,12 +38,20 @@ pub struct FitResult {
     pub starts: Vec<StartSummary>,
     /// Bootstrap replicates, if asked for.
     pub bootstrap: Option<Bootstrap>,
+    /// Whether the data determine each parameter (law order), and why not.
+    #[serde(default)]
+    pub determination: Vec<ParamStatus>,
 }
 
 impl FitResult {
     /// The value of a parameter.
     pub fn param(&self, name: &str) -> Option<f64> {
         self.param_names.iter().position(|p| p == name).map(|i| self.params[i])
+    }
+
+    /// The parameters the data do not determine.
+    pub fn undetermined(&self) -> Vec<&ParamStatus> {
+        self.determination.iter().filter(|s| !s.determined).collect()
     }
 
     /// `(name, value)` pairs in law order.
