@@ -462,16 +462,26 @@ pub enum Data {
     /// seeded by the point's seed.
     #[default]
     Synthetic,
-    /// An image folder, one sub-folder per class (ViT). Relative paths are relative to the
-    /// experiment file.
+    /// An image folder, one sub-folder per class (ViT); the number of sub-folders must equal
+    /// `model.vit.classes`. Relative paths are relative to the experiment file.
     ImageFolder {
         /// Folder path.
         path: String,
+        /// Filter for images whose size is not `model.vit.image_size` (`check` says which
+        /// size it found). Default `Bilinear`.
+        #[serde(default = "Resize::bilinear", skip_serializing_if = "Resize::is_bilinear")]
+        resize: Resize,
     },
-    /// CIFAR-style binary batches (ViT).
+    /// CIFAR-10 binary batches (ViT): a file, or a folder of `*.bin` such as
+    /// `cifar-10-batches-bin/`. The images are 32×32 RGB with 10 classes; they train at 32×32
+    /// when `model.vit.image_size` is 32 (patch 4: 64 tokens), and are resized otherwise.
     CifarBinary {
         /// File or folder path.
         path: String,
+        /// Filter that brings the 32×32 images to `model.vit.image_size` when it is another
+        /// size (`check` states it). Default `Box` (block means, e.g. 32×32 → 16×16).
+        #[serde(default = "Resize::box_filter", skip_serializing_if = "Resize::is_box")]
+        resize: Resize,
     },
     /// C4-style JSON lines (`.jsonl` or `.jsonl.gz`, field `text`) with byte-level tokens (T5,
     /// decoder).
@@ -479,6 +489,44 @@ pub enum Data {
         /// File path.
         path: String,
     },
+}
+
+/// A resampling filter for images whose size is not the declared `image_size`. Each data
+/// source has its own default (`Box` for CIFAR-10, `Bilinear` for image folders), and a
+/// default filter is not written into a point's hash, so files without `resize` keep theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Resize {
+    /// Area averaging: each pixel is the mean of the source area it covers (for an integer
+    /// factor f, the mean of an f × f block).
+    Box,
+    /// Linear (triangle) filter, widened when shrinking.
+    Bilinear,
+    /// Nearest neighbour.
+    Nearest,
+}
+
+impl Resize {
+    fn bilinear() -> Resize {
+        Resize::Bilinear
+    }
+    fn box_filter() -> Resize {
+        Resize::Box
+    }
+    fn is_bilinear(&self) -> bool {
+        *self == Resize::Bilinear
+    }
+    fn is_box(&self) -> bool {
+        *self == Resize::Box
+    }
+
+    /// The filter's name as a file writes it (`Box`, `Bilinear`, `Nearest`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Resize::Box => "Box",
+            Resize::Bilinear => "Bilinear",
+            Resize::Nearest => "Nearest",
+        }
+    }
 }
 
 /// Validation set and evaluation frequency.

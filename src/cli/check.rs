@@ -58,6 +58,12 @@ pub fn run(args: Args) -> super::CliResult {
         }
         print!("{}", points_table(&points));
     }
+    if let Some(first) = points.first() {
+        let data = crate::runner::streams::describe_data(first, &file.base_dir())?;
+        if !args.json {
+            println!("data: {data}");
+        }
+    }
     let unsupported: Vec<_> = points.iter().filter_map(|p| registry::check(p).err()).collect();
     if let Some(first) = unsupported.first() {
         return Err(format!(

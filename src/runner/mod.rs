@@ -118,6 +118,9 @@ impl Selection {
 pub trait PointProgress: Sync {
     /// `step` of `total` steps done; the latest validation loss if any.
     fn update(&self, step: u64, total: u64, val_loss: Option<f64>);
+    /// One plain line for the run log (such as what the point's data loader read). Default:
+    /// dropped.
+    fn log(&self, _line: &str) {}
 }
 
 /// Where and how a point runs.
@@ -226,6 +229,15 @@ impl PointProgress for BarProgress {
         self.bar.set_position(step);
         if let Some(l) = val_loss {
             self.bar.set_message(format!("val {l:.4}"));
+        }
+    }
+
+    /// Above the progress bars, or on stderr when they are hidden.
+    fn log(&self, line: &str) {
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.println(line);
         }
     }
 }

@@ -7,6 +7,8 @@
 //!   §3), and results directories that mix model families;
 //! - `decoder`: a decoder-only experiment checked and trained end to end by the real executor;
 //! - `streams`: a point's training stream follows its data declaration;
+//! - `native_data`: CIFAR at its native 32×32, resize filters and class counts, the run log's
+//!   data line, a depth axis in the report;
 //! - `sweep_macro`: `sweep!` in a user's crate;
 //! - `runner_support`: the helpers these tests share.
 
@@ -14,6 +16,7 @@ mod cli;
 mod cli_fit;
 mod decoder;
 mod e2e;
+mod native_data;
 mod report_family;
 mod resume;
 mod runner_support;
