@@ -73,7 +73,7 @@ fn cifar_trains_at_its_native_32_by_32_with_64_tokens() {
     model.check_batch(&b).unwrap();
     assert_eq!(model.patchify(&b).unwrap().len(), 4 * 64 * 48, "4 images × 64 tokens × 48 values");
     // a model with the 16 tokens of 16×16 images cannot be built for this file's shape
-    let e = Vit::<48, 16, 16, 64, 1, 10>::new(&dev, config, 0).err().expect("16 positions refused");
+    let Err(e) = Vit::<48, 16, 16, 64, 1, 10>::new(&dev, config, 0) else { panic!("16 positions accepted") };
     assert!(e.to_string().contains("has 64 patches"), "{e}");
 
     let said = describe_data(&p, dir.path()).unwrap();
