@@ -140,5 +140,5 @@ fn the_cifar_example_expands_to_cifar_shaped_keys() {
     assert_eq!(keys, expected);
     let unique: BTreeSet<&str> = pts.iter().map(|p| p.hash.as_str()).collect();
     assert_eq!(unique.len(), pts.len());
-    assert_eq!(pts.iter().map(|p| p.spec.steps).max(), Some(200));
+    assert_eq!(pts.iter().map(|p| p.spec.steps).max(), Some(120));
 }
