@@ -77,7 +77,7 @@ pub enum DataError {
         message: String,
     },
     /// An image has a different size than the loader expects.
-    #[error("{path}: image is {found_width}x{found_height}, expected {expected_width}x{expected_height}. Resize the images, or enable resizing (`ImageFolderConfig::resize = true`).")]
+    #[error("{path}: image is {found_width}x{found_height}, expected {expected_width}x{expected_height}. Resize the images, or give a filter to resize them with (`ImageFolderConfig::resize = Some(Resize::Bilinear)`).")]
     ImageSize {
         /// The file.
         path: PathBuf,
@@ -89,18 +89,6 @@ pub enum DataError {
         found_width: u32,
         /// Found height.
         found_height: u32,
-    },
-    /// Images cannot be shrunk to the size asked for by an integer box filter.
-    #[error("cannot shrink {height}x{width} images to {to_height}x{to_width}: a box filter shrinks both sides by the same integer factor. Use images whose height and width are the same integer multiple of {to_height}x{to_width} (e.g. {}x{}), or resize them beforehand.", 2 * to_height, 2 * to_width)]
-    Downsample {
-        /// Height of the images.
-        height: usize,
-        /// Width of the images.
-        width: usize,
-        /// Height asked for.
-        to_height: usize,
-        /// Width asked for.
-        to_width: usize,
     },
     /// A configuration value is out of range.
     #[error("invalid data config: {field} = {value}: {reason}")]

@@ -10,8 +10,9 @@
 //!   [`BoxStream`] (any stream, one type).
 //! - [`synthetic`]: [`SyntheticImages`] (ViT), [`SyntheticText`] (T5) and [`SyntheticLm`]
 //!   (decoder-only, next-token prediction); example `i` is a pure function of `(seed, i)`.
-//! - [`loaders`]: [`load_image_folder`], [`load_cifar10`] → [`ImageDataset`] (shrunk with
-//!   [`ImageDataset::downsample`]) → [`ImageDataStream`]; [`load_jsonl`] (`.jsonl`,
+//! - [`loaders`]: [`load_image_folder`], [`load_cifar10`] → [`ImageDataset`] (brought to a
+//!   declared size with [`ImageDataset::resize`] and a named [`Resize`] filter) →
+//!   [`ImageDataStream`]; [`load_jsonl`] (`.jsonl`,
 //!   `.jsonl.gz`, C4) → [`TextCorpus`] → [`TextCorpusStream`] (span corruption) or
 //!   [`LmCorpusStream`] (next-token prediction).
 //! - Shared by both: [`rng`] (counter-based seeding), [`vocab`] (byte-level ids, ByT5 style,
@@ -43,11 +44,12 @@ pub mod text;
 pub mod vocab;
 
 pub use error::DataError;
-pub use loaders::cifar10::{cifar10_files, load_cifar10};
+pub use loaders::cifar10::{cifar10_files, cifar10_records, load_cifar10};
 pub use loaders::corpus::{LmCorpusConfig, LmCorpusStream, TextCorpus, TextCorpusConfig, TextCorpusStream};
-pub use loaders::image_folder::{load_image_folder, ImageFolderConfig};
+pub use loaders::image_folder::{load_image_folder, summarize_image_folder, ImageFolderConfig, ImageFolderSummary};
 pub use loaders::images::{ImageDataConfig, ImageDataStream, ImageDataset};
 pub use loaders::jsonl::{load_jsonl, JsonlConfig};
+pub use loaders::resize::Resize;
 pub use span_corruption::SpanCorruption;
 pub use stream::{
     BoxStream, ImageBatch, ImageShape, ImageStream, LmBatch, LmStream, Stream, StreamPosition, TextBatch, TextStream,

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 
 use sparse_scaling_data::loaders::cifar10::CIFAR10_RECORD;
 use sparse_scaling_data::{
-    cifar10_files, load_cifar10, load_image_folder, load_jsonl, span_corruption, vocab, DataError, ImageDataConfig,
-    ImageDataStream, ImageDataset, ImageFolderConfig, ImageShape, ImageStream, JsonlConfig, LmCorpusConfig,
-    LmCorpusStream, LmStream, Stream, TextCorpus, TextCorpusConfig, TextCorpusStream, TextShape,
+    cifar10_files, cifar10_records, load_cifar10, load_image_folder, load_jsonl, span_corruption,
+    summarize_image_folder, vocab, DataError, ImageDataConfig, ImageDataStream, ImageDataset, ImageFolderConfig,
+    ImageShape, ImageStream, JsonlConfig, LmCorpusConfig, LmCorpusStream, LmStream, Resize, Stream, TextCorpus,
+    TextCorpusConfig, TextCorpusStream, TextShape,
 };
 
 /// A deterministic RGB test image (values differ per class and index).
@@ -100,10 +101,19 @@ fn wrong_size_image_is_an_error_naming_the_file_unless_resizing() {
     let msg = err.to_string();
     assert!(msg.contains("odd.png") && msg.contains("10x7") && msg.contains("8x8") && msg.contains("resize"), "{msg}");
     let mut cfg = ImageFolderConfig::new(dir.path(), 8, 8);
-    cfg.resize = true;
-    let ds = load_image_folder(&cfg).unwrap();
-    assert_eq!(ds.len(), 5);
-    assert_eq!(ds.pixels.len(), 5 * 3 * 64);
+    let mut loaded = Vec::new();
+    for filter in [Resize::Bilinear, Resize::Box, Resize::Nearest] {
+        cfg.resize = Some(filter);
+        let ds = load_image_folder(&cfg).unwrap();
+        assert_eq!(ds.len(), 5);
+        assert_eq!(ds.pixels.len(), 5 * 3 * 64);
+        assert_eq!(ds.resized, 1, "only odd.png changed size");
+        loaded.push(ds);
+    }
+    // the 8×8 images are read as they are whatever the filter; odd.png (the last) is resized
+    let odd = 4 * 3 * 64;
+    assert!(loaded.iter().all(|ds| ds.pixels[..odd] == loaded[0].pixels[..odd]));
+    assert_ne!(loaded[1].pixels[odd..], loaded[2].pixels[odd..], "Box and Nearest resize differently");
 }
 
 #[test]
@@ -195,23 +205,30 @@ fn cifar_files_are_a_file_or_the_bin_files_of_a_folder() {
     assert!(e.to_string().contains("data_batch_1.bin"), "{e}");
 }
 
+fn dataset(c: usize, h: usize, w: usize, pixels: Vec<u8>) -> ImageDataset {
+    let n = pixels.len() / (c * h * w);
+    ImageDataset {
+        shape: ImageShape { channels: c, height: h, width: w, classes: 2 },
+        pixels,
+        labels: (0..n as u32).map(|i| i % 2).collect(),
+        class_names: vec!["a".into(), "b".into()],
+        resized: 0,
+    }
+}
+
 #[test]
-fn downsample_averages_blocks_and_rejects_sizes_it_cannot_reach() {
+fn box_resize_averages_blocks_and_areas() {
     // Two 2-channel 4×6 images; image k, channel c, pixel (y, x) = 10·k + 3·c + y·6 + x.
     let (c, h, w) = (2, 4, 6);
     let pixels: Vec<u8> =
         (0..2).flat_map(|k| (0..c * h * w).map(move |i| (10 * k + 3 * (i / (h * w)) + i % (h * w)) as u8)).collect();
-    let ds = ImageDataset {
-        shape: ImageShape { channels: c, height: h, width: w, classes: 2 },
-        pixels,
-        labels: vec![1, 0],
-        class_names: vec!["a".into(), "b".into()],
-    };
-    assert_eq!(ds.clone().downsample(h, w).unwrap(), ds, "same size: unchanged");
-    let small = ds.clone().downsample(2, 3).unwrap();
+    let ds = dataset(c, h, w, pixels);
+    assert_eq!(ds.clone().resize(h, w, Resize::Box).unwrap(), ds, "same size: unchanged");
+    let small = ds.clone().resize(2, 3, Resize::Box).unwrap();
     assert_eq!(small.shape, ImageShape { channels: c, height: 2, width: 3, classes: 2 });
     assert_eq!((small.labels.clone(), small.class_names.clone()), (ds.labels.clone(), ds.class_names.clone()));
-    // Each output pixel is the rounded mean of its 2×2 block.
+    assert_eq!(small.resized, 2, "both images changed size");
+    // An integer factor: each output pixel is the rounded mean of its 2×2 block.
     for k in 0..2 {
         for ch in 0..c {
             for y in 0..2 {
@@ -228,14 +245,19 @@ fn downsample_averages_blocks_and_rejects_sizes_it_cannot_reach() {
             }
         }
     }
-    for (th, tw) in [(3, 3), (2, 2), (4, 3), (8, 12), (0, 0)] {
-        let e = ds.clone().downsample(th, tw).unwrap_err();
-        assert!(
-            matches!(e, DataError::Downsample { height: 4, width: 6, to_height, to_width } if (to_height, to_width) == (th, tw)),
-            "{th}x{tw}: {e}"
-        );
-        assert!(e.to_string().contains("same integer multiple"), "{e}");
-    }
+    // Other factors: means weighted by the area each source pixel covers.
+    let row = dataset(1, 1, 3, vec![0, 90, 180]);
+    assert_eq!(row.resize(1, 2, Resize::Box).unwrap().pixels, [30, 150], "(2·0 + 90)/3, (90 + 2·180)/3");
+    let row = dataset(1, 1, 2, vec![10, 200]);
+    assert_eq!(row.clone().resize(1, 3, Resize::Box).unwrap().pixels, [10, 105, 200]);
+    assert_eq!(row.resize(1, 4, Resize::Nearest).unwrap().pixels, [10, 10, 200, 200]);
+    // The linear filter keeps a constant image constant.
+    let flat = dataset(3, 5, 7, vec![77; 3 * 5 * 7]);
+    let lin = flat.resize(4, 4, Resize::Bilinear).unwrap();
+    assert_eq!((lin.shape.height, lin.shape.width, lin.pixels.clone()), (4, 4, vec![77; 3 * 16]));
+    // A zero side is an error naming it.
+    let e = ds.resize(0, 3, Resize::Box).unwrap_err();
+    assert!(matches!(e, DataError::Config { field: "height", .. }), "{e}");
 }
 
 fn small_dataset(n: usize) -> ImageDataset {
@@ -579,4 +601,24 @@ fn corpus_stream_config_errors() {
         TextCorpusConfig::default()
     )
     .is_err());
+}
+
+#[test]
+fn folders_and_cifar_files_are_summarised_without_decoding() {
+    let dir = tempfile::tempdir().unwrap();
+    write_folder(dir.path(), &["cat", "dog", "emu"], 3, "png", 10, 7);
+    std::fs::write(dir.path().join("dog/notes.txt"), "not an image").unwrap();
+    let s = summarize_image_folder(dir.path()).unwrap();
+    assert_eq!(s.classes, ["cat", "dog", "emu"]);
+    assert_eq!((s.images, s.first_size), (9, (10, 7)));
+    let e = summarize_image_folder(&dir.path().join("cat")).unwrap_err();
+    assert!(matches!(e, DataError::Empty { .. }) && e.to_string().contains("class sub-folders"), "{e}");
+
+    let (a, b) = (dir.path().join("a.bin"), dir.path().join("b.bin"));
+    std::fs::write(&a, [cifar_record(1, 0), cifar_record(2, 1)].concat()).unwrap();
+    std::fs::write(&b, cifar_record(3, 2)).unwrap();
+    assert_eq!(cifar10_records(&[a.clone(), b.clone()]).unwrap(), 3);
+    std::fs::write(&b, &cifar_record(3, 2)[..100]).unwrap();
+    let e = cifar10_records(&[a, b.clone()]).unwrap_err();
+    assert!(matches!(&e, DataError::CifarLength { path, found: 100, .. } if path == &b), "{e}");
 }

@@ -11,9 +11,10 @@ fn issue(field: impl Into<String>, problem: impl Into<String>, fix: impl Into<St
     Issue { field: field.into(), line: 0, column: 0, problem: problem.into(), fix: fix.into() }
 }
 
-/// One combination of the size, sparsity and steps axes, before pruning and seeds.
+/// One combination of the depth, size, sparsity and steps axes, before pruning and seeds.
 #[derive(Debug, Clone, Copy)]
 struct Combo {
+    depth: usize,
     size: usize,
     sparsity: f64,
     steps: u64,
@@ -25,28 +26,33 @@ impl Experiment {
             Sizes::Widths(w) => w.len(),
             Sizes::NonZero(n) => n.len(),
         };
+        let depths = self.model.depths();
         let mut out = Vec::new();
         match self.axes {
             Axes::Product | Axes::Derived => {
-                for size in 0..nsizes {
-                    for &sparsity in &self.sparsity {
-                        for &steps in &self.steps {
-                            out.push(Combo { size, sparsity, steps });
+                for &depth in &depths {
+                    for size in 0..nsizes {
+                        for &sparsity in &self.sparsity {
+                            for &steps in &self.steps {
+                                out.push(Combo { depth, size, sparsity, steps });
+                            }
                         }
                     }
                 }
             }
             Axes::Zip => {
-                let len = nsizes.max(self.sparsity.len()).max(self.steps.len());
+                let len = nsizes.max(self.sparsity.len()).max(self.steps.len()).max(depths.len());
                 let pick = |l: usize, i: usize| if l == 1 { 0 } else { i };
                 for i in 0..len {
                     if pick(nsizes, i) >= nsizes
                         || pick(self.sparsity.len(), i) >= self.sparsity.len()
                         || pick(self.steps.len(), i) >= self.steps.len()
+                        || pick(depths.len(), i) >= depths.len()
                     {
                         continue;
                     }
                     out.push(Combo {
+                        depth: depths[pick(depths.len(), i)],
                         size: pick(nsizes, i),
                         sparsity: self.sparsity[pick(self.sparsity.len(), i)],
                         steps: self.steps[pick(self.steps.len(), i)],
@@ -57,17 +63,18 @@ impl Experiment {
         out
     }
 
-    fn dims_for_width(&self, width: usize) -> Dims {
+    fn dims_for_width(&self, width: usize, depth: usize) -> Dims {
         Dims {
             width,
             mlp_width: (width as f64 * self.model.mlp_ratio()).round() as usize,
-            depth: self.model.depth(),
+            depth,
             heads: self.model.heads(),
         }
     }
 
-    /// Width of size entry `size` at sparsity `s`, and the non-zero target it came from.
-    fn resolve_width(&self, size: usize, s: f64) -> (usize, Option<f64>) {
+    /// Width of size entry `size` at sparsity `s` and depth `depth`, and the non-zero target it
+    /// came from.
+    fn resolve_width(&self, size: usize, s: f64, depth: usize) -> (usize, Option<f64>) {
         let mult = self.model.width_multiple().max(1);
         match &self.model.sizes {
             Sizes::Widths(w) => {
@@ -85,7 +92,7 @@ impl Experiment {
                 let mut best = (f64::INFINITY, mult);
                 for k in 1..=4096usize {
                     let w = k * mult;
-                    let count = prunable_params(self.model.family, &self.dims_for_width(w)) as f64;
+                    let count = prunable_params(self.model.family, &self.dims_for_width(w, depth)) as f64;
                     let err = (count.ln() - target_total.ln()).abs();
                     if err < best.0 {
                         best = (err, w);
@@ -194,8 +201,14 @@ impl Experiment {
                 // fine; checked per combination below
             }
         }
+        let depths = e.model.depths();
         if e.axes == Axes::Zip {
-            let lens = [("model.sizes", sizes_len), ("sparsity", e.sparsity.len()), ("steps", e.steps.len())];
+            let lens = [
+                ("model.sizes", sizes_len),
+                ("sparsity", e.sparsity.len()),
+                ("steps", e.steps.len()),
+                ("model.depth", depths.len()),
+            ];
             let max = lens.iter().map(|l| l.1).max().unwrap_or(0);
             for (f, l) in lens {
                 if l != 1 && l != max && l != 0 {
@@ -205,8 +218,19 @@ impl Experiment {
         }
         // --- model shape
         let m = &e.model;
-        if m.depth() == 0 {
-            out.push(issue("model.depth", "depth 0", "use at least 1 block"));
+        match &m.depth {
+            Some(crate::schema::Depth::Axis(ds)) if ds.is_empty() => out.push(issue(
+                "model.depth",
+                "the depth axis is empty",
+                "list at least one depth, e.g. `depth: [2, 4]`, or give one number, e.g. `depth: 2`",
+            )),
+            Some(crate::schema::Depth::Axis(ds)) => {
+                for (i, _) in ds.iter().enumerate().filter(|(_, &d)| d == 0) {
+                    out.push(issue(format!("model.depth[{i}]"), "depth 0", "use at least 1 block"));
+                }
+            }
+            _ if depths.contains(&0) => out.push(issue("model.depth", "depth 0", "use at least 1 block")),
+            _ => {}
         }
         if m.heads() == 0 {
             out.push(issue("model.heads", "0 heads", "use at least 1 head"));
@@ -308,12 +332,16 @@ impl Experiment {
             }
         }
         // --- per-combination checks: divisibility of resolved widths, schedules
-        let size_ok = sizes_len > 0 && out.iter().all(|i| !i.field.starts_with("model.sizes") && i.field != "axes");
+        let size_ok = sizes_len > 0
+            && !depths.is_empty()
+            && out.iter().all(|i| {
+                !i.field.starts_with("model.sizes") && !i.field.starts_with("model.depth") && i.field != "axes"
+            });
         let sparsity_ok = e.sparsity.iter().all(|s| s.is_finite() && (0.0..1.0).contains(s));
         if size_ok && sparsity_ok && m.heads() > 0 && m.width_multiple() > 0 && ratio.is_finite() && ratio > 0.0 {
             let mut seen = std::collections::BTreeSet::new();
             for c in self.combos() {
-                let (w, _) = self.resolve_width(c.size, c.sparsity);
+                let (w, _) = self.resolve_width(c.size, c.sparsity, c.depth);
                 if !seen.insert((c.size, w)) {
                     continue;
                 }
@@ -576,7 +604,7 @@ impl Experiment {
         out
     }
 
-    /// The points of the experiment, in a fixed order (sizes, then sparsity, pruning
+    /// The points of the experiment, in a fixed order (depths, sizes, then sparsity, pruning
     /// methods, steps, seeds). Points that resolve to the same run (e.g. S = 0 under
     /// several pruning methods) appear once. Call [`Experiment::issues`] (or use
     /// [`Experiment::expand`]) first: this does not validate.
@@ -584,8 +612,8 @@ impl Experiment {
         let mut out: Vec<Point> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for c in self.combos() {
-            let (width, target) = self.resolve_width(c.size, c.sparsity);
-            let dims = self.dims_for_width(width);
+            let (width, target) = self.resolve_width(c.size, c.sparsity, c.depth);
+            let dims = self.dims_for_width(width, c.depth);
             for p in &self.pruning {
                 let Some(pruning) = p.resolve(c.sparsity, c.steps) else { continue };
                 for &seed in &self.seeds {

@@ -86,7 +86,7 @@ impl ExperimentFile {
     /// Every problem, positioned in the file and sorted by position.
     pub fn issues(&self) -> Vec<Issue> {
         let mut issues = self.experiment.issues();
-        if let Data::ImageFolder { path } | Data::CifarBinary { path } | Data::JsonLines { path } =
+        if let Data::ImageFolder { path, .. } | Data::CifarBinary { path, .. } | Data::JsonLines { path } =
             &self.experiment.data
         {
             let p = Path::new(path);

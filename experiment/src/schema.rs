@@ -155,9 +155,11 @@ pub struct Model {
     pub family: Family,
     /// The size axis.
     pub sizes: Sizes,
-    /// Transformer blocks (T5: per stack, encoder and decoder each). Default 2.
+    /// Transformer blocks (T5: per stack, encoder and decoder each): one number (`depth: 4`)
+    /// or a list that makes depth an axis (`depth: [2, 4, 6]`), crossed with the sizes under
+    /// `Product` and `Derived` and paired element by element under `Zip`. Default 2.
     #[serde(default)]
-    pub depth: Option<usize>,
+    pub depth: Option<Depth>,
     /// Attention heads; must divide every width. Default 4.
     #[serde(default)]
     pub heads: Option<usize>,
@@ -179,6 +181,72 @@ pub struct Model {
     /// Decoder sequence shape (only with `family: Decoder`).
     #[serde(default)]
     pub decoder: Option<DecoderShape>,
+}
+
+/// Depth of a model: one number of blocks, or a list of them (an axis). Written as a plain
+/// number or a list in a file; a single number keeps the form every earlier file has.
+///
+/// ```
+/// use sparse_scaling_experiment::{Depth, Experiment};
+/// let exp = Experiment::from_ron_str(r#"(
+///     name: "deep", model: (family: Vit, sizes: Widths([32]), depth: [2, 4]), steps: [10],
+/// )"#).unwrap();
+/// assert_eq!(exp.model.depth, Some(Depth::Axis(vec![2, 4])));
+/// assert_eq!(exp.model.depths(), vec![2, 4]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Depth {
+    /// One depth for every point (`depth: 4`).
+    One(usize),
+    /// Depth as an axis (`depth: [2, 4, 6]`).
+    Axis(Vec<usize>),
+}
+
+impl Depth {
+    /// The depths, in the order written.
+    pub fn values(&self) -> Vec<usize> {
+        match self {
+            Depth::One(d) => vec![*d],
+            Depth::Axis(ds) => ds.clone(),
+        }
+    }
+}
+
+impl Serialize for Depth {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Depth::One(d) => s.serialize_u64(*d as u64),
+            Depth::Axis(ds) => ds.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Depth {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Depth, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Depth;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number of blocks such as `4`, or a list of them such as `[2, 4, 6]`")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Depth, E> {
+                usize::try_from(v).map(Depth::One).map_err(|_| E::custom(format!("depth {v} is too large")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Depth, E> {
+                u64::try_from(v)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+                    .and_then(|v| self.visit_u64(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Depth, A::Error> {
+                let mut out = Vec::new();
+                while let Some(d) = seq.next_element::<usize>()? {
+                    out.push(d);
+                }
+                Ok(Depth::Axis(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// The size axis of a model.
@@ -281,18 +349,18 @@ impl Default for DecoderShape {
     }
 }
 
-/// How the axes (sizes, sparsity, steps; pruning and seeds are always crossed) combine.
+/// How the axes (depths, sizes, sparsity, steps; pruning and seeds are always crossed) combine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Axes {
-    /// Every size × every sparsity × every length.
+    /// Every depth × every size × every sparsity × every length.
     #[default]
     Product,
-    /// The i-th size with the i-th sparsity and the i-th length; lists must have equal
-    /// lengths, a list of length 1 is repeated.
+    /// The i-th size with the i-th sparsity, the i-th length and the i-th depth; lists must
+    /// have equal lengths, a list of length 1 (or a single depth) is repeated.
     Zip,
-    /// Full product, with the width tied to the sparsity so that N stays constant: the given
-    /// widths are those at S = 0, and at sparsity S the width is w/√(1 − S) rounded to a
-    /// multiple of `width_multiple` (the prunable count grows with width²).
+    /// Full product, with the width tied to the sparsity so that N stays constant at each
+    /// depth: the given widths are those at S = 0, and at sparsity S the width is w/√(1 − S)
+    /// rounded to a multiple of `width_multiple` (the prunable count grows with width²).
     Derived,
 }
 
@@ -394,16 +462,26 @@ pub enum Data {
     /// seeded by the point's seed.
     #[default]
     Synthetic,
-    /// An image folder, one sub-folder per class (ViT). Relative paths are relative to the
-    /// experiment file.
+    /// An image folder, one sub-folder per class (ViT); the number of sub-folders must equal
+    /// `model.vit.classes`. Relative paths are relative to the experiment file.
     ImageFolder {
         /// Folder path.
         path: String,
+        /// Filter for images whose size is not `model.vit.image_size` (`check` says which
+        /// size it found). Default `Bilinear`.
+        #[serde(default = "Resize::bilinear", skip_serializing_if = "Resize::is_bilinear")]
+        resize: Resize,
     },
-    /// CIFAR-style binary batches (ViT).
+    /// CIFAR-10 binary batches (ViT): a file, or a folder of `*.bin` such as
+    /// `cifar-10-batches-bin/`. The images are 32×32 RGB with 10 classes; they train at 32×32
+    /// when `model.vit.image_size` is 32 (patch 4: 64 tokens), and are resized otherwise.
     CifarBinary {
         /// File or folder path.
         path: String,
+        /// Filter that brings the 32×32 images to `model.vit.image_size` when it is another
+        /// size (`check` states it). Default `Box` (block means, e.g. 32×32 → 16×16).
+        #[serde(default = "Resize::box_filter", skip_serializing_if = "Resize::is_box")]
+        resize: Resize,
     },
     /// C4-style JSON lines (`.jsonl` or `.jsonl.gz`, field `text`) with byte-level tokens (T5,
     /// decoder).
@@ -411,6 +489,44 @@ pub enum Data {
         /// File path.
         path: String,
     },
+}
+
+/// A resampling filter for images whose size is not the declared `image_size`. Each data
+/// source has its own default (`Box` for CIFAR-10, `Bilinear` for image folders), and a
+/// default filter is not written into a point's hash, so files without `resize` keep theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Resize {
+    /// Area averaging: each pixel is the mean of the source area it covers (for an integer
+    /// factor f, the mean of an f × f block).
+    Box,
+    /// Linear (triangle) filter, widened when shrinking.
+    Bilinear,
+    /// Nearest neighbour.
+    Nearest,
+}
+
+impl Resize {
+    fn bilinear() -> Resize {
+        Resize::Bilinear
+    }
+    fn box_filter() -> Resize {
+        Resize::Box
+    }
+    fn is_bilinear(&self) -> bool {
+        *self == Resize::Bilinear
+    }
+    fn is_box(&self) -> bool {
+        *self == Resize::Box
+    }
+
+    /// The filter's name as a file writes it (`Box`, `Bilinear`, `Nearest`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Resize::Box => "Box",
+            Resize::Bilinear => "Bilinear",
+            Resize::Nearest => "Nearest",
+        }
+    }
 }
 
 /// Validation set and evaluation frequency.
@@ -539,9 +655,9 @@ impl Default for Analysis {
 }
 
 impl Model {
-    /// Depth with its default.
-    pub fn depth(&self) -> usize {
-        self.depth.unwrap_or(2)
+    /// The depth axis with its default (`[2]`): one entry for a single depth.
+    pub fn depths(&self) -> Vec<usize> {
+        self.depth.as_ref().map_or(vec![2], Depth::values)
     }
     /// Heads with their default.
     pub fn heads(&self) -> usize {

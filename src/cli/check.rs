@@ -91,6 +91,12 @@ pub fn run<T: SizeTable>(args: Args) -> super::CliResult {
         }
         print(points_table(&points))?;
     }
+    if let Some(first) = points.first() {
+        let data = crate::runner::streams::describe_data(first, &file.base_dir())?;
+        if !args.json {
+            println(format_args!("data: {data}"))?;
+        }
+    }
     let missing = registry::missing_in_file::<T>(&file, &points);
     if missing.is_empty() {
         if !args.json {

@@ -198,7 +198,8 @@ pub fn density_svg(records: &[Record]) -> Result<String, ReportError> {
     })
 }
 
-/// Final validation loss against N (log scale), one series per (sparsity, steps).
+/// Final validation loss against N (log scale), one series per (sparsity, steps), and per
+/// depth when the records have several depths (a depth axis).
 pub fn loss_vs_n_svg(records: &[Record]) -> Result<String, ReportError> {
     const WHAT: &str = "loss against N";
     let pts: Vec<(f64, f64)> =
@@ -210,9 +211,11 @@ pub fn loss_vs_n_svg(records: &[Record]) -> Result<String, ReportError> {
     let (ymin, ymax) = pts.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |a, p| (a.0.min(p.1), a.1.max(p.1)));
     let pad = ((ymax - ymin) * 0.05).max(1e-3);
     let lv = levels(records);
-    let mut groups: Vec<(f64, u64)> = records.iter().map(|r| (r.sparsity(), r.spec.steps)).collect();
-    groups.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let mut groups: Vec<(f64, u64, usize)> =
+        records.iter().map(|r| (r.sparsity(), r.spec.steps, r.spec.dims.depth)).collect();
+    groups.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
     groups.dedup();
+    let several_depths = groups.iter().any(|g| g.2 != groups[0].2);
     svg_canvas((800, 560), draw_err(WHAT), |root| {
         let mut chart = chart_on(root, "final validation loss against non-zero parameters N")
             .build_cartesian_2d((xmin * 0.9..xmax * 1.1).log_scale(), (ymin - pad)..(ymax + pad))
@@ -227,11 +230,11 @@ pub fn loss_vs_n_svg(records: &[Record]) -> Result<String, ReportError> {
             .draw()
             .map_err(draw_err(WHAT))?;
         let max_steps = groups.iter().map(|g| g.1).max().unwrap_or(1);
-        for (s, steps) in groups {
+        for (s, steps, depth) in groups {
             let color = level_color(&lv, s);
             let mut line: Vec<(f64, f64)> = records
                 .iter()
-                .filter(|r| r.sparsity() == s && r.spec.steps == steps)
+                .filter(|r| r.sparsity() == s && r.spec.steps == steps && r.spec.dims.depth == depth)
                 .map(|r| (r.n().max(1.0), r.outcome.final_val_loss))
                 .collect();
             line.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -239,7 +242,11 @@ pub fn loss_vs_n_svg(records: &[Record]) -> Result<String, ReportError> {
             chart
                 .draw_series(LineSeries::new(line.clone(), color.stroke_width(width)))
                 .map_err(draw_err(WHAT))?
-                .label(format!("S = {s}, {steps} steps"))
+                .label(if several_depths {
+                    format!("S = {s}, {steps} steps, depth {depth}")
+                } else {
+                    format!("S = {s}, {steps} steps")
+                })
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color.stroke_width(width)));
             chart.draw_series(line.into_iter().map(|p| Circle::new(p, 4, color.filled()))).map_err(draw_err(WHAT))?;
         }
@@ -249,14 +256,15 @@ pub fn loss_vs_n_svg(records: &[Record]) -> Result<String, ReportError> {
 
 /// The records as a Markdown table.
 pub fn points_markdown(records: &[Record]) -> String {
-    let mut s = String::from("| hash | family | width | S | pruning | steps | seed | N | D | final val loss | best val loss | s | steps/s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    let mut s = String::from("| hash | family | width | depth | S | pruning | steps | seed | N | D | final val loss | best val loss | s | steps/s |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for r in records {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.4e} {} | {:.4} | {:.4} | {:.1} | {:.1} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.4e} {} | {:.4} | {:.4} | {:.1} | {:.1} |",
             r.hash,
             r.family(),
             r.spec.dims.width,
+            r.spec.dims.depth,
             r.sparsity(),
             r.spec.pruning.label(),
             r.spec.steps,

@@ -64,6 +64,13 @@ struct Visit<'a, 'b> {
     loop_progress: bool,
 }
 
+impl Visit<'_, '_> {
+    /// What the point's data loader read, as one line of the run log.
+    fn log_data(&self, read: &str) {
+        self.ctx.progress.log(&format!("point {} {}: data: {read}", self.point.index, self.point.hash));
+    }
+}
+
 impl SizeVisitor for Visit<'_, '_> {
     type Output = Result<Execution, BoxError>;
 
@@ -82,24 +89,27 @@ impl SizeVisitor for Visit<'_, '_> {
         };
         let dev = Cpu::default();
         let model = Vit::<PV, NP, D, F, L, K>::new(&dev, config, spec.seed)?;
-        let stream = super::streams::image_stream(self.point, self.ctx.base_dir)?;
-        run_point(model, stream, self.point, self.ctx, self.loop_progress)
+        let data = super::streams::image_stream(self.point, self.ctx.base_dir)?;
+        self.log_data(&data.read);
+        run_point(model, data.stream, self.point, self.ctx, self.loop_progress)
     }
 
     fn t5<const V: usize, const D: usize, const F: usize, const H: usize, const L: usize>(self) -> Self::Output {
         let spec = &self.point.spec;
         let dev = Cpu::default();
         let model = T5::<V, D, F, H, L, L>::new(&dev, T5Config::t5_1_1(), spec.seed)?;
-        let stream = super::streams::text_stream(self.point, self.ctx.base_dir)?;
-        run_point(model, stream, self.point, self.ctx, self.loop_progress)
+        let data = super::streams::text_stream(self.point, self.ctx.base_dir)?;
+        self.log_data(&data.read);
+        run_point(model, data.stream, self.point, self.ctx, self.loop_progress)
     }
 
     fn decoder<const V: usize, const D: usize, const F: usize, const H: usize, const L: usize>(self) -> Self::Output {
         let spec = &self.point.spec;
         let dev = Cpu::default();
         let model = Decoder::<V, D, F, H, L>::new(&dev, DecoderConfig::t5x_decoder_only(), spec.seed)?;
-        let stream = super::streams::lm_stream(self.point, self.ctx.base_dir)?;
-        run_point(model, stream, self.point, self.ctx, self.loop_progress)
+        let data = super::streams::lm_stream(self.point, self.ctx.base_dir)?;
+        self.log_data(&data.read);
+        run_point(model, data.stream, self.point, self.ctx, self.loop_progress)
     }
 }
 

@@ -130,6 +130,9 @@ impl Selection {
 pub trait PointProgress: Sync {
     /// `step` of `total` steps done; the latest validation loss if any.
     fn update(&self, step: u64, total: u64, val_loss: Option<f64>);
+    /// One plain line for the run log (such as what the point's data loader read). Default:
+    /// dropped.
+    fn log(&self, _line: &str) {}
 }
 
 /// Where and how a point runs.
@@ -278,6 +281,15 @@ impl PointProgress for PointWatch<'_> {
         self.live.record(step, None);
         if self.first_step.compare_exchange(u64::MAX, step, Ordering::SeqCst, Ordering::SeqCst).is_ok() && step > 0 {
             self.events.say(format!("{}: resumed from step {step} of {total}", self.name));
+        }
+    }
+
+    /// Above the progress bars, or on stderr when they are hidden.
+    fn log(&self, line: &str) {
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.println(line);
         }
     }
 }

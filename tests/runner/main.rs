@@ -14,6 +14,8 @@
 //! - `streams`: a point's training stream follows its data declaration;
 //! - `slurm`: `plan --slurm` job arrays on a real Slurm cluster (skipped without one unless
 //!   `SPARSE_SCALING_SLURM_TESTS=1`);
+//! - `native_data`: CIFAR at its native 32×32, resize filters and class counts, the run log's
+//!   data line, a depth axis in the report;
 //! - `sweep_macro`: `sweep!` in a user's crate;
 //! - `schedules`: schedule shapes as an axis, N̄ in records and the average-parameter law;
 //! - `runner_support`: the helpers these tests share.
@@ -25,6 +27,7 @@ mod damaged;
 mod decoder;
 mod e2e;
 mod logs;
+mod native_data;
 mod on_demand;
 mod output;
 mod report_family;

@@ -37,6 +37,20 @@ pub fn cifar10_files(path: &Path) -> Result<Vec<PathBuf>, DataError> {
     Ok(files)
 }
 
+/// Number of CIFAR-10 records in `files`, from their lengths (nothing is read; what `check`
+/// states). A file whose length is not a whole number of records is an error naming it.
+pub fn cifar10_records(files: &[PathBuf]) -> Result<usize, DataError> {
+    let mut records = 0;
+    for file in files {
+        let len = std::fs::metadata(file).map_err(DataError::io(file))?.len();
+        if len % CIFAR10_RECORD as u64 != 0 {
+            return Err(DataError::CifarLength { path: file.clone(), found: len, record: CIFAR10_RECORD });
+        }
+        records += (len / CIFAR10_RECORD as u64) as usize;
+    }
+    Ok(records)
+}
+
 /// Loads CIFAR-10 binary batches (`data_batch_1.bin` … `test_batch.bin`): records of 1 label
 /// byte and 3072 pixel bytes (R, G, B planes of 32×32). Errors name the file and record.
 pub fn load_cifar10(files: &[PathBuf]) -> Result<ImageDataset, DataError> {
@@ -74,5 +88,6 @@ pub fn load_cifar10(files: &[PathBuf]) -> Result<ImageDataset, DataError> {
         pixels,
         labels,
         class_names: CIFAR10_CLASSES.iter().map(|s| s.to_string()).collect(),
+        resized: 0,
     })
 }

@@ -1,5 +1,5 @@
 //! An image folder as users have it: one sub-folder per class, PNG or JPEG images, loaded into
-//! an [`ImageDataset`] (optionally resized to one size).
+//! an [`ImageDataset`] (optionally resized to one size with a named [`Resize`] filter).
 
 use std::path::{Path, PathBuf};
 
@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
 use crate::loaders::images::ImageDataset;
+use crate::loaders::resize::{resize_chw, Resize};
 use crate::stream::ImageShape;
 
 /// How to read an image folder.
@@ -21,15 +22,16 @@ pub struct ImageFolderConfig {
     pub height: Option<usize>,
     /// Expected width; `None` takes the first image's.
     pub width: Option<usize>,
-    /// Resize images of another size (bilinear) instead of failing.
+    /// Resize images of another size with this filter instead of failing (`None`: an image
+    /// of another size is an error).
     #[serde(default)]
-    pub resize: bool,
+    pub resize: Option<Resize>,
 }
 
 impl ImageFolderConfig {
     /// RGB images of the given size, no resizing.
     pub fn new(root: impl Into<PathBuf>, height: usize, width: usize) -> Self {
-        ImageFolderConfig { root: root.into(), channels: 3, height: Some(height), width: Some(width), resize: false }
+        ImageFolderConfig { root: root.into(), channels: 3, height: Some(height), width: Some(width), resize: None }
     }
 }
 
@@ -53,6 +55,59 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     Ok(v)
 }
 
+/// The classes of an image folder (sub-folders sorted by name) with their image files (sorted),
+/// skipping hidden entries and files of other types. A folder without classes, or a class
+/// without images, is an error naming it.
+fn class_files(root: &Path) -> Result<Vec<(String, Vec<PathBuf>)>, DataError> {
+    let class_dirs: Vec<PathBuf> = sorted_entries(root)?.into_iter().filter(|p| p.is_dir()).collect();
+    if class_dirs.is_empty() {
+        return Err(DataError::Empty {
+            path: root.to_path_buf(),
+            what: "no class sub-folders; put the images of each class in its own sub-folder, e.g. root/cat/1.png"
+                .into(),
+        });
+    }
+    let mut out = Vec::with_capacity(class_dirs.len());
+    for dir in class_dirs {
+        let files: Vec<PathBuf> =
+            sorted_entries(&dir)?.into_iter().filter(|p| p.is_file() && is_image_file(p)).collect();
+        if files.is_empty() {
+            return Err(DataError::Empty {
+                path: dir,
+                what: "class folder has no .png/.jpg/.jpeg images; add images or remove the folder".into(),
+            });
+        }
+        out.push((dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), files));
+    }
+    Ok(out)
+}
+
+/// What an image folder holds, read without decoding its images (what `check` states).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageFolderSummary {
+    /// Class names: the sub-folders, sorted.
+    pub classes: Vec<String>,
+    /// Image files in all classes.
+    pub images: usize,
+    /// Width and height of the first image (first file of the first class), from its header.
+    pub first_size: (u32, u32),
+}
+
+/// Lists an image folder's classes and images and reads the first image's size from its
+/// header, with the errors of [`load_image_folder`].
+pub fn summarize_image_folder(root: &Path) -> Result<ImageFolderSummary, DataError> {
+    let classes = class_files(root)?;
+    let images = classes.iter().map(|c| c.1.len()).sum();
+    let first = &classes[0].1[0];
+    let first_size = image::ImageReader::open(first)
+        .map_err(DataError::io(first))?
+        .with_guessed_format()
+        .map_err(DataError::io(first))?
+        .into_dimensions()
+        .map_err(|e| DataError::ImageDecode { path: first.clone(), message: e.to_string() })?;
+    Ok(ImageFolderSummary { classes: classes.into_iter().map(|c| c.0).collect(), images, first_size })
+}
+
 /// Loads an image folder: `root/<class>/<image>.{png,jpg,jpeg}`. Classes are the sub-folders
 /// sorted by name; files with other extensions and hidden entries (names starting with `.`)
 /// are skipped. Errors name the offending file.
@@ -73,26 +128,12 @@ pub fn load_image_folder(cfg: &ImageFolderConfig) -> Result<ImageDataset, DataEr
             });
         }
     }
-    let class_dirs: Vec<PathBuf> = sorted_entries(&cfg.root)?.into_iter().filter(|p| p.is_dir()).collect();
-    if class_dirs.is_empty() {
-        return Err(DataError::Empty {
-            path: cfg.root.clone(),
-            what: "no class sub-folders; put the images of each class in its own sub-folder, e.g. root/cat/1.png"
-                .into(),
-        });
-    }
+    let classes = class_files(&cfg.root)?;
     let mut size = cfg.height.zip(cfg.width).map(|(h, w)| (w as u32, h as u32));
     let (mut pixels, mut labels, mut class_names) = (Vec::new(), Vec::new(), Vec::new());
-    for (label, dir) in class_dirs.iter().enumerate() {
-        class_names.push(dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
-        let files: Vec<PathBuf> =
-            sorted_entries(dir)?.into_iter().filter(|p| p.is_file() && is_image_file(p)).collect();
-        if files.is_empty() {
-            return Err(DataError::Empty {
-                path: dir.clone(),
-                what: "class folder has no .png/.jpg/.jpeg images; add images or remove the folder".into(),
-            });
-        }
+    let mut resized = 0;
+    for (label, (name, files)) in classes.into_iter().enumerate() {
+        class_names.push(name);
         for file in files {
             let img = decode(&file)?;
             let (w, h) = (img.width(), img.height());
@@ -105,8 +146,10 @@ pub fn load_image_folder(cfg: &ImageFolderConfig) -> Result<ImageDataset, DataEr
                     s
                 }
             };
-            let img = if (w, h) != (ew, eh) {
-                if !cfg.resize {
+            if (w, h) == (ew, eh) {
+                push_chw(&img, cfg.channels, &mut pixels);
+            } else {
+                let Some(filter) = cfg.resize else {
                     return Err(DataError::ImageSize {
                         path: file,
                         expected_width: ew,
@@ -114,12 +157,18 @@ pub fn load_image_folder(cfg: &ImageFolderConfig) -> Result<ImageDataset, DataEr
                         found_width: w,
                         found_height: h,
                     });
+                };
+                match filter.image_filter() {
+                    Some(f) => push_chw(&img.resize_exact(ew, eh, f), cfg.channels, &mut pixels),
+                    None => {
+                        let mut native = Vec::new();
+                        push_chw(&img, cfg.channels, &mut native);
+                        let (from, to) = ((h as usize, w as usize), (eh as usize, ew as usize));
+                        pixels.extend(resize_chw(&native, cfg.channels, from, to, filter));
+                    }
                 }
-                img.resize_exact(ew, eh, image::imageops::FilterType::Triangle)
-            } else {
-                img
-            };
-            push_chw(&img, cfg.channels, &mut pixels);
+                resized += 1;
+            }
             labels.push(label as u32);
         }
     }
@@ -129,6 +178,7 @@ pub fn load_image_folder(cfg: &ImageFolderConfig) -> Result<ImageDataset, DataEr
         pixels,
         labels,
         class_names,
+        resized,
     })
 }
 

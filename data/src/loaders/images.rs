@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DataError;
 use crate::loaders::epochs::{Epochs, Loader, Names};
+use crate::loaders::resize::{resize_chw, Resize};
 use crate::rng::{hash_bytes, mix};
 use crate::stream::{check_batch_size, ImageBatch, ImageShape, ImageStream, Stream, StreamPosition};
 
@@ -32,6 +33,9 @@ pub struct ImageDataset {
     pub labels: Vec<u32>,
     /// Class names, index = label.
     pub class_names: Vec<String>,
+    /// How many of the images were resized on the way in (their size differed from
+    /// `shape`'s); 0 when every image was read at its own size.
+    pub resized: usize,
 }
 
 impl ImageDataset {
@@ -51,45 +55,32 @@ impl ImageDataset {
         &self.pixels[i * n..(i + 1) * n]
     }
 
-    /// Shrinks every image to `height × width` by an integer factor with a box filter (each
-    /// output pixel is the rounded mean of an `f × f` block), e.g. CIFAR's 32×32 to 16×16.
-    /// The same size is returned unchanged; a size that is not the same integer fraction of
-    /// both sides is an error.
-    pub fn downsample(mut self, height: usize, width: usize) -> Result<Self, DataError> {
+    /// Every image resized to `height × width` with `filter` ([`Resize`]); the same size is
+    /// returned unchanged. Images that change size are counted in `resized`. A zero side is
+    /// an error.
+    pub fn resize(mut self, height: usize, width: usize, filter: Resize) -> Result<Self, DataError> {
         let sh = self.shape;
         if (sh.height, sh.width) == (height, width) {
             return Ok(self);
         }
-        let f = sh.height.checked_div(height).unwrap_or(0);
-        if f == 0 || width == 0 || sh.height != f * height || sh.width != f * width {
-            return Err(DataError::Downsample {
-                height: sh.height,
-                width: sh.width,
-                to_height: height,
-                to_width: width,
-            });
-        }
-        let (c, n) = (sh.channels, self.len());
-        let mut out = Vec::with_capacity(n * c * height * width);
-        for i in 0..n {
-            let img = self.image(i);
-            for ch in 0..c {
-                for y in 0..height {
-                    for x in 0..width {
-                        let mut acc = 0u32;
-                        for dy in 0..f {
-                            for dx in 0..f {
-                                acc += img[(ch * sh.height + y * f + dy) * sh.width + x * f + dx] as u32;
-                            }
-                        }
-                        out.push(((acc + (f * f / 2) as u32) / (f * f) as u32) as u8);
-                    }
-                }
+        for (field, v) in [("height", height), ("width", width)] {
+            if v == 0 {
+                return Err(DataError::Config {
+                    field,
+                    value: "0".into(),
+                    reason: "resize images to at least 1×1 pixels".into(),
+                });
             }
+        }
+        let n = self.len();
+        let mut out = Vec::with_capacity(n * sh.channels * height * width);
+        for i in 0..n {
+            out.extend(resize_chw(self.image(i), sh.channels, (sh.height, sh.width), (height, width), filter));
         }
         self.pixels = out;
         self.shape.height = height;
         self.shape.width = width;
+        self.resized = n;
         Ok(self)
     }
 }

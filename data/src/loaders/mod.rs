@@ -3,7 +3,8 @@
 //!
 //! - images: [`image_folder`] (one sub-folder per class) and [`cifar10`] (binary batches) load
 //!   an [`ImageDataset`](crate::ImageDataset); [`images`] serves it as an
-//!   [`ImageDataStream`](crate::ImageDataStream);
+//!   [`ImageDataStream`](crate::ImageDataStream); [`resize`] brings images to a declared size
+//!   with a named filter;
 //! - text: [`jsonl`] (C4-style JSON lines) loads a [`TextCorpus`](crate::TextCorpus); [`corpus`]
 //!   serves it as a [`TextCorpusStream`](crate::TextCorpusStream) (span corruption) or an
 //!   [`LmCorpusStream`](crate::LmCorpusStream) (next-token prediction);
@@ -15,3 +16,4 @@ mod epochs;
 pub mod image_folder;
 pub mod images;
 pub mod jsonl;
+pub mod resize;

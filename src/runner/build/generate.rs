@@ -76,7 +76,7 @@ pub fn study_text(file: &ExperimentFile) -> String {
         }
     };
     let changed = match &mut exp.data {
-        Data::ImageFolder { path } | Data::CifarBinary { path } | Data::JsonLines { path } => absolute(path),
+        Data::ImageFolder { path, .. } | Data::CifarBinary { path, .. } | Data::JsonLines { path } => absolute(path),
         _ => false,
     };
     if changed {

@@ -113,7 +113,10 @@ fn a_relative_data_path_is_made_absolute_in_the_copy() {
     let copy = generate::study_text(&file);
     let back = ExperimentFile::from_str("copy.ron", &copy).unwrap();
     let expected = dir.path().join("corpus").to_string_lossy().into_owned();
-    assert_eq!(back.experiment.data, crate::experiment::Data::ImageFolder { path: expected });
+    assert_eq!(
+        back.experiment.data,
+        crate::experiment::Data::ImageFolder { path: expected, resize: crate::experiment::Resize::Bilinear }
+    );
     assert_eq!(keys_of(&back.expand().unwrap()), keys(STUDY), "the copy has the file's shapes");
 }
 
