@@ -340,6 +340,26 @@ impl Law {
         self.expr.eval(&lookup).unwrap_or(f64::NAN)
     }
 
+    /// Where the law stops giving a usable prediction at one point: the innermost term whose
+    /// value is not finite although its operands are (e.g. `N/0`, `log(S)` at S = 0), or
+    /// `None` when the whole prediction is finite. `vars` and `params` are in
+    /// [`Law::var_names`] and [`Law::param_names`] order. Used to explain a failed fit.
+    ///
+    /// ```
+    /// use sparse_scaling_law::Law;
+    /// let law = Law::parse("a + b*N/(D - D)", &[]).unwrap();
+    /// let (term, value) = law.first_non_finite(&[2.0, 3.0], &[0.5, 0.5]).unwrap();
+    /// assert_eq!((term.as_str(), value), ("b * N / (D - D)", f64::INFINITY));
+    /// ```
+    pub fn first_non_finite(&self, vars: &[f64], params: &[f64]) -> Option<(String, f64)> {
+        let lookup = |s: &str| {
+            self.var_index(s)
+                .and_then(|i| vars.get(i).copied())
+                .or_else(|| self.param_index(s).and_then(|i| params.get(i).copied()))
+        };
+        first_non_finite(&self.expr, &lookup).err()
+    }
+
     /// Checks that every variable the formula uses is in `available` (e.g. data columns).
     pub fn check_vars_available(&self, available: &[String]) -> Result<(), LawError> {
         for v in &self.vars {
@@ -358,6 +378,30 @@ impl Law {
         }
         let params = self.params.iter().filter(|p| !fixed.iter().any(|(n, _)| n == *p)).cloned().collect();
         Law { name: None, text: expr.to_string(), expr, vars: self.vars.clone(), params }
+    }
+}
+
+/// The value of `e`, or the innermost non-finite term (as text) and its value. Recurses once
+/// per level: only called on a law's tree, which is within [`crate::MAX_DEPTH`].
+fn first_non_finite(e: &Expr, lookup: &dyn Fn(&str) -> Option<f64>) -> Result<f64, (String, f64)> {
+    let v = match e {
+        Expr::Num(v) => *v,
+        Expr::Sym(s) => lookup(s).unwrap_or(f64::NAN),
+        Expr::Neg(a) => -first_non_finite(a, lookup)?,
+        Expr::Bin(op, a, b) => op.apply(first_non_finite(a, lookup)?, first_non_finite(b, lookup)?),
+        Expr::Call(f, args) => {
+            let a = first_non_finite(&args[0], lookup)?;
+            let b = match args.get(1) {
+                Some(b) => first_non_finite(b, lookup)?,
+                None => 0.0,
+            };
+            f.apply(a, b)
+        }
+    };
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err((e.to_string(), v))
     }
 }
 
