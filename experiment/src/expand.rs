@@ -520,16 +520,6 @@ impl Experiment {
         }
         // --- analysis
         if let Some(a) = &e.analysis {
-            if let Err(msg) = crate::formula::check_law(&a.law) {
-                out.push(issue("analysis.law", msg, "use a built-in law name such as \"paper\", or a formula in S, N, D, e.g. \"(a*(1-S)^b + c)*N^(-d) + e*D^(-f) + g\""));
-            }
-            if let Err(msg) = crate::formula::check_expression(&a.cost) {
-                out.push(issue(
-                    "analysis.cost",
-                    msg,
-                    "write the training cost as an expression in S, N, D, e.g. \"6*N/(1-S)*D\"",
-                ));
-            }
             if !(a.huber_delta > 0.0) {
                 out.push(issue(
                     "analysis.huber_delta",
@@ -549,6 +539,9 @@ impl Experiment {
                 }
             }
         }
+        // the law and cost model, over the sweep's points once the rest is valid
+        let points_valid = out.is_empty();
+        out.extend(crate::formula::analysis_issues(e, points_valid));
         out
     }
 
