@@ -68,7 +68,8 @@ pub fn analysis_issues(e: &Experiment, points_valid: bool) -> Vec<Issue> {
             None
         }
     };
-    let cost_fix = "write the training cost as an expression in S, N, D that is positive over the sweep, e.g. \"6*N/(1-S)*D\"";
+    let cost_fix =
+        "write the training cost as an expression in S, N, D that is positive over the sweep, e.g. \"6*N/(1-S)*D\"";
     let cost = match sparse_scaling_law::parse(&a.cost) {
         Ok(expr) => match expr.symbols().into_iter().find(|s| !VARS.contains(&s.as_str())) {
             Some(s) => {

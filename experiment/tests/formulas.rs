@@ -32,7 +32,9 @@ fn only(src: &str, field: &str) -> Issue {
 
 #[test]
 fn sound_formulas_pass() {
-    assert!(issues(&with_analysis("law: \"paper-normalised\", cost: \"6*N/(1-S)*D\", s_opt_budgets: [1, 10]")).is_empty());
+    assert!(
+        issues(&with_analysis("law: \"paper-normalised\", cost: \"6*N/(1-S)*D\", s_opt_budgets: [1, 10]")).is_empty()
+    );
 }
 
 #[test]

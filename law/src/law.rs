@@ -281,7 +281,11 @@ impl Law {
             && spec.trim().chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
         match (word, &error) {
             (true, LawError::Parse(_) | LawError::NoVariables { .. }) => match suggest_builtin(spec.trim()) {
-                Some(s) => LawError::MistypedBuiltin { name: spec.trim().to_string(), suggestion: s.to_string(), known: known() },
+                Some(s) => LawError::MistypedBuiltin {
+                    name: spec.trim().to_string(),
+                    suggestion: s.to_string(),
+                    known: known(),
+                },
                 None => error,
             },
             _ => error,

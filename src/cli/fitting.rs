@@ -48,8 +48,7 @@ fn diagnose(law: &Law, obs: &Observations, options: &FitOptions) -> String {
     let mid = 0.5 * (options.init_low + options.init_high);
     let params: Vec<f64> = law.param_names().iter().map(|p| options.fixed.get(p).copied().unwrap_or(mid)).collect();
     for i in 0..obs.len() {
-        let vars: Vec<f64> =
-            law.var_names().iter().map(|v| obs.column(v).map_or(f64::NAN, |c| c[i])).collect();
+        let vars: Vec<f64> = law.var_names().iter().map(|v| obs.column(v).map_or(f64::NAN, |c| c[i])).collect();
         let at: Vec<String> = law.var_names().iter().zip(&vars).map(|(n, v)| format!("{n} = {v}")).collect();
         let at = format!("at point {} ({}) with every parameter {mid}", i + 1, at.join(", "));
         if let Some((term, value)) = law.first_non_finite(&vars, &params) {
