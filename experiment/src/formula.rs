@@ -99,7 +99,7 @@ pub fn analysis_issues(e: &Experiment, points_valid: bool) -> Vec<Issue> {
             }
         }
     }
-    let units_valid = a.n_unit.is_finite() && a.n_unit > 0.0 && a.d_unit.is_none_or(|d| d.is_finite() && d > 0.0);
+    let units_valid = a.n_unit.is_finite() && a.n_unit > 0.0 && a.d_unit.map_or(true, |d| d.is_finite() && d > 0.0);
     if !(points_valid && units_valid) {
         return out;
     }
