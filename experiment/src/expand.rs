@@ -557,31 +557,6 @@ impl Experiment {
         }
         // --- analysis
         if let Some(a) = &e.analysis {
-            if let Err(msg) = crate::formula::check_law(&a.law) {
-                out.push(issue("analysis.law", msg, "use a built-in law name such as \"paper\", or a formula in S, N, D, e.g. \"(a*(1-S)^b + c)*N^(-d) + e*D^(-f) + g\""));
-            }
-            if let Err(msg) = crate::formula::check_expression(&a.cost) {
-                out.push(issue(
-                    "analysis.cost",
-                    msg,
-                    "write the training cost as an expression in S, N, D, e.g. \"6*N/(1-S)*D\"",
-                ));
-            }
-            if let Some(nbar) = &a.nbar {
-                let in_s_n = sparse_scaling_law::parse(nbar).map_err(|e| e.to_string()).and_then(|e| {
-                    match e.symbols().into_iter().find(|s| s != "S" && s != "N") {
-                        Some(s) => Err(format!("unknown symbol `{s}` in `{nbar}` (N̄ is a function of S and N)")),
-                        None => Ok(()),
-                    }
-                });
-                if let Err(msg) = in_s_n {
-                    out.push(issue(
-                        "analysis.nbar",
-                        msg,
-                        "write N̄ as an expression in S and N, e.g. \"N/(1-S)*(1-0.625*S)\" for the cubic 25 %–75 % schedule",
-                    ));
-                }
-            }
             if !(a.huber_delta > 0.0) {
                 out.push(issue(
                     "analysis.huber_delta",
@@ -601,6 +576,9 @@ impl Experiment {
                 }
             }
         }
+        // the law and cost model, over the sweep's points once the rest is valid
+        let points_valid = out.is_empty();
+        out.extend(crate::formula::analysis_issues(e, points_valid));
         out
     }
 

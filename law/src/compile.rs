@@ -84,7 +84,8 @@ pub enum TapeError {
 
 impl Tape {
     /// Compiles `expr`; every symbol in it must be one of `inputs`
-    /// (else [`LawError::UnknownVariable`]).
+    /// (else [`LawError::UnknownVariable`]). Compiling walks the tree with an explicit stack,
+    /// so any depth compiles (derivatives of a law may nest deeper than the law).
     pub fn compile(expr: &Expr, inputs: &[String]) -> Result<Tape, LawError> {
         let mut b = Builder { ops: Vec::new(), memo: HashMap::new(), inputs };
         let out = b.node(expr)?;
@@ -211,36 +212,57 @@ impl Builder<'_> {
         self.ops.len() - 1
     }
 
-    fn node(&mut self, e: &Expr) -> Result<usize, LawError> {
-        Ok(match e {
-            Expr::Num(v) => self.push(Op::Const(*v)),
-            Expr::Sym(s) => {
-                let k = self
-                    .inputs
-                    .iter()
-                    .position(|i| i == s)
-                    .ok_or_else(|| LawError::UnknownVariable { name: s.clone(), available: self.inputs.join(", ") })?;
-                self.push(Op::Input(k))
-            }
-            Expr::Neg(a) => {
-                let a = self.node(a)?;
-                self.push(Op::Neg(a))
-            }
-            Expr::Bin(op, a, b) => {
-                let (a, b) = (self.node(a)?, self.node(b)?);
-                self.push(Op::Bin(*op, a, b))
-            }
-            Expr::Call(f, args) => {
-                let a = self.node(&args[0])?;
-                match args.get(1) {
-                    Some(b) => {
-                        let b = self.node(b)?;
-                        self.push(Op::Call2(*f, a, b))
-                    }
-                    None => self.push(Op::Call1(*f, a)),
+    /// Pushes the operations of `root` in post-order (operands first) and returns the index of
+    /// its value. Iterative: `todo` holds nodes still to visit (`false`) or to emit once their
+    /// operands are on `done` (`true`).
+    fn node(&mut self, root: &Expr) -> Result<usize, LawError> {
+        let mut todo: Vec<(&Expr, bool)> = vec![(root, false)];
+        let mut done: Vec<usize> = Vec::new();
+        while let Some((e, ready)) = todo.pop() {
+            if !ready {
+                todo.push((e, true));
+                match e {
+                    Expr::Num(_) | Expr::Sym(_) => {}
+                    Expr::Neg(a) => todo.push((a, false)),
+                    // Operands are pushed last-first so that they are compiled left to right.
+                    Expr::Bin(_, a, b) => todo.extend([(&**b, false), (&**a, false)]),
+                    Expr::Call(_, args) => todo.extend(args.iter().rev().map(|a| (a, false))),
                 }
+                continue;
             }
-        })
+            let mut operand = || done.pop().unwrap_or(0);
+            let i = match e {
+                Expr::Num(v) => self.push(Op::Const(*v)),
+                Expr::Sym(s) => {
+                    let k = self.inputs.iter().position(|i| i == s).ok_or_else(|| LawError::UnknownVariable {
+                        name: s.clone(),
+                        available: self.inputs.join(", "),
+                    })?;
+                    self.push(Op::Input(k))
+                }
+                Expr::Neg(_) => {
+                    let a = operand();
+                    self.push(Op::Neg(a))
+                }
+                Expr::Bin(op, ..) => {
+                    let b = operand();
+                    let a = operand();
+                    self.push(Op::Bin(*op, a, b))
+                }
+                Expr::Call(f, args) => {
+                    if args.len() == 2 {
+                        let b = operand();
+                        let a = operand();
+                        self.push(Op::Call2(*f, a, b))
+                    } else {
+                        let a = operand();
+                        self.push(Op::Call1(*f, a))
+                    }
+                }
+            };
+            done.push(i);
+        }
+        Ok(done.pop().unwrap_or(0))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Laws: an expression plus which of its symbols are variables (S, N, D, C, …) and which are
 //! parameters to fit. Built-in laws cite their source (docs/THEORY.md §1–2, Chinchilla, §4).
 
-use crate::expr::{parse, Expr, ParseError};
+use crate::expr::{parse, Expr, LimitError, ParseError};
 
 /// Variables recognised when a law is parsed without declared variables.
 pub const DEFAULT_VARS: [&str; 5] = ["S", "N", "D", "C", "Nbar"];
@@ -12,11 +12,25 @@ pub enum LawError {
     /// The formula text does not parse.
     #[error(transparent)]
     Parse(#[from] ParseError),
+    /// The expression is over the size or depth limit ([`crate::MAX_NODES`], [`crate::MAX_DEPTH`]).
+    #[error(transparent)]
+    Limit(#[from] LimitError),
     /// No built-in law has this name.
     #[error("no built-in law named `{name}`; built-in laws are: {known}")]
     UnknownBuiltin {
         /// The name asked for.
         name: String,
+        /// Comma-separated names of the built-in laws.
+        known: String,
+    },
+    /// A name that is not a formula (a single word using none of the variables) is close to a
+    /// built-in law's name: most likely a typo of it.
+    #[error("`{name}` is not a built-in law (did you mean `{suggestion}`?); built-in laws are: {known}")]
+    MistypedBuiltin {
+        /// The name given.
+        name: String,
+        /// The closest built-in name.
+        suggestion: String,
         /// Comma-separated names of the built-in laws.
         known: String,
     },
@@ -145,6 +159,40 @@ fn join(names: &[String]) -> String {
     names.join(", ")
 }
 
+/// Comma-separated names of the built-in laws.
+fn known() -> String {
+    BUILTINS.iter().map(|b| b.name).collect::<Vec<_>>().join(", ")
+}
+
+/// The built-in name closest to `name` by edit distance, if it is close: at most 3 edits,
+/// and fewer than half of the name's characters (case and `-`/`_` are ignored).
+pub fn suggest_builtin(name: &str) -> Option<&'static str> {
+    let norm = |s: &str| s.to_ascii_lowercase().replace('_', "-");
+    let name = norm(name);
+    BUILTINS
+        .iter()
+        .map(|b| (edit_distance(&name, &norm(b.name)), b.name))
+        .filter(|(d, _)| *d <= 3 && 2 * d < name.chars().count().max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n)
+}
+
+/// Levenshtein distance between two strings (in characters).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1).min(row[j] + 1).min(diag + usize::from(ca != *cb));
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
 impl Law {
     /// Parses a law. `vars` names the variables; empty means [`DEFAULT_VARS`] (S, N, D, C, Nbar),
     /// of which those that occur become the law's variables (in that order). Declared
@@ -162,8 +210,10 @@ impl Law {
         Law::from_expr(text, expr, vars)
     }
 
-    /// Builds a law from an already-parsed expression (see [`Law::parse`]).
+    /// Builds a law from an already-parsed expression (see [`Law::parse`]). The expression
+    /// must be within [`crate::MAX_NODES`] and [`crate::MAX_DEPTH`] (else [`LawError::Limit`]).
     pub fn from_expr(text: &str, expr: Expr, vars: &[&str]) -> Result<Law, LawError> {
+        expr.check_limits()?;
         let symbols = expr.symbols();
         let vars: Vec<String> = if vars.is_empty() {
             DEFAULT_VARS.iter().filter(|v| symbols.iter().any(|s| s == *v)).map(|v| v.to_string()).collect()
@@ -210,9 +260,11 @@ impl Law {
 
     /// A built-in law by name (see [`BUILTINS`] for the list and sources).
     pub fn builtin(name: &str) -> Result<Law, LawError> {
-        let b = BUILTINS.iter().find(|b| b.name == name).ok_or_else(|| LawError::UnknownBuiltin {
-            name: name.to_string(),
-            known: BUILTINS.iter().map(|b| b.name).collect::<Vec<_>>().join(", "),
+        let b = BUILTINS.iter().find(|b| b.name == name).ok_or_else(|| match suggest_builtin(name) {
+            Some(suggestion) => {
+                LawError::MistypedBuiltin { name: name.to_string(), suggestion: suggestion.to_string(), known: known() }
+            }
+            None => LawError::UnknownBuiltin { name: name.to_string(), known: known() },
         })?;
         let mut law = Law::parse(b.text, b.vars)?;
         law.name = Some(b.name.to_string());
@@ -220,10 +272,31 @@ impl Law {
     }
 
     /// A built-in law's name, or else parses `spec` as a formula with default variables.
+    /// A single word close to a built-in name (`chinchila`, `paper-normalized`) that is not a
+    /// valid law is reported as [`LawError::MistypedBuiltin`].
     pub fn from_name_or_formula(spec: &str) -> Result<Law, LawError> {
         match BUILTINS.iter().find(|b| b.name == spec) {
             Some(_) => Law::builtin(spec),
-            None => Law::parse(spec, &[]),
+            None => Law::parse(spec, &[]).map_err(|e| Law::explain_unknown_name(spec, e)),
+        }
+    }
+
+    /// Turns the error of parsing `spec` as a formula into a "did you mean" when `spec` looks
+    /// like a mistyped built-in name (one word, close to a built-in name). Callers that try
+    /// built-in names first and then formulas use this on the formula's error.
+    pub fn explain_unknown_name(spec: &str, error: LawError) -> LawError {
+        let word = !spec.trim().is_empty()
+            && spec.trim().chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+        match (word, &error) {
+            (true, LawError::Parse(_) | LawError::NoVariables { .. }) => match suggest_builtin(spec.trim()) {
+                Some(s) => LawError::MistypedBuiltin {
+                    name: spec.trim().to_string(),
+                    suggestion: s.to_string(),
+                    known: known(),
+                },
+                None => error,
+            },
+            _ => error,
         }
     }
 
@@ -279,6 +352,26 @@ impl Law {
         self.expr.eval(&lookup).unwrap_or(f64::NAN)
     }
 
+    /// Where the law stops giving a usable prediction at one point: the innermost term whose
+    /// value is not finite although its operands are (e.g. `N/0`, `log(S)` at S = 0), or
+    /// `None` when the whole prediction is finite. `vars` and `params` are in
+    /// [`Law::var_names`] and [`Law::param_names`] order. Used to explain a failed fit.
+    ///
+    /// ```
+    /// use sparse_scaling_law::Law;
+    /// let law = Law::parse("a + b*N/(D - D)", &[]).unwrap();
+    /// let (term, value) = law.first_non_finite(&[2.0, 3.0], &[0.5, 0.5]).unwrap();
+    /// assert_eq!((term.as_str(), value), ("b * N / (D - D)", f64::INFINITY));
+    /// ```
+    pub fn first_non_finite(&self, vars: &[f64], params: &[f64]) -> Option<(String, f64)> {
+        let lookup = |s: &str| {
+            self.var_index(s)
+                .and_then(|i| vars.get(i).copied())
+                .or_else(|| self.param_index(s).and_then(|i| params.get(i).copied()))
+        };
+        first_non_finite(&self.expr, &lookup).err()
+    }
+
     /// Checks that every variable the formula uses is in `available` (e.g. data columns).
     pub fn check_vars_available(&self, available: &[String]) -> Result<(), LawError> {
         for v in &self.vars {
@@ -297,6 +390,30 @@ impl Law {
         }
         let params = self.params.iter().filter(|p| !fixed.iter().any(|(n, _)| n == *p)).cloned().collect();
         Law { name: None, text: expr.to_string(), expr, vars: self.vars.clone(), params }
+    }
+}
+
+/// The value of `e`, or the innermost non-finite term (as text) and its value. Recurses once
+/// per level: only called on a law's tree, which is within [`crate::MAX_DEPTH`].
+fn first_non_finite(e: &Expr, lookup: &dyn Fn(&str) -> Option<f64>) -> Result<f64, (String, f64)> {
+    let v = match e {
+        Expr::Num(v) => *v,
+        Expr::Sym(s) => lookup(s).unwrap_or(f64::NAN),
+        Expr::Neg(a) => -first_non_finite(a, lookup)?,
+        Expr::Bin(op, a, b) => op.apply(first_non_finite(a, lookup)?, first_non_finite(b, lookup)?),
+        Expr::Call(f, args) => {
+            let a = first_non_finite(&args[0], lookup)?;
+            let b = match args.get(1) {
+                Some(b) => first_non_finite(b, lookup)?,
+                None => 0.0,
+            };
+            f.apply(a, b)
+        }
+    };
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err((e.to_string(), v))
     }
 }
 

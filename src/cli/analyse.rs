@@ -23,7 +23,7 @@ use sparse_scaling_law::analysis::{
     DEFAULT_NBAR,
 };
 use sparse_scaling_law::plot::{contours_svg, write_svg};
-use sparse_scaling_law::{CsvMapping, Law};
+use sparse_scaling_law::{CsvMapping, Law, LawError};
 
 /// Arguments of `sparse-scaling analyse`.
 #[derive(Debug, clap::Args)]
@@ -122,10 +122,26 @@ struct Subject {
 
 impl Subject {
     /// A fit's law, coefficients and bootstrap samples, the range of its data as the reference,
-    /// and its units.
-    fn of_fit(r: FitRecord, preset: Option<Preset>) -> Result<Self, CliError> {
+    /// and its units. `file` is the fit file it was read from (`None`: fitted just now from
+    /// the command line's `--law`); errors in its law name the file and the field.
+    fn of_fit(r: FitRecord, preset: Option<Preset>, file: Option<&Path>) -> Result<Self, CliError> {
+        let law = r.law.to_law().map_err(|e| match file {
+            Some(path) => {
+                let field = match e {
+                    LawError::UnknownBuiltin { .. } | LawError::MistypedBuiltin { .. } => "law.name",
+                    _ => "law.formula",
+                };
+                CliError::Io {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "field `{field}`: {e}; the file was damaged or edited: fix the field, or refit with `sparse-scaling fit --json`"
+                    ),
+                }
+            }
+            None => CliError::Law(e),
+        })?;
         Ok(Subject {
-            law: r.law.to_law().map_err(CliError::Law)?,
+            law,
             samples: r.fit.bootstrap_samples().map(<[Vec<f64>]>::to_vec).unwrap_or_default(),
             level: r.fit.bootstrap.as_ref().map_or(0.95, |b| b.confidence),
             reference: Reference::of(&r.observations),
@@ -151,7 +167,7 @@ fn subject(args: &Args) -> Result<Subject, CliError> {
         }
         let r = read_record(input)?;
         let preset = r.preset.as_deref().and_then(Preset::from_name);
-        return Subject::of_fit(r, preset);
+        return Subject::of_fit(r, preset, Some(input));
     }
     if !args.params.is_empty() {
         let law = resolve_law(&args.data, &args.fit)?;
@@ -218,7 +234,7 @@ fn subject(args: &Args) -> Result<Subject, CliError> {
         write_json(p, &r)?;
         println(format_args!("wrote {}\n", p.display()))?;
     }
-    Subject::of_fit(r, args.data.preset)
+    Subject::of_fit(r, args.data.preset, None)
 }
 
 /// Runs `sparse-scaling analyse`.

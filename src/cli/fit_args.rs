@@ -187,7 +187,7 @@ pub fn resolve_law(data: &DataArgs, fit: &FitArgs) -> Result<Law, CliError> {
     }
     let vars: Vec<&str> =
         vars.iter().map(String::as_str).filter(|v| parse(&spec).map_or(true, |e| e.contains(v))).collect();
-    Law::parse(&spec, &vars).map_err(CliError::Law)
+    Law::parse(&spec, &vars).map_err(|e| CliError::Law(Law::explain_unknown_name(&spec, e)))
 }
 
 /// Resolves the fit options: the preset's (or the T5 procedure) with the flags applied.

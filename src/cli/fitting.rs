@@ -27,7 +27,10 @@ pub fn fit_observations(
 ) -> Result<FitRecord, CliError> {
     law.check_vars_available(&obs.var_names).map_err(|e| CliError::Fit(FitError::Law(e)))?;
     let what = crate::report::analysis::fit_task_name(&law.expr().to_string(), obs.len(), &options);
-    let result = crate::train::progress::long_task(&what, || fit(law, &obs, &options)).map_err(CliError::Fit)?;
+    let result = crate::train::progress::long_task(&what, || fit(law, &obs, &options)).map_err(|e| match e {
+        FitError::NoValidStart { .. } => CliError::Usage(format!("fit failed: {e}{}", diagnose(law, &obs, &options))),
+        e => CliError::Fit(e),
+    })?;
     Ok(FitRecord {
         format: FitRecord::FORMAT,
         source,
@@ -39,6 +42,33 @@ pub fn fit_observations(
         fit: result,
         holdout: None,
     })
+}
+
+/// Why a fit found no start: the first point where the law, with every free parameter in the
+/// middle of the start range, has a non-finite term (named) or, with log residuals, a prediction
+/// that is not positive. Empty when the law is usable there (then only some starts fail).
+fn diagnose(law: &Law, obs: &Observations, options: &FitOptions) -> String {
+    let mid = 0.5 * (options.init_low + options.init_high);
+    let params: Vec<f64> = law.param_names().iter().map(|p| options.fixed.get(p).copied().unwrap_or(mid)).collect();
+    for i in 0..obs.len() {
+        let vars: Vec<f64> = law.var_names().iter().map(|v| obs.column(v).map_or(f64::NAN, |c| c[i])).collect();
+        let at: Vec<String> = law.var_names().iter().zip(&vars).map(|(n, v)| format!("{n} = {v}")).collect();
+        let at = format!("at point {} ({}) with every parameter {mid}", i + 1, at.join(", "));
+        if let Some((term, value)) = law.first_non_finite(&vars, &params) {
+            return format!(
+                "\n  {at}, the term `{term}` is {value}: change that term so that it is finite over the data \
+                 (e.g. no division by a term that can be 0, log and sqrt only of positive terms)"
+            );
+        }
+        let pred = law.eval(&vars, &params);
+        if options.residual == Residual::Log && pred <= 0.0 {
+            return format!(
+                "\n  {at}, the law predicts {pred}, but log residuals need a positive prediction: \
+                 use a law that stays positive, or raw residuals (--raw)"
+            );
+        }
+    }
+    String::new()
 }
 
 /// Loads (a CSV file or a results directory) and fits as the `fit`/`analyse` arguments say.

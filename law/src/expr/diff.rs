@@ -68,14 +68,16 @@ impl Expr {
                     Func::Abs => Expr::bin(Mul, Expr::call1(Func::Sign, a.clone()), da),
                     Func::Sign => Expr::Num(0.0),
                     Func::Min | Func::Max => {
-                        // max(a,b)' = (a'+b')/2 + sign(a-b)*(a'-b')/2 ; min flips the sign.
+                        // max(a,b)' = a'·(1+s)/2 + b'·(1−s)/2 with s = sign(a−b) (min swaps the
+                        // weights): each derivative appears once, so nested min/max grow the
+                        // derivative linearly, not exponentially; at a kink it is (a'+b')/2.
                         let b = &args[1];
                         let db = b.diff_raw(x);
                         let s = Expr::call1(Func::Sign, Expr::bin(Sub, a.clone(), b.clone()));
-                        let half_sum = Expr::bin(Div, Expr::bin(Add, da.clone(), db.clone()), Expr::Num(2.0));
-                        let half_diff = Expr::bin(Div, Expr::bin(Mul, s, Expr::bin(Sub, da, db)), Expr::Num(2.0));
-                        let op = if *f == Func::Max { Add } else { Sub };
-                        Expr::bin(op, half_sum, half_diff)
+                        let plus = Expr::bin(Div, Expr::bin(Add, Expr::Num(1.0), s.clone()), Expr::Num(2.0));
+                        let minus = Expr::bin(Div, Expr::bin(Sub, Expr::Num(1.0), s), Expr::Num(2.0));
+                        let (wa, wb) = if *f == Func::Max { (plus, minus) } else { (minus, plus) };
+                        Expr::bin(Add, Expr::bin(Mul, da, wa), Expr::bin(Mul, db, wb))
                     }
                 }
             }

@@ -8,13 +8,20 @@
 //!
 //! Invariant: every number held in a tree made by this crate is finite and non-negative
 //! (a negative constant is `Neg(Num(c))`); this is what makes printing round-trip exactly.
+//!
+//! Size: the tree walks here recurse once per level; every tree from outside the crate is
+//! first checked against [`MAX_NODES`] and [`MAX_DEPTH`] without recursion (`limits.rs`), and
+//! dropping a tree never recurses (`drop.rs`).
 
 mod diff;
+mod drop;
+mod limits;
 mod parse;
 mod simplify;
 
 use std::fmt;
 
+pub use limits::{LimitError, Shape, MAX_DEPTH, MAX_NODES};
 pub use parse::{parse, ParseError};
 
 /// A binary operator.

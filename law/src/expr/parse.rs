@@ -23,11 +23,13 @@ use nom::error::{ErrorKind, ParseError as NomParseError};
 use nom::sequence::{delimited, pair, preceded, tuple};
 use nom::{Err as NomErr, IResult};
 
-use super::{BinOp, Expr, Func};
+use std::cell::Cell;
+
+use super::{BinOp, Expr, Func, MAX_DEPTH};
 
 /// A formula that could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cannot parse formula at column {column}: expected {expected}\n  {text}\n  {caret}", caret = self.caret())]
+#[error("cannot parse formula at column {column}: expected {expected}\n  {excerpt}\n  {caret}", excerpt = self.excerpt().0, caret = self.excerpt().1)]
 pub struct ParseError {
     /// The formula text.
     pub text: String,
@@ -42,7 +44,26 @@ impl ParseError {
     pub fn caret(&self) -> String {
         format!("{}^", " ".repeat(self.column.saturating_sub(1)))
     }
+
+    /// The formula as printed in the message, with the caret line below it: the whole text
+    /// when it is short, else [`EXCERPT_CHARS`] characters around the column, cut with `…`.
+    pub fn excerpt(&self) -> (String, String) {
+        let n = self.text.chars().count();
+        if n <= EXCERPT_CHARS {
+            return (self.text.clone(), self.caret());
+        }
+        let at = self.column.saturating_sub(1).min(n);
+        let start = at.saturating_sub(EXCERPT_CHARS / 2).min(n.saturating_sub(EXCERPT_CHARS));
+        let end = (start + EXCERPT_CHARS).min(n);
+        let body: String = self.text.chars().skip(start).take(end - start).collect();
+        let (pre, post) = (if start > 0 { "…" } else { "" }, if end < n { "…" } else { "" });
+        let caret = format!("{}^", " ".repeat(at - start + pre.chars().count()));
+        (format!("{pre}{body}{post}"), caret)
+    }
 }
+
+/// Most characters of a formula an error message prints (see [`ParseError::excerpt`]).
+pub const EXCERPT_CHARS: usize = 100;
 
 /// The error value threaded through the nom parsers: how much input was left where it
 /// failed, and what was expected there.
@@ -145,6 +166,7 @@ fn call_or_symbol(input: &str) -> Res<'_, Expr> {
         return Ok((rest, Expr::Sym(name.to_string())));
     };
     let (rest, _) = expect("'(' after a function name", preceded(multispace0, ch('(')))(rest).map_err(fail)?;
+    let _nest = Nest::enter(input)?;
     let (mut rest, first) = expr(rest).map_err(fail)?;
     let mut args = vec![first];
     while let Ok((r, _)) = ch::<&str, PErr>(',')(rest) {
@@ -176,6 +198,7 @@ fn fail(e: NomErr<PErr<'_>>) -> NomErr<PErr<'_>> {
 /// `'(' expr ')'`
 fn parens(input: &str) -> Res<'_, Expr> {
     let (rest, _) = ch('(')(input)?;
+    let _nest = Nest::enter(input)?;
     let (rest, e) = expr(rest).map_err(fail)?;
     let (rest, _) = expect("an operator or ')'", ch(')'))(rest).map_err(fail)?;
     Ok((rest, e))
@@ -191,6 +214,7 @@ fn power(input: &str) -> Res<'_, Expr> {
     let (rest, base) = atom(input)?;
     match ws(ch::<&str, PErr>('^'))(rest) {
         Ok((r, _)) => {
+            let _nest = Nest::enter(rest)?;
             let (r, exp) = unary(r).map_err(fail)?;
             Ok((r, Expr::bin(BinOp::Pow, base, exp)))
         }
@@ -202,6 +226,7 @@ fn power(input: &str) -> Res<'_, Expr> {
 fn unary(input: &str) -> Res<'_, Expr> {
     match ws(ch::<&str, PErr>('-'))(input) {
         Ok((rest, _)) => {
+            let _nest = Nest::enter(input)?;
             let (rest, e) = unary(rest).map_err(fail)?;
             Ok((rest, Expr::neg(e)))
         }
@@ -209,12 +234,20 @@ fn unary(input: &str) -> Res<'_, Expr> {
     }
 }
 
-/// Folds `first (op next)*` left-associatively.
+/// Folds `first (op next)*` left-associatively. Each operator nests the chain one level
+/// deeper (`a + b + c` is `(a + b) + c`), so a chain stops at [`MAX_DEPTH`] operators before
+/// a longer one is built.
 fn left_assoc<'a>(input: &'a str, ops: &'static str, next: fn(&'a str) -> Res<'a, Expr>) -> Res<'a, Expr> {
     let (mut rest, mut acc) = next(input)?;
+    let mut chain = 0;
     loop {
         match ws(one_of::<&str, &str, PErr>(ops))(rest) {
             Ok((r, op)) => {
+                chain += 1;
+                if LEVEL.with(Cell::get) + chain > MAX_DEPTH {
+                    let at = rest.trim_start();
+                    return Err(NomErr::Failure(PErr::new(at, TOO_DEEP)));
+                }
                 let (r, rhs) = next(r).map_err(fail)?;
                 let op = match op {
                     '+' => BinOp::Add,
@@ -240,14 +273,44 @@ fn expr(input: &str) -> Res<'_, Expr> {
     left_assoc(input, "+-", term)
 }
 
-/// Most characters among `(`, `-` and `^` a formula may contain, counted in total over the
-/// whole text (not as a nesting depth). Each of them can open one more level of recursion in
-/// the parser and in every tree walk (a parenthesis, a unary minus, an exponent), so a bound
-/// on their count bounds the depth without parsing first, and no input can exhaust the stack.
-/// Binary minus counts too, although it does not nest.
-pub const MAX_NESTING_CHARS: usize = 256;
+/// What a formula nested deeper than [`MAX_DEPTH`] is told (the number is checked by a test).
+const TOO_DEEP: &str = "at most 256 levels of nesting (parentheses, unary minus, '^', function calls, \
+                        and one per operator of a chain such as a + b + c); write a shorter formula, \
+                        e.g. without redundant parentheses or double minus signs";
+
+thread_local! {
+    /// The parser's current nesting level on this thread (parentheses, unary minus, exponents,
+    /// function calls), so that its recursion is bounded by [`MAX_DEPTH`].
+    static LEVEL: Cell<usize> = const { Cell::new(0) };
+}
+
+/// One more nesting level while alive; refused (with the column of `input`) past [`MAX_DEPTH`].
+struct Nest;
+
+impl Nest {
+    fn enter(input: &str) -> Result<Nest, NomErr<PErr<'_>>> {
+        LEVEL.with(|l| {
+            if l.get() >= MAX_DEPTH {
+                Err(NomErr::Failure(PErr::new(input, TOO_DEEP)))
+            } else {
+                l.set(l.get() + 1);
+                Ok(Nest)
+            }
+        })
+    }
+}
+
+impl Drop for Nest {
+    fn drop(&mut self) {
+        LEVEL.with(|l| l.set(l.get().saturating_sub(1)));
+    }
+}
 
 /// Parses a formula into an [`Expr`].
+///
+/// The parser's recursion and the tree it builds are bounded by [`MAX_DEPTH`] levels and
+/// [`super::MAX_NODES`] nodes (see `limits.rs`); a formula over either is an error that names the
+/// limit, never a stack overflow.
 ///
 /// ```
 /// use sparse_scaling_law::{parse, Expr};
@@ -257,20 +320,7 @@ pub const MAX_NESTING_CHARS: usize = 256;
 /// assert_eq!(err.column, 10);
 /// ```
 pub fn parse(text: &str) -> Result<Expr, ParseError> {
-    // The parser (and every tree walk) recurses once per nesting level; bound the characters
-    // that can open one, so that no input can exhaust the stack.
-    if let Some((i, _)) = text.char_indices().filter(|(_, c)| matches!(c, '(' | '-' | '^')).nth(MAX_NESTING_CHARS) {
-        return Err(ParseError {
-            text: text.to_string(),
-            column: text[..i].chars().count() + 1,
-            expected: format!(
-                "at most {MAX_NESTING_CHARS} of '(', '-' and '^' in the whole formula (this one \
-                 is number {}); write a shorter formula, e.g. without redundant parentheses \
-                 or double minus signs",
-                MAX_NESTING_CHARS + 1
-            ),
-        });
-    }
+    LEVEL.with(|l| l.set(0));
     let column_of = |rest: &str| text[..text.len() - rest.len()].chars().count() + 1;
     let to_error = |e: PErr<'_>| ParseError {
         text: text.to_string(),
@@ -280,7 +330,16 @@ pub fn parse(text: &str) -> Result<Expr, ParseError> {
     match expr(text) {
         Ok((rest, e)) => {
             if rest.is_empty() {
-                Ok(e)
+                // The parser bounds each chain and nesting on its own; the whole tree is
+                // measured here, without recursion, before anything walks it.
+                match e.check_limits() {
+                    Ok(_) => Ok(e),
+                    Err(limit) => Err(ParseError {
+                        text: text.to_string(),
+                        column: 1,
+                        expected: format!("a formula within the limits: {limit}"),
+                    }),
+                }
             } else {
                 Err(to_error(PErr::new(rest, "an operator (+ - * / ^) or the end of the formula")))
             }

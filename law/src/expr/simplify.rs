@@ -48,14 +48,19 @@ impl Expr {
     }
 }
 
-fn simplify_neg(e: Expr) -> Expr {
-    match e {
+fn simplify_neg(mut e: Expr) -> Expr {
+    match &mut e {
         Expr::Num(0.0) => Expr::Num(0.0),
-        Expr::Neg(inner) => *inner,
+        Expr::Neg(inner) => take(inner),
         // -(a - b) = b - a
-        Expr::Bin(BinOp::Sub, a, b) => Expr::Bin(BinOp::Sub, b, a),
-        other => Expr::neg(other),
+        Expr::Bin(BinOp::Sub, a, b) => Expr::bin(BinOp::Sub, take(b), take(a)),
+        _ => Expr::neg(e),
     }
+}
+
+/// Moves a child out of its box (`Expr` implements `Drop`, so fields cannot be moved out).
+fn take(slot: &mut Expr) -> Expr {
+    std::mem::replace(slot, Expr::Num(0.0))
 }
 
 fn is(e: &Expr, v: f64) -> bool {
@@ -158,8 +163,9 @@ fn simplify_bin(op: BinOp, a: Expr, b: Expr) -> Expr {
                 }
             }
             // a * (b * c) -> a * b * c (reads left to right)
-            if let Expr::Bin(Mul, l, r) = b {
-                return Expr::bin(Mul, Expr::bin(Mul, a, *l), *r);
+            let mut b = b;
+            if let Expr::Bin(Mul, l, r) = &mut b {
+                return Expr::bin(Mul, Expr::bin(Mul, a, take(l)), take(r));
             }
             Expr::bin(Mul, a, b)
         }

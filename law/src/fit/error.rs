@@ -32,7 +32,7 @@ pub enum FitError {
         params: String,
     },
     /// Every start had a non-finite objective.
-    #[error("no start gave a finite objective ({starts} tried); with log residuals the law must predict a positive loss at every point — try other start ranges (init_low/init_high) or bounds")]
+    #[error("no start gave a finite objective ({starts} starts tried): for every start the law's prediction is not finite (or, with log residuals, not positive) at some point; look in the law for a division by zero, a log or sqrt of a negative number or a power of a negative base at the data's values (`Law::first_non_finite` names the term), and fix the law or the data's units")]
     NoValidStart {
         /// Starts tried.
         starts: usize,
