@@ -49,6 +49,7 @@ pub fn points_table(points: &[Point]) -> String {
 pub fn run(args: Args) -> super::CliResult {
     let file = ExperimentFile::load(&args.experiment)?;
     let points = file.expand()?;
+    super::memory::check(&file, &points)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&points)?);
     } else {

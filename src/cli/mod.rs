@@ -12,6 +12,7 @@ pub mod run;
 
 mod error;
 pub mod files;
+pub mod memory;
 pub mod fit_args;
 pub mod fitting;
 

@@ -6,6 +6,7 @@
 //! - `cli_fit`, `report_family`: `fit`, `analyse` and `report` end to end (docs/THEORY.md §2,
 //!   §3), and results directories that mix model families;
 //! - `decoder`: a decoder-only experiment checked and trained end to end by the real executor;
+//! - `memory`: `check` and `run` refuse points too large for the machine;
 //! - `streams`: a point's training stream follows its data declaration;
 //! - `sweep_macro`: `sweep!` in a user's crate;
 //! - `runner_support`: the helpers these tests share.
@@ -14,6 +15,7 @@ mod cli;
 mod cli_fit;
 mod decoder;
 mod e2e;
+mod memory;
 mod report_family;
 mod resume;
 mod runner_support;
