@@ -212,7 +212,7 @@ pub(crate) fn syntax_error(path: &Path, source: &str, e: &ron::error::SpannedErr
                 Some(m) => format!("did you mean `{m}`? Replace `{found}` by `{m}`"),
                 None => format!("replace `{found}` by one of {list}"),
             };
-            return plain(message, fix);
+            return placed(name_before(source, at, found), message, fix);
         }
         E::NoSuchStructField { expected, found, outer } => {
             let fix = crate::error::hint(&e.code);
@@ -224,7 +224,7 @@ pub(crate) fn syntax_error(path: &Path, source: &str, e: &ron::error::SpannedErr
                 Some(o) => format!("`{o}` has no field `{found}`"),
                 None => format!("there is no field `{found}`"),
             };
-            return plain(message, fix);
+            return placed(name_before(source, at, found), message, fix);
         }
         E::ExpectedInteger => {
             if let Some(err) = decimal_for_integer(path, source, at) {
@@ -249,6 +249,17 @@ pub(crate) fn syntax_error(path: &Path, source: &str, e: &ron::error::SpannedErr
         _ => {}
     }
     plain(e.code.to_string(), crate::error::hint(&e.code))
+}
+
+/// Where the name `name` starts, when the parser stopped just after it (at byte `at`, perhaps
+/// past spaces and a `:`); else `at`.
+fn name_before(source: &str, at: usize, name: &str) -> usize {
+    let Some(before) = source.get(..at) else { return at };
+    let before = before.trim_end().trim_end_matches(':').trim_end();
+    if name.is_empty() || !before.ends_with(name) {
+        return at;
+    }
+    before.len() - name.len()
 }
 
 /// A number with a fraction or exponent (`100.5`, `1e3`) where the parser wanted a whole

@@ -87,21 +87,23 @@ fn a_file_that_is_not_utf8_names_the_byte() {
 #[test]
 fn misspelt_names_get_a_suggestion() {
     let base = "(name: \"x\", model: (family: Vit, sizes: Widths([32])), steps: [10])";
-    for (from, to, suggestion) in [
-        ("family: Vit", "family: Vitt", "`Vit`"),
-        ("family: Vit", "family: decoder", "`Decoder`"),
-        ("Widths([32])", "Width([32])", "`Widths`"),
-        ("Widths([32])", "NonZeros([1e4])", "`NonZero`"),
-        ("steps: [10]", "steps: [10], pruning: [Gpm()]", "`Gmp`"),
-        ("steps: [10]", "steps: [10], optimizer: Adam()", "`AdamW`"),
-        ("steps: [10]", "steps: [10], optimizer: Adafctor()", "`Adafactor`"),
-        ("steps: [10]", "steps: [10], axes: Zipp", "`Zip`"),
-        ("steps: [10]", "stepz: [10]", "`steps`"),
+    for (from, to, typo, suggestion) in [
+        ("family: Vit", "family: Vitt", "Vitt", "`Vit`"),
+        ("family: Vit", "family: decoder", "decoder", "`Decoder`"),
+        ("Widths([32])", "Width([32])", "Width", "`Widths`"),
+        ("Widths([32])", "NonZeros([1e4])", "NonZeros", "`NonZero`"),
+        ("steps: [10]", "steps: [10], pruning: [Gpm()]", "Gpm", "`Gmp`"),
+        ("steps: [10]", "steps: [10], optimizer: Adam()", "Adam", "`AdamW`"),
+        ("steps: [10]", "steps: [10], optimizer: Adafctor()", "Adafctor", "`Adafactor`"),
+        ("steps: [10]", "steps: [10], axes: Zipp", "Zipp", "`Zip`"),
+        ("steps: [10]", "stepz: [10]", "stepz", "`steps`"),
     ] {
         let src = base.replace(from, to);
         let (_, column, message, fix) = syntax(&src);
+        assert!(message.contains(&format!("`{typo}`")), "{src}: {message}");
         assert!(fix.contains(&format!("did you mean {suggestion}?")), "{src}: {message} / {fix}");
-        assert!(column > 1, "{src}: {message}");
+        // the position is that of the misspelt name
+        assert_eq!(column, src.find(typo).unwrap() + 1, "{src}: {message}");
     }
     // no suggestion for a name far from every choice, but the choices are listed
     let (_, _, message, fix) = syntax(&base.replace("family: Vit", "family: Bert"));
