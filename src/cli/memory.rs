@@ -62,12 +62,12 @@ pub struct TooLarge {
 
 /// Compares `points` of `file` with `machine`: an error for points above its total memory,
 /// else a warning (in words) for each point above the memory available now.
-pub fn compare(file: &ExperimentFile, points: &[Point], machine: MachineMemory) -> Result<Vec<String>, TooLarge> {
+pub fn compare(file: &ExperimentFile, points: &[Point], machine: MachineMemory) -> Result<Vec<String>, Box<TooLarge>> {
     let estimates: Vec<(&Point, MemoryEstimate)> = points.iter().map(|p| (p, MemoryEstimate::of(&p.spec))).collect();
     let over = |limit: u64| estimates.iter().filter(move |(_, m)| m.total() > limit as f64);
     if let Some((p, m)) = over(machine.total).max_by(|a, b| a.1.total().total_cmp(&b.1.total())) {
         let pos = file.position(m.field());
-        return Err(TooLarge {
+        return Err(Box::new(TooLarge {
             position: format!("{}:{}:{}", file.path.display(), pos.line, pos.column),
             count: over(machine.total).count(),
             points: points.len(),
@@ -76,7 +76,7 @@ pub fn compare(file: &ExperimentFile, points: &[Point], machine: MachineMemory) 
             estimate: m.describe(),
             limit: bytes(machine.total as f64),
             fix: m.fix().to_string(),
-        });
+        }));
     }
     Ok(over(machine.available)
         .map(|(p, m)| {
@@ -93,7 +93,7 @@ pub fn compare(file: &ExperimentFile, points: &[Point], machine: MachineMemory) 
 
 /// [`compare`] with this machine, printing the warnings to stderr; `Ok` where the machine's
 /// memory cannot be read.
-pub fn check(file: &ExperimentFile, points: &[Point]) -> Result<(), TooLarge> {
+pub fn check(file: &ExperimentFile, points: &[Point]) -> Result<(), Box<TooLarge>> {
     let Some(machine) = MachineMemory::of_this_machine() else { return Ok(()) };
     for w in compare(file, points, machine)? {
         eprintln!("{w}");
