@@ -35,6 +35,20 @@ pub enum ExperimentError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The file is not UTF-8 text.
+    #[error("{}:{line}:{column}: the file is not UTF-8 text: byte {byte} (0x{value:02x}) is not valid UTF-8\n  fix: save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8 old.ron > new.ron`), or remove the character at this position", path.display())]
+    NotUtf8 {
+        /// The file.
+        path: PathBuf,
+        /// Offset of the first invalid byte, from 0.
+        byte: usize,
+        /// Its value.
+        value: u8,
+        /// Its line, from 1.
+        line: usize,
+        /// Its column (in characters of the valid text before it), from 1.
+        column: usize,
+    },
     /// The text is not valid RON, or does not match the schema (unknown field, wrong type…).
     #[error("{}:{line}:{column}: {message}\n  fix: {fix}", path.display())]
     Syntax {

@@ -5,7 +5,7 @@
 
 use crate::error::Issue;
 use crate::point::{prunable_params, Dims, Point, PointLr, PointSpec};
-use crate::schema::{At, Axes, Experiment, Family, Optimizer, Pruning, Sizes, TEXT_VOCAB};
+use crate::schema::{At, Axes, Experiment, Family, Pruning, Sizes, TEXT_VOCAB};
 
 fn issue(field: impl Into<String>, problem: impl Into<String>, fix: impl Into<String>) -> Issue {
     Issue { field: field.into(), line: 0, column: 0, problem: problem.into(), fix: fix.into() }
@@ -443,73 +443,10 @@ impl Experiment {
                 }
             }
         }
-        // --- optimizer and schedule
-        match e.optimizer {
-            Optimizer::AdamW { lr, beta1, beta2, eps, weight_decay } => {
-                if !(lr.is_finite() && lr > 0.0) {
-                    out.push(issue("optimizer.lr", format!("learning rate {lr} is not positive"), "use e.g. 1e-3"));
-                }
-                for (f, b) in [("beta1", beta1), ("beta2", beta2)] {
-                    if !(0.0..1.0).contains(&b) {
-                        out.push(issue(
-                            format!("optimizer.{f}"),
-                            format!("{f} = {b} is outside [0, 1)"),
-                            "use e.g. 0.9 / 0.999",
-                        ));
-                    }
-                }
-                if !(eps > 0.0) {
-                    out.push(issue("optimizer.eps", "eps must be positive", "use e.g. 1e-8"));
-                }
-                if !(weight_decay >= 0.0) {
-                    out.push(issue(
-                        "optimizer.weight_decay",
-                        "weight decay is negative",
-                        "use 0 or a small positive value",
-                    ));
-                }
-            }
-            Optimizer::Adafactor { scale, decay_exponent, clip_threshold } => {
-                if !(scale.is_finite() && scale > 0.0) {
-                    out.push(issue("optimizer.scale", format!("scale {scale} is not positive"), "use e.g. 1.0"));
-                }
-                if !(decay_exponent > 0.0 && decay_exponent <= 1.0) {
-                    out.push(issue("optimizer.decay_exponent", "decay exponent outside (0, 1]", "use e.g. 0.8"));
-                }
-                if !(clip_threshold > 0.0) {
-                    out.push(issue("optimizer.clip_threshold", "clip threshold must be positive", "use e.g. 1.0"));
-                }
-            }
-        }
-        let sch = &e.lr_schedule;
-        if let At::Fraction(x) = sch.warmup {
-            if !(x.is_finite() && (0.0..1.0).contains(&x)) {
-                out.push(issue(
-                    "lr_schedule.warmup",
-                    format!("warm-up fraction {x} is outside [0, 1)"),
-                    "use e.g. `Fraction(0.05)`",
-                ));
-            }
-        }
-        if let Some(&steps) = e.steps.iter().filter(|&&s| s > 0).find(|&&s| sch.warmup.resolve(s) >= s) {
-            out.push(issue(
-                "lr_schedule.warmup",
-                format!("warm-up of {} steps does not end before the run of {steps} steps", sch.warmup.resolve(steps)),
-                "shorten the warm-up (a fraction adapts to every length)",
-            ));
-        }
-        if !(0.0..=1.0).contains(&sch.min_lr_ratio) {
-            out.push(issue("lr_schedule.min_lr_ratio", "outside [0, 1]", "use e.g. 0.0 or 0.1"));
-        }
-        if let Some(c) = sch.grad_clip {
-            if !(c > 0.0) {
-                out.push(issue(
-                    "lr_schedule.grad_clip",
-                    "clip norm must be positive",
-                    "use e.g. `grad_clip: 1.0`, or `None` for no clipping",
-                ));
-            }
-        }
+        // --- optimizer, schedule, lengths and the analysis's numbers: finite and in range
+        crate::bounds::optimizer_issues(e, &mut out);
+        crate::bounds::step_issues(e, &mut out);
+        crate::bounds::analysis_issues(e, &mut out);
         if e.batch_size == 0 {
             out.push(issue("batch_size", "batch size 0", "use e.g. 32"));
         }
@@ -579,6 +516,10 @@ impl Experiment {
         // the law and cost model, over the sweep's points once the rest is valid
         let points_valid = out.is_empty();
         out.extend(crate::formula::analysis_issues(e, points_valid));
+        // --- what each point needs, once the rest is valid (expansion assumes it)
+        if points_valid {
+            crate::bounds::memory_issues(&self.expand_unchecked(), &mut out);
+        }
         out
     }
 

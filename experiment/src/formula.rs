@@ -109,7 +109,8 @@ pub fn analysis_issues(e: &Experiment, points_valid: bool) -> Vec<Issue> {
             ));
         }
     }
-    for (name, values) in [("s_opt_budgets", &a.s_opt_budgets), ("s_opt_sizes", &a.s_opt_sizes)] {
+    // (the sizes are checked with the other numbers, in bounds.rs)
+    for (name, values) in [("s_opt_budgets", &a.s_opt_budgets)] {
         for (i, v) in values.iter().enumerate() {
             if !(v.is_finite() && *v > 0.0) {
                 out.push(issue(

@@ -8,8 +8,10 @@
 //! - [`ExperimentFile::load`]: reads a file; RON syntax and schema errors carry the file, line,
 //!   column and a fix.
 //! - [`ExperimentFile::validate`]: checks values (0 ≤ S < 1, n < m, m divides the input
-//!   widths, heads divide the width, start < end ≤ steps, non-empty axes, law formula parses)
-//!   and reports every problem with its field path, position and fix.
+//!   widths, heads divide the width, start < end ≤ steps, non-empty axes, law formula parses;
+//!   [`bounds`]: finite, in-range optimizer values, at most [`MAX_STEPS`] steps, at most
+//!   [`MAX_POINT_BYTES`] of memory per point by the [`memory`] estimate) and reports every
+//!   problem with its field path, position and fix.
 //! - [`Experiment::expand`]: the points, each fully resolved, with a stable content hash
 //!   ([`point`] documents what the hash covers).
 //!
@@ -25,18 +27,23 @@
 // Validation writes `!(x > 0.0)` on purpose: it is true for NaN, which must be rejected too.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
+pub mod bounds;
 pub mod error;
 mod expand;
 pub mod formula;
+pub mod memory;
 pub mod point;
 pub mod pruning;
 pub mod schema;
 pub mod shape;
 pub mod span;
+mod syntax;
 
 use std::path::{Path, PathBuf};
 
+pub use bounds::MAX_STEPS;
 pub use error::{ExperimentError, Issue};
+pub use memory::{MemoryEstimate, MAX_POINT_BYTES};
 pub use point::{Dims, Point, PointLr, PointSpec};
 pub use pruning::{At, Pruning, PruningPlan, ScheduleShape};
 pub use schema::*;
@@ -65,21 +72,18 @@ impl ExperimentFile {
     /// Reads and parses `path`.
     pub fn load(path: impl AsRef<Path>) -> Result<ExperimentFile, ExperimentError> {
         let path = path.as_ref();
-        let source =
-            std::fs::read_to_string(path).map_err(|source| ExperimentError::Io { path: path.to_path_buf(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| ExperimentError::Io { path: path.to_path_buf(), source })?;
+        let source = syntax::decode(path, bytes)?;
         Self::from_str(path, &source)
     }
 
-    /// Parses `source`, labelling errors with `path`.
+    /// Parses `source`, labelling errors with `path`. A leading UTF-8 byte-order mark is
+    /// skipped.
     pub fn from_str(path: impl AsRef<Path>, source: &str) -> Result<ExperimentFile, ExperimentError> {
         let path = path.as_ref().to_path_buf();
-        let experiment: Experiment = ron_options().from_str(source).map_err(|e| ExperimentError::Syntax {
-            path: path.clone(),
-            line: e.position.line.max(1),
-            column: e.position.col.max(1),
-            message: e.code.to_string(),
-            fix: error::hint(&e.code),
-        })?;
+        let source = syntax::strip_bom(source);
+        let experiment: Experiment =
+            ron_options().from_str(source).map_err(|e| syntax::syntax_error(&path, source, &e))?;
         Ok(ExperimentFile { path, source: source.to_string(), experiment, spans: SpanIndex::build(source) })
     }
 

@@ -156,14 +156,22 @@ impl PointSpec {
 /// Prunable weights of a dense model: ViT `depth·(4d² + 2·d·f)`; T5.1.1 (gated MLP with
 /// two input matrices) encoder `depth·(4d² + 3·d·f)` plus decoder `depth·(8d² + 3·d·f)`
 /// (self- and cross-attention); the decoder-only model `depth·(4d² + 3·d·f)`.
+/// Saturates at `u64::MAX` for shapes too large to count (validation rejects them, see
+/// [`crate::memory::MAX_POINT_BYTES`]).
 pub fn prunable_params(family: Family, dims: &Dims) -> u64 {
     let d = dims.width as u64;
     let f = dims.mlp_width as u64;
     let l = dims.depth as u64;
+    // l·(a·d² + b·d·f), saturating
+    let count = |a: u64, b: u64| {
+        let dd = d.saturating_mul(d).saturating_mul(a);
+        let df = d.saturating_mul(f).saturating_mul(b);
+        l.saturating_mul(dd.saturating_add(df))
+    };
     match family {
-        Family::Vit => l * (4 * d * d + 2 * d * f),
-        Family::T5 => l * (4 * d * d + 3 * d * f) + l * (8 * d * d + 3 * d * f),
-        Family::Decoder => l * (4 * d * d + 3 * d * f),
+        Family::Vit => count(4, 2),
+        Family::T5 => count(4, 3).saturating_add(count(8, 3)),
+        Family::Decoder => count(4, 3),
     }
 }
 

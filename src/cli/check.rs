@@ -82,6 +82,7 @@ pub fn shapes_table(statuses: &[(ShapeKey, ShapeStatus)]) -> String {
 pub fn run<T: SizeTable>(args: Args) -> super::CliResult {
     let file = ExperimentFile::load(&args.experiment)?;
     let points = file.expand()?;
+    super::memory::check(&file, &points)?;
     if args.json {
         println(serde_json::to_string_pretty(&points)?)?;
     } else {

@@ -17,6 +17,7 @@ mod error;
 pub mod files;
 pub mod fit_args;
 pub mod fitting;
+pub mod memory;
 pub mod output;
 
 pub use entry::main;

@@ -70,6 +70,7 @@ pub fn run<T: SizeTable>(args: Args) -> super::CliResult {
 pub fn run_with(args: Args, executor: &dyn PointExecutor) -> super::CliResult {
     let file = ExperimentFile::load(&args.experiment)?;
     let points = file.expand()?;
+    super::memory::check(&file, &points)?;
     let results = args.results.clone().unwrap_or_else(|| super::plan::default_results(&file.experiment.name));
     let selection = match (args.point, &args.shard) {
         (Some(i), _) => Selection::Point(i),

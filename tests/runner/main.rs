@@ -12,6 +12,7 @@
 //! - `logs`: the runner's timestamped lines and heartbeats when there are no bars;
 //! - `on_demand`: a shape not compiled into the CLI, run through a runner built on demand;
 //! - `decoder`: a decoder-only experiment checked and trained end to end by the real executor;
+//! - `memory`: `check` and `run` refuse points too large for the machine;
 //! - `streams`: a point's training stream follows its data declaration;
 //! - `slurm`: `plan --slurm` job arrays on a real Slurm cluster (skipped without one unless
 //!   `SPARSE_SCALING_SLURM_TESTS=1`);
@@ -29,6 +30,7 @@ mod damaged;
 mod decoder;
 mod e2e;
 mod logs;
+mod memory;
 mod native_data;
 mod on_demand;
 mod output;
