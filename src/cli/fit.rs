@@ -14,7 +14,6 @@
 //! The arguments it shares with `analyse` are in [`super::fit_args`], the loading and fitting
 //! in [`super::fitting`].
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -24,10 +23,9 @@ use super::fitting::{fit_from_args, fit_observations, format_fit, load_from_args
 use super::output::{print, println};
 use super::CliError;
 use sparse_scaling_law::analysis::{FitRecord, LawSpec};
-use sparse_scaling_law::fit::Undetermined;
 use sparse_scaling_law::plot::{predicted_vs_measured_held_out_svg, write_svg, FitPoint};
 use sparse_scaling_law::validate::{cross_validate, holdout, Scheme, Validation};
-use sparse_scaling_law::{FitError, FitResult};
+use sparse_scaling_law::FitError;
 
 /// Arguments of `sparse-scaling fit`.
 #[derive(Debug, clap::Args)]
@@ -122,75 +120,6 @@ pub fn validated_fit(
     }
 }
 
-/// What a variable's distinct values are called in advice ("add training lengths").
-fn more_of(var: &str) -> String {
-    match var {
-        "D" => "training lengths".into(),
-        "N" => "model sizes".into(),
-        "S" => "sparsities".into(),
-        v => format!("values of {v}"),
-    }
-}
-
-/// The variables that limit a parameter, each with its number of distinct values.
-type Limits = BTreeSet<(String, usize)>;
-
-/// Which parameters the data determine, and for the others why not, grouped by the variables
-/// that limit them: "e, f, g: not determined by 3 distinct D values; add training lengths".
-pub fn format_determination(f: &FitResult) -> String {
-    let mut o = String::new();
-    if f.determination.is_empty() {
-        return o;
-    }
-    let undetermined = f.undetermined();
-    if undetermined.is_empty() {
-        let _ = writeln!(o, "\nevery parameter is determined by the data");
-        return o;
-    }
-    let determined: Vec<&str> = f.determination.iter().filter(|s| s.determined).map(|s| s.name.as_str()).collect();
-    if !determined.is_empty() {
-        let _ = writeln!(o, "\ndetermined by the data: {}", determined.join(", "));
-    } else {
-        o.push('\n');
-    }
-    // The variables that limit a parameter: its own and those of the parameters it moves with.
-    let limited = |name: &str| -> Limits {
-        let own = |n: &str| f.determination.iter().find(|s| s.name == n).map_or(vec![], |s| s.limited_by.clone());
-        let mut set: Limits = own(name).into_iter().collect();
-        if let Some(s) = f.determination.iter().find(|s| s.name == name) {
-            for c in &s.causes {
-                if let Undetermined::FlatDirection { with, .. } = c {
-                    with.iter().for_each(|w| set.extend(own(w)));
-                }
-            }
-        }
-        set
-    };
-    let mut groups: Vec<(Limits, Vec<&str>)> = Vec::new();
-    for s in &undetermined {
-        let key = limited(&s.name);
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, names)) => names.push(&s.name),
-            None => groups.push((key, vec![&s.name])),
-        }
-    }
-    for (vars, names) in &groups {
-        if vars.is_empty() {
-            let _ = writeln!(o, "{}: not determined", names.join(", "));
-        } else {
-            let by: Vec<String> = vars.iter().map(|(v, k)| format!("{k} distinct {v} values")).collect();
-            let add: Vec<String> = vars.iter().map(|(v, _)| more_of(v)).collect();
-            let _ =
-                writeln!(o, "{}: not determined by {}; add {}", names.join(", "), by.join(" and "), add.join(" or "));
-        }
-        for n in names {
-            let reason = undetermined.iter().find(|s| s.name == *n).and_then(|s| s.reason.as_deref()).unwrap_or("");
-            let _ = writeln!(o, "  {n}: {reason}");
-        }
-    }
-    o
-}
-
 /// A percentage with two decimals.
 fn pct(v: f64) -> String {
     format!("{:.2}%", 100.0 * v)
@@ -270,7 +199,7 @@ pub fn format_validation(v: &Validation) -> String {
 pub fn run(args: Args) -> super::CliResult {
     let record = validated_fit(&args.file, &args.data, &args.fit, &args.validation)?;
     print(format_fit(&record, args.points))?;
-    print(format_determination(&record.fit))?;
+    print(crate::report::analysis::format_determination(&record.fit))?;
     if let Some(v) = &record.holdout {
         print(format_validation(v))?;
     }

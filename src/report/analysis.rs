@@ -7,6 +7,7 @@
 //! `d_unit` (see [`crate::experiment::Analysis`]); S_opt sizes and budgets are in these units, and
 //! C is the cost model evaluated in them.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -14,9 +15,9 @@ use plotters::prelude::*;
 
 use super::{write_file, ReportError};
 use crate::law::analysis::Analysis;
-use crate::law::fit::Bounds;
+use crate::law::fit::{Bounds, Undetermined};
 use crate::law::plot::{self, FitPoint};
-use crate::law::{fit, FitOptions, Law, Residual};
+use crate::law::{fit, FitOptions, FitResult, Law, Residual};
 use crate::results::{observation_columns, observations, Record};
 
 fn aerr(e: impl std::fmt::Display) -> ReportError {
@@ -94,6 +95,7 @@ pub fn write(
         fitted.rmse
     );
     let _ = writeln!(text, "  {quality}");
+    text.push_str(&format_determination(&fitted));
     let _ = writeln!(md, "\n{quality}\n");
     let p = out.join("fit.md");
     write_file(&p, &md)?;
@@ -268,4 +270,74 @@ pub fn nbar_relation(records: &[Record]) -> Option<String> {
         }
     }
     kappa.map(|k| format!("N/(1-S)*(1-{k:?}*S)"))
+}
+
+/// The variables that limit a parameter, each with its number of distinct values.
+type Limits = BTreeSet<(String, usize)>;
+
+/// Which parameters the data determine, and for the others why not, grouped by the variables
+/// that limit them: "e, f, g: not determined by 3 distinct D values; add training lengths".
+pub fn format_determination(f: &FitResult) -> String {
+    let mut o = String::new();
+    if f.determination.is_empty() {
+        return o;
+    }
+    let undetermined = f.undetermined();
+    if undetermined.is_empty() {
+        let _ = writeln!(o, "\nevery parameter is determined by the data");
+        return o;
+    }
+    let determined: Vec<&str> = f.determination.iter().filter(|s| s.determined).map(|s| s.name.as_str()).collect();
+    if !determined.is_empty() {
+        let _ = writeln!(o, "\ndetermined by the data: {}", determined.join(", "));
+    } else {
+        o.push('\n');
+    }
+    // The variables that limit a parameter: its own and those of the parameters it moves with.
+    let limited = |name: &str| -> Limits {
+        let own = |n: &str| f.determination.iter().find(|s| s.name == n).map_or(vec![], |s| s.limited_by.clone());
+        let mut set: Limits = own(name).into_iter().collect();
+        if let Some(s) = f.determination.iter().find(|s| s.name == name) {
+            for c in &s.causes {
+                if let Undetermined::FlatDirection { with, .. } = c {
+                    with.iter().for_each(|w| set.extend(own(w)));
+                }
+            }
+        }
+        set
+    };
+    let mut groups: Vec<(Limits, Vec<&str>)> = Vec::new();
+    for s in &undetermined {
+        let key = limited(&s.name);
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, names)) => names.push(&s.name),
+            None => groups.push((key, vec![&s.name])),
+        }
+    }
+    for (vars, names) in &groups {
+        if vars.is_empty() {
+            let _ = writeln!(o, "{}: not determined", names.join(", "));
+        } else {
+            let by: Vec<String> = vars.iter().map(|(v, k)| format!("{k} distinct {v} values")).collect();
+            let add: Vec<String> = vars.iter().map(|(v, _)| more_of(v)).collect();
+            let _ =
+                writeln!(o, "{}: not determined by {}; add {}", names.join(", "), by.join(" and "), add.join(" or "));
+        }
+        for n in names {
+            let reason = undetermined.iter().find(|s| s.name == *n).and_then(|s| s.reason.as_deref()).unwrap_or("");
+            let _ = writeln!(o, "  {n}: {reason}");
+        }
+    }
+    o
+}
+
+/// What a variable's distinct values are called in advice ("add training lengths").
+fn more_of(var: &str) -> String {
+    match var {
+        "D" => "training lengths".into(),
+        "N" => "model sizes".into(),
+        "Nbar" => "schedules or sizes".into(),
+        "S" => "sparsities".into(),
+        v => format!("values of {v}"),
+    }
 }
