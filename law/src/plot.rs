@@ -107,6 +107,43 @@ pub fn svg_canvas<E>(
     Ok(svg)
 }
 
+/// The square range [lo, hi] that holds every (measured, predicted) pair, padded by 5 %.
+fn square_range(pairs: impl Iterator<Item = (f64, f64)> + Clone) -> (f64, f64) {
+    let lo = pairs.clone().map(|p| p.0.min(p.1)).fold(f64::INFINITY, f64::min);
+    let hi = pairs.map(|p| p.0.max(p.1)).fold(f64::NEG_INFINITY, f64::max);
+    let pad = ((hi - lo) * 0.05).max(1e-6 * hi.abs().max(1.0));
+    (lo - pad, hi + pad)
+}
+
+/// A predicted-vs-measured chart on [lo, hi]² in the house style, with its mesh (x axis
+/// `x_desc`, y axis "predicted loss") and the grey line y = x drawn and labelled.
+fn diagonal_chart<'a, DB: DrawingBackend + 'a>(
+    root: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    (lo, hi): (f64, f64),
+    x_desc: &str,
+    what: &'static str,
+) -> Result<
+    ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>,
+    PlotError,
+> {
+    let mut chart = chart_on(root, title).build_cartesian_2d(lo..hi, lo..hi).map_err(draw_err(what))?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc("predicted loss")
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .draw()
+        .map_err(draw_err(what))?;
+    chart
+        .draw_series(LineSeries::new([(lo, lo), (hi, hi)], ShapeStyle::from(&RGBColor(120, 120, 120)).stroke_width(1)))
+        .map_err(draw_err(what))?
+        .label("y = x")
+        .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], RGBColor(120, 120, 120)));
+    Ok(chart)
+}
+
 /// A chart on `area` in the house style: `caption` on top (22 px sans-serif), 16 px margins,
 /// 48 px for the x labels and 64 px for the y labels. Continue with `.build_cartesian_2d(..)`.
 pub fn chart_on<'a, 'b, DB: DrawingBackend>(
@@ -153,34 +190,14 @@ pub fn predicted_vs_measured_held_out_svg(
     if pts.is_empty() && held.is_empty() {
         return Err(PlotError::Empty { what: WHAT, why: "no point has a finite measured and predicted loss".into() });
     }
-    let all = || pts.iter().chain(&held);
-    let lo = all().map(|p| p.measured.min(p.predicted)).fold(f64::INFINITY, f64::min);
-    let hi = all().map(|p| p.measured.max(p.predicted)).fold(f64::NEG_INFINITY, f64::max);
-    let pad = ((hi - lo) * 0.05).max(1e-6 * hi.abs().max(1.0));
-    let (lo, hi) = (lo - pad, hi + pad);
+    let range = square_range(pts.iter().chain(&held).map(|p| (p.measured, p.predicted)));
     // sparsity levels, rounded to 1e-6 to group equal values
     let mut levels: Vec<f64> = pts.iter().map(|p| (p.sparsity * 1e6).round() / 1e6).collect();
     levels.sort_by(|a, b| a.total_cmp(b));
     levels.dedup();
 
     svg_canvas((720, 640), draw_err(WHAT), |root| {
-        let mut chart = chart_on(root, title).build_cartesian_2d(lo..hi, lo..hi).map_err(draw_err(WHAT))?;
-        chart
-            .configure_mesh()
-            .x_desc("measured loss")
-            .y_desc("predicted loss")
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 16))
-            .draw()
-            .map_err(draw_err(WHAT))?;
-        chart
-            .draw_series(LineSeries::new(
-                [(lo, lo), (hi, hi)],
-                ShapeStyle::from(&RGBColor(120, 120, 120)).stroke_width(1),
-            ))
-            .map_err(draw_err(WHAT))?
-            .label("y = x")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], RGBColor(120, 120, 120)));
+        let mut chart = diagonal_chart(root, title, range, "measured loss", WHAT)?;
         for (i, &level) in levels.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
             let series = pts
@@ -215,28 +232,9 @@ pub fn compare_svg(series: &[(String, Vec<(f64, f64)>)], title: &str) -> Result<
     if all().next().is_none() {
         return Err(PlotError::Empty { what: WHAT, why: "no law has a finite held-out prediction".into() });
     }
-    let lo = all().map(|p| p.0.min(p.1)).fold(f64::INFINITY, f64::min);
-    let hi = all().map(|p| p.0.max(p.1)).fold(f64::NEG_INFINITY, f64::max);
-    let pad = ((hi - lo) * 0.05).max(1e-6 * hi.abs().max(1.0));
-    let (lo, hi) = (lo - pad, hi + pad);
+    let range = square_range(all().copied());
     svg_canvas((720, 640), draw_err(WHAT), |root| {
-        let mut chart = chart_on(root, title).build_cartesian_2d(lo..hi, lo..hi).map_err(draw_err(WHAT))?;
-        chart
-            .configure_mesh()
-            .x_desc("measured loss (held out)")
-            .y_desc("predicted loss")
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 16))
-            .draw()
-            .map_err(draw_err(WHAT))?;
-        chart
-            .draw_series(LineSeries::new(
-                [(lo, lo), (hi, hi)],
-                ShapeStyle::from(&RGBColor(120, 120, 120)).stroke_width(1),
-            ))
-            .map_err(draw_err(WHAT))?
-            .label("y = x")
-            .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], RGBColor(120, 120, 120)));
+        let mut chart = diagonal_chart(root, title, range, "measured loss (held out)", WHAT)?;
         for (i, (label, pts)) in series.iter().enumerate() {
             let color = PALETTE[(i + 1) % PALETTE.len()];
             chart
