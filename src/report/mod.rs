@@ -152,11 +152,7 @@ pub fn density_svg(records: &[Record]) -> Result<String, ReportError> {
             continue;
         }
         let steps = r.spec.steps.max(1);
-        let schedule = plan.schedule().and_then(|(start, end, every)| {
-            crate::sparsity::Schedule::new(r.sparsity(), start, end, every, steps)
-                .and_then(|s| s.with_shape(plan.shape()))
-                .ok()
-        });
+        let schedule = crate::sparsity::Schedule::of_plan(plan, r.sparsity(), steps).ok().flatten();
         let stride = (steps / 400).max(1);
         let line: Vec<(f64, f64)> = (0..steps)
             .step_by(stride as usize)

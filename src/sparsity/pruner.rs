@@ -130,12 +130,7 @@ impl Pruner {
             }
             None => None,
         };
-        let schedule = match plan.schedule() {
-            Some((start, end, every)) => {
-                Some(Schedule::new(sparsity, start, end, every, total_steps)?.with_shape(plan.shape())?)
-            }
-            None => None,
-        };
+        let schedule = Schedule::of_plan(plan, sparsity, total_steps)?;
         let masks = Masks::for_model(model, embeddings == Embeddings::Pruned);
         if *plan != PruningPlan::Dense && !masks.params.iter().any(|p| p.role == ParamRole::Prunable) {
             let paths: Vec<&str> = masks.params.iter().take(8).map(|p| p.path.as_str()).collect();

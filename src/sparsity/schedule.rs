@@ -75,6 +75,21 @@ impl Schedule {
         Ok(Schedule { shape: ScheduleShape::CUBIC, final_sparsity, t_start, t_end, update_freq })
     }
 
+    /// The schedule `plan` prescribes at target `sparsity` over a run of `total_steps` steps, along
+    /// its shape; `None` when the plan has none (dense, one-shot n:m from the first step).
+    pub fn of_plan(
+        plan: &crate::experiment::PruningPlan,
+        sparsity: f64,
+        total_steps: u64,
+    ) -> Result<Option<Self>, SparsityError> {
+        match plan.schedule() {
+            Some((start, end, every)) => {
+                Ok(Some(Schedule::new(sparsity, start, end, every, total_steps)?.with_shape(plan.shape())?))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// The same schedule along another shape (a polynomial needs a finite power above 0).
     pub fn with_shape(self, shape: ScheduleShape) -> Result<Self, SparsityError> {
         if !shape.is_valid() {
