@@ -99,11 +99,24 @@ pub struct Pruner {
     masks: Masks,
     /// The step whose sparsity the masks hold (`None` before the first update).
     last_update: Option<u64>,
-    /// Σ over the steps trained so far of the prunable layers' non-zero count the step trained
-    /// with, and how many steps that is (for N̄, [`Pruner::avg_nonzero`]). `None` in a state
-    /// restored from a checkpoint written before this was kept.
+    /// The steps trained so far and their non-zero counts, for N̄ ([`Pruner::avg_nonzero`]).
+    /// `None` in a state restored from a checkpoint written before this was kept.
     #[serde(default)]
-    nonzero_sum: Option<(u64, u64)>,
+    nonzero_sum: Option<NonzeroTally>,
+}
+
+/// The non-zero counts of the steps trained so far, kept without counting masks every step:
+/// the count only changes when masks are recomputed, so the steps since the last recompute
+/// all trained with the masks' current count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NonzeroTally {
+    /// Σ of the non-zero counts of the steps before the last recompute.
+    sum: u64,
+    /// How many steps that sum covers.
+    summed: u64,
+    /// Steps trained so far.
+    steps: u64,
 }
 
 impl Pruner {
@@ -158,7 +171,7 @@ impl Pruner {
             nm,
             masks,
             last_update: None,
-            nonzero_sum: Some((0, 0)),
+            nonzero_sum: Some(NonzeroTally::default()),
         };
         if let (Some(nm), None) = (nm, schedule) {
             let weights = pruner.masks.read_weights(model);
@@ -192,8 +205,9 @@ impl Pruner {
     /// grows during a ramp (weights are never regrown), as in Zhu & Gupta's GMP.
     pub fn on_step<M: TensorCollection<f32, Cpu>>(&mut self, model: &mut M, step: u64) -> Result<bool, SparsityError> {
         // step `step` trained with the masks as they are now
-        let kept = self.kept_prunable();
-        self.nonzero_sum = self.nonzero_sum.map(|(sum, steps)| (sum.saturating_add(kept), steps + 1));
+        if let Some(t) = &mut self.nonzero_sum {
+            t.steps += 1;
+        }
         let due = self.schedule.and_then(|s| s.last_update_at_or_before(step).map(|u| (u, s.sparsity_at(u))));
         if let Some((u, s)) = due.filter(|&(u, _)| Some(u) != self.last_update) {
             let mut weights = self.masks.read_weights(model);
@@ -263,7 +277,10 @@ impl Pruner {
     /// checkpoint that did not keep the sum.
     pub fn avg_nonzero(&self) -> Option<f64> {
         match self.nonzero_sum {
-            Some((sum, steps)) if steps > 0 => Some(sum as f64 / steps as f64),
+            Some(t) if t.steps > 0 => {
+                let sum = t.sum.saturating_add(self.kept_prunable().saturating_mul(t.steps - t.summed));
+                Some(sum as f64 / t.steps as f64)
+            }
             _ => None,
         }
     }
@@ -329,6 +346,12 @@ impl Pruner {
             (None, None) => return Ok(false),
             (schedule, nm) => (nm, schedule.is_none()),
         };
+        // the steps since the last recompute trained with the count the masks have now
+        let kept = self.kept_prunable();
+        if let Some(t) = &mut self.nonzero_sum {
+            t.sum = t.sum.saturating_add(kept.saturating_mul(t.steps - t.summed));
+            t.summed = t.steps;
+        }
         let emb_s = embedding_sparsity(s);
         let new: Vec<Option<Result<(BitMask, f64), SparsityError>>> = self
             .masks
