@@ -37,7 +37,7 @@ pub struct Args {
     pub params: Vec<f64>,
     /// N and D at which m(S) and the slopes are evaluated (default: largest N and D of the data;
     /// without data, the largest of --sizes and D = 1).
-    #[arg(long, value_delimiter = ',', value_name = "N,D")]
+    #[arg(long, value_delimiter = ',', value_name = "N,D", allow_negative_numbers = true)]
     pub reference: Vec<f64>,
     /// Where the points come from and how CSV columns become variables.
     #[command(flatten)]
@@ -47,26 +47,26 @@ pub struct Args {
     pub fit: FitArgs,
     /// Training-cost model C(S, N, D), in the law's units (default: the paper's, a sparse run
     /// costs its dense parent). E.g. `6*N/(1-S)*(1-0.625*S)*D` for GMP that saves pruned compute.
-    #[arg(long, default_value = DEFAULT_COST, value_name = "EXPR")]
+    #[arg(long, default_value = DEFAULT_COST, value_name = "EXPR", allow_hyphen_values = true)]
     pub cost: String,
     /// N̄ (`Nbar`, the mean non-zero count over training) as an expression in S and N, for a law
     /// or cost model in `Nbar` such as `--law avg-params` (default: the paper's cubic 25 %–75 %
     /// schedule, whose mean density is 1 − 0.625·S).
-    #[arg(long, default_value = DEFAULT_NBAR, value_name = "EXPR")]
+    #[arg(long, default_value = DEFAULT_NBAR, value_name = "EXPR", allow_hyphen_values = true)]
     pub nbar: String,
     /// Sparsities of the m(S) table.
-    #[arg(long, value_delimiter = ',', default_values_t = vec![0.5, 0.75, 0.875, 0.9375])]
+    #[arg(long, value_delimiter = ',', default_values_t = vec![0.5, 0.75, 0.875, 0.9375], allow_negative_numbers = true)]
     pub sparsity: Vec<f64>,
     /// Inference sizes N of the S_opt table, in the law's units (default: smallest and largest N
     /// of the data, and 10× the largest).
-    #[arg(long, value_delimiter = ',', value_name = "N,...")]
+    #[arg(long, value_delimiter = ',', value_name = "N,...", allow_negative_numbers = true)]
     pub sizes: Vec<f64>,
     /// Training budgets C of the S_opt table (default: 1, 3, 10, 100, 1000 × the dense
     /// compute-optimal budget of each N).
-    #[arg(long, value_delimiter = ',', value_name = "C,...")]
+    #[arg(long, value_delimiter = ',', value_name = "C,...", allow_negative_numbers = true)]
     pub budgets: Vec<f64>,
     /// Predict the loss at S,N,D (law units; repeatable), e.g. --predict 0.75,603.98,5.
-    #[arg(long, value_name = "S,N,D")]
+    #[arg(long, value_name = "S,N,D", allow_hyphen_values = true)]
     pub predict: Vec<String>,
     /// Write the analysis as JSON.
     #[arg(long, value_name = "FILE")]
@@ -82,11 +82,38 @@ pub struct Args {
 fn parse_point(text: &str, k: usize) -> Result<PredictionPoint, CliError> {
     let vals: Result<Vec<f64>, _> = text.split(',').map(|v| v.trim().parse::<f64>()).collect();
     match vals.as_deref() {
-        Ok([s, n, d]) => Ok(PredictionPoint { label: format!("#{k}"), s: *s, n: *n, d: *d, measured: None }),
+        Ok([s, n, d]) if (0.0..1.0).contains(s) && *n > 0.0 && n.is_finite() && *d > 0.0 && d.is_finite() => {
+            Ok(PredictionPoint { label: format!("#{k}"), s: *s, n: *n, d: *d, measured: None })
+        }
+        Ok([s, n, d]) => Err(CliError::Usage(format!(
+            "--predict `{text}`: need 0 <= S < 1, N > 0 and D > 0, finite (got S = {s}, N = {n}, D = {d})"
+        ))),
         _ => Err(CliError::Usage(format!(
             "--predict `{text}`: expected three numbers S,N,D, e.g. --predict 0.75,603.98,5"
         ))),
     }
+}
+
+/// The cost model is finite and positive over the analysis' range: at every sparsity of the
+/// m(S) table and S = 0, at the smallest and largest N (and every `--sizes`), D at the
+/// reference and at `--budgets`' scale (N̄ taken as N).
+fn cost_over_range(args: &Args, r: &Reference) -> Result<(), CliError> {
+    let cost = sparse_scaling_law::parse(&args.cost).map_err(|e| CliError::Usage(format!("--cost: {e}")))?;
+    let ns: Vec<f64> = [r.n_min, r.n_max].into_iter().chain(args.sizes.iter().copied()).collect();
+    for s in std::iter::once(0.0).chain(args.sparsity.iter().copied()) {
+        for &n in &ns {
+            let d = r.d_max;
+            let c = cost.eval_with(&[("S", s), ("N", n), ("D", d), ("Nbar", n)]).unwrap_or(f64::NAN);
+            if !(c.is_finite() && c > 0.0) {
+                return Err(CliError::Usage(format!(
+                    "--cost `{}`: the cost model is {c} at S = {s}, N = {n}, D = {d}; a training cost must be finite \
+                     and positive (no division by a term that can be 0, no negative factor)",
+                    args.cost
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn positive(what: &str, v: &[f64]) -> Result<(), CliError> {
@@ -140,6 +167,21 @@ impl Subject {
             }
             None => CliError::Law(e),
         })?;
+        if let (Some(path), Some(name)) = (file, &r.law.name) {
+            // a built-in law is rebuilt by name: its formula in the file must still be the built-in's
+            if law.name() == Some(name.as_str()) && law.text() != r.law.formula {
+                return Err(CliError::Io {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "field `law.formula` is `{}`, not the formula of the built-in law `{name}` named in `law.name` \
+                         (`{}`); the file was damaged or edited: restore the field, or remove `law.name` to analyse \
+                         the formula, or refit with `sparse-scaling fit --json`",
+                        excerpt(&r.law.formula),
+                        law.text()
+                    ),
+                });
+            }
+        }
         Ok(Subject {
             law,
             samples: r.fit.bootstrap_samples().map(<[Vec<f64>]>::to_vec).unwrap_or_default(),
@@ -149,6 +191,16 @@ impl Subject {
             preset,
             params: r.fit.params,
         })
+    }
+}
+
+/// At most 60 characters of `text`, with `…` when cut.
+fn excerpt(text: &str) -> String {
+    let cut: String = text.chars().take(60).collect();
+    if cut.len() < text.len() {
+        format!("{cut}…")
+    } else {
+        cut
     }
 }
 
@@ -162,8 +214,8 @@ fn subject(args: &Args) -> Result<Subject, CliError> {
     let is_json = args.input.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")));
     if is_json {
         let input = args.input.as_deref().unwrap_or(Path::new(""));
-        if !args.data.is_empty() || !args.fit.is_empty() || !args.params.is_empty() {
-            return Err(CliError::Usage(format!("{} is a saved fit; data and fit options (--preset, --var, --law, --params, …) only apply when analysing a CSV or given coefficients", input.display())));
+        if !args.data.is_empty() || !args.fit.is_empty() || !args.params.is_empty() || args.save_fit.is_some() {
+            return Err(CliError::Usage(format!("{} is a saved fit; data and fit options (--preset, --var, --law, --params, --save-fit, …) only apply when analysing a CSV or given coefficients", input.display())));
         }
         let r = read_record(input)?;
         let preset = r.preset.as_deref().and_then(Preset::from_name);
@@ -262,6 +314,7 @@ pub fn run(args: Args) -> super::CliResult {
         sub.reference.n_min = sub.reference.n_min.min(n);
         sub.reference.d_max = d;
     }
+    cost_over_range(&args, &sub.reference)?;
     let mut all = sub.preset.map(Preset::predictions).unwrap_or_default();
     all.extend(predictions);
     let settings = ReportSettings {

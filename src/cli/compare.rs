@@ -181,7 +181,7 @@ pub fn comparison(args: &Args) -> Result<Comparison, CliError> {
         .map(|spec| resolve_law(&args.data, &FitArgs { law: Some(spec.clone()), ..args.laws.fit.clone() }))
         .collect::<Result<_, _>>()?;
     let options = resolve_options(&args.data, &args.laws.fit);
-    options.validate().map_err(CliError::Fit)?;
+    options.validate().map_err(CliError::fit_option)?;
     // Load the variables of every law and the columns the scheme reads.
     let mut extra = args.validation.names()?;
     for law in &laws[1..] {

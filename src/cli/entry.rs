@@ -52,7 +52,7 @@ pub fn main<T: SizeTable>() {
         Command::Report(a) => super::report::run(a),
     };
     if let Err(e) = result {
-        eprintln!("error: {}", super::error_chain(&*e));
+        super::output::eprintln(format_args!("error: {}", super::error_chain(&*e)));
         std::process::exit(2);
     }
 }

@@ -45,3 +45,28 @@ pub enum CliError {
     #[error(transparent)]
     Output(#[from] OutputError),
 }
+
+/// The fit options that are command-line flags (`huber_delta` is `--huber-delta`).
+const OPTION_FLAGS: &[&str] =
+    &["huber_delta", "starts", "seed", "bootstrap", "confidence", "max_iter", "overestimate_penalty"];
+
+impl CliError {
+    /// A fit option given on the command line is invalid: the message names its flag
+    /// (`--huber-delta`), not the field of [`sparse_scaling_law::FitOptions`].
+    pub fn fit_option(e: FitError) -> CliError {
+        match &e {
+            FitError::Options { field, message } if OPTION_FLAGS.contains(&field.as_str()) => {
+                CliError::Usage(format!("--{}: {message}", field.replace('_', "-")))
+            }
+            _ => CliError::Fit(e),
+        }
+    }
+
+    /// A holdout (`--holdout`) or cross-validation (`--cv`) failed: the message names the flag.
+    pub fn validation(flag: &str, e: ValidateError) -> CliError {
+        match e {
+            ValidateError::Fit { .. } | ValidateError::NoLaws => CliError::Validate(e),
+            e => CliError::Usage(format!("{flag}: {e}")),
+        }
+    }
+}

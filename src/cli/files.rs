@@ -100,6 +100,22 @@ pub fn read_record(path: &Path) -> Result<FitRecord, CliError> {
             ),
         });
     }
+    let points = r.observations.loss.len();
+    let lengths = [
+        ("observations.columns", r.observations.columns.iter().map(Vec::len).find(|&l| l != points)),
+        ("observations.weights", r.observations.weights.as_ref().map(Vec::len).filter(|&l| l != points)),
+        ("fit.predictions", Some(r.fit.predictions.len()).filter(|&l| l != points)),
+        ("fit.residuals", Some(r.fit.residuals.len()).filter(|&l| l != points)),
+    ];
+    if let Some((field, Some(len))) = lengths.into_iter().find(|(_, l)| l.is_some()) {
+        return Err(CliError::Io {
+            path: path.to_path_buf(),
+            message: format!(
+                "field `{field}` has {len} values for the {points} points of `observations.loss`; the file is \
+                 damaged, refit with `sparse-scaling fit --json`"
+            ),
+        });
+    }
     if r.fit.params.len() != r.law.params.len() {
         return Err(CliError::Io {
             path: path.to_path_buf(),

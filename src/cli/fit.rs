@@ -92,13 +92,13 @@ pub fn validated_fit(
     let Some(scheme) = validation.scheme() else { return fit_from_args(file, data, fit_args) };
     let law = resolve_law(data, fit_args)?;
     let options = resolve_options(data, fit_args);
-    options.validate().map_err(CliError::Fit)?;
+    options.validate().map_err(CliError::fit_option)?;
     let (obs, mapping) = load_from_args(file, data, &law, &validation.names()?)?;
     law.check_vars_available(&obs.var_names).map_err(|e| CliError::Fit(FitError::Law(e)))?;
     let source = file.display().to_string();
     match scheme {
         Scheme::Holdout { condition } => {
-            let h = holdout(&law, &obs, &condition, &options).map_err(CliError::Validate)?;
+            let h = holdout(&law, &obs, &condition, &options).map_err(|e| CliError::validation("--holdout", e))?;
             Ok(FitRecord {
                 format: FitRecord::FORMAT,
                 source,
@@ -112,7 +112,7 @@ pub fn validated_fit(
             })
         }
         Scheme::CrossValidation { column } => {
-            let v = cross_validate(&law, &obs, &column, &options).map_err(CliError::Validate)?;
+            let v = cross_validate(&law, &obs, &column, &options).map_err(|e| CliError::validation("--cv", e))?;
             let mut record = fit_observations(&law, obs, source, data.preset, Some(mapping), options)?;
             record.holdout = Some(v);
             Ok(record)

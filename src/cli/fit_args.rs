@@ -79,21 +79,21 @@ pub struct DataArgs {
     /// A variable as an expression over CSV columns, e.g. `D=steps/1e5` (repeatable). Columns
     /// whose names are not identifiers are written in backticks (`val-loss`) or with `_`.
     /// Default: a column named like each variable of the law.
-    #[arg(long = "var", value_name = "VAR=EXPR")]
+    #[arg(long = "var", value_name = "VAR=EXPR", allow_hyphen_values = true)]
     pub vars: Vec<String>,
     /// The loss as an expression over CSV columns (a bare column name such as val-loss works).
     /// Default: column `loss`.
-    #[arg(long, value_name = "EXPR")]
+    #[arg(long, value_name = "EXPR", allow_hyphen_values = true)]
     pub loss: Option<String>,
     /// Optional per-point weight as an expression over CSV columns.
-    #[arg(long, value_name = "EXPR")]
+    #[arg(long, value_name = "EXPR", allow_hyphen_values = true)]
     pub weight: Option<String>,
     /// Results directory only: N is divided by this (default 1e6, the authors' N/1e6).
-    #[arg(long, value_name = "UNIT")]
+    #[arg(long, value_name = "UNIT", allow_negative_numbers = true)]
     pub n_unit: Option<f64>,
     /// Results directory only: D is divided by this (default: ViT 1e9 examples, T5 1e5 steps,
     /// as in the authors' code).
-    #[arg(long, value_name = "UNIT")]
+    #[arg(long, value_name = "UNIT", allow_negative_numbers = true)]
     pub d_unit: Option<f64>,
     /// Results directory only: use the records of this model family (required when the
     /// directory mixes ViT and T5 records).
@@ -121,7 +121,7 @@ impl DataArgs {
 pub struct FitArgs {
     /// A built-in law (paper, paper-normalised, chinchilla, nm, from-dense) or a formula such as
     /// `(a*(1-S)^b + c)*N^(-d) + e*D^(-f) + g`. Default: the preset's, else paper-normalised.
-    #[arg(long, value_name = "NAME|FORMULA")]
+    #[arg(long, value_name = "NAME|FORMULA", allow_hyphen_values = true)]
     pub law: Option<String>,
     /// Huber δ of the objective (default 1e-3, the T5 procedure).
     #[arg(long, value_name = "DELTA", allow_negative_numbers = true)]
@@ -133,23 +133,23 @@ pub struct FitArgs {
     #[arg(long)]
     pub raw: bool,
     /// Random starts, each parameter uniform in (0, 1) (default 25).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub starts: Option<usize>,
     /// Seed of the starts and the bootstrap (default 1).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Bootstrap replicates for confidence intervals (0 = none).
-    #[arg(long, value_name = "B")]
+    #[arg(long, value_name = "B", allow_negative_numbers = true)]
     pub bootstrap: Option<usize>,
     /// Confidence level of the bootstrap intervals (default 0.95).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub confidence: Option<f64>,
     /// Iteration limit per start (default 2000).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub max_iter: Option<usize>,
     /// Factor on the loss of points the law over-predicts (default 1: symmetric); above 1 the
     /// fit runs under the points, a lower envelope (as OLMo-core's `overestimate_penalty`).
-    #[arg(long, value_name = "X")]
+    #[arg(long, value_name = "X", allow_negative_numbers = true)]
     pub overestimate_penalty: Option<f64>,
 }
 
@@ -230,7 +230,7 @@ pub struct ValidationArgs {
     /// Fit only the points where this condition is false and predict the others, e.g.
     /// `'N > 50'` or `'scale >= 1 && S < 0.9'`: comparisons (< <= > >= == !=) of expressions
     /// over the law's variables, the CSV's columns and `loss`, joined by && and ||.
-    #[arg(long, value_name = "CONDITION", conflicts_with = "cv")]
+    #[arg(long, value_name = "CONDITION", conflicts_with = "cv", allow_hyphen_values = true)]
     pub holdout: Option<String>,
     /// Cross-validate: leave out each distinct value of this variable or CSV column in turn
     /// (e.g. each size or each length), refit and predict it.

@@ -75,7 +75,7 @@ fn diagnose(law: &Law, obs: &Observations, options: &FitOptions) -> String {
 pub fn fit_from_args(file: &Path, data: &DataArgs, fit_args: &FitArgs) -> Result<FitRecord, CliError> {
     let law = resolve_law(data, fit_args)?;
     let options = resolve_options(data, fit_args);
-    options.validate().map_err(CliError::Fit)?;
+    options.validate().map_err(CliError::fit_option)?;
     let (obs, mapping) = load_from_args(file, data, &law, &[])?;
     fit_observations(&law, obs, file.display().to_string(), data.preset, Some(mapping), options)
 }

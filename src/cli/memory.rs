@@ -96,7 +96,7 @@ pub fn compare(file: &ExperimentFile, points: &[Point], machine: MachineMemory) 
 pub fn check(file: &ExperimentFile, points: &[Point]) -> Result<(), Box<TooLarge>> {
     let Some(machine) = MachineMemory::of_this_machine() else { return Ok(()) };
     for w in compare(file, points, machine)? {
-        eprintln!("{w}");
+        super::output::eprintln(&w);
     }
     Ok(())
 }

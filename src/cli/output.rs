@@ -42,3 +42,9 @@ pub fn print(text: impl std::fmt::Display) -> Result<(), OutputError> {
 pub fn println(text: impl std::fmt::Display) -> Result<(), OutputError> {
     print(format_args!("{text}\n"))
 }
+
+/// Writes `text` and a newline to stderr, ignoring failure: a full or closed stderr has nowhere
+/// to report to (`eprintln!` would panic), and the exit status still tells.
+pub fn eprintln(text: impl std::fmt::Display) {
+    let _ = writeln!(io::stderr().lock(), "{text}");
+}

@@ -99,13 +99,13 @@ pub fn run_with(args: Args, executor: &dyn PointExecutor) -> super::CliResult {
     if std::fs::write(&tmp, &file.source).is_ok() {
         let _ = std::fs::rename(&tmp, &copy);
     }
-    eprintln!(
+    super::output::eprintln(format_args!(
         "experiment `{}`: {} points, {} selected, results in {}",
         file.experiment.name,
         points.len(),
         selection.select(&points)?.len(),
         results.display()
-    );
+    ));
     let report = runner::run(&file.experiment.name, &points, &file.base_dir(), executor, &opts)?;
     let trained = report.count(|s| *s == PointStatus::Trained);
     let done = report.count(|s| *s == PointStatus::AlreadyDone);
@@ -116,7 +116,7 @@ pub fn run_with(args: Args, executor: &dyn PointExecutor) -> super::CliResult {
     ))?;
     for (i, hash, s) in &report.points {
         if let PointStatus::Failed(msg) = s {
-            eprintln!("point {i} ({hash}) failed: {msg}");
+            super::output::eprintln(format_args!("point {i} ({hash}) failed: {msg}"));
         }
     }
     if !report.all_finished {

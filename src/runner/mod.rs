@@ -287,7 +287,7 @@ impl PointProgress for PointWatch<'_> {
     /// Above the progress bars, or on stderr when they are hidden.
     fn log(&self, line: &str) {
         if self.bar.is_hidden() {
-            eprintln!("{line}");
+            let _ = std::io::Write::write_fmt(&mut std::io::stderr().lock(), format_args!("{line}\n"));
         } else {
             self.bar.println(line);
         }

@@ -95,7 +95,7 @@ pub fn build(cargo: &Path, crate_dir: &Path, target: &Path, log: &Path, what: &s
             if is_step {
                 match &spinner {
                     Some(bar) => bar.set_message(step.to_string()),
-                    None => eprintln!("building {what}: {step}"),
+                    None => crate::cli::output::eprintln(format_args!("building {what}: {step}")),
                 }
             }
             if tail.len() == TAIL_LINES {

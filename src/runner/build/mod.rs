@@ -99,29 +99,33 @@ pub fn prepare(
     };
     let runner = match located {
         Ok(r) if r.is_built() => {
-            eprintln!(
+            crate::cli::output::eprintln(format_args!(
                 "{}: {} of its {} model shape(s) are not compiled into this binary; using the runner built for them: {}",
                 file.path.display(),
                 keys.iter().filter(|k| missing.iter().any(|m| m.key == **k)).count(),
                 keys.len(),
                 r.binary().display()
-            );
+            ));
             return Ok(r);
         }
         Ok(r) if no_build => return Err(refuse(r.folder)),
         Err(_) if no_build => return Err(refuse(env.cache.clone().unwrap_or_default())),
         other => other?,
     };
-    eprintln!(
+    crate::cli::output::eprintln(format_args!(
         "{}: {} of its {} model shape(s) are not compiled into this binary; building a runner with exactly its shapes (once; cached in {})",
         file.path.display(),
         keys.iter().filter(|k| missing.iter().any(|m| m.key == **k)).count(),
         keys.len(),
         runner.folder.display()
-    );
+    ));
     let start = Instant::now();
     build(env, file, &runner)?;
-    eprintln!("built the runner in {:.0} s: {}", start.elapsed().as_secs_f64(), runner.binary().display());
+    crate::cli::output::eprintln(format_args!(
+        "built the runner in {:.0} s: {}",
+        start.elapsed().as_secs_f64(),
+        runner.binary().display()
+    ));
     Ok(runner)
 }
 
