@@ -31,6 +31,7 @@ pub use sparse_scaling_law as law;
 pub use sparse_scaling_macros::*;
 
 pub mod cli;
+pub mod liveness;
 pub mod model;
 pub mod ops;
 pub mod params;

@@ -4,7 +4,9 @@
 //!
 //! ```text
 //! <results>/points/<hash>.json     the record of a finished point (see [`Record`])
-//! <results>/points/<hash>.claim    a runner is working on the point (pid, host, time)
+//! <results>/points/<hash>.claim    a runner is working on the point (pid, host, start time)
+//! <results>/analysis.claim          a runner is running the final analysis
+//! <results>/analysis.done           the record set the final analysis last ran on
 //! <results>/checkpoints/<hash>/    checkpoints of an unfinished point (removed when done)
 //! <results>/report/                tables and plots written by `report`
 //! <results>/points/<hash>.json.damaged-<time>   a damaged record `run` moved aside
@@ -28,10 +30,14 @@
 //!
 //! **Claims.** Before training a point a runner creates `<hash>.claim` with `O_EXCL`
 //! (`create_new`), so among concurrent runners (several `--shard`s, Slurm tasks, `--jobs`)
-//! exactly one trains each point. A claim is *stale* when its process is gone (same host:
-//! `/proc/<pid>` does not exist) or, on another host, when it is older than the stale
-//! timeout; a stale claim is taken over by renaming it away (only one runner's rename can
-//! succeed) and claiming again. A runner whose claim was taken over (it was presumed dead)
+//! exactly one trains each point. A claim records its process (host, pid, start time, boot id;
+//! [`crate::liveness`]) and the runner's heartbeat interval, and the runner touches the claim
+//! file at every heartbeat. A claim is *stale* when, on the same host, its process has exited
+//! (the pid is gone, a zombie, reused by a process started at another time, or of an earlier
+//! boot), or, on another host, when its last heartbeat (the file's modification time) is older
+//! than three heartbeat intervals plus a minute — or, for a claim without heartbeats, older
+//! than the stale timeout. A stale claim is taken over by renaming it away (only one runner's
+//! rename can succeed) and claiming again; the new [`Claim`] says whose claim it took over. A runner whose claim was taken over (it was presumed dead)
 //! still writes a whole record, so at worst a point is trained twice with identical results,
 //! never lost or corrupted.
 //!
@@ -49,6 +55,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::experiment::{Family, PointSpec};
+use crate::liveness::Liveness;
 
 /// Version of the record format.
 pub const RECORD_FORMAT: u32 = 1;
@@ -478,12 +485,24 @@ pub struct ResultsDir {
 pub struct Claim {
     path: PathBuf,
     token: String,
+    took_over: Option<String>,
 }
 
 impl Claim {
     /// The claim file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+    /// Whose stale claim this one took over and why it was stale (`pid 12 on node-3: process
+    /// 12 has exited`), if it did.
+    pub fn took_over(&self) -> Option<&str> {
+        self.took_over.as_deref()
+    }
+    /// A heartbeat: touches the claim file, so that runners on other hosts see it is alive.
+    pub fn refresh(&self) {
+        if let Ok(f) = OpenOptions::new().append(true).open(&self.path) {
+            let _ = f.set_modified(SystemTime::now());
+        }
     }
     /// Whether the claim file is still ours (not taken over as stale).
     pub fn still_held(&self) -> bool {
@@ -510,6 +529,56 @@ pub struct ClaimInfo {
     pub time: u64,
     /// Random nonce making every claim's content unique.
     pub nonce: u64,
+    /// When the process started (clock ticks after boot; [`crate::liveness::process_start`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<u64>,
+    /// The host's boot id when the claim was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot: Option<String>,
+    /// Seconds between the heartbeats that touch the claim file, if the holder sends them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<u64>,
+}
+
+impl ClaimInfo {
+    /// A claim of this process, with heartbeats every `heartbeat` (if any).
+    pub fn own(heartbeat: Option<Duration>) -> ClaimInfo {
+        ClaimInfo {
+            pid: std::process::id(),
+            host: host_name(),
+            time: now_secs(),
+            nonce: unique(),
+            started: crate::liveness::own_start(),
+            boot: crate::liveness::boot_id(),
+            heartbeat: heartbeat.map(|h| h.as_secs().max(1)),
+        }
+    }
+
+    /// Why a claim with this content, whose file was last touched `age` ago, is stale (`None`:
+    /// it is live): see the module's rule.
+    pub fn stale_because(&self, age: Duration, stale_after: Duration) -> Option<String> {
+        let who = format!("pid {} on {}", self.pid, self.host);
+        if self.host == host_name() {
+            return match crate::liveness::local_process(self.pid, self.started, self.boot.as_deref()) {
+                Liveness::Exited(why) => Some(format!("{who}: {why}")),
+                Liveness::Alive if self.started.is_some() => None,
+                // an old claim without a start time, or no /proc: the age rule
+                _ => (age > stale_after).then(|| format!("{who}: untouched for {}", duration_words(age))),
+            };
+        }
+        let limit = match self.heartbeat {
+            Some(h) => stale_after.min(Duration::from_secs(3 * h + 60)),
+            None => stale_after,
+        };
+        (age > limit).then(|| {
+            let what = if self.heartbeat.is_some() { "no heartbeat" } else { "untouched" };
+            format!("{who}: {what} for {}", duration_words(age))
+        })
+    }
+}
+
+fn duration_words(d: Duration) -> String {
+    crate::train::progress::duration_text(d)
 }
 
 /// This machine's host name (`/etc/hostname`, else `$HOSTNAME`, else `localhost`).
@@ -525,18 +594,6 @@ pub fn host_name() -> String {
 
 fn now_secs() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-fn process_alive(pid: u32) -> bool {
-    let proc_root = Path::new("/proc");
-    if !proc_root.join("self").exists() {
-        return true; // cannot tell: assume alive, fall back to the age rule
-    }
-    match fs::read_to_string(proc_root.join(pid.to_string()).join("stat")) {
-        // a zombie (state Z) has exited
-        Ok(stat) => !stat.rsplit(')').next().map(|r| r.trim_start().starts_with('Z')).unwrap_or(false),
-        Err(_) => false,
-    }
 }
 
 fn sync_dir(dir: &Path) {
@@ -560,7 +617,7 @@ pub(crate) fn clean_dead_temps(dir: &Path, pid_of: impl Fn(&str) -> Option<u32>)
             .ok()
             .and_then(|t| SystemTime::now().duration_since(t).ok())
             .unwrap_or(Duration::ZERO);
-        let dead = pid != std::process::id() && !process_alive(pid) && age > Duration::from_secs(60);
+        let dead = pid != std::process::id() && !crate::liveness::process_alive(pid) && age > Duration::from_secs(60);
         if (dead || age > Duration::from_secs(24 * 3600))
             && e.file_type().is_ok_and(|t| t.is_file())
             && fs::remove_file(&p).is_ok()
@@ -685,7 +742,7 @@ impl ResultsDir {
     }
 
     /// Removes the temporary files of writers that died: `points/.<hash>.<pid>.<n>.tmp` (a
-    /// record being written) and `.experiment.ron.<pid>`, when process `pid` no longer exists
+    /// record being written), `.experiment.ron.<pid>` and `.analysis.done.<pid>`, when process `pid` no longer exists
     /// on this host and the file is older than a minute (a writer on another host of a shared
     /// file system may have the same pid; its write lasts milliseconds), or older than a day
     /// (the pid was reused). Returns the files removed; failures to remove are ignored (the
@@ -697,7 +754,9 @@ impl ResultsDir {
             let _n = parts.next()?;
             parts.next()?.parse().ok()
         });
-        removed.extend(clean_dead_temps(&self.root, |name| name.strip_prefix(".experiment.ron.")?.parse().ok()));
+        removed.extend(clean_dead_temps(&self.root, |name| {
+            name.strip_prefix(".experiment.ron.").or_else(|| name.strip_prefix(".analysis.done."))?.parse().ok()
+        }));
         removed
     }
 
@@ -770,61 +829,29 @@ impl ResultsDir {
     /// finished). A stale claim (dead process on this host, or older than `stale_after`) is
     /// taken over.
     pub fn try_claim(&self, hash: &str, stale_after: Duration) -> Result<Option<Claim>, ResultsError> {
-        let path = self.claim_path(hash);
-        for _attempt in 0..3 {
-            if self.is_finished(hash) {
-                return Ok(None);
-            }
-            let info = ClaimInfo { pid: std::process::id(), host: host_name(), time: now_secs(), nonce: unique() };
-            let token = serde_json::to_string(&info)
-                .map_err(|source| ResultsError::Encode { hash: hash.to_string(), source })?;
-            match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut f) => {
-                    f.write_all(token.as_bytes()).map_err(io_err("write", &path))?;
-                    f.sync_all().map_err(io_err("sync", &path))?;
-                    // a runner may have finished the point between our check and the claim
-                    if self.is_finished(hash) {
-                        let _ = fs::remove_file(&path);
-                        return Ok(None);
-                    }
-                    return Ok(Some(Claim { path, token }));
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    let Ok(text) = fs::read_to_string(&path) else { continue };
-                    if !self.claim_is_stale(&text, &path, stale_after) {
-                        return Ok(None);
-                    }
-                    // Take over: move the stale claim away. Only one runner's rename can
-                    // succeed; check that what we moved is what we judged stale, else put
-                    // it back (hard link fails if a new claim already exists).
-                    let aside = path.with_extension(format!("claim.stale.{}.{}", std::process::id(), unique()));
-                    if fs::rename(&path, &aside).is_ok() {
-                        let moved = fs::read_to_string(&aside).unwrap_or_default();
-                        if moved != text {
-                            let _ = fs::hard_link(&aside, &path);
-                        }
-                        let _ = fs::remove_file(&aside);
-                    }
-                }
-                Err(e) => return Err(io_err("create", &path)(e)),
-            }
-        }
-        Ok(None)
+        self.try_claim_with(hash, stale_after, None)
     }
 
-    fn claim_is_stale(&self, text: &str, path: &Path, stale_after: Duration) -> bool {
-        let age = fs::metadata(path)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| SystemTime::now().duration_since(t).ok())
-            .unwrap_or(Duration::ZERO);
-        match serde_json::from_str::<ClaimInfo>(text) {
-            Ok(info) if info.host == host_name() => !process_alive(info.pid) || age > stale_after,
-            Ok(_) => age > stale_after,
-            // an empty or partial claim: its writer died between create and write, or is
-            // writing right now; give it a moment
-            Err(_) => age > Duration::from_secs(10),
-        }
+    /// [`ResultsDir::try_claim`] by a runner that touches its claim every `heartbeat` (see
+    /// [`Claim::refresh`]), which lets runners on other hosts judge it by that.
+    pub fn try_claim_with(
+        &self,
+        hash: &str,
+        stale_after: Duration,
+        heartbeat: Option<Duration>,
+    ) -> Result<Option<Claim>, ResultsError> {
+        let finished = |h: &str| self.is_finished(h);
+        claim_file(&self.claim_path(hash), stale_after, heartbeat, &|| finished(hash), hash)
+    }
+
+    /// Claims the final analysis (`<results>/analysis.claim`), under the same rules as a point.
+    pub fn try_claim_analysis(&self, stale_after: Duration) -> Result<Option<Claim>, ResultsError> {
+        claim_file(&self.root.join("analysis.claim"), stale_after, None, &|| false, "analysis")
+    }
+
+    /// `<results>/analysis.done`: the key of the record set the final analysis last ran on.
+    pub fn analysis_done_path(&self) -> PathBuf {
+        self.root.join("analysis.done")
     }
 
     /// Claims currently present: (hash, info).
@@ -844,6 +871,75 @@ impl ResultsDir {
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
+    }
+}
+
+/// Claims `path` by exclusive create (see [`ResultsDir::try_claim`]); `finished` says whether
+/// the work is already done (then nothing is claimed); `what` names it in errors.
+fn claim_file(
+    path: &Path,
+    stale_after: Duration,
+    heartbeat: Option<Duration>,
+    finished: &dyn Fn() -> bool,
+    what: &str,
+) -> Result<Option<Claim>, ResultsError> {
+    let mut took_over = None;
+    for _attempt in 0..3 {
+        if finished() {
+            return Ok(None);
+        }
+        let info = ClaimInfo::own(heartbeat);
+        let token =
+            serde_json::to_string(&info).map_err(|source| ResultsError::Encode { hash: what.to_string(), source })?;
+        match OpenOptions::new().write(true).create_new(true).open(path) {
+            Ok(mut f) => {
+                f.write_all(token.as_bytes()).map_err(io_err("write", path))?;
+                f.sync_all().map_err(io_err("sync", path))?;
+                // a runner may have finished the point between our check and the claim
+                if finished() {
+                    let _ = fs::remove_file(path);
+                    return Ok(None);
+                }
+                return Ok(Some(Claim { path: path.to_path_buf(), token, took_over }));
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let Ok(text) = fs::read_to_string(path) else { continue };
+                let Some(why) = claim_stale_because(&text, path, stale_after) else {
+                    return Ok(None);
+                };
+                // Take over: move the stale claim away. Only one runner's rename can
+                // succeed; check that what we moved is what we judged stale, else put
+                // it back (hard link fails if a new claim already exists).
+                let aside = path.with_extension(format!("claim.stale.{}.{}", std::process::id(), unique()));
+                if fs::rename(path, &aside).is_ok() {
+                    let moved = fs::read_to_string(&aside).unwrap_or_default();
+                    if moved != text {
+                        let _ = fs::hard_link(&aside, path);
+                    } else {
+                        took_over = Some(why);
+                    }
+                    let _ = fs::remove_file(&aside);
+                }
+            }
+            Err(e) => return Err(io_err("create", path)(e)),
+        }
+    }
+    Ok(None)
+}
+
+/// Why the claim in `path` (content `text`) is stale, or `None` when it is live.
+fn claim_stale_because(text: &str, path: &Path, stale_after: Duration) -> Option<String> {
+    let age = fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .unwrap_or(Duration::ZERO);
+    match serde_json::from_str::<ClaimInfo>(text) {
+        Ok(info) => info.stale_because(age, stale_after),
+        // an empty or partial claim: its writer died between create and write, or is
+        // writing right now; give it a moment
+        Err(_) => (age > Duration::from_secs(10))
+            .then(|| format!("an unreadable claim untouched for {}", duration_words(age))),
     }
 }
 

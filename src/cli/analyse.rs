@@ -33,11 +33,11 @@ pub struct Args {
     pub input: Option<PathBuf>,
     /// Analyse these coefficients (in the law's parameter order, comma-separated) instead of a
     /// fit, e.g. the paper's published ones.
-    #[arg(long, value_delimiter = ',', value_name = "V,...", allow_negative_numbers = true)]
+    #[arg(long, value_delimiter = ',', value_name = "V,...", allow_hyphen_values = true)]
     pub params: Vec<f64>,
     /// N and D at which m(S) and the slopes are evaluated (default: largest N and D of the data;
     /// without data, the largest of --sizes and D = 1).
-    #[arg(long, value_delimiter = ',', value_name = "N,D", allow_negative_numbers = true)]
+    #[arg(long, value_delimiter = ',', value_name = "N,D", allow_hyphen_values = true)]
     pub reference: Vec<f64>,
     /// Where the points come from and how CSV columns become variables.
     #[command(flatten)]
@@ -55,15 +55,15 @@ pub struct Args {
     #[arg(long, default_value = DEFAULT_NBAR, value_name = "EXPR", allow_hyphen_values = true)]
     pub nbar: String,
     /// Sparsities of the m(S) table.
-    #[arg(long, value_delimiter = ',', default_values_t = vec![0.5, 0.75, 0.875, 0.9375], allow_negative_numbers = true)]
+    #[arg(long, value_delimiter = ',', default_values_t = vec![0.5, 0.75, 0.875, 0.9375], allow_hyphen_values = true)]
     pub sparsity: Vec<f64>,
     /// Inference sizes N of the S_opt table, in the law's units (default: smallest and largest N
     /// of the data, and 10× the largest).
-    #[arg(long, value_delimiter = ',', value_name = "N,...", allow_negative_numbers = true)]
+    #[arg(long, value_delimiter = ',', value_name = "N,...", allow_hyphen_values = true)]
     pub sizes: Vec<f64>,
     /// Training budgets C of the S_opt table (default: 1, 3, 10, 100, 1000 × the dense
     /// compute-optimal budget of each N).
-    #[arg(long, value_delimiter = ',', value_name = "C,...", allow_negative_numbers = true)]
+    #[arg(long, value_delimiter = ',', value_name = "C,...", allow_hyphen_values = true)]
     pub budgets: Vec<f64>,
     /// Predict the loss at S,N,D (law units; repeatable), e.g. --predict 0.75,603.98,5.
     #[arg(long, value_name = "S,N,D", allow_hyphen_values = true)]

@@ -1,6 +1,6 @@
 //! `sparse-scaling plan <exp.ron> [--results DIR] [--slurm out.sh]`: expands an experiment
-//! into points and shows each point's status in a results directory (done, running,
-//! pending); with `--slurm` writes a Slurm job-array script whose task i runs point i.
+//! into points and shows each point's status in a results directory (done, damaged — with the
+//! record's path and what is wrong with it —, running, pending); with `--slurm` writes a Slurm job-array script whose task i runs point i.
 //! Shapes not compiled into this binary are listed with their on-demand runner's state; with
 //! `--slurm` that runner is built here first (unless `--no-build`), so that array tasks find it
 //! built instead of each waiting on the same compilation.
@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::experiment::ExperimentFile;
-use crate::results::ResultsDir;
+use crate::results::{RecordState, ResultsDir};
 use crate::runner::build::{self, BuildEnv};
 use crate::runner::registry::{self, SizeTable};
 use crate::runner::slurm::{self, SlurmOptions};
@@ -134,19 +134,31 @@ pub fn run<T: SizeTable>(args: Args) -> super::CliResult {
         print(super::check::shapes_table(&build::shape_statuses::<T>(&BuildEnv::from_env(), &points)))?;
     }
     let mut done = 0;
+    let mut damaged = 0;
     let mut running = 0;
     for p in &points {
-        if store.as_ref().is_some_and(|s| s.is_finished(&p.hash)) {
-            done += 1;
-        } else if claims.iter().any(|c| c.0 == p.hash) {
-            running += 1;
+        let state = store.as_ref().map_or(RecordState::Missing, |s| s.check(&p.hash));
+        match state {
+            RecordState::Intact(_) => done += 1,
+            RecordState::Damaged(damage) => {
+                damaged += 1;
+                let path = store.as_ref().map(|s| s.record_path(&p.hash)).unwrap_or_default();
+                println(format_args!(
+                    "point #{} {}: damaged record {}: {damage}; `run` moves it aside and re-trains the point",
+                    p.index,
+                    p.hash,
+                    path.display()
+                ))?;
+            }
+            RecordState::Missing if claims.iter().any(|c| c.0 == p.hash) => running += 1,
+            RecordState::Missing => {}
         }
     }
     // the last line; a Slurm task reads it to know whether every point is done (runner/slurm.rs)
     println(format_args!(
-        "{} points: {done} done, {running} claimed by a runner, {} pending (results: {})",
+        "{} points: {done} done, {damaged} damaged, {running} claimed by a runner, {} pending (results: {})",
         points.len(),
-        points.len() - done - running,
+        points.len() - done - damaged - running,
         results.display()
     ))?;
     Ok(())

@@ -4,6 +4,12 @@
 //! the experiment, prints the coefficients, the quality of the fit and S_opt for a few
 //! budgets, and writes the report into `<results>/report/`.
 //!
+//! The final analysis runs once per set of records, however many runners (shards) share the
+//! results directory: the runner that finds every point done claims `<results>/analysis.claim`
+//! (exclusive create, the same stale rules as a point's claim) and runs it; a runner that finds
+//! the claim held leaves the analysis to its holder, and one that finds `<results>/analysis.done`
+//! naming exactly these records (and this experiment file) says the analysis already ran.
+//!
 //! Shapes not compiled into this binary are trained by a runner built on demand with exactly
 //! the file's shapes (`crate::runner::build`); `--no-build` refuses instead of building.
 
@@ -133,14 +139,57 @@ pub fn run_with(args: Args, executor: &dyn PointExecutor) -> super::CliResult {
     if args.no_analysis {
         return Ok(());
     }
+    let Some(turn) = store.try_claim_analysis(opts.stale_after)? else {
+        println(format_args!(
+            "every point has a record; another runner is running the final analysis ({} is held)",
+            store.root().join("analysis.claim").display()
+        ))?;
+        return if failed > 0 { Err(format!("{failed} point(s) failed").into()) } else { Ok(()) };
+    };
+    if let Some(whose) = turn.took_over() {
+        super::output::eprintln(format_args!("took over a stale claim on the final analysis ({whose})"));
+    }
+    let key = analysis_key(&file.source, &points, &store);
+    let done = store.analysis_done_path();
+    if std::fs::read_to_string(&done).is_ok_and(|k| k.trim() == key) {
+        println(format_args!(
+            "the final analysis already ran on exactly these records (report: {}); `sparse-scaling report {}` writes it again",
+            store.report_dir().display(),
+            results.display()
+        ))?;
+        return if failed > 0 { Err(format!("{failed} point(s) failed").into()) } else { Ok(()) };
+    }
     let hashes: Vec<String> = points.iter().map(|p| p.hash.clone()).collect();
     let summary = crate::report::write_report(&results, file.experiment.analysis.as_ref(), Some(&hashes), None, false)?;
     if !summary.text.is_empty() {
         println(&summary.text)?;
     }
     println(format_args!("report: {}", store.report_dir().display()))?;
+    // (best effort: without the marker a later runner only runs the analysis again)
+    let tmp = store.root().join(format!(".analysis.done.{}", std::process::id()));
+    if std::fs::write(&tmp, format!("{key}\n")).is_ok() {
+        let _ = std::fs::rename(&tmp, &done);
+    }
+    drop(turn);
     if failed > 0 {
         return Err(format!("{failed} point(s) failed").into());
     }
     Ok(())
+}
+
+/// What the final analysis depends on: the experiment file's text and every point's record, its
+/// content and when it was written (so a re-trained point changes the key), as a SHA-256 in hex.
+fn analysis_key(source: &str, points: &[crate::experiment::Point], store: &crate::results::ResultsDir) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(source.as_bytes());
+    for p in points {
+        h.update(p.hash.as_bytes());
+        let path = store.record_path(&p.hash);
+        h.update(std::fs::read(&path).unwrap_or_default());
+        let written = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+        let nanos = written.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+        h.update(nanos.to_le_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -404,7 +404,7 @@ fn run_one(c: &RunContext<'_>, point: &Point) -> Result<PointStatus, RunError> {
         events.say(format!("{name}: skipped (already done)"));
         return Ok(PointStatus::AlreadyDone);
     }
-    let Some(claim) = store.try_claim(&point.hash, c.opts.stale_after)? else {
+    let Some(claim) = store.try_claim_with(&point.hash, c.opts.stale_after, Some(c.opts.heartbeat))? else {
         if store.is_finished(&point.hash) {
             events.say(format!("{name}: skipped (already done)"));
             return Ok(PointStatus::AlreadyDone);
@@ -418,6 +418,9 @@ fn run_one(c: &RunContext<'_>, point: &Point) -> Result<PointStatus, RunError> {
         events.say(format!("{name}: skipped (claimed by another runner{holder})"));
         return Ok(PointStatus::ClaimedElsewhere);
     };
+    if let Some(whose) = claim.took_over() {
+        events.say(format!("{name}: took over a stale claim ({whose})"));
+    }
     // under the claim no other runner writes this record: a damaged one can be moved aside
     if let RecordState::Damaged(damage) = store.check(&point.hash) {
         let from = store.record_path(&point.hash);
@@ -461,6 +464,7 @@ fn run_one(c: &RunContext<'_>, point: &Point) -> Result<PointStatus, RunError> {
     let ctx = ExecContext { checkpoint_dir: &ckpt, base_dir: c.base_dir, progress: &watch };
     let started = Instant::now();
     let heartbeat = |elapsed: Duration| {
+        claim.refresh(); // runners on other hosts judge the claim by this
         if events.lines.is_none() {
             return;
         }

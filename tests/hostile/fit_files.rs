@@ -144,6 +144,8 @@ pub fn cases(dir: &Path, base_csv: &Path) -> Vec<Case> {
         ("--budgets", "1e400".into(), false),
         ("--sizes", "-1".into(), false),
         ("--sizes", "x".into(), false),
+        ("--sizes", "-1,10".into(), false),
+        ("--params", "-1,1,1,1,1,1,1".into(), false),
         ("--sparsity", "1.5".into(), false),
         ("--sparsity", "1".into(), false),
         ("--params", "1,2".into(), false),

@@ -5,8 +5,15 @@
 //! tried N / panics P / aborts A / unclear U
 //! ```
 //!
-//! printed by `cargo test --test hostile -- --nocapture` (or `scripts/hostile-tally`). Most inputs are
-//! generated here rather than committed:
+//! printed (per group and in total) by
+//!
+//! ```text
+//! CARGO_TARGET_DIR=/work/main/target cargo test --test hostile -- --nocapture 2>&1 | grep 'total:'
+//! ```
+//!
+//! (`HOSTILE_VERBOSE=1` lists every case with its verdict and first line of stderr,
+//! `HOSTILE_FILTER=text` runs the cases whose name contains `text`, `HOSTILE_JOBS=n` runs n at
+//! once, default 2). Most inputs are generated here rather than committed:
 //! - `experiments`: `.ron` files for `check` and `plan` (wrong types, out-of-range and huge
 //!   values, BOM, non-UTF-8, unterminated strings and comments, unknown fields, n:m not dividing
 //!   the widths, impossible sparsity, enormous batches, infinite weight decay, bad law and cost

@@ -336,3 +336,32 @@ fn reading_commands_never_create_a_points_folder() {
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "{args:?} wrote into {}", dir.display());
     }
 }
+
+#[test]
+fn plan_shows_damaged_points_as_damaged_with_their_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("results");
+    let pts = full_dir(&dir);
+    let damaged = damage_all(&dir, &pts);
+    let exp = tmp.path().join("damaged.ron");
+    std::fs::write(&exp, EXP).unwrap();
+    let o = cli(&["plan", exp.to_str().unwrap(), "--results", dir.to_str().unwrap()]);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{err}");
+    for (path, reason) in &damaged {
+        let line = out.lines().find(|l| l.contains(&*path.to_string_lossy())).unwrap_or_else(|| {
+            panic!("plan does not name the damaged record {}:\n{out}", path.display());
+        });
+        assert!(line.contains("damaged record") && line.contains(reason), "{line}");
+    }
+    let intact = pts.len() - damaged.len();
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.starts_with(&format!(
+            "{} points: {intact} done, {} damaged, 0 claimed by a runner, 0 pending",
+            pts.len(),
+            damaged.len()
+        )),
+        "{last}"
+    );
+}

@@ -1,6 +1,8 @@
 //! Integration tests of the runner and the command-line interface, in one test binary so that
 //! the suite links dfdx and the crate once for all of them:
-//! - `store`: the runner's bookkeeping with a fake executor (records, claims, shards, CSV);
+//! - `store`: the runner's bookkeeping with a fake executor (records, claims — stale when their
+//!   process has exited or their heartbeat stopped —, shards, CSV);
+//! - `analysis_once`: the final analysis runs once however many runners finish together;
 //! - `cli`, `e2e`, `resume`: the binary's `check`, `plan`, `run` and `report` commands, a
 //!   killed run resumed, concurrent shard runners;
 //! - `cli_formulas`: formulas from every origin are bounded and their errors say where from;
@@ -22,6 +24,7 @@
 //! - `schedules`: schedule shapes as an axis, N̄ in records and the average-parameter law;
 //! - `runner_support`: the helpers these tests share.
 
+mod analysis_once;
 mod cli;
 mod cli_fit;
 mod cli_formulas;

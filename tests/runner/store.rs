@@ -12,6 +12,7 @@ use sparse_scaling::results::{self, CurvePoint, Outcome, ResultsDir};
 use sparse_scaling::runner::{
     self, registry::UnsupportedSize, ExecContext, Execution, PointExecutor, PointStatus, RunOptions, Selection,
 };
+use sparse_scaling::train::progress::LineLog;
 
 const EXP: &str = r#"(
     name: "fake",
@@ -262,4 +263,104 @@ fn csv_and_observations() {
         assert_eq!(cols.s[i], r.spec.sparsity);
         assert_eq!(cols.loss[i], r.outcome.final_val_loss);
     }
+}
+
+/// A claim as a process with this pid and start time on this host writes it.
+fn claim_of(pid: u32, started: Option<u64>) -> String {
+    let info = results::ClaimInfo {
+        pid,
+        host: results::host_name(),
+        time: 0,
+        nonce: 7,
+        started,
+        boot: sparse_scaling::liveness::boot_id(),
+        heartbeat: Some(60),
+    };
+    serde_json::to_string(&info).unwrap()
+}
+
+#[test]
+fn a_claim_of_an_exited_process_is_taken_over_and_a_live_one_respected() {
+    if !Path::new("/proc/self").exists() {
+        eprintln!("skipped: no /proc on this system");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = ResultsDir::open(dir.path()).unwrap();
+    let pts = points();
+    let h = &pts[0].hash;
+    let long = Duration::from_secs(24 * 3600);
+    // a live process (a child that sleeps) with its real start time: respected, however old
+    let mut live = std::process::Command::new("sleep").arg("60").spawn().unwrap();
+    let started = sparse_scaling::liveness::process_start(live.id());
+    assert!(started.is_some(), "the child's start time is readable");
+    std::fs::write(store.claim_path(h), claim_of(live.id(), started)).unwrap();
+    assert!(store.try_claim(h, Duration::ZERO).unwrap().is_none(), "the claim of a live process is respected");
+    // the same pid with another start time: the pid was reused, the claim's process has exited
+    std::fs::write(store.claim_path(h), claim_of(live.id(), started.map(|s| s + 1))).unwrap();
+    let c = store.try_claim(h, long).unwrap().expect("a claim of a reused pid is stale");
+    assert!(c.took_over().is_some_and(|w| w.contains("another process")), "{:?}", c.took_over());
+    drop(c);
+    // the process is killed (as SIGKILL leaves a claim behind): its claim is taken over at once
+    std::fs::write(store.claim_path(h), claim_of(live.id(), started)).unwrap();
+    live.kill().unwrap();
+    live.wait().unwrap();
+    let c = store.try_claim(h, long).unwrap().expect("the claim of an exited process is taken over");
+    let whose = c.took_over().unwrap().to_string();
+    assert!(whose.contains(&format!("pid {}", live.id())) && whose.contains("has exited"), "{whose}");
+    drop(c);
+    // the runner says so in its log
+    std::fs::write(store.claim_path(h), claim_of(live.id(), started)).unwrap();
+    let log = LineLog::memory();
+    let mut o = opts(dir.path());
+    o.selection = Selection::Point(0);
+    o.log = log.clone();
+    let rep = runner::run("fake", &pts, Path::new("."), &Fake::default(), &o).unwrap();
+    assert_eq!(rep.points[0].2, PointStatus::Trained);
+    let lines = log.lines().join("\n");
+    assert!(lines.contains("took over a stale claim (pid") && lines.contains("has exited"), "{lines}");
+}
+
+#[test]
+fn a_claim_from_another_host_is_judged_by_its_heartbeat() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ResultsDir::open(dir.path()).unwrap();
+    let h = &points()[0].hash;
+    let long = Duration::from_secs(24 * 3600);
+    let other = |heartbeat: Option<u64>| {
+        let info = results::ClaimInfo {
+            pid: 1,
+            host: "some-other-node".into(),
+            time: 0,
+            nonce: 3,
+            started: Some(5),
+            boot: None,
+            heartbeat,
+        };
+        std::fs::write(store.claim_path(h), serde_json::to_string(&info).unwrap()).unwrap();
+    };
+    let age_claim = |secs: u64| {
+        let f = std::fs::OpenOptions::new().append(true).open(store.claim_path(h)).unwrap();
+        f.set_modified(std::time::SystemTime::now() - Duration::from_secs(secs)).unwrap();
+    };
+    // heartbeats every 60 s: alive while touched within 3 × 60 s + 60 s, stale after
+    other(Some(60));
+    age_claim(200);
+    assert!(store.try_claim(h, long).unwrap().is_none(), "a recent heartbeat is respected");
+    age_claim(300);
+    let c = store.try_claim(h, long).unwrap().expect("no heartbeat for 300 s: stale");
+    assert!(c.took_over().is_some_and(|w| w.contains("some-other-node") && w.contains("no heartbeat")));
+    drop(c);
+    // without heartbeats, only the stale timeout
+    other(None);
+    age_claim(300);
+    assert!(store.try_claim(h, long).unwrap().is_none(), "no heartbeat recorded: the stale timeout rules");
+    // a held claim's refresh is its heartbeat
+    std::fs::remove_file(store.claim_path(h)).unwrap();
+    let c = store.try_claim(h, long).unwrap().unwrap();
+    let f = std::fs::OpenOptions::new().append(true).open(c.path()).unwrap();
+    f.set_modified(std::time::SystemTime::now() - Duration::from_secs(1000)).unwrap();
+    c.refresh();
+    let age = std::fs::metadata(c.path()).unwrap().modified().unwrap().elapsed().unwrap_or_default();
+    assert!(age < Duration::from_secs(100), "refresh touches the claim: {age:?}");
 }
