@@ -269,7 +269,8 @@ pub fn write(
 fn held_out_markdown(v: &Validation, records: &[Record]) -> String {
     let mut md = String::from("## held out\n\n");
     if let crate::law::validate::Scheme::Holdout { condition } = &v.scheme {
-        let _ = writeln!(md, "The {} points where `{condition}`, predicted by the fit to the others:\n", v.points.len());
+        let _ =
+            writeln!(md, "The {} points where `{condition}`, predicted by the fit to the others:\n", v.points.len());
     }
     md.push_str("| hash | S | N | D | measured | predicted | relative error |\n|---|---|---|---|---|---|---|\n");
     for p in &v.points {

@@ -235,7 +235,7 @@ fn report_marks_the_held_out_points_and_lists_their_errors() {
     let report = dir.path().join("report");
     let read = |name: &str| std::fs::read_to_string(report.join(name)).unwrap();
     // hand-drawn crosses: two black lines of width 2 each (the mesh is drawn at opacity 0.1)
-    let crosses = |svg: &str| svg.matches(r#"<line opacity="1" stroke="#000000" stroke-width="2""#).count() / 2;
+    let crosses = |svg: &str| svg.matches(r##"<line opacity="1" stroke="#000000" stroke-width="2""##).count() / 2;
 
     // Without a holdout: every point fitted, no crosses.
     let out = ok(&["report", d, "--experiment", plain.to_str().unwrap()]);

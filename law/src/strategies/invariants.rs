@@ -54,7 +54,10 @@ pub fn fit_recovers(
     let missed: Vec<String> = names
         .iter()
         .zip(truth.iter().zip(&r.params))
-        .filter(|(_, (t, f))| !((*f - *t).abs() <= rel_tol * t.abs().max(1e-12)))
+        .filter(|(_, (t, f))| {
+            let within = (*f - *t).abs() <= rel_tol * t.abs().max(1e-12);
+            !within // (a NaN misses too)
+        })
         .map(|(n, (t, f))| format!("{n}: fitted {f}, true {t}"))
         .collect();
     if missed.is_empty() {
