@@ -27,6 +27,12 @@ pub use sparse_scaling_data as data;
 pub use sparse_scaling_experiment as experiment;
 /// Symbolic laws, fitting and analysis (the `sparse-scaling-law` crate; never depends on dfdx).
 pub use sparse_scaling_law as law;
+/// [proptest](https://docs.rs/proptest) strategies for property tests of any law (crate feature
+/// `proptest`): parameters within ranges, noise-free or noisy observations over a design, and
+/// the invariants users check (a fit recovers its generating parameters; S_opt does not fall as
+/// the budget grows at fixed N). A user's own property test: `examples/fit-properties`.
+#[cfg(feature = "proptest")]
+pub use sparse_scaling_law::strategies;
 /// `sweep!` and `law!`.
 pub use sparse_scaling_macros::*;
 

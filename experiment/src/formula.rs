@@ -1,9 +1,11 @@
-//! Checks of the formulas and numbers an experiment's analysis uses (its law, cost model and
-//! S_opt budgets and sizes), with the law crate's own parser and evaluator, so that whatever
-//! would fail in the final analysis after all training is reported by `check` before any
-//! (issue 12, parts 1 and 3). The law and cost model are also evaluated over the sweep's
-//! points, in the units the analysis fits in (N / `n_unit`, D / `d_unit`; docs/THEORY.md §1).
+//! Checks of the formulas and numbers an experiment's analysis uses (its law, cost model, the
+//! condition of the points it holds out, and S_opt budgets and sizes), with the law crate's own
+//! parser and evaluator, so that whatever would fail in the final analysis after all training is
+//! reported by `check` before any (issue 12, parts 1 and 3). The law, cost model and holdout are
+//! also evaluated over the sweep's points, in the units the analysis fits in (N / `n_unit`,
+//! D / `d_unit`; docs/THEORY.md §1).
 
+use sparse_scaling_law::validate::Predicate;
 use sparse_scaling_law::{Expr, Law, LawError, MAX_DEPTH, MAX_NODES};
 
 use crate::error::Issue;
@@ -109,6 +111,7 @@ pub fn analysis_issues(e: &Experiment, points_valid: bool) -> Vec<Issue> {
             ));
         }
     }
+    let holdout = a.holdout.as_deref().and_then(|text| holdout_predicate(text, &mut out));
     // (the sizes are checked with the other numbers, in bounds.rs)
     for (name, values) in [("s_opt_budgets", &a.s_opt_budgets)] {
         for (i, v) in values.iter().enumerate() {
@@ -132,7 +135,56 @@ pub fn analysis_issues(e: &Experiment, points_valid: bool) -> Vec<Issue> {
     if let Some(cost) = &cost {
         out.extend(cost_over_points(cost, &points, cost_fix));
     }
+    if let Some((text, pred)) = holdout {
+        out.extend(holdout_over_points(text, &pred, &points));
+    }
     out
+}
+
+/// How to write `analysis.holdout`.
+const HOLDOUT_FIX: &str = "write a condition over S, N, D, Nbar (the analysis's units) and loss, e.g. \"N > 50\" or \"S == 0.875\"; the points where it holds are held out of the fit";
+
+/// `analysis.holdout` parsed, when it parses and uses only the measured points' names.
+fn holdout_predicate<'a>(text: &'a str, out: &mut Vec<Issue>) -> Option<(&'a str, Predicate)> {
+    let pred = match Predicate::parse(text) {
+        Ok(p) => p,
+        Err(e) => {
+            out.push(issue("analysis.holdout", e.to_string(), HOLDOUT_FIX));
+            return None;
+        }
+    };
+    if let Some(s) = pred.symbols().into_iter().find(|s| !VARS.contains(&s.as_str()) && s != "loss") {
+        out.push(issue(
+            "analysis.holdout",
+            format!("unknown name `{s}` in `{text}` (measured points have S, N, D, Nbar and loss)"),
+            HOLDOUT_FIX,
+        ));
+        return None;
+    }
+    Some((text, pred))
+}
+
+/// A holdout that does not depend on the loss must hold out some of the sweep's points and
+/// leave some to fit.
+fn holdout_over_points(text: &str, pred: &Predicate, points: &[[f64; 4]]) -> Option<Issue> {
+    if pred.symbols().iter().any(|s| s == "loss") {
+        return None; // decided only once the points are measured
+    }
+    let held = points
+        .iter()
+        .filter(|p| {
+            let lookup = |s: &str| VARS.iter().position(|v| *v == s).map(|i| p[i]);
+            pred.eval(&lookup).unwrap_or(false)
+        })
+        .count();
+    let problem = if held == 0 {
+        format!("`{text}` holds at none of the sweep's {} points, so nothing would be held out", points.len())
+    } else if held == points.len() {
+        format!("`{text}` holds at all {} of the sweep's points, so none would be left to fit", points.len())
+    } else {
+        return None;
+    };
+    Some(issue("analysis.holdout", problem, HOLDOUT_FIX))
 }
 
 /// The law is finite at every point for at least one of the trial parameter vectors (else no

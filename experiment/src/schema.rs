@@ -603,6 +603,14 @@ pub struct Analysis {
     /// gives `N/(1-S)*(1-0.625*S)`), else that paper relation (docs/THEORY.md §7).
     #[serde(default)]
     pub nbar: Option<String>,
+    /// Points to hold out of the fit: a condition over the measured points' S, N, D, Nbar (in
+    /// the analysis's units) and `loss`, such as `"N > 50"` or `"S == 0.875"` (the grammar of
+    /// `fit --holdout`). The law is fitted to the other points and analysed; the report marks
+    /// the held-out points in `predicted_vs_measured.svg`, lists each with its prediction and
+    /// relative error, and writes them to `holdout.json` (docs/THEORY.md §2.5). `report
+    /// --holdout` overrides it. Default: none (every point is fitted).
+    #[serde(default)]
+    pub holdout: Option<String>,
 }
 fn d_true() -> bool {
     true
@@ -650,6 +658,7 @@ impl Default for Analysis {
             s_opt_sizes: Vec::new(),
             s_opt_budgets: Vec::new(),
             nbar: None,
+            holdout: None,
         }
     }
 }

@@ -73,3 +73,19 @@ fn fifty_thousand_terms_are_refused_with_the_limit() {
         assert!(i.problem.len() < 1_000, "the message quotes an excerpt: {} bytes", i.problem.len());
     }
 }
+
+#[test]
+fn a_holdout_must_parse_use_measured_names_and_split_the_sweep() {
+    // S ∈ {0, 0.5}: holding out the sparse points leaves the dense ones to fit
+    assert!(issues(&with_analysis("holdout: \"S == 0.5\"")).is_empty());
+    // a condition on the loss is decided only once the points are measured
+    assert!(issues(&with_analysis("holdout: \"loss > 3\"")).is_empty());
+    let i = only(&with_analysis("holdout: \"S >\""), "analysis.holdout");
+    assert!(i.fix.contains("N > 50"), "{i:?}");
+    let i = only(&with_analysis("holdout: \"width > 64\""), "analysis.holdout");
+    assert!(i.problem.contains("`width`") && i.problem.contains("S, N, D, Nbar and loss"), "{i:?}");
+    let i = only(&with_analysis("holdout: \"S > 0.9\""), "analysis.holdout");
+    assert!(i.problem.contains("none of the sweep's 2 points"), "{i:?}");
+    let i = only(&with_analysis("holdout: \"S < 0.9\""), "analysis.holdout");
+    assert!(i.problem.contains("all 2 of the sweep's points"), "{i:?}");
+}

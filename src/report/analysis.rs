@@ -1,7 +1,11 @@
 //! The fit and analysis named in an experiment, run on its records: fits the law
 //! (docs/THEORY.md §2 procedure: mean Huber loss, many starts, exact gradients), then derives the
 //! dense-equivalent size m(S) and the optimal sparsity S_opt(N, C) under the experiment's
-//! cost model (docs/THEORY.md §3) with the law crate, and writes tables and plots.
+//! cost model (docs/THEORY.md §3) with the law crate, and writes tables and plots. With
+//! `analysis.holdout` (or `report --holdout`), the law is fitted without the points where the
+//! condition holds and analysed as fitted; those points are predicted by it, drawn as crosses
+//! in `predicted_vs_measured.svg`, listed with their errors in the text and `fit.md`, and
+//! written to `holdout.json` (docs/THEORY.md §2.5).
 //!
 //! Units: N is divided by `n_unit`, D (examples for ViT, steps for T5, tokens for the decoder) by the family's
 //! `d_unit` (see [`crate::experiment::Analysis`]); S_opt sizes and budgets are in these units, and
@@ -17,6 +21,7 @@ use super::{write_file, ReportError};
 use crate::law::analysis::Analysis;
 use crate::law::fit::{Bounds, Undetermined};
 use crate::law::plot::{self, FitPoint};
+use crate::law::validate::{holdout, Validation};
 use crate::law::{fit, FitOptions, FitResult, Law, Residual};
 use crate::results::{observation_columns, observations, Record};
 
@@ -64,16 +69,31 @@ pub fn write(
         ..FitOptions::default()
     };
     let what = fit_task_name(&a.law, obs.len(), &opts);
-    let fitted = crate::train::progress::long_task(&what, || fit(&law, &obs, &opts)).map_err(aerr)?;
+    // with a holdout: the fit to the other points, which rows it fitted, and its predictions of
+    // the held-out ones
+    let (fitted, fitted_rows, held) = match &a.holdout {
+        None => {
+            let f = crate::train::progress::long_task(&what, || fit(&law, &obs, &opts)).map_err(aerr)?;
+            (f, (0..obs.len()).collect::<Vec<usize>>(), None)
+        }
+        Some(condition) => {
+            let h = crate::train::progress::long_task(&what, || holdout(&law, &obs, condition, &opts))
+                .map_err(|e| ReportError::Analysis(format!("analysis.holdout `{condition}`: {e}")))?;
+            (h.fit, h.fitted_rows, Some(h.validation))
+        }
+    };
     let mut files = Vec::new();
     let mut text = String::new();
 
     // --- fit
+    let of = match &held {
+        Some(v) => format!("{} of the {} points (held out: {})", fitted_rows.len(), obs.len(), v.points.len()),
+        None => format!("{} points", obs.len()),
+    };
     let _ = writeln!(
         text,
-        "fit of `{}` to {} points (N/{:e}, D/{:e} {}):",
+        "fit of `{}` to {of} (N/{:e}, D/{:e} {}):",
         law.text(),
-        obs.len(),
         a.n_unit,
         d_unit,
         crate::results::d_unit_name(family)
@@ -97,21 +117,33 @@ pub fn write(
     let _ = writeln!(text, "  {quality}");
     text.push_str(&format_determination(&fitted));
     let _ = writeln!(md, "\n{quality}\n");
+    if let Some(v) = &held {
+        text.push_str(&crate::cli::fit::format_validation(v));
+        md.push_str(&held_out_markdown(v, records));
+        let p = out.join("holdout.json");
+        write_file(&p, &serde_json::to_string_pretty(v).map_err(aerr)?)?;
+        files.push(p);
+    }
     let p = out.join("fit.md");
     write_file(&p, &md)?;
     files.push(p);
     let p = out.join("fit.json");
     write_file(&p, &serde_json::to_string_pretty(&fitted).map_err(aerr)?)?;
     files.push(p);
-    let pts: Vec<FitPoint> = fitted
-        .predictions
+    let pts: Vec<FitPoint> = fitted_rows
         .iter()
-        .zip(&cols.loss)
-        .zip(&cols.s)
-        .map(|((&predicted, &measured), &sparsity)| FitPoint { measured, predicted, sparsity })
+        .zip(&fitted.predictions)
+        .map(|(&row, &predicted)| FitPoint { measured: cols.loss[row], predicted, sparsity: cols.s[row] })
         .collect();
-    let svg = plot::predicted_vs_measured_svg(
+    let held_pts: Vec<FitPoint> = held.as_ref().map_or(vec![], |v| {
+        v.points
+            .iter()
+            .map(|p| FitPoint { measured: p.measured, predicted: p.predicted, sparsity: cols.s[p.row] })
+            .collect()
+    });
+    let svg = plot::predicted_vs_measured_held_out_svg(
         &pts,
+        &held_pts,
         &format!("{}: predicted vs measured validation loss", records[0].experiment),
     )
     .map_err(aerr)?;
@@ -230,6 +262,39 @@ pub fn write(
         }
     }
     Ok((files, text))
+}
+
+/// The held-out points as a Markdown table: the record each comes from, its measured and
+/// predicted loss and the relative error, then the summary.
+fn held_out_markdown(v: &Validation, records: &[Record]) -> String {
+    let mut md = String::from("## held out\n\n");
+    if let crate::law::validate::Scheme::Holdout { condition } = &v.scheme {
+        let _ =
+            writeln!(md, "The {} points where `{condition}`, predicted by the fit to the others:\n", v.points.len());
+    }
+    md.push_str("| hash | S | N | D | measured | predicted | relative error |\n|---|---|---|---|---|---|---|\n");
+    for p in &v.points {
+        let value = |k: &str| p.values.get(k).map_or("–".to_string(), |x| format!("{x:.4e}"));
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {:.5} | {:.5} | {:+.3}% |",
+            records.get(p.row).map_or("?", |r| r.hash.as_str()),
+            p.values.get("S").map_or("–".to_string(), |s| s.to_string()),
+            value("N"),
+            value("D"),
+            p.measured,
+            p.predicted,
+            100.0 * p.rel_error
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nmean |relative error| {:.2}%, max {:.2}%, RMSE {:.4e}",
+        100.0 * v.mean_abs_rel_error,
+        100.0 * v.max_abs_rel_error,
+        v.rmse
+    );
+    md
 }
 
 fn dense_equivalent_svg(m: &[(f64, f64)]) -> Result<String, ReportError> {

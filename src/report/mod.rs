@@ -8,7 +8,8 @@
 //! - `density.svg` — the fraction of prunable weights kept over training, one line per
 //!   (schedule, S), from each plan's schedule (docs/THEORY.md §7), with its mean N̄/N_dense;
 //! - with an analysis ([`analysis`]): `fit.json`, `fit.md` (coefficients, objective,
-//!   convergence, R², RMSE), `predicted_vs_measured.svg`, `dense_equivalent.svg` (m(S),
+//!   convergence, R², RMSE), `predicted_vs_measured.svg` (held-out points as crosses, with
+//!   `holdout.json`, when the analysis holds points out), `dense_equivalent.svg` (m(S),
 //!   docs/THEORY.md §3), `s_opt_contours.svg` (S_opt over log N × log C with the dense
 //!   compute-optimal line) and `s_opt.md` (S_opt at a few sizes and budgets).
 

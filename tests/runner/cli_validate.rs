@@ -2,7 +2,8 @@
 //! known parameters (the held-out measurements off by known factors), the JSON's held-out
 //! predictions equal the generating law and its errors equal the ones computed here; a results
 //! directory works the same; degenerate points are errors; and on the paper's T5 table the
-//! fit says which parameters the data do not determine.
+//! fit says which parameters the data do not determine; `report` marks held-out points in its
+//! predicted-vs-measured plot and lists them.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -212,4 +213,73 @@ fn fit_holdout_on_a_results_directory() {
     let o = run(&["fit", d, "--holdout", "width > 64"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("`width`") && text(&o).1.contains("S, N, D, loss"), "{}", text(&o).1);
+}
+
+/// The sweep of [`VIT`] with an analysis section `analysis` (the same points and hashes).
+fn vit_with_analysis(analysis: &str) -> String {
+    VIT.replace("    steps: [20, 40, 80],\n)", &format!("    steps: [20, 40, 80],\n    analysis: ({analysis}),\n)"))
+}
+
+#[test]
+fn report_marks_the_held_out_points_and_lists_their_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = RunOptions::new(dir.path());
+    opts.progress = false;
+    let pts = ExperimentFile::from_str("vit.ron", VIT).unwrap().expand().unwrap();
+    runner::run("vit.ron", &pts, Path::new("."), &KnownLaw, &opts).unwrap();
+    let d = dir.path().to_str().unwrap();
+    let plain = dir.path().join("plain.ron");
+    std::fs::write(&plain, vit_with_analysis("starts: 4, n_unit: 1e3")).unwrap();
+    let declared = dir.path().join("declared.ron");
+    std::fs::write(&declared, vit_with_analysis("starts: 4, n_unit: 1e3, holdout: \"S == 0.75\"")).unwrap();
+    let report = dir.path().join("report");
+    let read = |name: &str| std::fs::read_to_string(report.join(name)).unwrap();
+    // hand-drawn crosses: two black lines of width 2 each (the mesh is drawn at opacity 0.1)
+    let crosses = |svg: &str| svg.matches(r##"<line opacity="1" stroke="#000000" stroke-width="2""##).count() / 2;
+
+    // Without a holdout: every point fitted, no crosses.
+    let out = ok(&["report", d, "--experiment", plain.to_str().unwrap()]);
+    assert!(out.contains("to 27 points") && !out.contains("held out"), "{out}");
+    assert_eq!(crosses(&read("predicted_vs_measured.svg")), 0);
+    assert!(!report.join("holdout.json").exists());
+
+    // `--holdout`: the 9 points at S = 0.75 are held out, each a cross (plus one in the legend).
+    let out = ok(&["report", d, "--experiment", plain.to_str().unwrap(), "--holdout", "S == 0.75"]);
+    let svg = read("predicted_vs_measured.svg");
+    assert!(svg.contains("held out"), "no legend entry");
+    assert_eq!(crosses(&svg), 9 + 1);
+    // the 18 fitted points are circles, coloured by S = 0 and 0.5 (one legend circle each)
+    assert_eq!(svg.matches("<circle").count(), 18 + 2);
+    assert_eq!(json(&report.join("fit.json"))["predictions"].as_array().unwrap().len(), 18);
+    let h = json(&report.join("holdout.json"));
+    let held = h["points"].as_array().unwrap();
+    assert_eq!(held.len(), 9);
+    let mut rows: Vec<u64> = held.iter().map(|p| p["row"].as_u64().unwrap()).collect();
+    rows.dedup();
+    assert_eq!(rows.len(), 9);
+    for p in held {
+        assert_eq!(f(&p["values"]["S"]), 0.75);
+        let rel = (f(&p["predicted"]) - f(&p["measured"])) / f(&p["measured"]);
+        assert!((f(&p["rel_error"]) - rel).abs() < 1e-12);
+    }
+    // The text says what was held out and lists each point with its error; fit.md has the table.
+    assert!(out.contains("to 18 of the 27 points (held out: 9)"), "{out}");
+    assert!(out.contains("held out: the 9 points where `S == 0.75`"), "{out}");
+    let listed: Vec<&str> = out.lines().filter(|l| l.trim_end().ends_with('%') && l.contains("0.7500")).collect();
+    assert_eq!(listed.len(), 9, "{out}");
+    assert!(out.contains("held-out error: mean |relative error|"), "{out}");
+    assert_eq!(read("fit.md").lines().filter(|l| l.starts_with("| ") && l.contains("| 0.75 |")).count(), 9);
+
+    // The experiment's `analysis.holdout` does the same.
+    let out2 = ok(&["report", d, "--experiment", declared.to_str().unwrap()]);
+    assert_eq!(json(&report.join("holdout.json")), h);
+    assert!(out2.contains("held out: the 9 points where `S == 0.75`"), "{out2}");
+
+    // A holdout over a name the points lack, or without a fit, is an error that says so.
+    let o = run(&["report", d, "--experiment", plain.to_str().unwrap(), "--holdout", "width > 64"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("`width`") && text(&o).1.contains("analysis.holdout"), "{}", text(&o).1);
+    let o = run(&["report", d, "--experiment", plain.to_str().unwrap(), "--no-fit", "--holdout", "S > 0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("--holdout needs a fit"), "{}", text(&o).1);
 }

@@ -147,3 +147,33 @@ pub fn predict(law: &Law, obs: &Observations, params: &[f64]) -> Result<Vec<f64>
     bound.forward_scalars(params, &mut ws);
     Ok(bound.value(&ws).to_vec())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parameter_held_on_a_bound_reports_the_projected_gradient() {
+        // The data want E = 1.5; an upper bound of 1 holds it there (A alone cannot make up
+        // for it, as a fitted exponent could).
+        let law = Law::parse("E + A/N^0.3", &[]).unwrap();
+        let n: Vec<f64> = (1..=12).map(|i| i as f64).collect();
+        let loss: Vec<f64> = n.iter().map(|n| 1.5 + 0.8 / n.powf(0.3)).collect();
+        let obs = Observations::new(vec!["N".into()], vec![n], loss, None).unwrap();
+        // squared raw residuals (δ above every residual), so that the pull on E stays strong
+        let mut opts = FitOptions { starts: 8, residual: Residual::Raw, huber_delta: 10.0, ..FitOptions::default() };
+        opts.bounds.insert("E".into(), Bounds { lower: None, upper: Some(1.0) });
+        let r = fit(&law, &obs, &opts).unwrap();
+        let e = r.param("E").unwrap();
+        assert!(e <= 1.0 && e > 1.0 - 1e-6, "E = {e}");
+        // The plain gradient with respect to E is far from zero at the optimum ...
+        let prep = prepare::prepare(&law, &obs, &opts).unwrap();
+        let plain = prep.objective(&obs, &opts).unwrap().plain();
+        let mut g = vec![0.0; r.params.len()];
+        plain.eval_grad(&prep.free_params(&r.params), &mut g);
+        let e_at = law.param_index("E").unwrap();
+        assert!(g[e_at] < -1e-3, "dF/dE = {}", g[e_at]);
+        // ... but it points out of the box: the reported norm leaves it out.
+        assert!(r.grad_norm < 1e-6, "reported {} with dF/dE = {}", r.grad_norm, g[e_at]);
+    }
+}

@@ -92,8 +92,10 @@ impl Objective {
         self.value_grad(u, grad, &mut ws, &mut seed)
     }
 
-    /// Largest gradient component at `theta` with respect to the parameters themselves (not
-    /// the optimizer's coordinates).
+    /// Largest component of the projected gradient at `theta`, with respect to the parameters
+    /// themselves (not the optimizer's coordinates): a parameter on a bound whose gradient
+    /// points out of the box counts only its distance to the bound
+    /// ([`Transform::projected_gradient`]).
     pub(super) fn param_grad_norm(&self, theta: &[f64]) -> f64 {
         let mut g = vec![0.0; theta.len()];
         let mut ws = self.bound.workspace();
@@ -104,6 +106,9 @@ impl Objective {
         }
         self.bound.backward(&mut ws, &seed);
         self.bound.input_adjoint_sums(&ws, &mut g);
+        for ((g, x), t) in g.iter_mut().zip(theta).zip(&self.transforms) {
+            *g = t.projected_gradient(*x, *g);
+        }
         inf_norm(&g)
     }
 

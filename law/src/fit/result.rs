@@ -18,7 +18,9 @@ pub struct FitResult {
     pub params: Vec<f64>,
     /// Best objective (mean Huber loss).
     pub objective: f64,
-    /// Largest gradient component at the best point (with respect to the fitted parameters).
+    /// Largest component of the projected gradient at the best point (with respect to the
+    /// fitted parameters): on a bound, the part pointing out of the box is left out, as in
+    /// L-BFGS-B's projected gradient norm.
     pub grad_norm: f64,
     /// Whether the best start converged.
     pub converged: bool,

@@ -1,6 +1,8 @@
 //! Box bounds on parameters as a smooth change of variables: the optimizer works on an
 //! unconstrained coordinate `u` per parameter, mapped into the bounds by softplus (one side)
-//! or a sigmoid (both sides), so that BFGS needs no constraint handling.
+//! or a sigmoid (both sides), so that BFGS needs no constraint handling. A gradient reported at
+//! the optimum is projected onto the box (L-BFGS-B's projected gradient, Byrd et al. 1995): the
+//! part that pushes a parameter out of its bounds is no failure to converge.
 
 use super::Bounds;
 
@@ -55,6 +57,33 @@ impl Transform {
         }
     }
 
+    /// The lower and upper bound (infinite where there is none).
+    fn range(self) -> (f64, f64) {
+        match self {
+            Transform::Free => (f64::NEG_INFINITY, f64::INFINITY),
+            Transform::Lower(l) => (l, f64::INFINITY),
+            Transform::Upper(h) => (f64::NEG_INFINITY, h),
+            Transform::Both(l, h) => (l, h),
+        }
+    }
+
+    /// The projected gradient of a parameter at value `x` with gradient `g` (with respect to
+    /// the parameter itself): `x − clamp(x − g, lower, upper)`, as in L-BFGS-B. Where the step
+    /// `−g` stays inside the bounds this is `g` exactly; where it would leave them it is cut at
+    /// the bound, so a parameter resting on a bound with its gradient pointing out of the box
+    /// counts (almost) nothing.
+    pub(super) fn projected_gradient(self, x: f64, g: f64) -> f64 {
+        let (lo, hi) = self.range();
+        let step = x - g;
+        if step < lo {
+            x - lo
+        } else if step > hi {
+            x - hi
+        } else {
+            g
+        }
+    }
+
     /// The coordinate of a parameter value; values on or outside a bound are first moved
     /// just inside it.
     pub(super) fn inverse(self, x: f64) -> f64 {
@@ -73,6 +102,41 @@ impl Transform {
                 let t = ((x - l) / (h - l)).clamp(1e-9, 1.0 - 1e-9);
                 (t / (1.0 - t)).ln()
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Transform;
+
+    #[test]
+    fn a_gradient_pushing_out_of_the_box_is_cut_at_the_bound() {
+        let both = Transform::Both(0.0, 2.0);
+        // on the lower bound, descent (−g) points below it: nothing is left
+        assert_eq!(both.projected_gradient(0.0, 3.0), 0.0);
+        // 1e-10 inside the lower bound: only the distance to it is left
+        assert!((both.projected_gradient(1e-10, 3.0) - 1e-10).abs() < 1e-20);
+        // on the lower bound, descent points inwards: the whole gradient counts
+        assert_eq!(both.projected_gradient(0.0, -0.5), -0.5);
+        // on the upper bound, descent points above it
+        assert_eq!(both.projected_gradient(2.0, -4.0), 0.0);
+        // inside, a small step: the gradient exactly (no rounding through x − g)
+        assert_eq!(both.projected_gradient(1.5, 1e-13), 1e-13);
+        // a long step inside the box is cut at the bound it would cross
+        assert_eq!(both.projected_gradient(1.5, 7.0), 1.5);
+        assert_eq!(Transform::Lower(1.0).projected_gradient(1.0, 5.0), 0.0);
+        assert_eq!(Transform::Lower(1.0).projected_gradient(1.0, -5.0), -5.0);
+        assert_eq!(Transform::Upper(1.0).projected_gradient(1.0, -5.0), 0.0);
+        assert_eq!(Transform::Free.projected_gradient(1.0, 1e9), 1e9);
+    }
+
+    #[test]
+    fn the_map_stays_inside_its_bounds() {
+        for u in [-800.0, -30.0, 0.0, 30.0, 800.0] {
+            let (x, _) = Transform::Both(0.5, 2.0).forward(u);
+            assert!((0.5..=2.0).contains(&x), "u = {u}: {x}");
+            assert!(Transform::Lower(0.5).forward(u).0 >= 0.5);
         }
     }
 }

@@ -1,8 +1,7 @@
-//! [proptest](https://docs.rs/proptest) strategies for users' own property tests of fits and
-//! analyses (crate feature `proptest`): parameters of the paper's law in its normalised form
-//! (docs/THEORY.md §1, `(a·(1−S)^b + c)·N^(−d) + e·D^(−f) + g`, N in millions, D in 1e5
-//! steps) within ranges around the published fits, and noisy observations drawn from a known
-//! law.
+//! Strategies for the paper's law in its normalised form (docs/THEORY.md §1,
+//! `(a·(1−S)^b + c)·N^(−d) + e·D^(−f) + g`, N in millions, D in 1e5 steps): parameters within
+//! ranges around the published fits, and noisy observations drawn at random points of
+//! (S, N, D). For any other law, see [`super::ParamRanges`] and [`super::Design`].
 //!
 //! ```
 //! use proptest::prelude::*;
