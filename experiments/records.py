@@ -11,10 +11,13 @@ library only, no fit) and prints, per model family:
               the less sparse model trained (1 − S_b)/(1 − S) times longer, when that length
               was run (the records' version of S_opt(N, C));
   m(S)        the dense-equivalent multiplier read off the records: the dense size N* whose loss
-              (interpolated linearly in log N between the dense records of the same length)
-              equals the sparse record's, divided by the sparse record's N; only inside the dense
-              range, never extrapolated (paper §3.1, docs/THEORY.md §3.1);
-  n:m         each n:m record against unstructured GMP at the same width, length and sparsity.
+              (interpolated linearly in log N between the dense records of the same length,
+              on a segment where the dense loss falls with N) equals the sparse record's, divided
+              by the sparse record's N; only inside the dense range, never extrapolated (paper §3.1, docs/THEORY.md §3.1);
+  n:m         each n:m record against unstructured GMP at the same width, length and sparsity;
+  shapes      schedule shapes at equal width, length and S: which is best, and whether the loss
+              falls as N̄ (the records' mean non-zero count over training) grows;
+  seeds       the spread of the final loss over seeds, where a point was trained with several.
 
 Records are grouped by everything but width, sparsity and pruning (steps, batch, optimizer,
 depth, …), so only like-for-like runs are compared. First comes the table of final losses
@@ -67,13 +70,14 @@ def context(r):
 
 
 def context_any_length(r):
-    """`context` without the training length and what follows from it (warm-up steps, validation
-    interval), so that runs of different lengths can be compared at equal cost."""
+    """`context` without the training length and what follows from it (the validation interval,
+    and the warm-up steps as a fraction of the run, to 2 decimals: 8 of 150 steps and 30 of 600
+    are both the default 5 %), so that runs of different lengths can be compared at equal cost."""
     s = json.loads(context(r))
     steps = s.pop("steps")
     s.pop("val_every", None)
     if isinstance(s.get("lr"), dict) and "warmup_steps" in s["lr"]:
-        s["lr"] = dict(s["lr"], warmup_steps=round(s["lr"]["warmup_steps"] / steps, 6))
+        s["lr"] = dict(s["lr"], warmup_steps=round(s["lr"]["warmup_steps"] / steps, 2))
     return json.dumps(s, sort_keys=True)
 
 
@@ -167,15 +171,24 @@ def multiplier(rows):
         ds = sorted(dense.get(r["ctx"], []), key=lambda d: d["N"])
         if len(ds) < 2:
             continue
-        nstar = None
+        nstar, rising = None, False
         for a, b in zip(ds, ds[1:]):
             lo, hi = sorted((a["loss"], b["loss"]))
-            if lo <= r["loss"] <= hi and a["loss"] != b["loss"]:
-                t = (r["loss"] - a["loss"]) / (b["loss"] - a["loss"])
-                nstar = math.exp(math.log(a["N"]) + t * (math.log(b["N"]) - math.log(a["N"])))
-                break
+            if not (lo <= r["loss"] <= hi and a["loss"] != b["loss"]):
+                continue
+            if b["loss"] > a["loss"]:
+                rising = True  # the larger dense model is worse here (undertrained): no size to read off
+                continue
+            t = (r["loss"] - a["loss"]) / (b["loss"] - a["loss"])
+            nstar = math.exp(math.log(a["N"]) + t * (math.log(b["N"]) - math.log(a["N"])))
+            break
         if nstar is None:
-            where = "better than the largest dense" if r["loss"] < ds[-1]["loss"] else "worse than the smallest dense"
+            if rising:
+                where = "only on a part of the dense curve where loss rises with N"
+            elif r["loss"] < min(d["loss"] for d in ds):
+                where = "better than every dense"
+            else:
+                where = "worse than every dense"
             print(f"| {r['S']} | {r['method']} | {r['width']} | {r['steps']} | {r['N']} | {fmt(r['loss'])} | "
                   f"{where} | – |")
             continue
@@ -209,6 +222,53 @@ def n_m(rows):
               f"{fmt(r['loss'])} | {r['loss'] - g['loss']:+.4f} | {share} |")
 
 
+def shapes(rows):
+    cells = defaultdict(list)
+    for r in rows:
+        if r["method"].startswith("gmp") and r["Nbar"] is not None:
+            cells[(r["ctx"], r["width"], r["S"])].append(r)
+    cells = {k: g for k, g in cells.items() if len(g) > 1}
+    if not cells:
+        return
+    print("\n## schedule shapes at equal final S and N (same width and length): does a larger N̄ mean a lower loss?")
+    print("| width | steps | S | shape: N̄/N, loss (by N̄, largest first) | best | loss falls with N̄ |")
+    print("|---|---|---|---|---|---|")
+    best = defaultdict(int)
+    mono = 0
+    for (_, w, sp), g in sorted(cells.items(), key=lambda kv: (kv[0][2], kv[0][1], kv[1][0]["steps"])):
+        g = sorted(g, key=lambda r: -r["Nbar"])
+        b = min(g, key=lambda r: r["loss"])
+        best[b["method"]] += 1
+        falls = all(x["loss"] < y["loss"] for x, y in zip(g, g[1:]))
+        mono += falls
+        desc = "; ".join(f"{r['method']}: {r['Nbar'] / r['N']:.2f}, {fmt(r['loss'])}" for r in g)
+        print(f"| {w} | {g[0]['steps']} | {sp} | {desc} | {b['method']} | {'yes' if falls else 'no'} |")
+    print(f"loss falls monotonically with N̄ in {mono} of {len(cells)} cells; best shape: "
+          + ", ".join(f"{m} {n}" for m, n in sorted(best.items())))
+
+
+def seeds(rows):
+    groups = defaultdict(list)
+    for r in rows:
+        ctx = json.loads(r["ctx"])
+        ctx.pop("seed", None)
+        groups[(json.dumps(ctx, sort_keys=True), r["width"], r["S"], r["method"])].append(r)
+    groups = {k: g for k, g in groups.items() if len(g) > 1}
+    if not groups:
+        return
+    print("\n## seed-to-seed spread (the same point trained with different seeds)")
+    print("| width | S | method | steps | losses (seed: loss) | max − min |")
+    print("|---|---|---|---|---|---|")
+    spreads = []
+    for (_, w, sp, m), g in sorted(groups.items(), key=lambda kv: kv[0][1:]):
+        g = sorted(g, key=lambda r: json.loads(r["ctx"])["seed"])
+        ls = [r["loss"] for r in g]
+        spreads.append(max(ls) - min(ls))
+        seeds_losses = ", ".join(f"{json.loads(r['ctx'])['seed']}: {fmt(r['loss'])}" for r in g)
+        print(f"| {w} | {sp} | {m} | {g[0]['steps']} | {seeds_losses} | {max(ls) - min(ls):.4f} |")
+    print(f"spread max − min: median {sorted(spreads)[len(spreads) // 2]:.4f}, largest {max(spreads):.4f}")
+
+
 def main():
     if len(sys.argv) < 2:
         sys.exit("usage: python3 experiments/records.py RESULTS_DIR [RESULTS_DIR ...]")
@@ -224,6 +284,8 @@ def main():
         equal_n(fr)
         multiplier(fr)
         n_m(fr)
+        shapes(fr)
+        seeds(fr)
 
 
 if __name__ == "__main__":
