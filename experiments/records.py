@@ -117,7 +117,6 @@ def equal_n(rows):
     groups = defaultdict(list)
     for r in rows:
         groups[(r["ctx"], r["N"])].append(r)
-    by_len = {(r["ctx_len"], r["N"], r["steps"], r["S"], r["method"]): r for r in rows}
     print("\n## equal N, equal D (each record against the least sparse record of its N and length; < 0: sparser better)")
     print("| N | width, S, method | width, S, method | steps | loss | loss | diff |")
     print("|---|---|---|---|---|---|---|")
@@ -138,13 +137,22 @@ def equal_n(rows):
             wins[key][1] += 1
             print(f"| {n} | {b['width']}, {b['S']}, {b['method']} | {r['width']}, {r['S']}, {r['method']} | "
                   f"{r['steps']} | {fmt(b['loss'])} | {fmt(r['loss'])} | {diff:+.4f} |")
-            # equal cost: the less sparse model trained (1 - S_b)/(1 - S_r) times longer
-            longer = round(r["steps"] * (1 - b["S"]) / (1 - r["S"]))
-            bc = by_len.get((b["ctx_len"], n, longer, b["S"], b["method"]))
-            if bc is not None:
-                pairs_c.append((r, bc))
     for (bs, bm, s, m), (w, n) in sorted(wins.items()):
         print(f"S = {s} {m} against S = {bs} {bm}: sparser better in {w} of {n} equal-N, equal-D pairs")
+    # equal cost: the least sparse model of the same N trained (1 - S_b)/(1 - S) times longer
+    least = {}
+    for r in rows:
+        k = (r["ctx_len"], r["N"])
+        if k not in least or r["S"] < least[k]:
+            least[k] = r["S"]
+    for r in sorted(rows, key=lambda r: (r["N"], r["S"], r["method"], r["steps"])):
+        s_b = least[(r["ctx_len"], r["N"])]
+        if r["S"] == s_b:
+            continue
+        longer = round(r["steps"] * (1 - s_b) / (1 - r["S"]))
+        for bc in rows:
+            if (bc["ctx_len"], bc["N"], bc["steps"], bc["S"]) == (r["ctx_len"], r["N"], longer, s_b):
+                pairs_c.append((r, bc))
     print("\n## equal N, equal C = 6·N/(1-S)·D (the less sparse model trained (1-S_b)/(1-S) times longer)")
     print("| N | width, S, method, steps | width, S, method, steps | loss | loss | diff |")
     print("|---|---|---|---|---|---|")
