@@ -41,9 +41,6 @@ enum Command {
 /// Parses the command line and runs the subcommand with the model shapes of `T`; prints an
 /// error with its chain of causes and exits with status 2 on failure.
 pub fn main<T: SizeTable>() {
-    // The main thread joins rayon's pool: every parallel region of a training step then starts
-    // on it at once instead of waking two threads (docs/PERFORMANCE.md).
-    crate::ops::init_threads();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => super::run::run::<T>(a),

@@ -18,6 +18,12 @@ use rayon::prelude::*;
 /// caller's own queue, the caller starts on the first half at once, and an idle thread steals
 /// the other half (or the caller finishes both when none is free). docs/PERFORMANCE.md has
 /// the measurements. Results are the same either way (see the module docs).
+///
+/// Only for a program whose parallel work all starts on the calling thread (the `ops` bench's
+/// training loop): the calling thread runs pool jobs only while it is inside a rayon call
+/// itself, so work that *other* threads hand to the pool gets one thread fewer, and none at
+/// all with `RAYON_NUM_THREADS=1` (it would wait forever). The CLI trains each point on a
+/// thread of its own (`runner::run`) and does not call this.
 pub fn init_threads() -> bool {
     rayon::ThreadPoolBuilder::new().use_current_thread().build_global().is_ok()
 }
