@@ -4,7 +4,7 @@
 //! products in GFLOP/s (criterion's "elements/s" = flop/s) to compare with the machine's peak.
 //!
 //! Run: `cargo bench --bench ops` (add `-- <filter>` for one group; `RAYON_NUM_THREADS=1`
-//! for one thread). The main thread joins rayon's pool (`ops::init_threads`, as the CLI does);
+//! for one thread). The main thread joins rayon's pool (`ops::init_threads`: the training loop runs on it);
 //! `OPS_MAIN_IN_POOL=0` leaves it outside (the behaviour before that change, for comparison).
 
 use criterion::{black_box, criterion_group, BenchmarkId, Criterion, Throughput};
