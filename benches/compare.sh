@@ -29,6 +29,12 @@ while getopts "r:s:t:h" opt; do
         *) sed -n '2,15p' "$0"; exit 2 ;;
     esac
 done
+for s in $shapes; do
+    case $s in
+        vit64 | vit128 | t5_64 | t5_128 | vit_c128 | vit_c256 | dec256) ;;
+        *) echo "unknown shape $s (use vit64 vit128 t5_64 t5_128 vit_c128 vit_c256 dec256)" >&2; exit 2 ;;
+    esac
+done
 py=${PYTHON:-python3}
 prefix=${RUN_PREFIX:-}
 pause=${PAUSE:-0}
