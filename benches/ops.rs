@@ -4,7 +4,8 @@
 //! products in GFLOP/s (criterion's "elements/s" = flop/s) to compare with the machine's peak.
 //!
 //! Run: `cargo bench --bench ops` (add `-- <filter>` for one group; `RAYON_NUM_THREADS=1`
-//! for one thread).
+//! for one thread). The main thread joins rayon's pool (`ops::init_threads`: the training loop runs on it);
+//! `OPS_MAIN_IN_POOL=0` leaves it outside (the behaviour before that change, for comparison).
 
 use criterion::{black_box, criterion_group, BenchmarkId, Criterion, Throughput};
 use dfdx::prelude::*;
@@ -48,6 +49,69 @@ fn bench_matmul<const K: usize, const N: usize>(c: &mut Criterion, label: &str) 
         b.iter(|| black_box(x.clone().matmul(w.clone().permute())))
     });
     g.finish();
+}
+
+/// One product `m×k · k×n` (weights transposed, as in a linear layer) three ways: `gemm`'s
+/// own threading over all of rayon's threads (`raw::matmul`, what the ops use), our own split
+/// of the rows into fixed chunks of 64-row blocks (at most one chunk per 2^20 multiply-adds)
+/// with one single-threaded `gemm` call per chunk, and `gemm` on one thread. Throughput in
+/// flop/s.
+fn bench_split(c: &mut Criterion, (m, k, n): (usize, usize, usize)) {
+    use rayon::prelude::*;
+    let x: Vec<f32> = (0..m * k).map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5).collect();
+    let w: Vec<f32> = (0..n * k).map(|i| ((i * 104_729) % 1000) as f32 * 1e-3 - 0.5).collect();
+    let mut out = vec![0.0f32; m * n];
+    let label = format!("{m}x{k}x{n}");
+    let blocks = m.div_ceil(64);
+    let chunks = (m * k * n / (1 << 20)).clamp(1, blocks);
+    let rows_of = |i: usize| ((i * blocks / chunks) * 64).min(m);
+    let mut g = cfg(c, "matmul_split");
+    g.throughput(Throughput::Elements((2 * m * k * n) as u64));
+    g.bench_function(BenchmarkId::new("gemm_rayon", &label), |b| {
+        b.iter(|| {
+            raw::matmul((m, k, n), &mut out, false, &x, raw::row_major(k), &w, raw::transposed(k), true);
+            black_box(&out);
+        })
+    });
+    g.bench_function(BenchmarkId::new("rows", &label), |b| {
+        b.iter(|| {
+            let mut parts: Vec<(usize, &mut [f32])> = Vec::with_capacity(chunks);
+            let mut rest: &mut [f32] = &mut out;
+            for i in 0..chunks {
+                let (head, tail) = rest.split_at_mut((rows_of(i + 1) - rows_of(i)) * n);
+                parts.push((rows_of(i), head));
+                rest = tail;
+            }
+            parts.into_par_iter().for_each(|(r0, o)| {
+                let rows = o.len() / n;
+                raw::matmul_one_thread((rows, k, n), o, n, &x[r0 * k..], raw::row_major(k), &w, raw::transposed(k));
+            });
+            black_box(&out);
+        })
+    });
+    g.bench_function(BenchmarkId::new("gemm_one_thread", &label), |b| {
+        b.iter(|| {
+            raw::matmul((m, k, n), &mut out, false, &x, raw::row_major(k), &w, raw::transposed(k), false);
+            black_box(&out);
+        })
+    });
+    g.finish();
+}
+
+/// The products of the ViT steps (`vit64`: 64 × 17 = 1088 tokens; `vit_c128`: 128 × 65 = 8320
+/// tokens) and a 1024³ product, the machine's matrix-product peak.
+fn matmul_splits(c: &mut Criterion) {
+    for shape in [
+        (1088, 64, 64),
+        (1088, 64, 256),
+        (1088, 256, 64),
+        (8320, 128, 384),
+        (8320, 128, 512),
+        (8320, 512, 128),
+        (1024, 1024, 1024),
+    ] {
+        bench_split(c, shape);
+    }
 }
 
 fn matmuls(c: &mut Criterion) {
@@ -219,7 +283,10 @@ fn widths(c: &mut Criterion) {
 // with `Kernels::Fused` (our ops, the default), `dfdx` with `Kernels::Reference` (plain dfdx
 // 0.13 ops). Same device (allocation cache on), same optimizer, dense (no mask).
 
-use sparse_scaling::model::{ImageBatch, Kernels, SparseModel, T5Config, T5Ref, TextBatch, VitConfig, VitRef};
+use sparse_scaling::model::{
+    Decoder, DecoderConfig, ImageBatch, Kernels, LmBatch, SparseModel, T5Config, T5Ref, TextBatch, Vit, VitConfig,
+    VitRef,
+};
 use sparse_scaling::train::optim::{optimizer_step, OptState};
 use sparse_scaling::train::{Dense, TrainConfig};
 
@@ -234,6 +301,89 @@ fn vit_batch(dev: &Cpu) -> ImageBatch {
         pixels: pixels.as_vec(),
         labels: (0..64u32).map(|i| (7 * i) % 10).collect(),
     }
+}
+
+/// The study-shaped ViT: 32×32 RGB images in 4×4 patches (64 patches of 48 values + class
+/// token = 65 tokens), 6 blocks, MLP 4·width, 10 classes (`benches/pytorch/vit.py --image 32
+/// --patch 4 --channels 3 --depth 6`).
+type VitCifar<const D: usize, const F: usize> = Vit<48, 64, D, F, 6, 10>;
+
+/// The decoder-only model at width 256 (4 heads of 64, MLP 2.5·width = 640, 6 layers), byte
+/// vocabulary of 384 (`benches/pytorch/decoder.py`).
+type Dec256 = Decoder<384, 256, 640, 4, 6>;
+
+/// Sequences per decoder batch and tokens per sequence.
+const LM_BATCH: usize = 16;
+const LM_LEN: usize = 256;
+
+/// Images per study-shaped ViT batch.
+const CIFAR_BATCH: usize = 128;
+
+fn cifar_config() -> VitConfig {
+    VitConfig { image_height: 32, image_width: 32, channels: 3, patch: 4, ..VitConfig::reference_cpu() }
+}
+
+/// 128 random 32×32 RGB images, label `(7·i) mod 10`.
+fn cifar_batch(dev: &Cpu) -> ImageBatch {
+    let pixels: Tensor<(usize,), f32, _> = dev.sample_normal_like(&(CIFAR_BATCH * 3 * 32 * 32,));
+    ImageBatch {
+        batch: CIFAR_BATCH,
+        channels: 3,
+        height: 32,
+        width: 32,
+        pixels: pixels.as_vec(),
+        labels: (0..CIFAR_BATCH as u32).map(|i| (7 * i) % 10).collect(),
+    }
+}
+
+/// 16 rows of 256 token ids uniform in 3..384 (no padding).
+fn lm_batch() -> LmBatch {
+    let mut s = 0x2545_f491_4f6c_dd1du64;
+    let tokens = (0..LM_BATCH * LM_LEN)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            3 + (s % 381) as u32
+        })
+        .collect();
+    LmBatch { batch: LM_BATCH, len: LM_LEN, tokens }
+}
+
+/// Floating-point operations of one training step, counted as `3 ×` the forward pass's matrix
+/// products (forward, and the two products of each backward), attention's two products per
+/// head at full (also causal) length, and nothing for element-wise work: the convention of
+/// "model FLOPs" (PaLM, Appendix B), so that GFLOP/s compare with a matrix-product peak.
+fn step_flops(model: &str) -> f64 {
+    // (tokens, d, f) → forward flops of one transformer layer's products: q, k, v, o (4d²) and
+    // an MLP of `mats` matrices d×f.
+    let layer = |tok: f64, d: f64, f: f64, mats: f64| 2.0 * tok * (4.0 * d * d + mats * d * f);
+    let att = |b: f64, sq: f64, sk: f64, d: f64| 4.0 * b * sq * sk * d;
+    let vit = |b: f64, np: f64, pv: f64, d: f64, depth: f64, k: f64| {
+        let t = np + 1.0;
+        2.0 * b * np * pv * d + depth * (layer(b * t, d, 4.0 * d, 2.0) + att(b, t, t, d)) + 2.0 * b * d * k
+    };
+    let t5 = |d: f64| {
+        let (b, ti, to, f, v) = (32.0, 128.0, 32.0, 2.5 * d, 384.0);
+        let enc = 4.0 * (layer(b * ti, d, f, 3.0) + att(b, ti, ti, d));
+        let cross = 2.0 * (b * to * 2.0 * d * d + b * ti * 2.0 * d * d) + att(b, to, ti, d);
+        let dec = 4.0 * (layer(b * to, d, f, 3.0) + att(b, to, to, d) + cross);
+        enc + dec + 2.0 * b * to * d * v
+    };
+    let fwd = match model {
+        "vit64" => vit(64.0, 16.0, 49.0, 64.0, 4.0, 10.0),
+        "vit128" => vit(64.0, 16.0, 49.0, 128.0, 4.0, 10.0),
+        "vit_c128" => vit(128.0, 64.0, 48.0, 128.0, 6.0, 10.0),
+        "vit_c256" => vit(128.0, 64.0, 48.0, 256.0, 6.0, 10.0),
+        "t5_64" => t5(64.0),
+        "t5_128" => t5(128.0),
+        "dec256" => {
+            let (b, t, d) = (LM_BATCH as f64, LM_LEN as f64, 256.0);
+            6.0 * (layer(b * t, d, 640.0, 3.0) + att(b, t, t, d)) + 2.0 * b * t * d * 384.0
+        }
+        _ => 0.0,
+    };
+    3.0 * fwd
 }
 
 /// The batch of `t5_cpu.py`: 32 sequences of 128 input and 32 target ids, uniform in 3..384.
@@ -275,11 +425,12 @@ fn bench_model_step<M: SparseModel>(
     batch: M::Batch,
     set: fn(&mut M, Kernels),
     secs: u64,
+    kernels: &[(&str, Kernels)],
 ) {
     let cfg = TrainConfig::default();
     let mut g = c.benchmark_group("train_step");
     g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(secs));
-    for (name, k) in [("fused", Kernels::Fused), ("dfdx", Kernels::Reference)] {
+    for &(name, k) in kernels {
         set(&mut model, k);
         let mut st = OptState::default();
         let mut t = 0u64;
@@ -295,17 +446,26 @@ fn bench_model_step<M: SparseModel>(
 
 fn train_steps(c: &mut Criterion) {
     let d = dev();
+    let both = [("fused", Kernels::Fused), ("dfdx", Kernels::Reference)];
+    let fused = [("fused", Kernels::Fused)];
     let vit64 = VitRef::<64, 256>::new(&d, VitConfig::reference_cpu(), 0).expect("model");
-    bench_model_step(c, "vit_w64_b64", vit64, vit_batch(&d), |m, k| m.kernels = k, 4);
+    bench_model_step(c, "vit_w64_b64", vit64, vit_batch(&d), |m, k| m.kernels = k, 4, &both);
     let vit128 = VitRef::<128, 512>::new(&d, VitConfig::reference_cpu(), 0).expect("model");
-    bench_model_step(c, "vit_w128_b64", vit128, vit_batch(&d), |m, k| m.kernels = k, 6);
+    bench_model_step(c, "vit_w128_b64", vit128, vit_batch(&d), |m, k| m.kernels = k, 6, &both);
     let t5_64 = T5Ref::<64, 160>::new(&d, T5Config::t5_1_1(), 0).expect("model");
-    bench_model_step(c, "t5_w64_b32", t5_64, t5_batch(), |m, k| m.kernels = k, 8);
+    bench_model_step(c, "t5_w64_b32", t5_64, t5_batch(), |m, k| m.kernels = k, 8, &both);
     let t5_128 = T5Ref::<128, 320>::new(&d, T5Config::t5_1_1(), 0).expect("model");
-    bench_model_step(c, "t5_w128_b32", t5_128, t5_batch(), |m, k| m.kernels = k, 10);
+    bench_model_step(c, "t5_w128_b32", t5_128, t5_batch(), |m, k| m.kernels = k, 10, &both);
+    // Study shapes (fused kernels only: plain dfdx takes tens of seconds per step here).
+    let vc128 = VitCifar::<128, 512>::new(&d, cifar_config(), 0).expect("model");
+    bench_model_step(c, "vit_cifar_w128_b128", vc128, cifar_batch(&d), |m, k| m.kernels = k, 20, &fused);
+    let vc256 = VitCifar::<256, 1024>::new(&d, cifar_config(), 0).expect("model");
+    bench_model_step(c, "vit_cifar_w256_b128", vc256, cifar_batch(&d), |m, k| m.kernels = k, 30, &fused);
+    let dec = Dec256::new(&d, DecoderConfig::t5x_decoder_only(), 0).expect("model");
+    bench_model_step(c, "decoder_w256_l6_t256", dec, lm_batch(), |m, k| m.kernels = k, 30, &fused);
 }
 
-criterion_group!(benches, train_steps, matmuls, widths);
+criterion_group!(benches, train_steps, matmul_splits, matmuls, widths);
 
 /// Runs `steps` training steps of one model outside criterion and prints the wall time per
 /// step: `OPS_TRAIN_STEPS=25 OPS_MODEL=vit64 OPS_IMPL=fused cargo bench --bench ops` (`OPS_IMPL=dfdx`
@@ -334,18 +494,26 @@ fn fixed_steps(steps: u64, model: &str, kernels: Kernels) {
         "vit128" => run!(VitRef::<128, 512>::new(&dev, VitConfig::reference_cpu(), 0).expect("model"), vit_batch(&dev)),
         "t5_64" => run!(T5Ref::<64, 160>::new(&dev, T5Config::t5_1_1(), 0).expect("model"), t5_batch()),
         "t5_128" => run!(T5Ref::<128, 320>::new(&dev, T5Config::t5_1_1(), 0).expect("model"), t5_batch()),
-        other => panic!("OPS_MODEL={other}: use vit64, vit128, t5_64 or t5_128"),
+        "vit_c128" => run!(VitCifar::<128, 512>::new(&dev, cifar_config(), 0).expect("model"), cifar_batch(&dev)),
+        "vit_c256" => run!(VitCifar::<256, 1024>::new(&dev, cifar_config(), 0).expect("model"), cifar_batch(&dev)),
+        "dec256" => run!(Dec256::new(&dev, DecoderConfig::t5x_decoder_only(), 0).expect("model"), lm_batch()),
+        other => panic!("OPS_MODEL={other}: use vit64, vit128, t5_64, t5_128, vit_c128, vit_c256 or dec256"),
     }
     let per = started.elapsed().as_secs_f64() / steps.max(1) as f64;
     println!(
-        "{model} kernels={kernels:?} threads={} steps={steps} wall ms/step={:.2} steps/s={:.2} last loss={last:.4}",
+        "{model} kernels={kernels:?} threads={} steps={steps} wall ms/step={:.2} steps/s={:.2} GFLOP/step={:.2} \
+         last loss={last:.4}",
         rayon::current_num_threads(),
         per * 1e3,
-        1.0 / per
+        1.0 / per,
+        step_flops(model) * 1e-9
     );
 }
 
 fn main() {
+    if std::env::var("OPS_MAIN_IN_POOL").as_deref() != Ok("0") {
+        ops::init_threads();
+    }
     if let Ok(n) = std::env::var("OPS_TRAIN_STEPS") {
         let steps: u64 = n.parse().expect("OPS_TRAIN_STEPS must be a whole number");
         let model = std::env::var("OPS_MODEL").unwrap_or_else(|_| "vit64".into());

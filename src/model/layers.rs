@@ -423,9 +423,22 @@ impl<const D: usize, const F: usize> SelfAttentionLayer<D, F> {
     ) -> Result<Act<D, T>, CpuError> {
         let h = self.self_attn_norm.forward(x.retaped::<T>(), k)?;
         let a = self.self_attn.forward_self(h, batch, t, heads, bias, causal, k)?;
-        let x = x.try_add(a)?;
+        let x = residual(x, a, k)?;
         let m = self.mlp.forward(self.mlp_norm.forward(x.retaped::<T>(), k)?, k)?;
-        x.try_add(m)
+        residual(x, m, k)
+    }
+}
+
+/// The residual connection `x + a`: [`ops::try_add`] (on all threads) with the fused kernels,
+/// dfdx's add (one thread) with the reference kernels.
+pub(crate) fn residual<const D: usize, T: Tape<f32, Cpu>>(
+    x: Act<D, T>,
+    a: Act<D, T>,
+    k: Kernels,
+) -> Result<Act<D, T>, CpuError> {
+    match k {
+        Kernels::Fused => ops::try_add(x, a),
+        Kernels::Reference => x.try_add(a),
     }
 }
 

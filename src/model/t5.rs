@@ -28,8 +28,8 @@ use serde::{Deserialize, Serialize};
 
 use super::attention::{Bias, RelativeBias, T5Attention, MASKED};
 use super::layers::{
-    count_targets, hand_over_tape, next_token_loss, normal_tensor, Act, Embed, GatedMlp, LinearNoBias, RmsNorm,
-    SelfAttentionLayer, T5Stack,
+    count_targets, hand_over_tape, next_token_loss, normal_tensor, residual, Act, Embed, GatedMlp, LinearNoBias,
+    RmsNorm, SelfAttentionLayer, T5Stack,
 };
 use super::{Family, Kernels, ModelError, ModelInfo, SparseModel, TextBatch, PAD};
 
@@ -241,12 +241,12 @@ impl<const D: usize, const F: usize> DecoderLayer<D, F> {
     ) -> Result<Act<D, T>, CpuError> {
         let h = self.self_attn_norm.forward(x.retaped::<T>(), k)?;
         let a = self.self_attn.forward_self(h, batch, to, heads, self_bias, true, k)?;
-        let x = x.try_add(a)?;
+        let x = residual(x, a, k)?;
         let h = self.cross_attn_norm.forward(x.retaped::<T>(), k)?;
         let c = self.cross_attn.forward(h, enc.retaped::<T>(), batch, to, ti, heads, cross_bias, false, k)?;
-        let x = x.try_add(c)?;
+        let x = residual(x, c, k)?;
         let m = self.mlp.forward(self.mlp_norm.forward(x.retaped::<T>(), k)?, k)?;
-        x.try_add(m)
+        residual(x, m, k)
     }
 }
 

@@ -20,7 +20,7 @@ use rand_distr::num_traits::Float;
 use serde::{Deserialize, Serialize};
 
 use super::attention::MultiHeadAttention;
-use super::layers::{normal_tensor, Act, LayerNorm, Linear};
+use super::layers::{normal_tensor, residual, Act, LayerNorm, Linear};
 use super::{Family, ImageBatch, Kernels, ModelError, ModelInfo, SparseModel};
 use crate::ops;
 
@@ -270,9 +270,9 @@ impl<const D: usize, const F: usize> VitBlock<D, F> {
         k: Kernels,
     ) -> Result<Act<D, T>, CpuError> {
         let a = self.attn.forward(self.attn_norm.forward(x.retaped::<T>(), k)?, batch, t, heads, k)?;
-        let x = x.try_add(a)?;
+        let x = residual(x, a, k)?;
         let m = self.mlp.forward(self.mlp_norm.forward(x.retaped::<T>(), k)?, k)?;
-        x.try_add(m)
+        residual(x, m, k)
     }
 }
 

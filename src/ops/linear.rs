@@ -119,6 +119,21 @@ pub fn matmul(
     gemm_checked((m, k, n), dst, n, accumulate, lhs, lm, rhs, rm, 1.0, parallelism);
 }
 
+/// The same product with `gemm` on the calling thread only (`Parallelism::None`): for the
+/// benchmarks that compare [`matmul`]'s threading with other ways of splitting a product.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_one_thread(
+    (m, k, n): (usize, usize, usize),
+    dst: &mut [f32],
+    dst_rs: usize,
+    lhs: &[f32],
+    lm: Mat,
+    rhs: &[f32],
+    rm: Mat,
+) {
+    gemm_checked((m, k, n), dst, dst_rs, false, lhs, lm, rhs, rm, 1.0, gemm::Parallelism::None);
+}
+
 /// `dst (n×k) += Σ_chunks aᵀ(n×m_c) · b(m_c×k)` for row-major `a (m×n)` and `b (m×k)`: a
 /// product whose inner dimension is the (long) token axis, split into fixed chunks of tokens
 /// that run in parallel and are summed in order (same result with any thread count).

@@ -66,6 +66,7 @@ mod linear;
 mod math;
 mod norm;
 mod par;
+pub use par::init_threads;
 mod self_attention;
 mod softmax;
 
@@ -80,7 +81,7 @@ pub use softmax::{softmax, try_softmax};
 /// Raw kernels exposed for the benchmarks and tests of this crate only (not a stable API).
 #[doc(hidden)]
 pub mod raw {
-    pub use super::linear::{matmul, row_major, transposed, Mat};
+    pub use super::linear::{matmul, matmul_one_thread, row_major, transposed, Mat};
 
     /// `exp`, `erf`, `tanh` approximations used by the kernels (see the module docs of `math`).
     pub fn exp(x: f32) -> f32 {

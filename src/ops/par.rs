@@ -6,6 +6,28 @@
 
 use rayon::prelude::*;
 
+/// Makes the calling thread one of the threads of rayon's global pool (thread 0; the pool has
+/// `RAYON_NUM_THREADS` threads, default one per core); call it first thing in `main`, before
+/// anything uses rayon. Returns `false` (and changes nothing) when the global pool already
+/// exists.
+///
+/// Why: a training step opens a few hundred short parallel regions (every op's row split,
+/// every matrix product). From a thread outside the pool each region is handed to the pool as
+/// a job while the caller sleeps until it is done: two thread wake-ups per region and the
+/// caller's core idle. From a thread of the pool, a region pushes its second half onto the
+/// caller's own queue, the caller starts on the first half at once, and an idle thread steals
+/// the other half (or the caller finishes both when none is free). docs/PERFORMANCE.md has
+/// the measurements. Results are the same either way (see the module docs).
+///
+/// Only for a program whose parallel work all starts on the calling thread (the `ops` bench's
+/// training loop): the calling thread runs pool jobs only while it is inside a rayon call
+/// itself, so work that *other* threads hand to the pool gets one thread fewer, and none at
+/// all with `RAYON_NUM_THREADS=1` (it would wait forever). The CLI trains each point on a
+/// thread of its own (`runner::run`) and does not call this.
+pub fn init_threads() -> bool {
+    rayon::ThreadPoolBuilder::new().use_current_thread().build_global().is_ok()
+}
+
 /// Work (roughly, in float operations) below which a kernel stays on the calling thread:
 /// handing a task to another thread costs a few microseconds.
 pub(crate) const SEQ_WORK: usize = 1 << 15;
