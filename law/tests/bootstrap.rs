@@ -15,8 +15,7 @@ fn t5() -> Observations {
 /// The T5 fit with `reps` resamples refitted as `refit`, each run at most `max_iter` iterations.
 fn boot(refit: BootstrapRefit, reps: usize, max_iter: usize) -> FitResult {
     let law = Law::builtin("paper-normalised").unwrap();
-    let opts =
-        FitOptions { bootstrap: reps, bootstrap_refit: refit, max_iter, seed: 11, ..FitOptions::t5_paper() };
+    let opts = FitOptions { bootstrap: reps, bootstrap_refit: refit, max_iter, seed: 11, ..FitOptions::t5_paper() };
     fit(&law, &t5(), &opts).unwrap()
 }
 
@@ -28,7 +27,11 @@ fn rel(a: f64, b: f64) -> f64 {
 /// The interval endpoints as (parameter, 0 = lower / 1 = upper, value).
 fn endpoints(r: &FitResult) -> Vec<(String, usize, f64)> {
     let b = r.bootstrap.as_ref().unwrap();
-    r.param_names.iter().zip(&b.intervals).flat_map(|(p, (lo, hi))| [(p.clone(), 0, *lo), (p.clone(), 1, *hi)]).collect()
+    r.param_names
+        .iter()
+        .zip(&b.intervals)
+        .flat_map(|(p, (lo, hi))| [(p.clone(), 0, *lo), (p.clone(), 1, *hi)])
+        .collect()
 }
 
 /// On the T5 table three training lengths cannot pin down `e*D^(-f) + g` (docs/THEORY.md §2):
@@ -47,10 +50,15 @@ fn warm_refit_gives_the_intervals_of_the_repeated_rows() {
     let warm = boot(BootstrapRefit::Warm, reps, 2000);
     assert_eq!(warm.bootstrap.as_ref().unwrap().samples.len(), reps);
     let (mut data_set, mut limit_set) = (0, 0);
-    for (((p, side, r), (_, _, h)), (_, _, w)) in endpoints(&rows).into_iter().zip(endpoints(&half)).zip(endpoints(&warm)) {
+    for (((p, side, r), (_, _, h)), (_, _, w)) in
+        endpoints(&rows).into_iter().zip(endpoints(&half)).zip(endpoints(&warm))
+    {
         let by_limit = rel(r, h) > 0.1;
         let tol = if by_limit { 0.05 } else { 1e-4 };
-        eprintln!("{p}[{side}]: rows {r:.9e}  limit 1000 {h:.9e}  warm {w:.9e}  (rel {:.1e}, set by the limit: {by_limit})", rel(r, w));
+        eprintln!(
+            "{p}[{side}]: rows {r:.9e}  limit 1000 {h:.9e}  warm {w:.9e}  (rel {:.1e}, set by the limit: {by_limit})",
+            rel(r, w)
+        );
         assert!(rel(r, w) <= tol, "{p} endpoint {side}: warm {w} vs rows {r} (tolerance {tol})");
         if by_limit {
             limit_set += 1;

@@ -99,9 +99,8 @@ fn weighted(obs: &Observations, rows: &[usize]) -> Observations {
     rows.iter().for_each(|&r| count[r] += 1);
     let distinct: Vec<usize> = (0..obs.len()).filter(|&r| count[r] > 0).collect();
     let mut sample = obs.select(&distinct);
-    sample.weights = Some(
-        distinct.iter().map(|&r| count[r] as f64 * obs.weights.as_ref().map_or(1.0, |w| w[r])).collect(),
-    );
+    sample.weights =
+        Some(distinct.iter().map(|&r| count[r] as f64 * obs.weights.as_ref().map_or(1.0, |w| w[r])).collect());
     sample
 }
 
