@@ -68,8 +68,8 @@ fn bootstrap(c: &mut Criterion) {
     let law = Law::builtin("paper-normalised").expect("builtin");
     let obs = t5();
     for (name, refit, reps) in [
-        ("bootstrap/t5_400_warm", BootstrapRefit::Warm, 400),
-        ("bootstrap/t5_400_rows", BootstrapRefit::Rows, 400),
+        ("bootstrap/t5_2000_warm", BootstrapRefit::Warm, 2000),
+        ("bootstrap/t5_2000_rows", BootstrapRefit::Rows, 2000),
         ("bootstrap/t5_20_cold", BootstrapRefit::Cold, 20),
     ] {
         let opts = FitOptions { bootstrap: reps, bootstrap_refit: refit, ..FitOptions::t5_paper() };
