@@ -83,9 +83,7 @@ fn repeated_bases_give_the_per_point_numbers() {
         let (a, b) = (bound.value(&fast).to_vec(), bound.value(&each).to_vec());
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&a), bits(&b), "p = {p}, q = {q}: {a:?} vs {b:?}");
-        let tree: Vec<f64> = (0..xs.len())
-            .map(|i| tape_tree(&names, &[xs[i], ys[i], p, q]))
-            .collect();
+        let tree: Vec<f64> = (0..xs.len()).map(|i| tape_tree(&names, &[xs[i], ys[i], p, q])).collect();
         for (v, t) in a.iter().zip(&tree) {
             assert!(v.to_bits() == t.to_bits() || rel_close(*v, *t, 1e-13) || (v.is_nan() && t.is_nan()), "{v} vs {t}");
         }
