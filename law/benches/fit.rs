@@ -1,10 +1,13 @@
 //! Speed of fitting (issue 2, "Speed"): the authors' 25-start T5 procedure on their table
 //! (docs/THEORY.md §2), and a 112-point fit on synthetic ViT-like data (raw residuals, δ = 0.01,
 //! the size of the paper's ViT sweep). Compare with `fit_scipy.py`; see docs/PERFORMANCE.md.
+//! And the bootstrap of the T5 fit (issue 10 part 6) with each way of refitting a resample:
+//! warm over the distinct points (the default), warm over the repeated rows (the procedure
+//! before it), and cold from all 25 starts.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use sparse_scaling_law::compile::Tape;
-use sparse_scaling_law::{fit, CsvMapping, FitOptions, Law, Observations};
+use sparse_scaling_law::{fit, BootstrapRefit, CsvMapping, FitOptions, Law, Observations};
 
 fn t5() -> Observations {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/t5-data.csv");
@@ -60,9 +63,28 @@ fn bench(c: &mut Criterion) {
     });
 }
 
+/// The T5 fit with a bootstrap: each time includes the 25-start fit itself (`fit/t5_25_starts`).
+fn bootstrap(c: &mut Criterion) {
+    let law = Law::builtin("paper-normalised").expect("builtin");
+    let obs = t5();
+    for (name, refit, reps) in [
+        ("bootstrap/t5_2000_warm", BootstrapRefit::Warm, 2000),
+        ("bootstrap/t5_2000_rows", BootstrapRefit::Rows, 2000),
+        ("bootstrap/t5_20_cold", BootstrapRefit::Cold, 20),
+    ] {
+        let opts = FitOptions { bootstrap: reps, bootstrap_refit: refit, ..FitOptions::t5_paper() };
+        c.bench_function(name, |b| b.iter(|| fit(&law, black_box(&obs), &opts).expect("fit")));
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30);
     targets = bench
 }
-criterion_main!(benches);
+criterion_group! {
+    name = bootstrap_benches;
+    config = Criterion::default().sample_size(10);
+    targets = bootstrap
+}
+criterion_main!(benches, bootstrap_benches);

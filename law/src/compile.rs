@@ -9,7 +9,9 @@
 //!
 //! Binding ([`Tape::bind`]) fixes some inputs to data columns once: every node that depends only
 //! on them is computed at bind time, and `x^p` with a fixed base `x` becomes `exp(p · ln x)`
-//! with `ln x` cached, so a fit of the paper's law costs one `exp` per power per point.
+//! with `ln x` cached, so a fit of the paper's law costs one `exp` per power per point — or per
+//! distinct value of the base, where the exponent depends on no data and the base repeats
+//! (sizes and lengths shared by many points; every bootstrap resample of a table).
 
 use std::collections::HashMap;
 
@@ -160,16 +162,32 @@ impl Tape {
             }
             fixed_vals[i] = Some(scratch.clone());
         }
-        // ln of fixed bases of live powers.
+        // Nodes that depend on no fixed input: with scalar free inputs, one value at every point.
+        let mut data_free = vec![false; m];
+        for (i, op) in self.ops.iter().enumerate() {
+            data_free[i] = match *op {
+                Op::Input(k) => !is_fixed_input(k),
+                Op::Const(_) => true,
+                Op::Neg(a) | Op::Call1(_, a) => data_free[a],
+                Op::Bin(_, a, b) | Op::Call2(_, a, b) => data_free[a] && data_free[b],
+            };
+        }
+        // ln of fixed bases of live powers, and their distinct values where the exponent is
+        // data-free and the base repeats enough to pay for the gather.
         let mut ln_base: Vec<Option<Vec<f64>>> = vec![None; m];
+        let mut shared_base: Vec<Option<SharedBase>> = vec![None; m];
         for i in 0..m {
             if let Op::Bin(BinOp::Pow, a, b) = self.ops[i] {
                 if live[i] && !live[a] && live[b] {
-                    ln_base[i] = fixed_vals[a].as_ref().map(|v| v.iter().map(|x| x.ln()).collect());
+                    let base = fixed_vals[a].as_deref().unwrap_or(&[]);
+                    ln_base[i] = Some(base.iter().map(|x| x.ln()).collect());
+                    if data_free[b] {
+                        shared_base[i] = SharedBase::of(base).filter(|s| 2 * s.base.len() <= n);
+                    }
                 }
             }
         }
-        Ok(Bound { tape: self.clone(), n, free, live, fixed_vals, ln_base })
+        Ok(Bound { tape: self.clone(), n, free, live, fixed_vals, ln_base, shared_base })
     }
 
     /// Values at every point. `inputs` are in tape order.
@@ -308,6 +326,38 @@ pub struct Bound {
     live: Vec<bool>,
     fixed_vals: Vec<Option<Vec<f64>>>,
     ln_base: Vec<Option<Vec<f64>>>,
+    shared_base: Vec<Option<SharedBase>>,
+}
+
+/// The distinct values of a fixed base of a power whose exponent depends on no data: with
+/// scalar free inputs the power takes one value per distinct base, computed once and gathered.
+#[derive(Debug, Clone)]
+struct SharedBase {
+    /// The distinct bases (bit-exact), in order of first appearance.
+    base: Vec<f64>,
+    /// Their logarithms.
+    ln: Vec<f64>,
+    /// Index into `base` of each point's base.
+    of_point: Vec<usize>,
+}
+
+impl SharedBase {
+    /// The distinct values of `base` (`None` for no points).
+    fn of(base: &[f64]) -> Option<SharedBase> {
+        let mut index: HashMap<u64, usize> = HashMap::new();
+        let mut distinct = Vec::new();
+        let of_point = base
+            .iter()
+            .map(|x| {
+                *index.entry(x.to_bits()).or_insert_with(|| {
+                    distinct.push(*x);
+                    distinct.len() - 1
+                })
+            })
+            .collect();
+        let ln = distinct.iter().map(|x| x.ln()).collect();
+        (!base.is_empty()).then_some(SharedBase { base: distinct, ln, of_point })
+    }
 }
 
 /// Scratch memory for [`Bound::forward`] / [`Bound::backward`]; one per thread.
@@ -316,6 +366,8 @@ pub struct Workspace {
     vals: Vec<f64>,
     adj: Vec<f64>,
     free_adj: Vec<f64>,
+    /// One power's value per distinct base (see `SharedBase`).
+    shared: Vec<f64>,
 }
 
 impl Bound {
@@ -336,6 +388,7 @@ impl Bound {
             vals: vec![0.0; m * self.n],
             adj: vec![0.0; m * self.n],
             free_adj: vec![0.0; self.free.len() * self.n],
+            shared: vec![0.0; self.shared_base.iter().flatten().map(|s| s.base.len()).max().unwrap_or(0)],
         }
     }
 
@@ -371,7 +424,7 @@ impl Bound {
 
     fn forward_unchecked(&self, free: Free<'_>, ws: &mut Workspace) {
         let n = self.n;
-        let vals = &mut ws.vals;
+        let (vals, shared) = (&mut ws.vals, &mut ws.shared);
         for i in 0..self.tape.ops.len() {
             if !self.live[i] {
                 continue;
@@ -399,8 +452,21 @@ impl Bound {
                 Op::Bin(BinOp::Pow, a, b) if self.ln_base[i].is_some() => {
                     let ln = self.ln_base[i].as_deref().unwrap_or(&[]);
                     let (base, e) = (get(a), get(b));
-                    for (p, o) in out.iter_mut().enumerate() {
-                        *o = if base[p] > 0.0 { (e[p] * ln[p]).exp() } else { base[p].powf(e[p]) };
+                    match (&self.shared_base[i], free) {
+                        // The exponent is the same at every point: one power per distinct base,
+                        // the same numbers as the loop below.
+                        (Some(sb), Free::Scalars(_)) => {
+                            let e = e[0];
+                            for ((v, x), l) in shared.iter_mut().zip(&sb.base).zip(&sb.ln) {
+                                *v = if *x > 0.0 { (e * l).exp() } else { x.powf(e) };
+                            }
+                            out.iter_mut().zip(&sb.of_point).for_each(|(o, k)| *o = shared[*k]);
+                        }
+                        _ => {
+                            for (p, o) in out.iter_mut().enumerate() {
+                                *o = if base[p] > 0.0 { (e[p] * ln[p]).exp() } else { base[p].powf(e[p]) };
+                            }
+                        }
                     }
                 }
                 op => forward_op(op, &get, out),

@@ -47,7 +47,7 @@ pub mod validate;
 pub use compile::Tape;
 pub use data::{CsvMapping, DataError, Observations};
 pub use expr::{parse, BinOp, EvalError, Expr, Func, LimitError, ParseError, Shape, MAX_DEPTH, MAX_NODES};
-pub use fit::{fit, FitError, FitOptions, FitResult, Residual};
+pub use fit::{fit, BootstrapRefit, FitError, FitOptions, FitResult, Residual};
 pub use law::{Law, LawError};
 
 pub mod analysis;

@@ -4,7 +4,7 @@
 //! δ = 0.001) — from many starts (each parameter uniform in (0, 1), as in their notebook,
 //! and/or a grid), with a quasi-Newton optimizer ([`bfgs`]) driven by the exact gradient of
 //! the compiled tape. Starts run in parallel (rayon). Bootstrap confidence intervals resample
-//! the points with replacement and refit from the best fit.
+//! the points with replacement and refit each resample from the best fit ([`BootstrapRefit`]).
 //!
 //! - [`FitOptions`] (with [`Residual`], [`Bounds`]): what to fit and how; presets.
 //! - [`fit()`] → [`FitResult`] (with [`StartSummary`] per start, [`Bootstrap`]); [`predict`].
@@ -31,7 +31,7 @@ pub use bootstrap::{percentile_interval, Bootstrap};
 pub use determined::{ParamStatus, Undetermined};
 pub use error::FitError;
 pub use multistart::StartSummary;
-pub use options::{Bounds, FitOptions, Residual};
+pub use options::{BootstrapRefit, Bounds, FitOptions, Residual};
 pub use result::FitResult;
 
 use crate::compile::Tape;

@@ -1,6 +1,6 @@
 //! The options of a fit ([`FitOptions`]): residuals and Huber δ, starts, stopping criteria,
-//! bounds, fixed parameters, bootstrap; the authors' T5 and ViT presets (docs/THEORY.md §2);
-//! validation of the values.
+//! bounds, fixed parameters, bootstrap and how its resamples are refitted ([`BootstrapRefit`]);
+//! the authors' T5 and ViT presets (docs/THEORY.md §2); validation of the values.
 
 use std::collections::BTreeMap;
 
@@ -29,6 +29,26 @@ pub struct Bounds {
     /// Upper bound.
     #[serde(default)]
     pub upper: Option<f64>,
+}
+
+/// How each bootstrap resample is refitted (docs/PERFORMANCE.md, "Bootstrap").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BootstrapRefit {
+    /// One optimizer run from the full-data optimum over the resample's distinct points, each
+    /// weighted by how often it was drawn (the same objective as the repeated rows, on about
+    /// 63 % of the points); a full multistart, keeping the better result, only where that run
+    /// fails (a non-finite objective or a line search that cannot continue). The default.
+    #[default]
+    Warm,
+    /// One optimizer run from the full-data optimum over the resample as drawn, repeated rows
+    /// and all: the procedure before `Warm`, kept as the reference that `Warm` is tested
+    /// against.
+    Rows,
+    /// Every resample fitted from all the fit's starts, as the full-data fit is, with no warm
+    /// start: about 25 times slower, the reference for whether a warm start finds a
+    /// resample's optimum.
+    Cold,
 }
 
 /// Options of [`fit`](super::fit()). Defaults are the authors' T5 procedure (docs/THEORY.md §2)
@@ -68,6 +88,8 @@ pub struct FitOptions {
     pub bootstrap: usize,
     /// Confidence level of the bootstrap intervals, in (0, 1).
     pub confidence: f64,
+    /// How each bootstrap resample is refitted (default: warm from the full-data optimum).
+    pub bootstrap_refit: BootstrapRefit,
     /// Factor on the Huber loss of points the law over-predicts (residual > 0); 1 is the
     /// symmetric loss of docs/THEORY.md §2, above 1 pulls the fit towards a lower envelope of the
     /// points (as OLMo-core's `overestimate_penalty`, whose 1.0 is also symmetric).
@@ -94,6 +116,7 @@ impl Default for FitOptions {
             fixed: BTreeMap::new(),
             bootstrap: 0,
             confidence: 0.95,
+            bootstrap_refit: BootstrapRefit::Warm,
             overestimate_penalty: 1.0,
         }
     }
