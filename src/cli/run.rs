@@ -1,9 +1,9 @@
 //! `sparse-scaling run <exp.ron> [--results DIR] [--point i | --shard i/n] [--jobs k] [--threads t]`:
-//! trains the selected points of an experiment (k at once, t threads each; both chosen from the
-//! points' sizes and the machine unless given, `crate::runner::jobs`) (skipping finished ones, resuming interrupted
-//! ones from their checkpoints), then — once every point has a record — fits the law named in
-//! the experiment, prints the coefficients, the quality of the fit and S_opt for a few
-//! budgets, and writes the report into `<results>/report/`.
+//! trains the selected points of an experiment, k at once with t threads each (both chosen from
+//! the points' sizes and the machine unless given, `crate::runner::jobs`), skipping finished
+//! ones and resuming interrupted ones from their checkpoints, then — once every point has a
+//! record — fits the law named in the experiment, prints the coefficients, the quality of the
+//! fit and S_opt for a few budgets, and writes the report into `<results>/report/`.
 //!
 //! Shapes not compiled into this binary are trained by a runner built on demand with exactly
 //! the file's shapes (`crate::runner::build`); `--no-build` refuses instead of building.

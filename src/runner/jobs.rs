@@ -169,8 +169,8 @@ impl JobPlan {
         );
         if let Some(fits) = self.memory_fits.filter(|&m| m < self.jobs) {
             s.push_str(&format!(
-                "; warning: the memory available fits only {fits} at once ({MEMORY_HEADROOM}× the largest estimate each), \
-                 points may fail for lack of memory — lower --jobs"
+                "; warning: the memory available fits only {fits} at once ({MEMORY_HEADROOM}× the largest \
+                 estimate each), points may fail for lack of memory — lower --jobs"
             ));
         }
         s

@@ -18,9 +18,9 @@
 //!
 //! What happens is reported as events — a point started, resumed (from which step), skipped,
 //! re-trained over a damaged record, finished (loss, steps/s) or failed — on the sweep's
-//! progress bar on a terminal (with a bar per running point), else as timestamped log lines on stderr with a heartbeat (step,
-//! loss, steps/s) every [`RunOptions::heartbeat`] during each point
-//! ([`crate::train::progress`]).
+//! progress bar on a terminal (with a bar per running point), else as timestamped log lines
+//! on stderr with a heartbeat (step, loss, steps/s) every [`RunOptions::heartbeat`] during each
+//! point ([`crate::train::progress`]); every line names its point.
 
 pub mod build;
 pub mod executor;
@@ -212,9 +212,9 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
-    /// Defaults: all points, jobs and threads chosen per sweep ([`jobs::choose`]), claims stale after 24 h, progress on, a heartbeat every
-    /// [`progress::heartbeat_interval`] (60 s unless `SPARSE_SCALING_HEARTBEAT_SECS` says
-    /// otherwise), log lines to stderr.
+    /// Defaults: all points, jobs and threads chosen per sweep ([`jobs::choose`]), claims
+    /// stale after 24 h, progress on, a heartbeat every [`progress::heartbeat_interval`] (60 s
+    /// unless `SPARSE_SCALING_HEARTBEAT_SECS` says otherwise), log lines to stderr.
     pub fn new(results: impl Into<PathBuf>) -> RunOptions {
         RunOptions {
             results: results.into(),
