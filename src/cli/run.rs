@@ -1,8 +1,9 @@
-//! `sparse-scaling run <exp.ron> [--results DIR] [--point i | --shard i/n] [--jobs k]`:
-//! trains the selected points of an experiment (skipping finished ones, resuming interrupted
-//! ones from their checkpoints), then — once every point has a record — fits the law named in
-//! the experiment, prints the coefficients, the quality of the fit and S_opt for a few
-//! budgets, and writes the report into `<results>/report/`.
+//! `sparse-scaling run <exp.ron> [--results DIR] [--point i | --shard i/n] [--jobs k] [--threads t]`:
+//! trains the selected points of an experiment, k at once with t threads each (both chosen from
+//! the points' sizes and the machine unless given, `crate::runner::jobs`), skipping finished
+//! ones and resuming interrupted ones from their checkpoints, then — once every point has a
+//! record — fits the law named in the experiment, prints the coefficients, the quality of the
+//! fit and S_opt for a few budgets, and writes the report into `<results>/report/`.
 //!
 //! The final analysis runs once per set of records, however many runners (shards) share the
 //! results directory: the runner that finds every point done claims `<results>/analysis.claim`
@@ -13,6 +14,7 @@
 //! Shapes not compiled into this binary are trained by a runner built on demand with exactly
 //! the file's shapes (`crate::runner::build`); `--no-build` refuses instead of building.
 
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -36,9 +38,14 @@ pub struct Args {
     /// Run only shard i of n (points whose index ≡ i mod n), e.g. `--shard 0/4`.
     #[arg(long)]
     pub shard: Option<String>,
-    /// Points trained at once (0: one per available core).
-    #[arg(long, default_value_t = 1)]
-    pub jobs: usize,
+    /// Points trained at once (default: chosen from the points' sizes, the cores and the memory:
+    /// small models side by side, a large one alone on every core).
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub jobs: Option<NonZeroUsize>,
+    /// Threads of each point's training (default: chosen with --jobs; with --jobs alone, the
+    /// cores shared among the jobs).
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
+    pub threads: Option<NonZeroUsize>,
     /// Hide the progress bars.
     #[arg(long)]
     pub no_progress: bool,
@@ -55,6 +62,13 @@ pub struct Args {
     /// already built runner.
     #[arg(long)]
     pub no_build: bool,
+}
+
+/// `--jobs` and `--threads`: a whole number of at least 1.
+fn at_least_one(s: &str) -> Result<NonZeroUsize, String> {
+    let n: usize =
+        s.trim().parse().map_err(|_| format!("`{s}` is not a whole number; give a count of at least 1, e.g. 2"))?;
+    NonZeroUsize::new(n).ok_or_else(|| "it must be at least 1 (leave the option out to let the runner choose)".into())
 }
 
 /// Runs `sparse-scaling run` with the training executor for the shapes of `T`; a file with
@@ -83,15 +97,14 @@ pub fn run_with(args: Args, executor: &dyn PointExecutor) -> super::CliResult {
         (None, Some(s)) => Selection::parse_shard(s)?,
         (None, None) => Selection::All,
     };
-    let jobs =
-        if args.jobs == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { args.jobs };
     if !(args.stale_after_hours.is_finite() && args.stale_after_hours >= 0.0) {
         return Err("--stale-after-hours must be a non-negative number of hours".into());
     }
     let opts = RunOptions {
         results: results.clone(),
         selection,
-        jobs,
+        jobs: args.jobs,
+        threads: args.threads,
         stale_after: Duration::from_secs_f64(args.stale_after_hours * 3600.0),
         progress: !args.no_progress,
         keep_going: args.keep_going,

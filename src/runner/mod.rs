@@ -8,17 +8,23 @@
 //! a deterministic fake, and the real executor dispatches to
 //! the monomorphised training code of the compiled sizes ([`registry`]).
 //!
+//! Points run side by side, each on its own rayon thread pool: how many at once and with how
+//! many threads each is chosen per sweep from the points' sizes and the machine ([`jobs`]),
+//! unless `--jobs`/`--threads` say otherwise ([`RunOptions::jobs`], [`RunOptions::threads`]).
+//! Every op gives the same bits for any number of threads, so the records do not depend on it.
+//!
 //! A damaged record (see [`crate::results::Damage`]) is moved aside, kept, and its point
 //! re-trained, saying so; temporary files of dead writers are removed before the run.
 //!
 //! What happens is reported as events — a point started, resumed (from which step), skipped,
 //! re-trained over a damaged record, finished (loss, steps/s) or failed — on the sweep's
-//! progress bar on a terminal, else as timestamped log lines on stderr with a heartbeat (step,
-//! loss, steps/s) every [`RunOptions::heartbeat`] during each point
-//! ([`crate::train::progress`]).
+//! progress bar on a terminal (with a bar per running point), else as timestamped log lines
+//! on stderr with a heartbeat (step, loss, steps/s) every [`RunOptions::heartbeat`] during each
+//! point ([`crate::train::progress`]); every line names its point.
 
 pub mod build;
 pub mod executor;
+pub mod jobs;
 pub mod registry;
 pub mod slurm;
 pub mod streams;
@@ -27,6 +33,7 @@ mod sweep;
 pub use sweep::{run_sweep, SweepOutcome};
 
 use std::io::IsTerminal;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -54,6 +61,14 @@ pub enum RunError {
         index: usize,
         /// Number of points.
         count: usize,
+    },
+    /// A point's thread pool could not be started.
+    #[error("could not start a pool of {threads} threads for a point: {message}\n  fix: lower --threads (or --jobs), or raise the limit on threads (`ulimit -u`)")]
+    ThreadPool {
+        /// Threads asked for.
+        threads: usize,
+        /// Why it failed.
+        message: String,
     },
     /// `--shard` is malformed.
     #[error("--shard `{given}` is invalid: {why}\n  fix: write `--shard i/n` with 0 ≤ i < n, e.g. `--shard 0/4`")]
@@ -178,8 +193,10 @@ pub struct RunOptions {
     pub results: PathBuf,
     /// Which points.
     pub selection: Selection,
-    /// Points trained at once.
-    pub jobs: usize,
+    /// Points trained at once (`None`: chosen from the points and the machine, [`jobs::choose`]).
+    pub jobs: Option<NonZeroUsize>,
+    /// Threads of each point's training (`None`: chosen, [`jobs::choose`]).
+    pub threads: Option<NonZeroUsize>,
     /// A claim older than this from another host counts as abandoned.
     pub stale_after: Duration,
     /// Show progress bars when stderr is a terminal; otherwise (or when `false`) the runner
@@ -195,14 +212,15 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
-    /// Defaults: all points, one job, claims stale after 24 h, progress on, a heartbeat every
-    /// [`progress::heartbeat_interval`] (60 s unless `SPARSE_SCALING_HEARTBEAT_SECS` says
-    /// otherwise), log lines to stderr.
+    /// Defaults: all points, jobs and threads chosen per sweep ([`jobs::choose`]), claims
+    /// stale after 24 h, progress on, a heartbeat every [`progress::heartbeat_interval`] (60 s
+    /// unless `SPARSE_SCALING_HEARTBEAT_SECS` says otherwise), log lines to stderr.
     pub fn new(results: impl Into<PathBuf>) -> RunOptions {
         RunOptions {
             results: results.into(),
             selection: Selection::All,
-            jobs: 1,
+            jobs: None,
+            threads: None,
             stale_after: Duration::from_secs(24 * 3600),
             progress: true,
             keep_going: false,
@@ -324,10 +342,17 @@ pub fn run(
         events.say(format!("removed {}, a temporary file of a writer that died", removed.display()));
     }
 
+    let machine = jobs::Machine::this();
+    let plan = plan_jobs(&selected, &store, machine, opts);
+    events.say(plan.describe(machine));
+    let pools = (0..plan.jobs)
+        .map(|_| rayon::ThreadPoolBuilder::new().num_threads(plan.threads).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| RunError::ThreadPool { threads: plan.threads, message: e.to_string() })?;
+
     let next = AtomicUsize::new(0);
     let statuses: Mutex<Vec<(usize, String, PointStatus)>> = Mutex::new(Vec::new());
     let first_error: Mutex<Option<RunError>> = Mutex::new(None);
-    let jobs = opts.jobs.max(1).min(selected.len().max(1));
     let ctx = RunContext {
         experiment_name,
         base_dir,
@@ -339,13 +364,14 @@ pub fn run(
         events: &events,
     };
 
-    let worker = || loop {
+    // each job trains its points on its own pool
+    let worker = |pool: &rayon::ThreadPool| loop {
         if !opts.keep_going && first_error.lock().map(|e| e.is_some()).unwrap_or(true) {
             return;
         }
         let i = next.fetch_add(1, Ordering::SeqCst);
         let Some(point) = selected.get(i) else { return };
-        let status = match run_one(&ctx, point) {
+        let status = match pool.install(|| run_one(&ctx, point)) {
             Ok(s) => s,
             Err(e) => {
                 let msg = crate::error_chain(&e);
@@ -367,9 +393,10 @@ pub fn run(
             s.push((point.index, point.hash.clone(), status));
         }
     };
+    let worker = &worker;
     std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(worker);
+        for pool in &pools {
+            scope.spawn(move || worker(pool));
         }
     });
     sweep.finish_and_clear();
@@ -383,6 +410,14 @@ pub fn run(
     }
     let all_finished = points.iter().all(|p| store.is_finished(&p.hash));
     Ok(RunReport { points: points_status, all_finished })
+}
+
+/// The plan for the selected points still without a record, on this machine.
+fn plan_jobs(selected: &[&Point], store: &ResultsDir, machine: jobs::Machine, opts: &RunOptions) -> jobs::JobPlan {
+    let remaining: Vec<jobs::PointLoad> =
+        selected.iter().filter(|p| !store.is_finished(&p.hash)).map(|p| jobs::PointLoad::of(&p.spec)).collect();
+    let requested = jobs::Requested { jobs: opts.jobs, threads: opts.threads };
+    jobs::choose(&remaining, machine, requested)
 }
 
 /// What every point of a [`run`] shares.

@@ -11,6 +11,8 @@
 //! - `damaged`: damaged records named or skipped by `report`/`fit`/`analyse`, moved aside and
 //!   re-trained by `run`; dead writers' temp files; reading commands create nothing;
 //! - `output`: a closed stdout ends a command quietly, a full one is an error;
+//! - `jobs`: points side by side (`--jobs`, `--threads`) give the records of points one at a
+//!   time, the runner logs its plan, and zero jobs or threads is an error;
 //! - `logs`: the runner's timestamped lines and heartbeats when there are no bars;
 //! - `on_demand`: a shape not compiled into the CLI, run through a runner built on demand;
 //! - `decoder`: a decoder-only experiment checked and trained end to end by the real executor;
@@ -32,6 +34,7 @@ mod cli_validate;
 mod damaged;
 mod decoder;
 mod e2e;
+mod jobs;
 mod logs;
 mod memory;
 mod native_data;

@@ -160,7 +160,7 @@ fn concurrent_runners_train_every_point_exactly_once() {
             .map(|sel| {
                 let mut o = opts(dir.path());
                 o.selection = *sel;
-                o.jobs = 2;
+                o.jobs = std::num::NonZeroUsize::new(2);
                 let (pts, fake) = (&pts, &fake);
                 s.spawn(move || runner::run("fake", pts, Path::new("."), fake, &o).unwrap())
             })
