@@ -56,7 +56,7 @@ impl CliError {
     pub fn fit_option(e: FitError) -> CliError {
         match &e {
             FitError::Options { field, message } if OPTION_FLAGS.contains(&field.as_str()) => {
-                CliError::Usage(format!("--{}: {message}", field.replace('_', "-")))
+                CliError::Usage(format!("--{} (fit option `{field}`): {message}", field.replace('_', "-")))
             }
             _ => CliError::Fit(e),
         }

@@ -65,7 +65,7 @@ fn broken_csvs() -> Vec<(&'static str, Vec<u8>, &'static str, bool)> {
             "all rows identical",
             {
                 let r = rows[1].clone();
-                (std::iter::once(rows[0].clone()).chain(std::iter::repeat_n(r, 26)))
+                (std::iter::once(rows[0].clone()).chain(std::iter::repeat(r).take(26)))
                     .collect::<Vec<_>>()
                     .join("\n")
                     .into_bytes()

@@ -21,8 +21,8 @@ pub enum Sink {
     Captured,
     /// `/dev/full`: every write fails with ENOSPC.
     Full,
-    /// A pipe whose reading end was closed before the command started: every write fails with
-    /// EPIPE.
+    /// A pipe whose reading end the harness closes as soon as the command has started (before
+    /// it has parsed its arguments): its writes fail with EPIPE.
     Closed,
 }
 
@@ -187,11 +187,7 @@ fn sink(s: Sink, file: &Path) -> Stdio {
     match s {
         Sink::Captured => File::create(file).expect("a capture file").into(),
         Sink::Full => OpenOptions::new().write(true).open("/dev/full").expect("/dev/full").into(),
-        Sink::Closed => {
-            let (reader, writer) = std::io::pipe().expect("a pipe");
-            drop(reader);
-            writer.into()
-        }
+        Sink::Closed => Stdio::piped(),
     }
 }
 
@@ -208,6 +204,9 @@ pub fn run(case: &Case, scratch: &Path, n: usize) -> Ran {
         .stderr(sink(case.stderr, &err))
         .spawn()
         .expect("the sparse-scaling binary starts");
+    // close the reading ends of `Closed` sinks
+    drop(child.stdout.take());
+    drop(child.stderr.take());
     let started = Instant::now();
     let status = loop {
         if let Some(s) = child.try_wait().expect("waiting on the binary") {
