@@ -52,6 +52,9 @@ pub enum ValidateError {
         /// The fit's error.
         source: FitError,
     },
+    /// A grouped law cannot be bound to the points.
+    #[error(transparent)]
+    Group(#[from] crate::group::GroupError),
     /// No law to compare.
     #[error("no law to compare; give at least one with --law")]
     NoLaws,
