@@ -125,6 +125,14 @@ pub enum GroupError {
         /// Comma-separated values, when known.
         values: String,
     },
+    /// A group's parameter is not among a fit's: the group was not in the fitted data.
+    #[error("the fit has no parameter `{param}` (it has {fitted}): that group was not in the data it was fitted to; choose one of its groups")]
+    NotFitted {
+        /// The parameter asked for.
+        param: String,
+        /// Comma-separated parameters of the fit.
+        fitted: String,
+    },
     /// The bound law is over the size or depth limit.
     #[error("with one parameter per group the law is too large: {0}; index by a column with fewer values")]
     Limit(#[from] crate::expr::LimitError),
@@ -375,7 +383,7 @@ pub fn options(law: &Law, opts: &FitOptions) -> FitOptions {
 /// let law = Law::parse("(a[method]*(1-S)^b + c)*N^(-d)", &[]).unwrap();
 /// let gmp = at_group(&law, &[("method", "gmp")]).unwrap();
 /// assert_eq!(gmp.param_names(), ["a[gmp]", "b", "c", "d"]);
-/// assert_eq!(gmp.to_string(), "(a[gmp]*(1 - S)^b + c) * N^(-d)");
+/// assert_eq!(gmp.to_string(), "(a[gmp] * (1 - S)^b + c) * N^-d");
 /// ```
 pub fn at_group(law: &Law, group: &[(&str, &str)]) -> Result<Law, GroupError> {
     let law_bound = law;
@@ -404,4 +412,55 @@ fn bound_values(law: &Law, column: &str) -> String {
     law.expansion()
         .and_then(|e| e.levels.iter().find(|l| l.column == column))
         .map_or_else(|| "unknown until bound to data".to_string(), |l| l.values.join(", "))
+}
+
+/// The groups of the points: each distinct combination of values of the columns `law` indexes
+/// by, as `(column, value)` pairs, in the order of the bound values.
+pub fn groups_in(law: &Law, obs: &Observations) -> Result<Vec<Vec<(String, String)>>, GroupError> {
+    let law = law.unbound();
+    let levels = levels_of(law, obs)?;
+    let labels: Vec<_> = levels.iter().map(|l| labels(obs, &l.column).unwrap_or_default()).collect();
+    let position = |k: usize, v: &String| levels[k].values.iter().position(|x| x == v).unwrap_or(usize::MAX);
+    let mut keys: Vec<Vec<usize>> =
+        (0..obs.len()).map(|i| labels.iter().enumerate().map(|(k, l)| position(k, &l[i])).collect()).collect();
+    keys.sort();
+    keys.dedup();
+    Ok(keys
+        .into_iter()
+        .map(|key| {
+            key.iter().enumerate().map(|(k, &j)| (levels[k].column.clone(), levels[k].values[j].clone())).collect()
+        })
+        .collect())
+}
+
+/// One group of a grouped fit, as an ordinary law with one value per parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FittedGroup {
+    /// The law of the group ([`at_group`]).
+    pub law: Law,
+    /// Its parameters' fitted values (its order).
+    pub params: Vec<f64>,
+    /// Its parameters in each bootstrap sample.
+    pub samples: Vec<Vec<f64>>,
+}
+
+/// The law of one group of a fit of the grouped `law` (`param_names`, `params` and `samples` as
+/// in [`crate::FitResult`]), with the values of its parameters.
+pub fn fitted_group(
+    law: &Law,
+    param_names: &[String],
+    params: &[f64],
+    samples: &[Vec<f64>],
+    group: &[(&str, &str)],
+) -> Result<FittedGroup, GroupError> {
+    let g = at_group(law, group)?;
+    let mut idx = Vec::new();
+    for p in g.param_names() {
+        match param_names.iter().position(|n| n == p) {
+            Some(k) => idx.push(k),
+            None => return Err(GroupError::NotFitted { param: p.clone(), fitted: param_names.join(", ") }),
+        }
+    }
+    let pick = |v: &[f64]| idx.iter().map(|&k| v[k]).collect::<Vec<f64>>();
+    Ok(FittedGroup { params: pick(params), samples: samples.iter().map(|s| pick(s)).collect(), law: g })
 }

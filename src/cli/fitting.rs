@@ -159,12 +159,17 @@ pub fn format_fit(r: &FitRecord, with_points: bool) -> String {
     let ci_head = boot.map_or(String::new(), |b| {
         format!("{:.0}% CI ({} fits, {} failed)", 100.0 * b.confidence, b.samples.len(), b.failed)
     });
-    let _ = writeln!(o, "\n  {:<10} {:>14}  {}", "parameter", "value", ci_head);
+    // Grouped parameters (`a[from-dense(2000)]`) can be longer than the column.
+    let w = f.param_names.iter().map(|n| n.chars().count()).max().unwrap_or(0).max(10);
+    let _ = writeln!(o, "\n  {:<w$} {:>14}  {}", "parameter", "value", ci_head);
     for (k, (name, v)) in f.param_names.iter().zip(&f.params).enumerate() {
         let ci = boot
             .and_then(|b| b.intervals.get(k))
             .map_or(String::new(), |(lo, hi)| format!("[{}, {}]", sci(*lo), sci(*hi)));
-        let _ = writeln!(o, "  {:<10} {:>14}  {}", name, sci(*v), ci);
+        let _ = writeln!(o, "  {:<w$} {:>14}  {}", name, sci(*v), ci);
+    }
+    for g in &f.groups {
+        let _ = writeln!(o, "  (one value per {} in the data: {})", g.column, g.values.join(", "));
     }
     let converged_starts = f.starts.iter().filter(|s| s.converged).count();
     let _ = writeln!(
@@ -180,11 +185,13 @@ pub fn format_fit(r: &FitRecord, with_points: bool) -> String {
     );
     let _ = writeln!(o, "R² {:.6}  RMSE {:.6e}", f.r2, f.rmse);
     if with_points {
+        let text = &r.observations.categorical;
         let _ = writeln!(
             o,
-            "\n  {:>4}  {}  {:>10}  {:>10}  {:>10}",
+            "\n  {:>4}  {}{}  {:>10}  {:>10}  {:>10}",
             "row",
             r.observations.var_names.iter().map(|v| format!("{v:>10}")).collect::<Vec<_>>().join("  "),
+            text.iter().map(|c| format!("  {:>10}", c.name)).collect::<String>(),
             "measured",
             "predicted",
             "residual"
@@ -193,9 +200,10 @@ pub fn format_fit(r: &FitRecord, with_points: bool) -> String {
             let vals: Vec<String> = r.observations.columns.iter().map(|c| format!("{:>10.4}", c[i])).collect();
             let _ = writeln!(
                 o,
-                "  {:>4}  {}  {:>10.5}  {:>10.5}  {:>+10.2e}",
+                "  {:>4}  {}{}  {:>10.5}  {:>10.5}  {:>+10.2e}",
                 i + 1,
                 vals.join("  "),
+                text.iter().map(|c| format!("  {:>10}", c.values[i])).collect::<String>(),
                 r.observations.loss[i],
                 f.predictions[i],
                 f.residuals[i]
