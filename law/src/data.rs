@@ -337,7 +337,10 @@ impl Observations {
             categorical: self
                 .categorical
                 .iter()
-                .map(|c| Categorical { name: c.name.clone(), values: rows.iter().map(|&r| c.values[r].clone()).collect() })
+                .map(|c| Categorical {
+                    name: c.name.clone(),
+                    values: rows.iter().map(|&r| c.values[r].clone()).collect(),
+                })
                 .collect(),
         }
     }

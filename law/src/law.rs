@@ -511,7 +511,11 @@ fn check_indexed(text: &str, params: &[String], vars: &[String]) -> Result<(), L
         params.iter().filter_map(|p| split_indexed(p).map(|(base, _)| (p.as_str(), base))).collect();
     for (k, (name, base)) in indexed.iter().enumerate() {
         if vars.iter().any(|v| v == base) {
-            return Err(LawError::IndexedVariable { name: name.to_string(), base: base.to_string(), text: text.into() });
+            return Err(LawError::IndexedVariable {
+                name: name.to_string(),
+                base: base.to_string(),
+                text: text.into(),
+            });
         }
         if params.iter().any(|p| p == base) {
             return Err(LawError::SharedAndIndexed {

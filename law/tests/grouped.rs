@@ -146,7 +146,10 @@ fn bad_groups_are_errors_that_name_the_column() {
     let few = obs.clone().with_categorical("method", labels).unwrap();
     let e = fit(&law, &few, &options()).unwrap_err();
     let text = e.to_string();
-    assert!(matches!(&e, FitError::Group(GroupError::TooFewPoints { value, points: 2, needed: 3, .. }) if value == "4:8"), "{text}");
+    assert!(
+        matches!(&e, FitError::Group(GroupError::TooFewPoints { value, points: 2, needed: 3, .. }) if value == "4:8"),
+        "{text}"
+    );
     assert!(text.contains("a[method], c[method]") && text.contains("write `a` without the index"), "{text}");
     // A numeric column with a value per point: every group too small, and said why.
     let mut with_run = obs.select(&(0..40).collect::<Vec<_>>());

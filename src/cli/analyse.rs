@@ -326,11 +326,7 @@ struct GroupReports {
 
 /// `column=value, …` as a map.
 fn group_map(group: &str) -> std::collections::BTreeMap<String, String> {
-    group
-        .split(", ")
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    group.split(", ").filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 /// The subjects to analyse: the subject itself (label ""), or for a grouped fit the law of each
@@ -357,8 +353,7 @@ fn per_group(sub: Subject, picked: &[String]) -> Result<Vec<(String, Subject)>, 
         )));
     }
     let all = group::groups_in(&sub.law, obs).map_err(|e| CliError::Usage(e.to_string()))?;
-    let chosen: Vec<&Vec<(String, String)>> =
-        all.iter().filter(|g| wanted.iter().all(|w| g.contains(w))).collect();
+    let chosen: Vec<&Vec<(String, String)>> = all.iter().filter(|g| wanted.iter().all(|w| g.contains(w))).collect();
     if chosen.is_empty() {
         let known: Vec<String> = all.iter().map(|g| label(g)).collect();
         return Err(CliError::Usage(format!(

@@ -112,11 +112,7 @@ pub fn read_record(path: &Path) -> Result<FitRecord, CliError> {
     if r.fit.params.len() != expected {
         return Err(CliError::Io {
             path: path.to_path_buf(),
-            message: format!(
-                "{} values for {} parameters; the file is damaged, refit",
-                r.fit.params.len(),
-                expected
-            ),
+            message: format!("{} values for {} parameters; the file is damaged, refit", r.fit.params.len(), expected),
         });
     }
     Ok(r)

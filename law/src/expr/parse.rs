@@ -159,7 +159,8 @@ fn quoted(input: &str) -> Res<'_, &str> {
 /// of a categorical column (see `indexed.rs`).
 fn index(input: &str) -> Res<'_, &str> {
     let (rest, _) = preceded(multispace0, ch('['))(input)?;
-    let (rest, column) = expect("a column name between '[' and ']'", ws(alt((quoted, identifier))))(rest).map_err(fail)?;
+    let (rest, column) =
+        expect("a column name between '[' and ']'", ws(alt((quoted, identifier))))(rest).map_err(fail)?;
     let (rest, _) = expect("']'", ch(']'))(rest).map_err(fail)?;
     Ok((rest, column))
 }

@@ -54,8 +54,8 @@ pub fn holdout(law: &Law, obs: &Observations, condition: &str, opts: &FitOptions
     let (law, bound) = group::bind(law, obs)?;
     let fitted = obs.select(&fitted_rows);
     let during = || format!("the {} points where `{condition}` is false", fitted_rows.len());
-    let result =
-        fit(&law, &bound.select(&fitted_rows), opts).map_err(|source| ValidateError::Fit { during: during(), source })?;
+    let result = fit(&law, &bound.select(&fitted_rows), opts)
+        .map_err(|source| ValidateError::Fit { during: during(), source })?;
     let points = predict_held_out(&law, &bound, obs, &held_rows, &result)
         .map_err(|source| ValidateError::Fit { during: during(), source })?;
     let confidence = result.bootstrap.as_ref().map(|b| b.confidence);
