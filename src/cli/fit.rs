@@ -93,7 +93,7 @@ pub fn validated_fit(
     let law = resolve_law(data, fit_args)?;
     let options = resolve_options(data, fit_args);
     options.validate().map_err(CliError::Fit)?;
-    let (obs, mapping) = load_from_args(file, data, &law, &validation.names()?)?;
+    let (obs, mapping) = load_from_args(file, data, &law, &validation.names()?, &[])?;
     law.check_vars_available(&obs.var_names).map_err(|e| CliError::Fit(FitError::Law(e)))?;
     let source = file.display().to_string();
     match scheme {

@@ -76,18 +76,20 @@ pub fn fit_from_args(file: &Path, data: &DataArgs, fit_args: &FitArgs) -> Result
     let law = resolve_law(data, fit_args)?;
     let options = resolve_options(data, fit_args);
     options.validate().map_err(CliError::Fit)?;
-    let (obs, mapping) = load_from_args(file, data, &law, &[])?;
+    let (obs, mapping) = load_from_args(file, data, &law, &[], &[])?;
     fit_observations(&law, obs, file.display().to_string(), data.preset, Some(mapping), options)
 }
 
 /// Loads the points of a CSV file or a results directory as the data arguments say, for `law`.
 /// From a CSV file, each of `extra` that is not already a variable is loaded too, as a column
-/// of that name (e.g. `scale` for a holdout condition `scale >= 1`).
+/// of that name (e.g. `scale` for a holdout condition `scale >= 1`), and each of `text` as a text
+/// column (the columns other laws group their parameters by, `a[method]`).
 pub fn load_from_args(
     file: &Path,
     data: &DataArgs,
     law: &Law,
     extra: &[String],
+    text: &[String],
 ) -> Result<(Observations, CsvMapping), CliError> {
     if file.is_dir() {
         if !data.vars.is_empty() || data.loss.is_some() || data.weight.is_some() {
@@ -120,6 +122,11 @@ pub fn load_from_args(
             if name != "loss" && !mapping.vars.iter().any(|(v, _)| v == name) {
                 let column = if is_plain_identifier(name) { name.clone() } else { format!("`{name}`") };
                 mapping.vars.push((name.clone(), column));
+            }
+        }
+        for name in text {
+            if !mapping.categorical.contains(name) {
+                mapping.categorical.push(name.clone());
             }
         }
         Ok((load_observations(file, &mapping)?, mapping))

@@ -98,6 +98,18 @@ fn fit_a_csv_with_a_text_column_names_one_parameter_per_method() {
     let v = &json(&h)["holdout"];
     assert!(v["max_abs_rel_error"].as_f64().unwrap() < 1e-4, "{v}");
     assert_eq!(v["points"][0]["labels"]["method"], "gmp");
+
+    // `compare` loads the column of a grouped law given after a pooled one, counts its
+    // parameters per group, and ranks it first.
+    let cmp = dir.path().join("compare.json");
+    let pooled = "(a*(1-S)^b + c)*N^(-d) + e*D^(-f) + g";
+    let args = ["compare", c, "--var", "S=sparsity", "--holdout", "N > 8", "--law", pooled, "--law", LAW];
+    ok(&[&args[..], &["--json", cmp.to_str().unwrap()]].concat());
+    let ranking = json(&cmp)["ranking"].as_array().unwrap().clone();
+    assert_eq!(ranking[0]["formula"], LAW);
+    assert_eq!(ranking[0]["params"], 9);
+    assert_eq!(ranking[1]["params"], 7);
+    assert!(ranking[0]["validation"]["mean_abs_rel_error"].as_f64().unwrap() < 1e-4, "{ranking:?}");
 }
 
 #[test]
