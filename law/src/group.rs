@@ -58,20 +58,16 @@ impl Expansion {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum GroupError {
     /// The column a parameter is indexed by is not in the data.
-    #[error("the law indexes `{param}` by the column `{column}`, which the points do not have (text columns: {categorical}; numeric: {numeric}); index by one of them, e.g. `{base}[{suggestion}]`, or add the column to the data")]
+    #[error("the law indexes `{param}` by the column `{column}`, which the points do not have (text columns: {categorical}; numeric: {numeric}); index by one of them, e.g. `{}`, or add the column to the data", example(param, categorical))]
     MissingColumn {
         /// The indexed parameter, `a[method]`.
         param: String,
-        /// Its base name.
-        base: String,
         /// The column.
         column: String,
-        /// Comma-separated text (categorical) columns of the points.
+        /// Comma-separated text (categorical) columns of the points ("none" if none).
         categorical: String,
         /// Comma-separated numeric columns of the points.
         numeric: String,
-        /// A column to suggest.
-        suggestion: String,
     },
     /// The column has more values than [`MAX_GROUPS`].
     #[error("the column `{column}` has {groups} distinct values, more than the limit of {limit} for indexing a parameter ({params}); a grouped parameter fits one value per distinct value — index by a column with a few categories (a pruning method, a family), or bin `{column}` into a few values first")]
@@ -86,7 +82,7 @@ pub enum GroupError {
         params: String,
     },
     /// A group has too few distinct points for its own parameters.
-    #[error("the group {column} = {value} has {points} distinct points, but {params} need at least {needed} per value of `{column}`{numeric}; add points of {value}, leave its rows out, or share the parameters (write `{first}` without the index)")]
+    #[error("the group {column} = {value} has {points} distinct points, but {params} need at least {needed} per value of `{column}`{numeric}; add points of {value}, leave its rows out, or share the parameters (write `{}` without the index)", base_of(params))]
     TooFewPoints {
         /// The column.
         column: String,
@@ -98,8 +94,6 @@ pub enum GroupError {
         needed: usize,
         /// The parameters indexed by the column, comma-separated.
         params: String,
-        /// The first of them without its index.
-        first: String,
         /// A hint when the column is numeric with many values.
         numeric: String,
     },
@@ -138,6 +132,19 @@ pub enum GroupError {
     Limit(#[from] crate::expr::LimitError),
 }
 
+/// `a[pruning]` for the indexed `param` (`a[method]`) and the first of the comma-separated
+/// `columns` (`pruning, family`), for an error message.
+fn example(param: &str, columns: &str) -> String {
+    let base = param.split('[').next().unwrap_or(param);
+    let column = columns.split(", ").next().filter(|c| *c != "none").unwrap_or("method");
+    indexed_name(base, column)
+}
+
+/// The base name of the first of the comma-separated indexed `params` (`a` of `a[method], c[method]`).
+fn base_of(params: &str) -> &str {
+    params.split('[').next().unwrap_or(params)
+}
+
 /// The name of the indicator variable of `column = value`: `column=value`.
 pub fn indicator_name(column: &str, value: &str) -> String {
     format!("{column}={value}")
@@ -158,17 +165,11 @@ pub fn levels_of(law: &Law, obs: &Observations) -> Result<Vec<Levels>, GroupErro
     let mut out = Vec::new();
     for column in law.group_columns() {
         let Some(labels) = labels(obs, &column) else {
-            let first = indexed.iter().find(|i| i.column == column).cloned().unwrap_or_else(|| Indexed {
-                param: column.clone(),
-                base: column.clone(),
-                column: column.clone(),
-            });
+            let param = indexed.iter().find(|i| i.column == column).map_or_else(|| column.clone(), |i| i.param.clone());
             let categorical: Vec<&str> = obs.categorical.iter().map(|c| c.name.as_str()).collect();
             return Err(GroupError::MissingColumn {
-                param: first.param,
-                base: first.base,
+                param,
                 column,
-                suggestion: categorical.first().copied().unwrap_or("method").to_string(),
                 categorical: if categorical.is_empty() { "none".into() } else { categorical.join(", ") },
                 numeric: obs.var_names.join(", "),
             });
@@ -315,14 +316,12 @@ pub fn check_points(law: &Law, obs: &Observations) -> Result<(), GroupError> {
             keys.sort();
             keys.dedup();
             if keys.len() < needed {
-                let first = indexed.iter().find(|i| i.column == l.column).map_or("", |i| i.base.as_str());
                 return Err(GroupError::TooFewPoints {
                     column: l.column.clone(),
                     value: v.clone(),
                     points: keys.len(),
                     needed,
                     params: params.join(", "),
-                    first: first.to_string(),
                     numeric: if numeric && l.values.len() > 2 {
                         format!(
                             " (`{}` is numeric with {} values: each value is a group of its own — \
@@ -394,7 +393,7 @@ pub fn at_group(law: &Law, group: &[(&str, &str)]) -> Result<Law, GroupError> {
         match law.indexed().into_iter().find(|i| &i.param == p) {
             Some(i) => {
                 let Some((_, v)) = group.iter().find(|(c, _)| *c == i.column) else {
-                    let values = bound_values(&law_bound, &i.column);
+                    let values = bound_values(law_bound, &i.column);
                     return Err(GroupError::NoValue { param: p.clone(), column: i.column, values });
                 };
                 let name = indexed_name(&i.base, v);

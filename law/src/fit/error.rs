@@ -12,7 +12,7 @@ pub enum FitError {
     Law(#[from] LawError),
     /// A grouped law cannot be bound to the data (a column missing, a group with too few points).
     #[error(transparent)]
-    Group(#[from] crate::group::GroupError),
+    Group(Box<crate::group::GroupError>),
     /// The observations are invalid.
     #[error(transparent)]
     Data(#[from] DataError),
@@ -65,4 +65,10 @@ pub enum FitError {
     /// Internal shape error (should not happen).
     #[error(transparent)]
     Tape(#[from] TapeError),
+}
+
+impl From<crate::group::GroupError> for FitError {
+    fn from(e: crate::group::GroupError) -> Self {
+        FitError::Group(Box::new(e))
+    }
 }

@@ -54,8 +54,14 @@ pub enum ValidateError {
     },
     /// A grouped law cannot be bound to the points.
     #[error(transparent)]
-    Group(#[from] crate::group::GroupError),
+    Group(Box<crate::group::GroupError>),
     /// No law to compare.
     #[error("no law to compare; give at least one with --law")]
     NoLaws,
+}
+
+impl From<crate::group::GroupError> for ValidateError {
+    fn from(e: crate::group::GroupError) -> Self {
+        ValidateError::Group(Box::new(e))
+    }
 }
