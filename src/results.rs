@@ -1056,8 +1056,26 @@ pub fn observation_columns(records: &[Record], n_unit: f64, d_unit: f64) -> Resu
     Ok(FitColumns { s, n, d, loss, nbar })
 }
 
+/// The text columns of records, by which a law's parameters can be grouped (`a[pruning]`,
+/// docs/THEORY.md §2.6), named as in [`write_csv`]: `pruning` (the plan's label: `dense`, `gmp`,
+/// `2:4`, `from-dense(2000)`, …), `family` and `depth`.
+pub const CATEGORICAL_COLUMNS: [&str; 3] = ["pruning", "family", "depth"];
+
+/// The labels of the text column `name` (one of [`CATEGORICAL_COLUMNS`]) of each record.
+fn categorical_column(records: &[Record], name: &str) -> Vec<String> {
+    records
+        .iter()
+        .map(|r| match name {
+            "pruning" => r.spec.pruning.label(),
+            "family" => r.family().to_string(),
+            _ => r.spec.dims.depth.to_string(),
+        })
+        .collect()
+}
+
 /// Observations (variables S, N, D, and `Nbar` when every record has N̄; loss = final
-/// validation loss) for the law crate, in the units of [`observation_columns`].
+/// validation loss; the text columns [`CATEGORICAL_COLUMNS`]) for the law crate, in the units of
+/// [`observation_columns`].
 pub fn observations(records: &[Record], n_unit: f64, d_unit: f64) -> Result<crate::law::Observations, ResultsError> {
     let c = observation_columns(records, n_unit, d_unit)?;
     let mut names = vec!["S".to_string(), "N".into(), "D".into()];
@@ -1066,5 +1084,12 @@ pub fn observations(records: &[Record], n_unit: f64, d_unit: f64) -> Result<crat
         names.push("Nbar".into());
         columns.push(nbar);
     }
-    crate::law::Observations::new(names, columns, c.loss, None).map_err(|e| ResultsError::Observations(e.to_string()))
+    let mut obs = crate::law::Observations::new(names, columns, c.loss, None)
+        .map_err(|e| ResultsError::Observations(e.to_string()))?;
+    for name in CATEGORICAL_COLUMNS {
+        obs = obs
+            .with_categorical(name, categorical_column(records, name))
+            .map_err(|e| ResultsError::Observations(e.to_string()))?;
+    }
+    Ok(obs)
 }

@@ -80,6 +80,16 @@ pub enum DataError {
         /// Comma-separated available names.
         available: String,
     },
+    /// A column to read as text labels (to group parameters by) is not in the file.
+    #[error("{source_name}: the law indexes parameters by the column `{column}` (e.g. `a[{column}]`), which is not in the file (columns: {available}); index by one of the file's columns, or add `{column}`")]
+    UnknownGroupColumn {
+        /// File name or "<input>".
+        source_name: String,
+        /// The missing column.
+        column: String,
+        /// Comma-separated available names.
+        available: String,
+    },
     /// A mapping expression does not parse.
     #[error("the expression for `{target}` does not parse: {error}")]
     BadExpression {
@@ -140,6 +150,16 @@ pub enum DataError {
         /// Found length.
         found: usize,
     },
+    /// A text column has an empty label.
+    #[error("{source_name}: row {row}, text column `{column}` is empty; every point needs a label to be grouped by `{column}` (fill it in, or drop the row)")]
+    EmptyLabel {
+        /// File name or "<input>".
+        source_name: String,
+        /// 1-based data row.
+        row: usize,
+        /// The column.
+        column: String,
+    },
     /// Variable names and columns do not match, or a name repeats.
     #[error("bad variable list: {message}")]
     BadVariables {
@@ -148,7 +168,19 @@ pub enum DataError {
     },
 }
 
-/// Measured points: one column per variable, the loss, and optional weights.
+/// A column of text labels (a pruning method, a model family), by which a law's parameters
+/// can be grouped (`a[method]`, docs/THEORY.md §2.6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Categorical {
+    /// The column's name.
+    pub name: String,
+    /// One label per point.
+    pub values: Vec<String>,
+}
+
+/// Measured points: one column per variable, the loss, optional weights and optional
+/// categorical (text) columns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Observations {
     /// Variable names, e.g. `["S", "N", "D"]`.
@@ -159,6 +191,9 @@ pub struct Observations {
     pub loss: Vec<f64>,
     /// Optional non-negative weight per point.
     pub weights: Option<Vec<f64>>,
+    /// Text columns (one label per point), by which parameters can be grouped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categorical: Vec<Categorical>,
 }
 
 const INPUT: &str = "<input>";
@@ -177,9 +212,29 @@ impl Observations {
         loss: Vec<f64>,
         weights: Option<Vec<f64>>,
     ) -> Result<Observations, DataError> {
-        let obs = Observations { var_names, columns, loss, weights };
+        let obs = Observations { var_names, columns, loss, weights, categorical: Vec::new() };
         obs.validate_in(INPUT)?;
         Ok(obs)
+    }
+
+    /// Adds a text column (one label per point), e.g. the pruning method of each run.
+    ///
+    /// ```
+    /// use sparse_scaling_law::Observations;
+    /// let obs = Observations::new(vec!["N".into()], vec![vec![1.0, 2.0]], vec![3.0, 2.5], None).unwrap();
+    /// let obs = obs.with_categorical("method", vec!["gmp".into(), "2:4".into()]).unwrap();
+    /// assert_eq!(obs.categorical("method").unwrap(), ["gmp", "2:4"]);
+    /// ```
+    pub fn with_categorical(mut self, name: &str, values: Vec<String>) -> Result<Observations, DataError> {
+        self.categorical.retain(|c| c.name != name);
+        self.categorical.push(Categorical { name: name.to_string(), values });
+        self.validate_in(INPUT)?;
+        Ok(self)
+    }
+
+    /// The labels of a text column.
+    pub fn categorical(&self, name: &str) -> Option<&[String]> {
+        self.categorical.iter().find(|c| c.name == name).map(|c| c.values.as_slice())
     }
 
     /// Checks lengths, finiteness, positive loss, `0 <= S < 1` for a variable named `S`,
@@ -230,6 +285,17 @@ impl Observations {
                 return Err(DataError::NonPositiveLoss { source_name: src(), row: i + 1, value: v });
             }
         }
+        for (k, c) in self.categorical.iter().enumerate() {
+            if self.categorical[..k].iter().any(|o| o.name == c.name) {
+                return Err(DataError::BadVariables { message: format!("text column `{}` appears twice", c.name) });
+            }
+            if c.values.len() != n {
+                return Err(DataError::LengthMismatch { column: c.name.clone(), expected: n, found: c.values.len() });
+            }
+            if let Some(row) = c.values.iter().position(|v| v.trim().is_empty()) {
+                return Err(DataError::EmptyLabel { source_name: src(), row: row + 1, column: c.name.clone() });
+            }
+        }
         if let Some(w) = &self.weights {
             if w.len() != n {
                 return Err(DataError::LengthMismatch { column: "weight".into(), expected: n, found: w.len() });
@@ -268,6 +334,14 @@ impl Observations {
             columns: self.columns.iter().map(|c| rows.iter().map(|&r| c[r]).collect()).collect(),
             loss: rows.iter().map(|&r| self.loss[r]).collect(),
             weights: self.weights.as_ref().map(|w| rows.iter().map(|&r| w[r]).collect()),
+            categorical: self
+                .categorical
+                .iter()
+                .map(|c| Categorical {
+                    name: c.name.clone(),
+                    values: rows.iter().map(|&r| c.values[r].clone()).collect(),
+                })
+                .collect(),
         }
     }
 
@@ -299,6 +373,21 @@ impl Observations {
             .map(|h| h.trim().to_string())
             .collect();
         let mut raw: Vec<Vec<f64>> = vec![Vec::new(); headers.len()];
+        let names = column_names(&headers, &mapping.rename);
+        let mut text_cols: Vec<(String, usize, Vec<String>)> = Vec::new();
+        for name in &mapping.categorical {
+            let bare = name.trim_matches('`');
+            match names.iter().find(|(n, _)| n == bare) {
+                Some((_, c)) => text_cols.push((bare.to_string(), *c, Vec::new())),
+                None => {
+                    return Err(DataError::UnknownGroupColumn {
+                        source_name: src(),
+                        column: bare.to_string(),
+                        available: names.iter().map(|(n, _)| display_name(n)).collect::<Vec<_>>().join(", "),
+                    })
+                }
+            }
+        }
         for (r, rec) in reader.records().enumerate() {
             let row = r + 1;
             let rec = rec.map_err(|e| DataError::Csv { source_name: src(), row, message: e.to_string() })?;
@@ -307,6 +396,9 @@ impl Observations {
                     continue; // blank line
                 }
                 return Err(DataError::Ragged { source_name: src(), row, expected: headers.len(), found: rec.len() });
+            }
+            for (_, c, values) in &mut text_cols {
+                values.push(rec.get(*c).unwrap_or("").trim().to_string());
             }
             for (c, cell) in rec.iter().enumerate() {
                 let cell = cell.trim();
@@ -328,7 +420,6 @@ impl Observations {
         if n == 0 {
             return Err(DataError::Empty { source_name: src() });
         }
-        let names = column_names(&headers, &mapping.rename);
         let eval = |target: &str, text: &str| -> Result<Vec<f64>, DataError> {
             let expr = parse(text).map_err(|error| DataError::BadExpression { target: target.to_string(), error })?;
             for s in expr.symbols() {
@@ -363,7 +454,8 @@ impl Observations {
             Some(w) => Some(eval("weight", w)?),
             None => None,
         };
-        let obs = Observations { var_names, columns, loss, weights };
+        let categorical = text_cols.into_iter().map(|(name, _, values)| Categorical { name, values }).collect();
+        let obs = Observations { var_names, columns, loss, weights, categorical };
         obs.validate_in(source_name)?;
         Ok(obs)
     }
@@ -425,6 +517,10 @@ pub struct CsvMapping {
     /// Extra names for columns: new name → CSV header.
     #[serde(default)]
     pub rename: BTreeMap<String, String>,
+    /// Columns read as text labels ([`Observations::categorical`]), by which a law's parameters
+    /// can be grouped (`a[method]`); any column can be one, numbers are read as written.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categorical: Vec<String>,
 }
 
 impl CsvMapping {
@@ -435,6 +531,7 @@ impl CsvMapping {
             loss: "loss".into(),
             weight: None,
             rename: BTreeMap::new(),
+            categorical: Vec::new(),
         }
     }
 
@@ -450,6 +547,7 @@ impl CsvMapping {
             loss: "`val-loss`".into(),
             weight: None,
             rename: BTreeMap::new(),
+            categorical: Vec::new(),
         }
     }
 
@@ -462,7 +560,13 @@ impl CsvMapping {
             })?;
             out.push((v.trim().to_string(), e.trim().to_string()));
         }
-        Ok(CsvMapping { vars: out, loss: loss.to_string(), weight: None, rename: BTreeMap::new() })
+        Ok(CsvMapping {
+            vars: out,
+            loss: loss.to_string(),
+            weight: None,
+            rename: BTreeMap::new(),
+            categorical: Vec::new(),
+        })
     }
 
     fn uses_column(&self, header: &str, headers: &[String]) -> bool {

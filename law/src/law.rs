@@ -1,7 +1,8 @@
 //! Laws: an expression plus which of its symbols are variables (S, N, D, C, …) and which are
 //! parameters to fit. Built-in laws cite their source (docs/THEORY.md §1–2, Chinchilla, §4).
 
-use crate::expr::{parse, Expr, LimitError, ParseError};
+use crate::expr::{parse, split_indexed, Expr, LimitError, ParseError};
+use crate::group::Expansion;
 
 /// Variables recognised when a law is parsed without declared variables.
 pub const DEFAULT_VARS: [&str; 5] = ["S", "N", "D", "C", "Nbar"];
@@ -68,6 +69,36 @@ pub enum LawError {
         /// Comma-separated variables.
         vars: String,
     },
+    /// A parameter is indexed by two different columns (`a[method]` and `a[depth]`).
+    #[error("`{base}` is indexed by two columns ({columns}) in law `{text}`; a parameter has one value per value of one column: give the second one another name")]
+    IndexedTwice {
+        /// The parameter's base name.
+        base: String,
+        /// The two indexed names, comma-separated.
+        columns: String,
+        /// The law's text.
+        text: String,
+    },
+    /// A parameter is used both shared (`a`) and per group (`a[method]`).
+    #[error("`{base}` is both one shared parameter (`{base}`) and one per group (`{indexed}`) in law `{text}`; write `{indexed}` everywhere for a value per group, or `{base}` everywhere for one shared value")]
+    SharedAndIndexed {
+        /// The base name.
+        base: String,
+        /// The indexed name.
+        indexed: String,
+        /// The law's text.
+        text: String,
+    },
+    /// A variable is indexed (`N[method]`): only parameters can have a value per group.
+    #[error("`{name}` indexes the variable `{base}` in law `{text}`; only parameters can have one value per group (e.g. `a[method]*N^(-d)`): index a parameter instead")]
+    IndexedVariable {
+        /// The indexed name.
+        name: String,
+        /// The variable.
+        base: String,
+        /// The law's text.
+        text: String,
+    },
     /// A name was declared twice, or as both variable and parameter.
     #[error("`{name}` is declared twice (variables and parameters must be distinct names)")]
     DuplicateName {
@@ -92,6 +123,19 @@ pub struct Law {
     expr: Expr,
     vars: Vec<String>,
     params: Vec<String>,
+    /// For a grouped law bound to data: the law as written and the groups it was bound to.
+    expansion: Option<Box<Expansion>>,
+}
+
+/// A parameter indexed by a categorical column: `a[method]` has one value per value of `method`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Indexed {
+    /// The parameter's name in the formula, `a[method]`.
+    pub param: String,
+    /// Its base name, `a`.
+    pub base: String,
+    /// The column, `method`.
+    pub column: String,
 }
 
 /// A built-in law: name, formula, variables, and where it comes from.
@@ -235,7 +279,74 @@ impl Law {
         if params.is_empty() {
             return Err(LawError::NoParameters { text: text.to_string(), vars: join(&vars) });
         }
-        Ok(Law { name: None, text: text.to_string(), expr, vars, params })
+        let var_like: Vec<String> = vars.iter().cloned().chain(DEFAULT_VARS.iter().map(|v| v.to_string())).collect();
+        check_indexed(text, &params, &var_like)?;
+        Ok(Law { name: None, text: text.to_string(), expr, vars, params, expansion: None })
+    }
+
+    /// A law made by binding a grouped law to its groups (`crate::group`): every part given.
+    pub(crate) fn expanded(expr: Expr, vars: Vec<String>, params: Vec<String>, expansion: Expansion) -> Law {
+        let text = expansion.law.text.clone();
+        Law { name: None, text, expr, vars, params, expansion: Some(Box::new(expansion)) }
+    }
+
+    /// A law over some of this law's parameters, with another expression (one group's law).
+    pub(crate) fn with_expr(&self, expr: Expr, params: Vec<String>) -> Law {
+        Law { name: self.name.clone(), text: expr.to_string(), expr, vars: self.vars.clone(), params, expansion: None }
+    }
+
+    /// The parameters indexed by a categorical column (`a[method]`), in parameter order. Empty
+    /// for a law without them and for a grouped law bound to data (see [`Law::expansion`]).
+    ///
+    /// ```
+    /// use sparse_scaling_law::Law;
+    /// let law = Law::parse("(a[method]*(1-S)^b + c[method])*N^(-d) + g", &[]).unwrap();
+    /// let cols: Vec<_> = law.indexed().into_iter().map(|i| (i.base, i.column)).collect();
+    /// assert_eq!(cols, [("a".to_string(), "method".to_string()), ("c".into(), "method".into())]);
+    /// ```
+    pub fn indexed(&self) -> Vec<Indexed> {
+        if self.expansion.is_some() {
+            return Vec::new();
+        }
+        self.params
+            .iter()
+            .filter_map(|p| {
+                split_indexed(p).map(|(base, column)| Indexed {
+                    param: p.clone(),
+                    base: base.to_string(),
+                    column: column.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Whether the law has parameters indexed by a column and is not yet bound to data.
+    pub fn is_grouped(&self) -> bool {
+        !self.indexed().is_empty()
+    }
+
+    /// The columns the law's parameters are indexed by, in order of first use (for a bound
+    /// law, those of the law as written).
+    pub fn group_columns(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for i in self.unbound().indexed() {
+            if !out.contains(&i.column) {
+                out.push(i.column);
+            }
+        }
+        out
+    }
+
+    /// For a grouped law bound to data (`crate::group::bind`): the law as written and the
+    /// groups it was bound to.
+    pub fn expansion(&self) -> Option<&Expansion> {
+        self.expansion.as_deref()
+    }
+
+    /// The law as written: for a grouped law bound to data, the law with `a[method]`; else
+    /// this law.
+    pub fn unbound(&self) -> &Law {
+        self.expansion.as_ref().map_or(self, |e| &e.law)
     }
 
     /// Parses a law whose parameters are declared too: a symbol that is neither in `vars`
@@ -389,8 +500,39 @@ impl Law {
             expr = expr.substitute(n, &Expr::num(*v));
         }
         let params = self.params.iter().filter(|p| !fixed.iter().any(|(n, _)| n == *p)).cloned().collect();
-        Law { name: None, text: expr.to_string(), expr, vars: self.vars.clone(), params }
+        Law { name: None, text: expr.to_string(), expr, vars: self.vars.clone(), params, expansion: None }
     }
+}
+
+/// Checks the indexed parameters (`a[method]`) of a law: none is a variable, none is also
+/// used shared, and none is indexed by two columns.
+fn check_indexed(text: &str, params: &[String], vars: &[String]) -> Result<(), LawError> {
+    let indexed: Vec<(&str, &str)> =
+        params.iter().filter_map(|p| split_indexed(p).map(|(base, _)| (p.as_str(), base))).collect();
+    for (k, (name, base)) in indexed.iter().enumerate() {
+        if vars.iter().any(|v| v == base) {
+            return Err(LawError::IndexedVariable {
+                name: name.to_string(),
+                base: base.to_string(),
+                text: text.into(),
+            });
+        }
+        if params.iter().any(|p| p == base) {
+            return Err(LawError::SharedAndIndexed {
+                base: base.to_string(),
+                indexed: name.to_string(),
+                text: text.into(),
+            });
+        }
+        if let Some((other, _)) = indexed[..k].iter().find(|(_, b)| b == base) {
+            return Err(LawError::IndexedTwice {
+                base: base.to_string(),
+                columns: format!("{other}, {name}"),
+                text: text.into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The value of `e`, or the innermost non-finite term (as text) and its value. Recurses once

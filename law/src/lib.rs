@@ -12,6 +12,7 @@
 //! - [`law`]: a formula plus its variables and parameters; built-in laws with their sources.
 //! - [`compile`]: the flat tape that evaluates values and gradients over all points at once.
 //! - [`data`]: validated observations, CSV loading with column expressions.
+//! - [`group`]: grouped coefficients — a law with `a[method]` bound to data, one `a` per method.
 //! - [`fit`](mod@fit): Huber objective, BFGS from many starts, bootstrap confidence intervals.
 //! - [`validate`]: held-out validation, cross-validation and law comparison.
 //! - [`analysis`]: what a fitted law says (docs/THEORY.md §3): m(S), optimal sparsity, reports.
@@ -41,6 +42,7 @@ pub mod compile;
 pub mod data;
 pub mod expr;
 pub mod fit;
+pub mod group;
 pub mod law;
 pub mod validate;
 

@@ -9,7 +9,13 @@
 //! sparse-scaling analyse t5-fit.json --plot-contours t5-contours.svg --json t5-analysis.json
 //! sparse-scaling analyse law/tests/data/t5-data.csv --preset t5-paper --predict 0.75,603.98,5
 //! sparse-scaling analyse --preset t5-paper --params 0.56779,0.72161,1.52265,0.24513,0.63362,0.20271,0.65074 --sizes 10,100,1000
+//! sparse-scaling analyse nm-fit.json --group pruning=2:4
 //! ```
+//!
+//! A grouped law (`a[pruning]`, docs/THEORY.md §2.6) has one value of `a` per group, and the
+//! analysis needs one value per parameter: it analyses the law of each group of the fitted
+//! points in turn (`--group COLUMN=VALUE` picks one), with the group's own coefficients and
+//! the shared ones; `--json` then writes `{"groups": [{"group": {..}, "report": {..}}, ..]}`.
 
 use std::path::{Path, PathBuf};
 
@@ -23,7 +29,7 @@ use sparse_scaling_law::analysis::{
     DEFAULT_NBAR,
 };
 use sparse_scaling_law::plot::{contours_svg, write_svg};
-use sparse_scaling_law::{CsvMapping, Law, LawError};
+use sparse_scaling_law::{group, CsvMapping, Law, LawError, Observations};
 
 /// Arguments of `sparse-scaling analyse`.
 #[derive(Debug, clap::Args)]
@@ -77,6 +83,11 @@ pub struct Args {
     /// When fitting inline, also save the fit as JSON.
     #[arg(long, value_name = "FILE")]
     pub save_fit: Option<PathBuf>,
+    /// For a grouped law (`a[pruning]`): analyse this group only, e.g. `--group pruning=2:4`
+    /// (repeat for a law indexed by several columns). Default: every group of the fitted
+    /// points in turn.
+    #[arg(long = "group", value_name = "COLUMN=VALUE")]
+    pub group: Vec<String>,
 }
 
 fn parse_point(text: &str, k: usize) -> Result<PredictionPoint, CliError> {
@@ -145,6 +156,8 @@ struct Subject {
     reference: Reference,
     units: Option<(String, String)>,
     preset: Option<Preset>,
+    /// For a grouped law: the fit's parameter names (one per group) and its points.
+    grouped: Option<(Vec<String>, Observations)>,
 }
 
 impl Subject {
@@ -182,8 +195,10 @@ impl Subject {
                 });
             }
         }
+        let grouped = (!r.fit.groups.is_empty()).then(|| (r.fit.param_names.clone(), r.observations.clone()));
         Ok(Subject {
             law,
+            grouped,
             samples: r.fit.bootstrap_samples().map(<[Vec<f64>]>::to_vec).unwrap_or_default(),
             level: r.fit.bootstrap.as_ref().map_or(0.95, |b| b.confidence),
             reference: Reference::of(&r.observations),
@@ -223,6 +238,14 @@ fn subject(args: &Args) -> Result<Subject, CliError> {
     }
     if !args.params.is_empty() {
         let law = resolve_law(&args.data, &args.fit)?;
+        if law.is_grouped() {
+            return Err(CliError::Usage(format!(
+                "--params: the law has parameters indexed by a column ({}); analyse a grouped fit \
+                 (`sparse-scaling fit --json`), or give --params for one group's law with the index \
+                 replaced by its value, e.g. `a[gmp]`",
+                law.indexed().iter().map(|i| i.param.as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        }
         if args.params.len() != law.param_names().len() {
             return Err(CliError::Usage(format!(
                 "--params: {} values for the {} parameters {} of the law",
@@ -269,6 +292,7 @@ fn subject(args: &Args) -> Result<Subject, CliError> {
         };
         return Ok(Subject {
             law,
+            grouped: None,
             params: args.params.clone(),
             samples: vec![],
             level: 0.95,
@@ -308,7 +332,120 @@ pub fn run(args: Args) -> super::CliResult {
     for (k, t) in args.predict.iter().enumerate() {
         predictions.push(parse_point(t, k + 1)?);
     }
-    let mut sub = subject(&args)?;
+    let subjects = per_group(subject(&args)?, &args.group)?;
+    if subjects.len() > 1 && args.plot_contours.is_some() {
+        return Err(CliError::Usage(format!(
+            "--plot-contours draws one law: pick a group with --group (groups: {})",
+            subjects.iter().map(|(g, _)| g.as_str()).collect::<Vec<_>>().join("; ")
+        ))
+        .into());
+    }
+    let grouped = subjects.first().is_some_and(|(g, _)| !g.is_empty());
+    let mut reports = Vec::new();
+    for (group, sub) in subjects {
+        if grouped {
+            println(format_args!("\n== group {group} =="))?;
+        }
+        let report = analyse_one(&args, sub, &predictions)?;
+        reports.push(GroupReport { group: group_map(&group), report });
+    }
+    if let Some(p) = &args.json {
+        if grouped {
+            write_json(p, &GroupReports { groups: reports })?;
+        } else if let Some(r) = reports.first() {
+            write_json(p, &r.report)?;
+        }
+        println(format_args!("wrote {}", p.display()))?;
+    }
+    Ok(())
+}
+
+/// One group's analysis in the JSON of a grouped fit.
+#[derive(Debug, serde::Serialize)]
+struct GroupReport {
+    /// The group, column → value.
+    group: std::collections::BTreeMap<String, String>,
+    /// Its analysis.
+    report: AnalysisReport,
+}
+
+/// What `--json` writes for a grouped fit.
+#[derive(Debug, serde::Serialize)]
+struct GroupReports {
+    /// Every group analysed.
+    groups: Vec<GroupReport>,
+}
+
+/// `column=value, …` as a map.
+fn group_map(group: &str) -> std::collections::BTreeMap<String, String> {
+    group.split(", ").filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// The subjects to analyse: the subject itself (label ""), or for a grouped fit the law of each
+/// group (`--group` picks some), labelled `column=value, …`, with the reference of its points.
+fn per_group(sub: Subject, picked: &[String]) -> Result<Vec<(String, Subject)>, CliError> {
+    let Some((names, obs)) = &sub.grouped else {
+        if !picked.is_empty() {
+            return Err(CliError::Usage("--group applies to a grouped law (one with `a[column]`)".into()));
+        }
+        return Ok(vec![(String::new(), sub)]);
+    };
+    let mut wanted: Vec<(String, String)> = Vec::new();
+    for g in picked {
+        let (c, v) = g.split_once('=').ok_or_else(|| {
+            CliError::Usage(format!("--group `{g}` is not of the form COLUMN=VALUE, e.g. --group pruning=gmp"))
+        })?;
+        wanted.push((c.trim().to_string(), v.trim().to_string()));
+    }
+    let columns = sub.law.group_columns();
+    if let Some((c, _)) = wanted.iter().find(|(c, _)| !columns.contains(c)) {
+        return Err(CliError::Usage(format!(
+            "--group {c}=…: the law's parameters are indexed by {}, not `{c}`",
+            columns.join(", ")
+        )));
+    }
+    let all = group::groups_in(&sub.law, obs).map_err(|e| CliError::Usage(e.to_string()))?;
+    let chosen: Vec<&Vec<(String, String)>> = all.iter().filter(|g| wanted.iter().all(|w| g.contains(w))).collect();
+    if chosen.is_empty() {
+        let known: Vec<String> = all.iter().map(|g| label(g)).collect();
+        return Err(CliError::Usage(format!(
+            "--group {}: no such group in the fitted points (groups: {})",
+            picked.join(" --group "),
+            known.join("; ")
+        )));
+    }
+    let mut out = Vec::new();
+    for g in chosen {
+        let pairs: Vec<(&str, &str)> = g.iter().map(|(c, v)| (c.as_str(), v.as_str())).collect();
+        let f = group::fitted_group(&sub.law, names, &sub.params, &sub.samples, &pairs)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        let rows: Vec<usize> = (0..obs.len())
+            .filter(|&i| pairs.iter().all(|(c, v)| group::labels(obs, c).is_some_and(|l| l[i] == *v)))
+            .collect();
+        out.push((
+            label(g),
+            Subject {
+                law: f.law,
+                params: f.params,
+                samples: f.samples,
+                level: sub.level,
+                reference: Reference::of(&obs.select(&rows)),
+                units: sub.units.clone(),
+                preset: sub.preset,
+                grouped: None,
+            },
+        ));
+    }
+    Ok(out)
+}
+
+/// `column=value, …`
+fn label(group: &[(String, String)]) -> String {
+    group.iter().map(|(c, v)| format!("{c}={v}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Analyses one law and prints the report (and writes the contour plot).
+fn analyse_one(args: &Args, mut sub: Subject, predictions: &[PredictionPoint]) -> Result<AnalysisReport, CliError> {
     if let [n, d] = args.reference[..] {
         sub.reference.n_max = n;
         sub.reference.n_min = sub.reference.n_min.min(n);
@@ -316,7 +453,7 @@ pub fn run(args: Args) -> super::CliResult {
     }
     cost_over_range(&args, &sub.reference)?;
     let mut all = sub.preset.map(Preset::predictions).unwrap_or_default();
-    all.extend(predictions);
+    all.extend(predictions.iter().cloned());
     let settings = ReportSettings {
         cost: args.cost.clone(),
         nbar: args.nbar.clone(),
@@ -337,10 +474,6 @@ pub fn run(args: Args) -> super::CliResult {
     )
     .map_err(|e| CliError::Usage(e.to_string()))?;
     print(&report)?;
-    if let Some(p) = &args.json {
-        write_json(p, &report)?;
-        println(format_args!("wrote {}", p.display()))?;
-    }
     if let Some(p) = &args.plot_contours {
         let a = Analysis::with_models(&sub.law, &sub.params, &args.cost, &args.nbar)
             .map_err(|e| CliError::Usage(e.to_string()))?;
@@ -350,5 +483,5 @@ pub fn run(args: Args) -> super::CliResult {
         write_svg(p, &svg).map_err(CliError::Plot)?;
         println(format_args!("wrote {}", p.display()))?;
     }
-    Ok(())
+    Ok(report)
 }

@@ -184,10 +184,12 @@ pub fn comparison(args: &Args) -> Result<Comparison, CliError> {
     options.validate().map_err(CliError::fit_option)?;
     // Load the variables of every law and the columns the scheme reads.
     let mut extra = args.validation.names()?;
+    let mut text = Vec::new();
     for law in &laws[1..] {
         extra.extend(law.var_names().iter().filter(|v| law.expr().contains(v)).cloned());
+        text.extend(law.group_columns());
     }
-    let (obs, _) = load_from_args(&args.file, &args.data, &laws[0], &extra)?;
+    let (obs, _) = load_from_args(&args.file, &args.data, &laws[0], &extra, &text)?;
     let ranking = compare(&laws, &obs, &scheme, &options).map_err(CliError::Validate)?;
     Ok(Comparison { source: args.file.display().to_string(), scheme, options, ranking })
 }

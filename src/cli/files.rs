@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::CliError;
 use crate::experiment::Family;
-use crate::results::{d_unit_name, observations, select_family, skipped_note, ResultsDir};
+use crate::results::{d_unit_name, observations, select_family, skipped_note, ResultsDir, CATEGORICAL_COLUMNS};
 use sparse_scaling_law::analysis::FitRecord;
 use sparse_scaling_law::{CsvMapping, Observations};
 
@@ -39,7 +39,8 @@ pub fn note(text: &str) {
 
 /// Reads the finished points of a results directory (written by `sparse-scaling run`) as
 /// observations S, N / `n_unit`, D / `d_unit` (and `Nbar`, N̄ / `n_unit`, when every record
-/// has it), loss = final validation loss, and a mapping that records these units. With
+/// has it), loss = final validation loss, the text columns `pruning`, `family` and `depth` (to
+/// group parameters by, `a[pruning]`), and a mapping that records these units. With
 /// `family`, only that family's records; without, the records must be of one family (else the
 /// error names the families and the `--family` flags). Damaged records stop it, each named
 /// with what is wrong, unless `skip_damaged` (then a note on stderr says how many were skipped
@@ -78,7 +79,13 @@ pub fn load_results_dir(
     if obs.column("Nbar").is_some() {
         vars.push(("Nbar".into(), format!("avg_nonzero_params/{n_unit:e}")));
     }
-    let mapping = CsvMapping { vars, loss: "final_val_loss".into(), weight: None, rename: Default::default() };
+    let mapping = CsvMapping {
+        vars,
+        loss: "final_val_loss".into(),
+        weight: None,
+        rename: Default::default(),
+        categorical: CATEGORICAL_COLUMNS.iter().map(|c| c.to_string()).collect(),
+    };
     Ok((obs, mapping))
 }
 
@@ -116,14 +123,12 @@ pub fn read_record(path: &Path) -> Result<FitRecord, CliError> {
             ),
         });
     }
-    if r.fit.params.len() != r.law.params.len() {
+    // A grouped law (`a[method]`) has one fitted value per group of each indexed parameter.
+    let expected = if r.fit.groups.is_empty() { r.law.params.len() } else { r.fit.param_names.len() };
+    if r.fit.params.len() != expected {
         return Err(CliError::Io {
             path: path.to_path_buf(),
-            message: format!(
-                "{} values for {} parameters; the file is damaged, refit",
-                r.fit.params.len(),
-                r.law.params.len()
-            ),
+            message: format!("{} values for {} parameters; the file is damaged, refit", r.fit.params.len(), expected),
         });
     }
     Ok(r)

@@ -93,7 +93,7 @@ pub fn validated_fit(
     let law = resolve_law(data, fit_args)?;
     let options = resolve_options(data, fit_args);
     options.validate().map_err(CliError::fit_option)?;
-    let (obs, mapping) = load_from_args(file, data, &law, &validation.names()?)?;
+    let (obs, mapping) = load_from_args(file, data, &law, &validation.names()?, &[])?;
     law.check_vars_available(&obs.var_names).map_err(|e| CliError::Fit(FitError::Law(e)))?;
     let source = file.display().to_string();
     match scheme {
@@ -137,7 +137,7 @@ pub fn format_validation(v: &Validation) -> String {
         }
     };
     let _ = writeln!(o, "\nheld out: {how}");
-    let names: Vec<&String> = v.points.first().map_or(vec![], |p| p.values.keys().collect());
+    let names: Vec<&String> = v.points.first().map_or(vec![], |p| p.values.keys().chain(p.labels.keys()).collect());
     let ci = v.confidence.map(|c| format!("  {:.0}% interval", 100.0 * c)).unwrap_or_default();
     let _ = writeln!(
         o,
@@ -149,7 +149,12 @@ pub fn format_validation(v: &Validation) -> String {
         "rel. error"
     );
     for p in &v.points {
-        let vals: Vec<String> = p.values.values().map(|x| format!("{x:>10.4}")).collect();
+        let vals: Vec<String> = p
+            .values
+            .values()
+            .map(|x| format!("{x:>10.4}"))
+            .chain(p.labels.values().map(|l| format!("{l:>10}")))
+            .collect();
         let interval = p.interval.map(|(lo, hi)| format!("  [{lo:.5}, {hi:.5}]")).unwrap_or_default();
         let _ = writeln!(
             o,

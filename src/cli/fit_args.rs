@@ -120,7 +120,9 @@ impl DataArgs {
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct FitArgs {
     /// A built-in law (paper, paper-normalised, chinchilla, nm, from-dense) or a formula such as
-    /// `(a*(1-S)^b + c)*N^(-d) + e*D^(-f) + g`. Default: the preset's, else paper-normalised.
+    /// `(a*(1-S)^b + c)*N^(-d) + e*D^(-f) + g`; `a[method]` fits one `a` per value of the column
+    /// `method` (a CSV column, or `pruning`, `family`, `depth` of a results directory). Default:
+    /// the preset's, else paper-normalised.
     #[arg(long, value_name = "NAME|FORMULA", allow_hyphen_values = true)]
     pub law: Option<String>,
     /// Huber δ of the objective (default 1e-3, the T5 procedure).
@@ -317,6 +319,12 @@ pub fn resolve_mapping(data: &DataArgs, law: &Law, headers: &[String]) -> Result
     }
     if let Some(w) = &data.weight {
         m.weight = Some(quote_header(w, headers));
+    }
+    // Columns the law's parameters are indexed by (`a[method]`) are read as text labels.
+    for column in law.group_columns() {
+        if !m.categorical.contains(&column) {
+            m.categorical.push(column);
+        }
     }
     Ok(m)
 }

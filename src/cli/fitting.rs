@@ -76,18 +76,20 @@ pub fn fit_from_args(file: &Path, data: &DataArgs, fit_args: &FitArgs) -> Result
     let law = resolve_law(data, fit_args)?;
     let options = resolve_options(data, fit_args);
     options.validate().map_err(CliError::fit_option)?;
-    let (obs, mapping) = load_from_args(file, data, &law, &[])?;
+    let (obs, mapping) = load_from_args(file, data, &law, &[], &[])?;
     fit_observations(&law, obs, file.display().to_string(), data.preset, Some(mapping), options)
 }
 
 /// Loads the points of a CSV file or a results directory as the data arguments say, for `law`.
 /// From a CSV file, each of `extra` that is not already a variable is loaded too, as a column
-/// of that name (e.g. `scale` for a holdout condition `scale >= 1`).
+/// of that name (e.g. `scale` for a holdout condition `scale >= 1`), and each of `text` as a text
+/// column (the columns other laws group their parameters by, `a[method]`).
 pub fn load_from_args(
     file: &Path,
     data: &DataArgs,
     law: &Law,
     extra: &[String],
+    text: &[String],
 ) -> Result<(Observations, CsvMapping), CliError> {
     if file.is_dir() {
         if !data.vars.is_empty() || data.loss.is_some() || data.weight.is_some() {
@@ -120,6 +122,11 @@ pub fn load_from_args(
             if name != "loss" && !mapping.vars.iter().any(|(v, _)| v == name) {
                 let column = if is_plain_identifier(name) { name.clone() } else { format!("`{name}`") };
                 mapping.vars.push((name.clone(), column));
+            }
+        }
+        for name in text {
+            if !mapping.categorical.contains(name) {
+                mapping.categorical.push(name.clone());
             }
         }
         Ok((load_observations(file, &mapping)?, mapping))
@@ -159,12 +166,17 @@ pub fn format_fit(r: &FitRecord, with_points: bool) -> String {
     let ci_head = boot.map_or(String::new(), |b| {
         format!("{:.0}% CI ({} fits, {} failed)", 100.0 * b.confidence, b.samples.len(), b.failed)
     });
-    let _ = writeln!(o, "\n  {:<10} {:>14}  {}", "parameter", "value", ci_head);
+    // Grouped parameters (`a[from-dense(2000)]`) can be longer than the column.
+    let w = f.param_names.iter().map(|n| n.chars().count()).max().unwrap_or(0).max(10);
+    let _ = writeln!(o, "\n  {:<w$} {:>14}  {}", "parameter", "value", ci_head);
     for (k, (name, v)) in f.param_names.iter().zip(&f.params).enumerate() {
         let ci = boot
             .and_then(|b| b.intervals.get(k))
             .map_or(String::new(), |(lo, hi)| format!("[{}, {}]", sci(*lo), sci(*hi)));
-        let _ = writeln!(o, "  {:<10} {:>14}  {}", name, sci(*v), ci);
+        let _ = writeln!(o, "  {:<w$} {:>14}  {}", name, sci(*v), ci);
+    }
+    for g in &f.groups {
+        let _ = writeln!(o, "  (one value per {} in the data: {})", g.column, g.values.join(", "));
     }
     let converged_starts = f.starts.iter().filter(|s| s.converged).count();
     let _ = writeln!(
@@ -180,11 +192,13 @@ pub fn format_fit(r: &FitRecord, with_points: bool) -> String {
     );
     let _ = writeln!(o, "R² {:.6}  RMSE {:.6e}", f.r2, f.rmse);
     if with_points {
+        let text = &r.observations.categorical;
         let _ = writeln!(
             o,
-            "\n  {:>4}  {}  {:>10}  {:>10}  {:>10}",
+            "\n  {:>4}  {}{}  {:>10}  {:>10}  {:>10}",
             "row",
             r.observations.var_names.iter().map(|v| format!("{v:>10}")).collect::<Vec<_>>().join("  "),
+            text.iter().map(|c| format!("  {:>10}", c.name)).collect::<String>(),
             "measured",
             "predicted",
             "residual"
@@ -193,9 +207,10 @@ pub fn format_fit(r: &FitRecord, with_points: bool) -> String {
             let vals: Vec<String> = r.observations.columns.iter().map(|c| format!("{:>10.4}", c[i])).collect();
             let _ = writeln!(
                 o,
-                "  {:>4}  {}  {:>10.5}  {:>10.5}  {:>+10.2e}",
+                "  {:>4}  {}{}  {:>10.5}  {:>10.5}  {:>+10.2e}",
                 i + 1,
                 vals.join("  "),
+                text.iter().map(|c| format!("  {:>10}", c.values[i])).collect::<String>(),
                 r.observations.loss[i],
                 f.predictions[i],
                 f.residuals[i]

@@ -159,6 +159,14 @@ pub fn write(
         let _ = writeln!(text, "  (no sparsity analysis: the law uses neither all of S, N, D nor N̄ (`Nbar`) and D)");
         return Ok((files, text));
     }
+    if law.is_grouped() {
+        // One value per parameter is what the analysis needs (docs/THEORY.md §2.6).
+        let _ = writeln!(
+            text,
+            "  (no sparsity analysis of a grouped law here: fit the results directory with `sparse-scaling fit DIR --law '…' --json fit.json`, then `sparse-scaling analyse fit.json` analyses each group's law)"
+        );
+        return Ok((files, text));
+    }
     let nbar = match &a.nbar {
         Some(rel) => rel.clone(),
         None => nbar_relation(records).unwrap_or_else(|| crate::law::analysis::DEFAULT_NBAR.to_string()),

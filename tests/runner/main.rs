@@ -6,6 +6,8 @@
 //! - `cli`, `e2e`, `resume`: the binary's `check`, `plan`, `run` and `report` commands, a
 //!   killed run resumed, concurrent shard runners;
 //! - `cli_formulas`: formulas from every origin are bounded and their errors say where from;
+//! - `cli_grouped`: grouped coefficients (`a[method]`) in `fit` and `analyse`, on a CSV and a
+//!   results directory;
 //! - `cli_fit`, `report_family`: `fit`, `analyse` and `report` end to end (docs/THEORY.md §2,
 //!   §3), and results directories that mix model families;
 //! - `damaged`: damaged records named or skipped by `report`/`fit`/`analyse`, moved aside and
@@ -30,6 +32,7 @@ mod analysis_once;
 mod cli;
 mod cli_fit;
 mod cli_formulas;
+mod cli_grouped;
 mod cli_validate;
 mod damaged;
 mod decoder;

@@ -15,12 +15,14 @@
 
 mod diff;
 mod drop;
+mod indexed;
 mod limits;
 mod parse;
 mod simplify;
 
 use std::fmt;
 
+pub use indexed::{indexed_name, split_indexed};
 pub use limits::{LimitError, Shape, MAX_DEPTH, MAX_NODES};
 pub use parse::{parse, ParseError};
 
@@ -139,7 +141,8 @@ impl Func {
 pub enum Expr {
     /// A number literal (finite, non-negative in trees made by this crate).
     Num(f64),
-    /// A named symbol: a variable (S, N, D, …) or a parameter.
+    /// A named symbol: a variable (S, N, D, …) or a parameter (`a`, or `a[method]`, indexed
+    /// by a categorical column: see [`split_indexed`]).
     Sym(String),
     /// Unary minus.
     Neg(Box<Expr>),
@@ -336,7 +339,7 @@ impl fmt::Display for Expr {
         match self {
             Expr::Num(v) => write_number(f, *v),
             Expr::Sym(s) => {
-                if is_plain_identifier(s) {
+                if is_plain_identifier(s) || indexed::is_plain_indexed(s) {
                     write!(f, "{s}")
                 } else {
                     write!(f, "`{s}`")

@@ -8,7 +8,9 @@
 //! power  := atom ('^' unary)?            -- right-associative, tighter than unary minus
 //! atom   := number | call | symbol | '(' expr ')'
 //! call   := name '(' expr (',' expr)* ')'   -- log exp sqrt abs sign min max
-//! symbol := [A-Za-z_][A-Za-z0-9_]* | '`' any text without '`' '`'
+//! symbol := name index? | '`' any text without '`' '`'
+//! index  := '[' (name | '`' any text without '`' '`') ']'   -- a parameter per value of a column
+//! name   := [A-Za-z_][A-Za-z0-9_]*
 //! number := digits ('.' digits?)? | '.' digits, then optionally [eE] [+-]? digits
 //! ```
 //!
@@ -25,7 +27,7 @@ use nom::{Err as NomErr, IResult};
 
 use std::cell::Cell;
 
-use super::{BinOp, Expr, Func, MAX_DEPTH};
+use super::{indexed_name, BinOp, Expr, Func, MAX_DEPTH};
 
 /// A formula that could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -153,6 +155,16 @@ fn quoted(input: &str) -> Res<'_, &str> {
     }
 }
 
+/// `index`: `'[' column ']'` after a parameter's name, e.g. `a[method]`: one parameter per value
+/// of a categorical column (see `indexed.rs`).
+fn index(input: &str) -> Res<'_, &str> {
+    let (rest, _) = preceded(multispace0, ch('['))(input)?;
+    let (rest, column) =
+        expect("a column name between '[' and ']'", ws(alt((quoted, identifier))))(rest).map_err(fail)?;
+    let (rest, _) = expect("']'", ch(']'))(rest).map_err(fail)?;
+    Ok((rest, column))
+}
+
 /// `call` or `symbol`: a function name must be followed by its argument list.
 fn call_or_symbol(input: &str) -> Res<'_, Expr> {
     if let Ok((rest, name)) = quoted(input) {
@@ -163,7 +175,11 @@ fn call_or_symbol(input: &str) -> Res<'_, Expr> {
     }
     let (rest, name) = identifier(input)?;
     let Some(func) = Func::from_name(name) else {
-        return Ok((rest, Expr::Sym(name.to_string())));
+        return match index(rest) {
+            Ok((rest, column)) => Ok((rest, Expr::Sym(indexed_name(name, column)))),
+            Err(NomErr::Failure(e)) => Err(NomErr::Failure(e)),
+            Err(_) => Ok((rest, Expr::Sym(name.to_string()))),
+        };
     };
     let (rest, _) = expect("'(' after a function name", preceded(multispace0, ch('(')))(rest).map_err(fail)?;
     let _nest = Nest::enter(input)?;

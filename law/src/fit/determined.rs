@@ -185,12 +185,13 @@ pub(super) fn assess(
         .collect()
 }
 
-/// The variables in `∂law/∂param` with the number of distinct values of each in `obs`.
+/// The variables in `∂law/∂param` with the number of distinct values of each in `obs` (the
+/// indicators of a grouped law's groups left out: they select points, they do not vary).
 fn limiting_variables(law: &Law, obs: &Observations, param: &str) -> Vec<(String, usize)> {
     let d = law.partial(param);
     law.var_names()
         .iter()
-        .filter(|v| d.contains(v))
+        .filter(|v| d.contains(v) && law.expansion().and_then(|e| e.indicator(v)).is_none())
         .filter_map(|v| {
             let col = obs.column(v)?;
             let mut bits: Vec<u64> = col.iter().map(|x| x.to_bits()).collect();

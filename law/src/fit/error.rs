@@ -10,6 +10,9 @@ pub enum FitError {
     /// The law does not fit the data (e.g. a variable missing from the data).
     #[error(transparent)]
     Law(#[from] LawError),
+    /// A grouped law cannot be bound to the data (a column missing, a group with too few points).
+    #[error(transparent)]
+    Group(Box<crate::group::GroupError>),
     /// The observations are invalid.
     #[error(transparent)]
     Data(#[from] DataError),
@@ -62,4 +65,10 @@ pub enum FitError {
     /// Internal shape error (should not happen).
     #[error(transparent)]
     Tape(#[from] TapeError),
+}
+
+impl From<crate::group::GroupError> for FitError {
+    fn from(e: crate::group::GroupError) -> Self {
+        FitError::Group(Box::new(e))
+    }
 }

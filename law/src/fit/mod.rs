@@ -36,6 +36,7 @@ pub use result::FitResult;
 
 use crate::compile::Tape;
 use crate::data::Observations;
+use crate::group;
 use crate::law::{Law, LawError};
 use multistart::MultiStart;
 
@@ -51,7 +52,19 @@ use multistart::MultiStart;
 /// assert!(r.converged);
 /// assert!((r.param("alpha").unwrap() - 0.3).abs() < 1e-4);
 /// ```
+///
+/// A law with parameters indexed by a column (`a[method]`, see [`crate::group`]) is bound to the
+/// values of that column in `obs` first: the result has one parameter per value (`a[gmp]`, …)
+/// and records the values in [`FitResult::groups`].
 pub fn fit(law: &Law, obs: &Observations, opts: &FitOptions) -> Result<FitResult, FitError> {
+    let (bound, with_indicators);
+    let (law, obs, opts) = if law.is_grouped() || law.expansion().is_some() {
+        (bound, with_indicators) = group::bind(law, obs)?;
+        group::check_points(&bound, &with_indicators)?;
+        (&bound, &with_indicators, &group::options(&bound, opts))
+    } else {
+        (law, obs, opts)
+    };
     let prep = prepare::prepare(law, obs, opts)?;
     degenerate::check(&prep, obs)?;
     // Fit the points in a canonical order, so that the order of the input cannot change a
@@ -74,7 +87,7 @@ pub fn fit(law: &Law, obs: &Observations, opts: &FitOptions) -> Result<FitResult
     let grad_norm = obj.param_grad_norm(&best_free);
     let b = &starts[best];
     let mut result = FitResult {
-        law: law.expr().to_string(),
+        law: law.unbound().expr().to_string(),
         param_names: law.param_names().to_vec(),
         params: prep.full_params(&best_free),
         objective: b.objective,
@@ -89,6 +102,7 @@ pub fn fit(law: &Law, obs: &Observations, opts: &FitOptions) -> Result<FitResult
         starts,
         bootstrap: None,
         determination: Vec::new(),
+        groups: law.expansion().map(|e| e.levels.clone()).unwrap_or_default(),
     };
     if opts.bootstrap > 0 {
         result.bootstrap = Some(bootstrap::replicates(&prep, &sorted, opts, &result.params)?);
@@ -122,8 +136,13 @@ fn canonical_order(obs: &Observations, vars: &[usize]) -> Vec<usize> {
     order
 }
 
-/// Predictions of a law with given parameters (law order) at the observations' points.
+/// Predictions of a law with given parameters (law order) at the observations' points. A
+/// grouped law (`a[method]`) is bound to the values of its columns in `obs` first (see
+/// [`crate::group::bind`]); to predict with a fit's parameters at points of fewer groups, bind
+/// it to the fitted points first ([`crate::group::expand`] with [`FitResult::groups`]).
 pub fn predict(law: &Law, obs: &Observations, params: &[f64]) -> Result<Vec<f64>, FitError> {
+    let (law, obs) = group::bind(law, obs)?;
+    let (law, obs) = (&law, &obs);
     let tape = Tape::for_law(law);
     let unused = vec![0.0; obs.len()];
     let mut fixed: Vec<(usize, &[f64])> = Vec::new();

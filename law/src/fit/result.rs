@@ -43,6 +43,10 @@ pub struct FitResult {
     /// Whether the data determine each parameter (law order), and why not.
     #[serde(default)]
     pub determination: Vec<ParamStatus>,
+    /// For a grouped law (`a[method]`): the values of each column it was bound to; the
+    /// parameters `a[value]` follow this order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<crate::group::Levels>,
 }
 
 impl FitResult {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Observations;
 use crate::fit::{fit, FitOptions};
+use crate::group;
 use crate::law::Law;
 
 use super::predicate::Predicate;
@@ -106,13 +107,26 @@ fn check_scheme(obs: &Observations, scheme: &Scheme) -> Result<(), ValidateError
     Ok(())
 }
 
+/// The free parameters of `law` on `obs`: a grouped law (`a[method]`) has one per group of each
+/// indexed parameter.
+fn free_params(law: &Law, obs: &Observations, opts: &FitOptions) -> usize {
+    let (law, opts) = match group::bind(law, obs) {
+        Ok((bound, _)) => {
+            let o = group::options(&bound, opts);
+            (bound, o)
+        }
+        Err(_) => (law.clone(), opts.clone()),
+    };
+    law.param_names().iter().filter(|p| !opts.fixed.contains_key(*p)).count()
+}
+
 /// One law's score (rank 0 until ranked).
 fn score(law: &Law, obs: &Observations, scheme: &Scheme, opts: &FitOptions) -> LawScore {
     let mut s = LawScore {
         rank: 0,
         name: law.name().map(str::to_string),
         formula: law.text().to_string(),
-        params: law.param_names().iter().filter(|p| !opts.fixed.contains_key(*p)).count(),
+        params: free_params(law, obs, opts),
         objective: None,
         converged: None,
         r2: None,

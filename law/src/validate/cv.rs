@@ -4,6 +4,7 @@
 
 use crate::data::Observations;
 use crate::fit::{fit, FitOptions};
+use crate::group;
 use crate::law::Law;
 
 use super::summary::{predict_held_out, Fold, Scheme, Validation};
@@ -39,15 +40,18 @@ pub fn cross_validate(
     if values.len() < 2 {
         return Err(ValidateError::OneValue { column: column.to_string(), value: values[0] });
     }
+    // A grouped law is bound to the groups of all points (see `holdout`).
+    let (law, bound) = group::bind(law, obs)?;
     let mut points = Vec::new();
     let mut folds = Vec::new();
     for &v in &values {
         let held: Vec<usize> = (0..obs.len()).filter(|&i| col[i].to_bits() == v.to_bits()).collect();
         let kept: Vec<usize> = (0..obs.len()).filter(|&i| col[i].to_bits() != v.to_bits()).collect();
         let during = || format!("without {column} = {v} ({} points left)", kept.len());
-        let r = fit(law, &obs.select(&kept), opts).map_err(|source| ValidateError::Fit { during: during(), source })?;
-        let fold_points =
-            predict_held_out(law, obs, &held, &r).map_err(|source| ValidateError::Fit { during: during(), source })?;
+        let r =
+            fit(&law, &bound.select(&kept), opts).map_err(|source| ValidateError::Fit { during: during(), source })?;
+        let fold_points = predict_held_out(&law, &bound, obs, &held, &r)
+            .map_err(|source| ValidateError::Fit { during: during(), source })?;
         let mean = fold_points.iter().map(|p| p.rel_error.abs()).sum::<f64>() / fold_points.len() as f64;
         folds.push(Fold {
             value: v,

@@ -52,7 +52,16 @@ pub enum ValidateError {
         /// The fit's error.
         source: FitError,
     },
+    /// A grouped law cannot be bound to the points.
+    #[error(transparent)]
+    Group(Box<crate::group::GroupError>),
     /// No law to compare.
     #[error("no law to compare; give at least one with --law")]
     NoLaws,
+}
+
+impl From<crate::group::GroupError> for ValidateError {
+    fn from(e: crate::group::GroupError) -> Self {
+        ValidateError::Group(Box::new(e))
+    }
 }

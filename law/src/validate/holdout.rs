@@ -4,6 +4,7 @@
 
 use crate::data::Observations;
 use crate::fit::{fit, FitOptions, FitResult};
+use crate::group;
 use crate::law::Law;
 
 use super::predicate::Predicate;
@@ -48,10 +49,14 @@ pub fn holdout(law: &Law, obs: &Observations, condition: &str, opts: &FitOptions
     if fitted_rows.is_empty() {
         return Err(ValidateError::NothingLeft { condition: condition.to_string(), points: obs.len() });
     }
+    // A grouped law is bound to the groups of all points, so that the fit's parameters are
+    // those that predict the held-out ones.
+    let (law, bound) = group::bind(law, obs)?;
     let fitted = obs.select(&fitted_rows);
     let during = || format!("the {} points where `{condition}` is false", fitted_rows.len());
-    let result = fit(law, &fitted, opts).map_err(|source| ValidateError::Fit { during: during(), source })?;
-    let points = predict_held_out(law, obs, &held_rows, &result)
+    let result = fit(&law, &bound.select(&fitted_rows), opts)
+        .map_err(|source| ValidateError::Fit { during: during(), source })?;
+    let points = predict_held_out(&law, &bound, obs, &held_rows, &result)
         .map_err(|source| ValidateError::Fit { during: during(), source })?;
     let confidence = result.bootstrap.as_ref().map(|b| b.confidence);
     let validation = Validation::new(Scheme::Holdout { condition: condition.to_string() }, points, vec![], confidence);

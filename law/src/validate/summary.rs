@@ -18,6 +18,9 @@ pub struct HeldOutPoint {
     pub row: usize,
     /// Its variables (and extra columns).
     pub values: BTreeMap<String, f64>,
+    /// Its text columns (e.g. the pruning method), when the points have any.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
     /// Measured loss.
     pub measured: f64,
     /// Predicted by the law fitted without it.
@@ -108,14 +111,18 @@ impl Validation {
     }
 }
 
-/// The held-out points `rows` of `obs`, predicted by `fit` (a fit of `law` without them).
+/// The held-out points `rows` of `obs`, predicted by `fit` (a fit of `law` without them). `law`
+/// and `obs` are bound (`crate::group::bind`); the points report the variables and text columns
+/// of `shown`, the points as given.
 pub(super) fn predict_held_out(
     law: &Law,
     obs: &Observations,
+    shown: &Observations,
     rows: &[usize],
     fit: &FitResult,
 ) -> Result<Vec<HeldOutPoint>, FitError> {
     let held = obs.select(rows);
+    let shown = shown.select(rows);
     let predicted = crate::fit::predict(law, &held, &fit.params)?;
     Ok(rows
         .iter()
@@ -126,7 +133,8 @@ pub(super) fn predict_held_out(
             let measured = held.loss[k];
             HeldOutPoint {
                 row,
-                values: held.var_names.iter().zip(&held.columns).map(|(n, c)| (n.clone(), c[k])).collect(),
+                values: shown.var_names.iter().zip(&shown.columns).map(|(n, c)| (n.clone(), c[k])).collect(),
+                labels: shown.categorical.iter().map(|c| (c.name.clone(), c.values[k].clone())).collect(),
                 measured,
                 predicted: predicted[k],
                 rel_error: (predicted[k] - measured) / measured,
