@@ -451,7 +451,7 @@ fn analyse_one(args: &Args, mut sub: Subject, predictions: &[PredictionPoint]) -
         sub.reference.n_min = sub.reference.n_min.min(n);
         sub.reference.d_max = d;
     }
-    cost_over_range(&args, &sub.reference)?;
+    cost_over_range(args, &sub.reference)?;
     let mut all = sub.preset.map(Preset::predictions).unwrap_or_default();
     all.extend(predictions.iter().cloned());
     let settings = ReportSettings {

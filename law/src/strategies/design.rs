@@ -102,7 +102,7 @@ impl Design {
     /// losses already checked by [`Design::observations`].
     fn observations_unchecked(&self, loss: Vec<f64>) -> Observations {
         let columns = (0..self.vars.len()).map(|j| self.rows.iter().map(|r| r[j]).collect()).collect();
-        Observations { var_names: self.vars.clone(), columns, loss, weights: None }
+        Observations { var_names: self.vars.clone(), columns, loss, weights: None, categorical: Vec::new() }
     }
 }
 
