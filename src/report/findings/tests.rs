@@ -1,0 +1,1 @@
+//! Synthetic record sets with answers computed by hand.
