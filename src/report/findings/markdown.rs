@@ -21,6 +21,15 @@ impl Findings {
     }
 }
 
+impl FamilyFindings {
+    /// This family's section as Markdown, its heading naming `sources`.
+    pub fn markdown(&self, sources: &str) -> String {
+        let mut o = String::new();
+        family(&mut o, self, sources);
+        o
+    }
+}
+
 fn family(o: &mut String, f: &FamilyFindings, sources: &str) {
     let _ = writeln!(
         o,
