@@ -78,10 +78,8 @@ fn family(o: &mut String, f: &FamilyFindings, sources: &str) {
         );
     }
 
-    let _ = writeln!(
-        o,
-        "\n## equal N, equal C = 6·N/(1-S)·D (the less sparse model trained (1-S_b)/(1-S) times longer)"
-    );
+    let _ =
+        writeln!(o, "\n## equal N, equal C = 6·N/(1-S)·D (the less sparse model trained (1-S_b)/(1-S) times longer)");
     let _ = writeln!(o, "| N | width, S, method, steps | width, S, method, steps | loss | loss | diff |");
     let _ = writeln!(o, "|---|---|---|---|---|---|");
     for p in &f.equal_c.pairs {
@@ -172,7 +170,8 @@ fn family(o: &mut String, f: &FamilyFindings, sources: &str) {
             o,
             "\n## schedule shapes at equal final S and N (same width and length): does a larger N̄ mean a lower loss?"
         );
-        let _ = writeln!(o, "| width | steps | S | shape: N̄/N, loss (by N̄, largest first) | best | loss falls with N̄ |");
+        let _ =
+            writeln!(o, "| width | steps | S | shape: N̄/N, loss (by N̄, largest first) | best | loss falls with N̄ |");
         let _ = writeln!(o, "|---|---|---|---|---|---|");
         for c in &s.cells {
             let desc: Vec<String> =
@@ -215,10 +214,6 @@ fn family(o: &mut String, f: &FamilyFindings, sources: &str) {
                 g.spread
             );
         }
-        let _ = writeln!(
-            o,
-            "spread max − min: median {:.4}, largest {:.4}",
-            s.median_spread, s.largest_spread
-        );
+        let _ = writeln!(o, "spread max − min: median {:.4}, largest {:.4}", s.median_spread, s.largest_spread);
     }
 }

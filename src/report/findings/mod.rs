@@ -429,10 +429,7 @@ fn equal_n(rows: &[&Row]) -> EqualN {
         }
     }
     wins.sort_by(|a, b| {
-        (a.0 .0.total_cmp(&b.0 .0))
-            .then(a.0 .1.cmp(&b.0 .1))
-            .then(a.0 .2.total_cmp(&b.0 .2))
-            .then(a.0 .3.cmp(&b.0 .3))
+        (a.0 .0.total_cmp(&b.0 .0)).then(a.0 .1.cmp(&b.0 .1)).then(a.0 .2.total_cmp(&b.0 .2)).then(a.0 .3.cmp(&b.0 .3))
     });
     let tallies = wins
         .into_iter()
@@ -529,7 +526,14 @@ fn multiplier(rows: &[&Row]) -> Multiplier {
         .into_iter()
         .map(|((s, method), mut v)| {
             v.sort_by(f64::total_cmp);
-            MultiplierSummary { sparsity: s, method, median: median(&v), min: v[0], max: v[v.len() - 1], records: v.len() }
+            MultiplierSummary {
+                sparsity: s,
+                method,
+                median: median(&v),
+                min: v[0],
+                max: v[v.len() - 1],
+                records: v.len(),
+            }
         })
         .collect();
     Multiplier { rows: out, summaries }
@@ -628,9 +632,5 @@ fn seeds(rows: &[&Row]) -> Option<Seeds> {
         .collect();
     let mut spreads: Vec<f64> = out.iter().map(|g| g.spread).collect();
     spreads.sort_by(f64::total_cmp);
-    Some(Seeds {
-        median_spread: spreads[spreads.len() / 2],
-        largest_spread: spreads[spreads.len() - 1],
-        groups: out,
-    })
+    Some(Seeds { median_spread: spreads[spreads.len() / 2], largest_spread: spreads[spreads.len() - 1], groups: out })
 }

@@ -33,7 +33,10 @@ impl Row {
         let spec = &r.spec;
         let ctx = context(r);
         Row {
-            family: serde_json::to_value(spec.family).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+            family: serde_json::to_value(spec.family)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
             width: spec.dims.width,
             s: spec.sparsity,
             method: method(r),

@@ -54,7 +54,9 @@ fn an_equal_n_pair_where_the_sparse_model_wins() {
     assert!((p.diff - (1.9 - 2.0)).abs() < 1e-12, "{}", p.diff);
     let t = &f.equal_n.tallies[0];
     assert_eq!((t.sparser_better, t.pairs), (1, 1));
-    assert!(f.markdown("synthetic").contains("S = 0.75 gmp against S = 0.0 dense: sparser better in 1 of 1 equal-N, equal-D pairs"));
+    assert!(f
+        .markdown("synthetic")
+        .contains("S = 0.75 gmp against S = 0.0 dense: sparser better in 1 of 1 equal-N, equal-D pairs"));
 }
 
 #[test]
@@ -83,7 +85,11 @@ fn m_is_interpolated_in_log_n_between_falling_dense_records() {
     assert!((m - 2.0 * 4f64.powf(0.75)).abs() < 1e-9, "{m}");
     let s = &f.multiplier.summaries[0];
     assert_eq!((s.records, s.sparsity), (1, 0.5));
-    assert!(f.markdown("synthetic").contains("| 0.5 | gmp | 32 | 100 | 6144 | 1.7000 | 34756 | 5.66 |"), "{}", f.markdown("synthetic"));
+    assert!(
+        f.markdown("synthetic").contains("| 0.5 | gmp | 32 | 100 | 6144 | 1.7000 | 34756 | 5.66 |"),
+        "{}",
+        f.markdown("synthetic")
+    );
 }
 
 #[test]
@@ -91,7 +97,7 @@ fn m_is_never_extrapolated_beyond_the_dense_range() {
     let records = [
         dense(32, 100, 2.0),
         dense(64, 100, 1.6),
-        rec(32, 0.5, GMP, 100, 6144, 1.5, 0), // below every dense loss
+        rec(32, 0.5, GMP, 100, 6144, 1.5, 0),  // below every dense loss
         rec(32, 0.75, GMP, 100, 3072, 2.2, 0), // above every dense loss
     ];
     let f = one(&records);
@@ -99,7 +105,10 @@ fn m_is_never_extrapolated_beyond_the_dense_range() {
     assert_eq!(readings, [&Reading::BetterThanEveryDense, &Reading::WorseThanEveryDense]);
     assert!(f.multiplier.summaries.is_empty());
     let md = f.markdown("synthetic");
-    assert!(md.contains("| 1.5000 | better than every dense | – |") && md.contains("| 2.2000 | worse than every dense | – |"));
+    assert!(
+        md.contains("| 1.5000 | better than every dense | – |")
+            && md.contains("| 2.2000 | worse than every dense | – |")
+    );
 }
 
 #[test]
