@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::results::Record;
-use rows::{median, Row};
+use rows::{median, round_half_even, Row};
 
 /// Everything `findings` reports on a set of records.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -403,7 +403,7 @@ fn equal_n(rows: &[&Row]) -> EqualN {
     let mut groups = group_by(rows, |r| (r.ctx.clone(), r.n));
     groups.sort_by_key(|(k, g)| (k.1, g[0].steps));
     let mut pairs = Vec::new();
-    let mut wins: Vec<((f64, String, f64, String), usize, usize)> = Vec::new();
+    let mut tallies: Vec<Tally> = Vec::new();
     for (_, mut g) in groups {
         let base_s = g.iter().map(|r| r.s).fold(f64::INFINITY, f64::min);
         let bases: Vec<&Row> = g.iter().copied().filter(|r| r.s == base_s).collect();
@@ -417,31 +417,34 @@ fn equal_n(rows: &[&Row]) -> EqualN {
                 continue;
             }
             let p = pair(b, r);
-            let key = (b.s, b.method.clone(), r.s, r.method.clone());
-            match wins.iter_mut().find(|w| w.0 == key) {
-                Some(w) => {
-                    w.1 += usize::from(p.diff < 0.0);
-                    w.2 += 1;
+            let same = |t: &&mut Tally| {
+                t.base_sparsity == b.s && t.base_method == b.method && t.sparsity == r.s && t.method == r.method
+            };
+            let t = match tallies.iter_mut().find(same) {
+                Some(t) => t,
+                None => {
+                    tallies.push(Tally {
+                        base_sparsity: b.s,
+                        base_method: b.method.clone(),
+                        sparsity: r.s,
+                        method: r.method.clone(),
+                        sparser_better: 0,
+                        pairs: 0,
+                    });
+                    tallies.last_mut().expect("just pushed")
                 }
-                None => wins.push((key, usize::from(p.diff < 0.0), 1)),
-            }
+            };
+            t.sparser_better += usize::from(p.diff < 0.0);
+            t.pairs += 1;
             pairs.push(p);
         }
     }
-    wins.sort_by(|a, b| {
-        (a.0 .0.total_cmp(&b.0 .0)).then(a.0 .1.cmp(&b.0 .1)).then(a.0 .2.total_cmp(&b.0 .2)).then(a.0 .3.cmp(&b.0 .3))
+    tallies.sort_by(|a, b| {
+        (a.base_sparsity.total_cmp(&b.base_sparsity))
+            .then(a.base_method.cmp(&b.base_method))
+            .then(a.sparsity.total_cmp(&b.sparsity))
+            .then(a.method.cmp(&b.method))
     });
-    let tallies = wins
-        .into_iter()
-        .map(|((bs, bm, s, m), w, n)| Tally {
-            base_sparsity: bs,
-            base_method: bm,
-            sparsity: s,
-            method: m,
-            sparser_better: w,
-            pairs: n,
-        })
-        .collect();
     EqualN { pairs, tallies }
 }
 
@@ -460,7 +463,7 @@ fn equal_c(rows: &[&Row]) -> EqualC {
             continue;
         }
         // C = 6·N/(1 − S)·D: the less sparse model of equal cost trains (1 − S_b)/(1 − S) times longer
-        let longer = (r.steps as f64 * (1.0 - s_b) / (1.0 - r.s)).round_ties_even();
+        let longer = round_half_even(r.steps as f64 * (1.0 - s_b) / (1.0 - r.s));
         for bc in rows {
             if bc.ctx_len == r.ctx_len && bc.n == r.n && bc.steps as f64 == longer && bc.s == s_b {
                 pairs.push(pair(bc, r));

@@ -116,9 +116,19 @@ fn any_length(mut s: Map<String, Value>, steps: u64) -> Map<String, Value> {
 pub(super) fn round2(x: f64) -> String {
     let eighths = x * 8.0;
     if eighths.fract() == 0.0 && eighths.rem_euclid(2.0) == 1.0 {
-        format!("{:.2}", (x * 100.0).round_ties_even() / 100.0)
+        format!("{:.2}", round_half_even(x * 100.0) / 100.0)
     } else {
         format!("{x:.2}")
+    }
+}
+
+/// `x` rounded to an integer, ties to even (as Python's `round`).
+pub(super) fn round_half_even(x: f64) -> f64 {
+    let r = x.round();
+    if (r - x).abs() == 0.5 {
+        2.0 * (x / 2.0).round()
+    } else {
+        r
     }
 }
 

@@ -160,4 +160,8 @@ fn warmup_fractions_round_half_to_even_as_text() {
     assert_eq!(rows::round2(0.375), "0.38");
     assert_eq!(rows::round2(0.05), "0.05");
     assert_eq!(rows::round2(8.0 / 150.0), "0.05");
+    assert_eq!(
+        (rows::round_half_even(12.5), rows::round_half_even(13.5), rows::round_half_even(2.6)),
+        (12.0, 14.0, 3.0)
+    );
 }
