@@ -36,6 +36,8 @@ enum Command {
     Analyse(super::analyse::Args),
     /// Write tables and SVG plots for a results directory.
     Report(super::report::Args),
+    /// Compare final losses directly in the records: equal N, equal cost, m(S), n:m, shapes, seeds.
+    Findings(super::findings::Args),
 }
 
 /// Parses the command line and runs the subcommand with the model shapes of `T`; prints an
@@ -50,6 +52,7 @@ pub fn main<T: SizeTable>() {
         Command::Compare(a) => super::compare::run(a),
         Command::Analyse(a) => super::analyse::run(a),
         Command::Report(a) => super::report::run(a),
+        Command::Findings(a) => super::findings::run(a),
     };
     if let Err(e) = result {
         super::output::eprintln(format_args!("error: {}", super::error_chain(&*e)));

@@ -8,6 +8,7 @@ pub mod analyse;
 pub mod check;
 pub mod compare;
 mod entry;
+pub mod findings;
 pub mod fit;
 pub mod plan;
 pub mod report;

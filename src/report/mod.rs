@@ -5,6 +5,7 @@
 //! - `points.md` — the same as a readable table;
 //! - `curves.svg` — validation loss over training steps, one line per run, coloured by S;
 //! - `loss_vs_n.svg` — final validation loss against N, one series per (S, steps);
+//! - `findings.md` — direct comparisons of the final losses, without a fit ([`findings`]);
 //! - `density.svg` — the fraction of prunable weights kept over training, one line per
 //!   (schedule, S), from each plan's schedule (docs/THEORY.md §7), with its mean N̄/N_dense;
 //! - with an analysis ([`analysis`]): `fit.json`, `fit.md` (coefficients, objective,
@@ -14,6 +15,7 @@
 //!   compute-optimal line) and `s_opt.md` (S_opt at a few sizes and budgets).
 
 pub mod analysis;
+pub mod findings;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -335,6 +337,9 @@ pub fn write_report(
         write_file(&p, &density_svg(&records)?)?;
         summary.files.push(p);
     }
+    let p = out.join("findings.md");
+    write_file(&p, &findings::Findings::new(vec![dir.display().to_string()], &records).markdown())?;
+    summary.files.push(p);
     if let Some(a) = analysis {
         let (files, text) = analysis::write(&records, a, &out)?;
         summary.files.extend(files);

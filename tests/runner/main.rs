@@ -30,6 +30,7 @@
 
 mod analysis_once;
 mod cli;
+mod cli_findings;
 mod cli_fit;
 mod cli_formulas;
 mod cli_grouped;
