@@ -136,7 +136,10 @@ fn bad_groups_are_errors_that_name_the_column() {
     let obs = grouped_points(&[("gmp", 0.6, 0.9), ("2:4", 0.9, 1.2)], [0.7, 0.3, 0.5, 0.4, 1.0]);
     let law = Law::parse("(a[family]*(1-S)^b + c)*N^(-d) + g", &[]).unwrap();
     let e = fit(&law, &obs, &options()).unwrap_err();
-    assert!(matches!(&e, FitError::Group(g) if matches!(&**g, GroupError::MissingColumn { column, .. } if column == "family")), "{e}");
+    assert!(
+        matches!(&e, FitError::Group(g) if matches!(&**g, GroupError::MissingColumn { column, .. } if column == "family")),
+        "{e}"
+    );
     assert!(e.to_string().contains("text columns: method"), "{e}");
     // A group with two points cannot determine a[...] and c[...] of its own.
     let law = Law::parse(LAW, &[]).unwrap();
