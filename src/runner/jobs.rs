@@ -28,8 +28,9 @@ use crate::experiment::{Family, MemoryEstimate, PointSpec};
 
 /// Multiply-adds of per-step work ([`step_work`]) that keep one thread busy: a point gets one
 /// thread per this much work. A ViT of width 64, depth 4 with 17 tokens and batch 64 (about
-/// 2·10⁸) runs hardly faster on two threads than on one (docs/PERFORMANCE.md, "Training step
-/// speed"), so such a point gets one thread and its neighbours in the sweep use the other cores.
+/// 2·10⁸) runs 1.45× faster on two threads than on one (docs/PERFORMANCE.md, "Training step
+/// speed"), while two such points on one thread each run 2× the points per second; so such a
+/// point gets one thread and its neighbours in the sweep use the other cores.
 pub const WORK_PER_THREAD: f64 = 2.5e8;
 
 /// What a real run needs over its memory estimate (the estimate is a lower bound: temporary

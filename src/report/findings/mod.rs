@@ -417,23 +417,21 @@ fn equal_n(rows: &[&Row]) -> EqualN {
                 continue;
             }
             let p = pair(b, r);
-            let same = |t: &&mut Tally| {
+            let same = |t: &Tally| {
                 t.base_sparsity == b.s && t.base_method == b.method && t.sparsity == r.s && t.method == r.method
             };
-            let t = match tallies.iter_mut().find(same) {
-                Some(t) => t,
-                None => {
-                    tallies.push(Tally {
-                        base_sparsity: b.s,
-                        base_method: b.method.clone(),
-                        sparsity: r.s,
-                        method: r.method.clone(),
-                        sparser_better: 0,
-                        pairs: 0,
-                    });
-                    tallies.last_mut().expect("just pushed")
-                }
-            };
+            let i = tallies.iter().position(same).unwrap_or_else(|| {
+                tallies.push(Tally {
+                    base_sparsity: b.s,
+                    base_method: b.method.clone(),
+                    sparsity: r.s,
+                    method: r.method.clone(),
+                    sparser_better: 0,
+                    pairs: 0,
+                });
+                tallies.len() - 1
+            });
+            let t = &mut tallies[i];
             t.sparser_better += usize::from(p.diff < 0.0);
             t.pairs += 1;
             pairs.push(p);
