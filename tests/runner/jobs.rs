@@ -23,18 +23,7 @@ fn bin() -> Command {
 
 /// Runs the experiment into `results` with `args`; returns stderr.
 fn run(exp: &Path, results: &Path, args: &[&str]) -> String {
-    let out = bin()
-        .arg("run")
-        .arg(exp)
-        .arg("--results")
-        .arg(results)
-        .args(["--no-progress", "--no-analysis"])
-        .args(args)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{}\n{stderr}", String::from_utf8_lossy(&out.stdout));
-    stderr
+    crate::runner_support::run_points(exp, results, args).1
 }
 
 /// Every record of a results directory by file name, without its `run` part (wall time, host,

@@ -33,18 +33,7 @@ fn setup() -> (tempfile::TempDir, PathBuf) {
 }
 
 fn run(exp: &Path, results: &Path, extra: &[&str]) -> String {
-    let out = bin()
-        .arg("run")
-        .arg(exp)
-        .arg("--results")
-        .arg(results)
-        .args(["--no-progress", "--no-analysis"])
-        .args(extra)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    stdout
+    crate::runner_support::run_points(exp, results, extra).0
 }
 
 fn outcomes(results: &Path) -> BTreeMap<String, Outcome> {

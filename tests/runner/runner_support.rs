@@ -2,7 +2,8 @@
 //! scaling law of (S, N, steps) (the form of docs/THEORY.md §1), so that results directories
 //! can be written without training, and the text of a finished command.
 
-use std::process::Output;
+use std::path::Path;
+use std::process::{Command, Output};
 
 use sparse_scaling::experiment::Point;
 use sparse_scaling::results::{CurvePoint, Outcome};
@@ -48,4 +49,21 @@ impl PointExecutor for KnownLaw {
 /// A finished command's (stdout, stderr) as text.
 pub fn text(o: &Output) -> (String, String) {
     (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// Runs `sparse-scaling run EXP --results RESULTS --no-progress --no-analysis EXTRA…`, asserts
+/// that it succeeded, and returns its (stdout, stderr).
+pub fn run_points(exp: &Path, results: &Path, extra: &[&str]) -> (String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sparse-scaling"))
+        .arg("run")
+        .arg(exp)
+        .arg("--results")
+        .arg(results)
+        .args(["--no-progress", "--no-analysis"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    (stdout, stderr)
 }
