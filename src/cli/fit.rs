@@ -14,7 +14,6 @@
 //! The arguments it shares with `analyse` are in [`super::fit_args`], the loading and fitting
 //! in [`super::fitting`].
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::files::write_json;
@@ -24,7 +23,7 @@ use super::output::{print, println};
 use super::CliError;
 use sparse_scaling_law::analysis::{FitRecord, LawSpec};
 use sparse_scaling_law::plot::{predicted_vs_measured_held_out_svg, write_svg, FitPoint};
-use sparse_scaling_law::validate::{cross_validate, holdout, Scheme, Validation};
+use sparse_scaling_law::validate::{cross_validate, holdout, Scheme};
 use sparse_scaling_law::FitError;
 
 /// Arguments of `sparse-scaling fit`.
@@ -120,93 +119,13 @@ pub fn validated_fit(
     }
 }
 
-/// A percentage with two decimals.
-fn pct(v: f64) -> String {
-    format!("{:.2}%", 100.0 * v)
-}
-
-/// The held-out points and the summary, as a table.
-pub fn format_validation(v: &Validation) -> String {
-    let mut o = String::new();
-    let how = match &v.scheme {
-        Scheme::Holdout { condition } => {
-            format!("the {} points where `{condition}` (fitted without them)", v.points.len())
-        }
-        Scheme::CrossValidation { column } => {
-            format!("each value of {column} in turn ({} folds, each fitted without it)", v.folds.len())
-        }
-    };
-    let _ = writeln!(o, "\nheld out: {how}");
-    let names: Vec<&String> = v.points.first().map_or(vec![], |p| p.values.keys().chain(p.labels.keys()).collect());
-    let ci = v.confidence.map(|c| format!("  {:.0}% interval", 100.0 * c)).unwrap_or_default();
-    let _ = writeln!(
-        o,
-        "  {:>4}  {}  {:>10}  {:>10}  {:>10}{ci}",
-        "row",
-        names.iter().map(|n| format!("{n:>10}")).collect::<Vec<_>>().join("  "),
-        "measured",
-        "predicted",
-        "rel. error"
-    );
-    for p in &v.points {
-        let vals: Vec<String> = p
-            .values
-            .values()
-            .map(|x| format!("{x:>10.4}"))
-            .chain(p.labels.values().map(|l| format!("{l:>10}")))
-            .collect();
-        let interval = p.interval.map(|(lo, hi)| format!("  [{lo:.5}, {hi:.5}]")).unwrap_or_default();
-        let _ = writeln!(
-            o,
-            "  {:>4}  {}  {:>10.5}  {:>10.5}  {:>+10.3}%{interval}",
-            p.row + 1,
-            vals.join("  "),
-            p.measured,
-            p.predicted,
-            100.0 * p.rel_error
-        );
-    }
-    if !v.folds.is_empty() {
-        let _ = writeln!(
-            o,
-            "\n  {:>12}  {:>6}  {:>6}  {:>12}  {:>10}  {:>10}",
-            "left out", "fitted", "held", "objective", "converged", "mean |err|"
-        );
-        for f in &v.folds {
-            let _ = writeln!(
-                o,
-                "  {:>12}  {:>6}  {:>6}  {:>12.4e}  {:>10}  {:>10}",
-                format!("{}", f.value),
-                f.fitted,
-                f.held_out,
-                f.objective,
-                if f.converged { "yes" } else { "NO" },
-                pct(f.mean_abs_rel_error)
-            );
-        }
-    }
-    let coverage = match (v.coverage, v.confidence) {
-        (Some(c), Some(l)) => format!("; {} of the measurements inside their {:.0}% interval", pct(c), 100.0 * l),
-        _ => String::new(),
-    };
-    let _ = writeln!(
-        o,
-        "held-out error: mean |relative error| {}, max {}, RMSE {:.4e} ({} points){coverage}",
-        pct(v.mean_abs_rel_error),
-        pct(v.max_abs_rel_error),
-        v.rmse,
-        v.points.len()
-    );
-    o
-}
-
 /// Runs `sparse-scaling fit`.
 pub fn run(args: Args) -> super::CliResult {
     let record = validated_fit(&args.file, &args.data, &args.fit, &args.validation)?;
     print(format_fit(&record, args.points))?;
     print(crate::report::analysis::format_determination(&record.fit))?;
     if let Some(v) = &record.holdout {
-        print(format_validation(v))?;
+        print(v.table())?;
     }
     if let Some(p) = &args.json {
         write_json(p, &record)?;

@@ -118,7 +118,7 @@ pub fn write(
     text.push_str(&format_determination(&fitted));
     let _ = writeln!(md, "\n{quality}\n");
     if let Some(v) = &held {
-        text.push_str(&crate::cli::fit::format_validation(v));
+        text.push_str(&v.table());
         md.push_str(&held_out_markdown(v, records));
         let p = out.join("holdout.json");
         write_file(&p, &serde_json::to_string_pretty(v).map_err(aerr)?)?;

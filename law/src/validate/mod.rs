@@ -14,6 +14,7 @@ mod error;
 mod holdout;
 pub mod predicate;
 mod summary;
+mod text;
 
 pub use compare::{compare, LawScore};
 pub use cv::cross_validate;
